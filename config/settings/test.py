@@ -1,0 +1,18 @@
+"""Test settings: the local defaults, pointed at DATABASE_URL/REDIS_URL when CI gives them."""
+
+from .local import *  # noqa: F403
+from .local import env
+
+SHOPIFY_API_KEY = "beam-test-api-key"
+SHOPIFY_API_SECRET = "beam-test-api-secret"
+SHOPIFY_API_SECRET_PREVIOUS = ""
+SHOPIFY_APP_URL = "http://beam.test"
+# Platform HTTP in tests is routed in-process to the devstore (see tests/conftest.py).
+SHOPIFY_STORE_ORIGIN = "http://beam.test/devstore/{shop}"
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}  # noqa: F405

@@ -1,0 +1,12 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("merchants.urls")),
+    path("webhooks/", include("merchants.shopify.webhook_urls")),
+    path("ops/", admin.site.urls),
+]
+
+if settings.DEVSTORE_ENABLED:
+    urlpatterns.append(path("devstore/", include("devstore.urls")))

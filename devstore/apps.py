@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class DevstoreConfig(AppConfig):
+    name = "devstore"
+    verbose_name = "Local store simulator"

@@ -1,0 +1,204 @@
+"""Create and populate the demo shops, install Beam into them, and print where to look.
+
+Idempotent: a shop that already has products, customers or orders is left as it is. Runs
+while no server is listening, so platform HTTP (Beam's token exchange, the webhooks) is
+served in-process."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import requests
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from devstore import services
+from devstore.errors import DevstoreError
+from devstore.inprocess import inprocess_platform_http
+from devstore.models import DevCustomer, DevShop, DevVariant
+from devstore.oauth import admin_host_param, signed_query
+
+DEMO_SHOP = "demo-store.myshopify.com"
+OTHER_SHOP = "other-store.myshopify.com"
+
+PRODUCTS = [
+    ("Aurora Desk Lamp", "49.00"),
+    ("Linen Throw Blanket", "79.00"),
+    ("Ceramic Pour-Over Set", "38.50"),
+    ("Walnut Serving Board", "64.00"),
+    ("Wool Beanie", "24.00"),
+    ("Canvas Weekender Bag", "129.00"),
+    ("Stoneware Mug", "18.00"),
+    ("Beeswax Candle Trio", "32.00"),
+    ("Trail Running Socks", "16.00"),
+    ("Cast Iron Skillet", "55.00"),
+    ("Botanical Print", "42.00"),
+]
+FIRST = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Frances",
+    "Ken",
+    "Margaret",
+    "Linus",
+    "Radia",
+    "Tim",
+]
+LAST = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Allen",
+    "Thompson",
+    "Hamilton",
+    "Torvalds",
+]
+
+
+def _install_beam(shop: DevShop) -> bool:
+    """Install Beam the way a merchant does under managed install: load the app URL the
+    admin frame loads (signed query with an ``id_token``); Beam exchanges the session token
+    with the devstore. True when the devstore now holds a live token for Beam."""
+    params = {
+        "embedded": "1",
+        "host": admin_host_param(shop),
+        "id_token": services.session_token_issue(shop_domain=shop.domain),
+        "shop": shop.domain,
+        "timestamp": str(int(time.time())),
+    }
+    try:
+        requests.get(
+            f"{settings.SHOPIFY_APP_URL}/?{signed_query(params)}",
+            timeout=settings.SHOPIFY_HTTP_TIMEOUT,
+        )
+    except requests.RequestException:
+        return False
+    shop.refresh_from_db()
+    return shop.app_installed_at is not None
+
+
+def _populate(
+    shop: DevShop, *, customers: int, orders: int, days: int, seed: int
+) -> dict[str, Any]:
+    rng = random.Random(seed)
+    now = timezone.now()
+    start = now - timedelta(days=days)
+    created: dict[str, Any] = {"products": 0, "customers": 0, "orders": 0}
+    if not DevVariant.objects.filter(product__shop=shop).exists():
+        for title, price in PRODUCTS:
+            services.product_create(shop, title, Decimal(price), sku=title[:3].upper())
+        services.product_create(shop, "Gift Card", Decimal("50.00"), gift_card=True)
+        created["products"] = len(PRODUCTS) + 1
+    if not DevCustomer.objects.filter(shop=shop).exists():
+        for n in range(customers):
+            first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
+            joined = start + timedelta(days=rng.uniform(0, days / 2))
+            services.customer_create(
+                shop, f"{first.lower()}.{last.lower()}{n}@example.com", first, last, at=joined
+            )
+        created["customers"] = customers
+    if not shop.orders.exists():
+        variants = list(DevVariant.objects.filter(product__shop=shop).select_related("product"))
+        regular = [v for v in variants if not v.product.gift_card]
+        people = list(DevCustomer.objects.filter(shop=shop))
+        moments = sorted(
+            start + timedelta(seconds=rng.uniform(0, days * 86400)) for _ in range(orders)
+        )
+        for index, moment in enumerate(moments):
+            moment = min(moment, now - timedelta(minutes=5))
+            eligible = [c for c in people if c.created_at <= moment]
+            guest = not eligible or rng.random() < 0.15
+            customer = None if guest else rng.choice(eligible)
+            lines = [(v, rng.randint(1, 2)) for v in rng.sample(regular, rng.randint(1, 3))]
+            if rng.random() < 0.05:
+                lines.append((next(v for v in variants if v.product.gift_card), 1))
+            order = services.order_place(
+                shop,
+                customer=customer,
+                email=None if customer else f"guest{index}@example.com",
+                lines=lines,
+                shipping=Decimal("5.00") if rng.random() < 0.6 else Decimal("0"),
+                tax_rate=Decimal("0.08"),
+                at=moment,
+            )
+            roll = rng.random()
+            later = min(moment + timedelta(days=rng.uniform(1, 5)), now)
+            try:
+                if roll < 0.06:
+                    services.order_cancel(order, at=later)
+                elif roll < 0.14:
+                    first_line = order.payload["line_items"][0]
+                    services.order_refund(order, [(first_line["id"], 1)], note="Damaged", at=later)
+                elif roll < 0.7:
+                    services.order_fulfill(order, at=later)
+            except DevstoreError:
+                pass
+        created["orders"] = orders
+    return created
+
+
+class Command(BaseCommand):
+    help = "Create the demo shops, install Beam into them and fill them with history."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--orders", type=int, default=300)
+        parser.add_argument("--customers", type=int, default=40)
+        parser.add_argument("--days", type=int, default=120)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        started = time.monotonic()
+        with inprocess_platform_http():
+            demo = services.shop_create(
+                DEMO_SHOP,
+                name="Demo Store",
+                email="owner@demo-store.example",
+                currency="USD",
+                iana_timezone="America/New_York",
+                plan="Basic",
+            )
+            other = services.shop_create(
+                OTHER_SHOP,
+                name="Other Store",
+                email="owner@other-store.example",
+                currency="EUR",
+                iana_timezone="Europe/Paris",
+                plan="Basic",
+            )
+            for shop in (demo, other):
+                if shop.app_installed_at is None and not _install_beam(shop):
+                    self.stderr.write(
+                        self.style.WARNING(
+                            f"Beam did not install into {shop.domain}: open its admin page "
+                            "once the server runs; webhooks are sent only to installed shops."
+                        )
+                    )
+            counts = _populate(
+                demo,
+                customers=options["customers"],
+                orders=options["orders"],
+                days=options["days"],
+                seed=7,
+            )
+            other_counts = _populate(other, customers=5, orders=12, days=30, seed=11)
+        base = settings.SHOPIFY_APP_URL
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Devstore ready in {time.monotonic() - started:.1f}s "
+                f"(created {counts} in {DEMO_SHOP}, {other_counts} in {OTHER_SHOP})."
+            )
+        )
+        self.stdout.write(f"  Beam in the store admin: {base}/devstore/{DEMO_SHOP}/admin/apps/beam")
+        self.stdout.write(f"  Storefront:              {base}/devstore/{DEMO_SHOP}/")
+        self.stdout.write(f"  All simulated shops:     {base}/devstore/")

@@ -1,0 +1,57 @@
+"""Loyalty domain errors (``BeamError`` subclasses: stable code + HTTP status)."""
+
+from merchants.errors import BeamError
+
+
+class LedgerImmutable(BeamError):
+    """Ledger entries are append-only."""
+
+    code = "ledger_immutable"
+    http_status = 409
+
+
+class InsufficientPoints(BeamError):
+    """The member does not have enough points."""
+
+    code = "insufficient_points"
+    http_status = 409
+
+
+class InvalidAdjustment(BeamError):
+    """The adjustment is not valid (reason required, amount not zero)."""
+
+    code = "invalid_adjustment"
+
+
+class MemberNotFound(BeamError):
+    """No such member in this shop."""
+
+    code = "member_not_found"
+    http_status = 404
+
+
+class RewardNotAvailable(BeamError):
+    """The reward does not exist in this shop or is not active."""
+
+    code = "reward_not_available"
+    http_status = 404
+
+
+class InvalidRedemption(BeamError):
+    """The redemption request is not valid (points out of range, wrong step)."""
+
+    code = "invalid_redemption"
+
+
+class RedemptionNotCancellable(BeamError):
+    """Only an issued, unused redemption can be cancelled."""
+
+    code = "redemption_not_cancellable"
+    http_status = 409
+
+
+class RedemptionIssueRetry(BeamError):
+    """Creating the discount failed transiently; the task retries."""
+
+    code = "redemption_issue_retry"
+    http_status = 503

@@ -1,0 +1,417 @@
+"""Loyalty data: program settings, members, the append-only points ledger, orders, rewards.
+
+Balances on ``Member`` are a cache of the ledger; only ``loyalty.services`` changes them, in
+the same transaction as the ledger entry and under the member row lock.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.db import models
+from django.db.models import F, Q
+
+from loyalty.errors import LedgerImmutable
+from merchants.models import Shop
+
+
+class LoyaltyProgram(models.Model):
+    """Per-shop program settings (one row per shop, created on first use)."""
+
+    class Rounding(models.TextChoices):
+        DOWN = "down"
+        NEAREST = "nearest"  # half up
+        UP = "up"
+
+    class EarnTrigger(models.TextChoices):
+        PAID = "paid"
+        FULFILLED = "fulfilled"
+
+    class NegativePolicy(models.TextChoices):
+        DEDUCT_TO_ZERO = "deduct_to_zero_record_shortfall"
+        ALLOW_NEGATIVE = "allow_negative"
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="loyalty_program")
+    enabled = models.BooleanField(default=True)
+    points_per_currency_unit = models.DecimalField(
+        max_digits=12, decimal_places=4, default=Decimal("1")
+    )
+    rounding = models.CharField(max_length=16, choices=Rounding.choices, default=Rounding.DOWN)
+    include_shipping = models.BooleanField(default=False)
+    include_tax = models.BooleanField(default=False)
+    excluded_product_ids = models.JSONField(default=list, blank=True)
+    excluded_product_tags = models.JSONField(default=list, blank=True)
+    minimum_order_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    earn_trigger = models.CharField(
+        max_length=16, choices=EarnTrigger.choices, default=EarnTrigger.PAID
+    )
+    pending_days = models.PositiveIntegerField(default=0)
+    welcome_points = models.PositiveIntegerField(default=0)
+    negative_balance_policy = models.CharField(
+        max_length=40, choices=NegativePolicy.choices, default=NegativePolicy.DEDUCT_TO_ZERO
+    )
+    guest_link_window_days = models.PositiveIntegerField(default=30)
+    expiry_days = models.PositiveIntegerField(null=True, blank=True)
+    expiry_warning_days = models.PositiveIntegerField(default=14)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points_per_currency_unit__gte=0), name="program_ratio_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"program {self.shop_id}"
+
+
+class ProductTags(models.Model):
+    """Tags of a product as last seen (order payloads carry no product tags)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    product_id = models.BigIntegerField()
+    tags = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "product_id"], name="producttags_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"product {self.product_id}"
+
+
+class Member(models.Model):
+    """A shopper of one shop. ``balance``/``pending_points`` cache the ledger sums.
+
+    ``balance >= 0`` is a database rule unless ``negative_balance_allowed`` is set; only a
+    reversal under the shop's ``allow_negative`` policy sets that flag, so a bug in the
+    redemption path can never overdraw a balance.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="members")
+    customer_id = models.BigIntegerField()
+    email = models.CharField(max_length=254, blank=True, db_index=True)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    birthday = models.DateField(null=True, blank=True)
+    balance = models.IntegerField(default=0)
+    pending_points = models.IntegerField(default=0)
+    lifetime_earned = models.IntegerField(default=0)
+    lifetime_redeemed = models.IntegerField(default=0)
+    negative_balance_allowed = models.BooleanField(default=False)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+    redacted = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "customer_id"], name="member_shop_customer"),
+            models.CheckConstraint(
+                condition=Q(balance__gte=0) | Q(negative_balance_allowed=True),
+                name="member_balance_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(pending_points__gte=0), name="member_pending_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"member {self.customer_id} ({self.balance})"
+
+    @property
+    def customer_gid(self) -> str:
+        return f"gid://shopify/Customer/{self.customer_id}"
+
+
+class LedgerEntryQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: Any) -> int:
+        raise LedgerImmutable("Ledger entries are never updated.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise LedgerImmutable("Ledger entries are never deleted.")
+
+
+class LedgerEntry(models.Model):
+    """One append-only movement of points. Never updated or deleted (shop/redact aside)."""
+
+    class Kind(models.TextChoices):
+        ORDER_EARN = "order_earn"
+        ORDER_REFUND = "order_refund"
+        ORDER_CANCEL = "order_cancel"
+        WELCOME = "welcome"
+        MANUAL = "manual"
+        IMPORT = "import"
+        REDEEM = "redeem"
+        REDEEM_REFUND = "redeem_refund"
+        EXPIRE = "expire"
+        PENDING_RELEASE = "pending_release"
+        BONUS = "bonus"
+
+    class Bucket(models.TextChoices):
+        AVAILABLE = "available"
+        PENDING = "pending"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entries")
+    amount = models.IntegerField()
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    bucket = models.CharField(max_length=16, choices=Bucket.choices, default=Bucket.AVAILABLE)
+    release_at = models.DateTimeField(null=True, blank=True)
+    source_type = models.CharField(max_length=32, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    idempotency_key = models.CharField(max_length=200)
+    actor = models.CharField(max_length=255, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = LedgerEntryQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "idempotency_key"], name="ledger_shop_idempotency_key"
+            ),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
+        ]
+        indexes = [models.Index(fields=["member", "-created_at"], name="ledger_member_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount:+d} ({self.bucket})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise LedgerImmutable("Ledger entries are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise LedgerImmutable("Ledger entries are never deleted.")
+
+
+class LedgerDrift(models.Model):
+    """A member whose cached balance did not equal the ledger sum when ``ledger_verify`` ran."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="+")
+    balance = models.IntegerField()
+    ledger_balance = models.IntegerField()
+    pending_points = models.IntegerField()
+    ledger_pending = models.IntegerField()
+    detected_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"drift member {self.member_id}: {self.balance} != {self.ledger_balance}"
+
+
+class LoyaltyOrder(models.Model):
+    """What Beam knows of one platform order and the points it gave (and took back)."""
+
+    class State(models.TextChoices):
+        OPEN = "open"  # seen, the earning trigger has not happened yet
+        GUEST = "guest"  # triggered, no customer: waits for a member with this email
+        CREDITED = "credited"
+        NOT_ELIGIBLE = "not_eligible"  # program disabled when the trigger happened
+        CANCELLED = "cancelled"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    order_id = models.BigIntegerField()
+    order_gid = models.CharField(max_length=128, blank=True)
+    name = models.CharField(max_length=64, blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
+    )
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    email = models.CharField(max_length=254, blank=True, db_index=True)
+    currency = models.CharField(max_length=3, blank=True)
+    placed_at = models.DateTimeField(null=True, blank=True)
+    taxes_included = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    base = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    multiplier = models.DecimalField(max_digits=8, decimal_places=4, default=1)
+    points_due = models.IntegerField(default=0)  # computed at the trigger
+    points_earned = models.IntegerField(default=0)  # credited (pending or available)
+    points_pending = models.IntegerField(default=0)  # of the credited, still pending
+    points_reversed = models.IntegerField(default=0)
+    points_shortfall = models.IntegerField(default=0)  # reversal the balance could not cover
+    refunded_base = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    credited_at = models.DateTimeField(null=True, blank=True)
+    release_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "order_id"], name="loyaltyorder_unique"),
+            models.CheckConstraint(
+                condition=Q(points_reversed__lte=F("points_earned")),
+                name="loyaltyorder_reversed_lte_earned",
+            ),
+            models.CheckConstraint(
+                condition=Q(points_pending__gte=0), name="loyaltyorder_pending_not_negative"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "release_at"], name="loyaltyorder_release_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"order {self.order_id} ({self.state})"
+
+
+class OrderRefund(models.Model):
+    """A refund as received (once per refund id), whether or not its order was credited."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    order_id = models.BigIntegerField()
+    refund_id = models.BigIntegerField()
+    base = models.DecimalField(max_digits=14, decimal_places=2)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "refund_id"], name="orderrefund_unique")
+        ]
+        indexes = [models.Index(fields=["shop", "order_id"], name="orderrefund_order_idx")]
+
+    def __str__(self) -> str:
+        return f"refund {self.refund_id} of order {self.order_id}"
+
+
+class BonusEvent(models.Model):
+    """A points multiplier for a time window, optionally only for products with given tags.
+
+    Overlaps: the highest multiplier that applies to a line wins; multipliers never compound.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    name = models.CharField(max_length=255, blank=True)
+    multiplier = models.DecimalField(max_digits=8, decimal_places=4)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    product_tags = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(multiplier__gte=1), name="bonus_multiplier_gte_1"),
+            models.CheckConstraint(condition=Q(ends_at__gt=F("starts_at")), name="bonus_window"),
+        ]
+
+    def __str__(self) -> str:
+        return f"x{self.multiplier} {self.starts_at:%Y-%m-%d}"
+
+
+class ExpiryWarning(models.Model):
+    """A member whose points expire soon (the notification layer sends the email)."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.CASCADE, related_name="expiry_warnings")
+    points = models.IntegerField()
+    expires_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    notified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["member", "expires_at"], name="expirywarning_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"warning member {self.member_id} {self.expires_at:%Y-%m-%d}"
+
+
+class Reward(models.Model):
+    """A reward of the catalogue."""
+
+    class Kind(models.TextChoices):
+        FIXED_AMOUNT = "fixed_amount"
+        PERCENTAGE = "percentage"
+        FREE_SHIPPING = "free_shipping"
+        FREE_PRODUCT = "free_product"
+        VARIABLE = "variable"  # points_per_unit points = value_per_unit currency
+        STORE_CREDIT = "store_credit"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="rewards")
+    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    points_cost = models.PositiveIntegerField(null=True, blank=True)
+    value = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    variant_gid = models.CharField(max_length=128, blank=True)
+    points_per_unit = models.PositiveIntegerField(null=True, blank=True)
+    value_per_unit = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    min_points = models.PositiveIntegerField(null=True, blank=True)
+    max_points = models.PositiveIntegerField(null=True, blank=True)
+    minimum_subtotal = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    code_valid_days = models.PositiveIntegerField(default=30)
+    combines_with_order = models.BooleanField(default=False)
+    combines_with_product = models.BooleanField(default=False)
+    combines_with_shipping = models.BooleanField(default=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind="variable") | Q(points_cost__gt=0),
+                name="reward_fixed_cost_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="variable")
+                | (Q(points_per_unit__gt=0) & Q(value_per_unit__gt=0)),
+                name="reward_variable_rate",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Redemption(models.Model):
+    """Points spent on a reward; the saga pending → issued | failed; issued → used | expired |
+    cancelled. Failed, expired and cancelled redemptions gave their points back."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        ISSUED = "issued"
+        FAILED = "failed"
+        USED = "used"
+        EXPIRED = "expired"
+        CANCELLED = "cancelled"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
+    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
+    points_spent = models.PositiveIntegerField()
+    value = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    code = models.CharField(max_length=32)
+    discount_id = models.CharField(max_length=128, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    client_key = models.CharField(max_length=100)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    order_id = models.BigIntegerField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    issued_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "code"], name="redemption_shop_code"),
+            models.UniqueConstraint(
+                fields=["shop", "member", "client_key"], name="redemption_client_key"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "expires_at"], name="redemption_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.code} ({self.status})"

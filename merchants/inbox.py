@@ -1,0 +1,491 @@
+"""The durable webhook inbox: record a delivery, claim due ones, process, retry, replay.
+
+Every delivery (a platform webhook or an order the reconciliation job pulled) is stored in
+``WebhookDelivery`` before anyone acts on it; processing dispatches by topic to the loyalty
+entry points, the compliance handlers or the shop lifecycle.
+
+Lifecycle (STYLE rule 10)::
+
+    received ──claim──▶ processing ──ok──▶ succeeded
+       ▲                    │ └──shop gone──▶ skipped
+       └── error, attempts < MAX_ATTEMPTS ──┘ (next_attempt_at = now + backoff)
+                            └── error, attempts >= MAX_ATTEMPTS ──▶ failed (parked; replay)
+
+While a row is ``processing`` its ``next_attempt_at`` holds the claim's lease deadline: a
+worker that dies leaves a row whose lease runs out, and the next drain counts that as a
+failed attempt and retries it. The loyalty entry points are idempotent, so a delivery that
+is processed again after a lost lease has no second effect.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from loyalty import services as loyalty_services
+from merchants.models import Shop, WebhookDelivery
+from merchants.services import shop_uninstall
+
+logger = logging.getLogger(__name__)
+
+Status = WebhookDelivery.Status
+
+ORDER_TOPICS = frozenset({"orders/paid", "orders/fulfilled", "orders/cancelled"})
+REFUND_TOPIC = "refunds/create"
+CUSTOMER_TOPICS = frozenset(
+    {"customers/create", "customers/update", "customers/delete", "customers/merge"}
+)
+APP_UNINSTALLED = "app/uninstalled"
+SHOP_UPDATE = "shop/update"
+COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
+# Topics with their own endpoint (/webhooks/<topic>), in the order of shopify.app.toml.
+WEBHOOK_TOPICS: tuple[str, ...] = (
+    "orders/paid",
+    "orders/fulfilled",
+    "orders/cancelled",
+    REFUND_TOPIC,
+    "customers/create",
+    "customers/update",
+    "customers/delete",
+    "customers/merge",
+    APP_UNINSTALLED,
+    SHOP_UPDATE,
+)
+ALL_TOPICS = frozenset(WEBHOOK_TOPICS) | COMPLIANCE_TOPICS
+
+MAX_ATTEMPTS = 8
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_CAP_SECONDS = 3600
+# A claim older than this is considered abandoned (the worker died) and is retried.
+PROCESSING_LEASE = timedelta(minutes=10)
+DRAIN_BATCH_SIZE = 100
+# A single drain stops claiming after this long so a task never runs unbounded.
+DRAIN_TIME_BUDGET_SECONDS = 120.0
+LAST_ERROR_MAX_CHARS = 2000
+DRAIN_PENDING_KEY = "webhooks:drain:pending"
+DRAIN_PENDING_TIMEOUT = 2
+
+_BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
+
+
+def backoff_delay(attempts: int) -> timedelta:
+    """Delay before retry number ``attempts`` (1-based): 60 s, 120 s, … capped at one hour."""
+    return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2**attempts, BACKOFF_CAP_SECONDS))
+
+
+def triggered_at_parse(value: str | None) -> datetime | None:
+    """The aware datetime in ``X-Shopify-Triggered-At`` (nanoseconds allowed), or ``None``
+    for a missing or malformed value: it is informative, never a reason to drop a delivery."""
+    if not value:
+        return None
+    try:
+        parsed = parse_datetime(value.strip())
+    except (ValueError, OverflowError):
+        return None
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _resource_id(payload: Mapping[str, Any]) -> int | None:
+    value = payload.get("id")
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and _BIGINT_MIN <= value <= _BIGINT_MAX
+    ):
+        return value
+    return None
+
+
+# --- recording -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    delivery: WebhookDelivery
+    created: bool
+
+
+def delivery_record(
+    *,
+    shop: Shop,
+    webhook_id: str,
+    topic: str,
+    payload: dict[str, Any],
+    event_id: str = "",
+    api_version: str = "",
+    triggered_at: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+    source: str = WebhookDelivery.Source.WEBHOOK,
+) -> RecordResult:
+    """Store a delivery under its unique ``webhook_id``; a duplicate changes nothing and
+    returns the stored row with ``created=False``. Processing is queued after commit.
+
+    Costs one INSERT on the happy path (the webhook view is benchmarked): no read first.
+    """
+    delivery = WebhookDelivery(
+        shop=shop,
+        webhook_id=webhook_id,
+        event_id=event_id[:255],
+        topic=topic,
+        resource_id=_resource_id(payload),
+        source=source,
+        api_version=api_version[:16],
+        triggered_at=triggered_at,
+        headers=dict(headers or {}),
+        payload=payload,
+    )
+    try:
+        if connection.in_atomic_block:
+            with transaction.atomic():  # a savepoint: a duplicate must not break the caller
+                delivery.save(force_insert=True)
+        else:
+            delivery.save(force_insert=True)  # autocommit: one statement, committed at once
+    except IntegrityError:
+        existing = WebhookDelivery.objects.filter(webhook_id=webhook_id).first()
+        if existing is None:
+            raise
+        return RecordResult(existing, created=False)
+    delivery_process_on_commit(delivery_id=delivery.pk)
+    return RecordResult(delivery, created=True)
+
+
+def delivery_process_on_commit(*, delivery_id: int) -> None:
+    """After commit: process at once under eager Celery (tests, demo), else wake a drain.
+
+    Wake-ups are coalesced: while one drain task is pending no other is published; the
+    drain clears the flag before it claims, so a row committed before the flag was seen
+    set is always picked up by that drain.
+    """
+
+    def _wake() -> None:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            delivery_process(delivery_id=delivery_id)
+            return
+        if cache.add(DRAIN_PENDING_KEY, 1, timeout=DRAIN_PENDING_TIMEOUT):
+            from merchants.tasks import webhooks_drain
+
+            webhooks_drain.delay()
+
+    transaction.on_commit(_wake, robust=True)
+
+
+# --- claiming --------------------------------------------------------------------------
+
+
+def _due_q(now: datetime) -> Q:
+    return Q(status=Status.RECEIVED) & (
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
+    )
+
+
+def deliveries_reclaim_abandoned(*, now: datetime | None = None) -> int:
+    """Count a run-out claim (its worker died) as a failed attempt, so it is retried with
+    backoff and, if it keeps killing workers, parked like any other failure."""
+    now = now or timezone.now()
+    reclaimed = 0
+    with transaction.atomic():
+        rows = list(
+            WebhookDelivery.objects.filter(status=Status.PROCESSING, next_attempt_at__lte=now)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .only("pk", "attempts", "next_attempt_at")[:DRAIN_BATCH_SIZE]
+        )
+        for row in rows:
+            reclaimed += _failure_record(
+                delivery=row,
+                lease=row.next_attempt_at,
+                error="ProcessingLeaseExpired: the worker processing it stopped",
+                now=now,
+            )
+    return reclaimed
+
+
+def deliveries_claim(
+    *, limit: int = DRAIN_BATCH_SIZE, shop: Shop | None = None, now: datetime | None = None
+) -> tuple[list[int], datetime]:
+    """Claim up to ``limit`` due deliveries for this worker; returns their ids and the lease.
+
+    ``SELECT … FOR UPDATE SKIP LOCKED`` lets concurrent drains take disjoint batches on
+    PostgreSQL; the conditional status update is what makes a claim stick elsewhere.
+    """
+    now = now or timezone.now()
+    lease = now + PROCESSING_LEASE
+    with transaction.atomic():
+        qs = WebhookDelivery.objects.filter(_due_q(now))
+        if shop is not None:
+            qs = qs.filter(shop=shop)
+        ids = list(
+            qs.order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return [], lease
+        claimed = (
+            WebhookDelivery.objects.filter(pk__in=ids)
+            .filter(_due_q(now))
+            .update(status=Status.PROCESSING, next_attempt_at=lease)
+        )
+        if claimed != len(ids):  # only without row locks (SQLite): keep what we really took
+            ids = list(
+                WebhookDelivery.objects.filter(
+                    pk__in=ids, status=Status.PROCESSING, next_attempt_at=lease
+                ).values_list("pk", flat=True)
+            )
+    return ids, lease
+
+
+def _claim_one(delivery_id: int, *, now: datetime) -> datetime | None:
+    """Claim one delivery regardless of its retry time (explicit processing, replay)."""
+    lease = now + PROCESSING_LEASE
+    claimed = WebhookDelivery.objects.filter(
+        Q(status=Status.RECEIVED) | Q(status=Status.PROCESSING, next_attempt_at__lte=now),
+        pk=delivery_id,
+    ).update(status=Status.PROCESSING, next_attempt_at=lease)
+    return lease if claimed else None
+
+
+# --- processing ------------------------------------------------------------------------
+
+
+class DeliveryUnprocessable(Exception):
+    """The delivery can never be processed (unknown topic): parked without retries."""
+
+
+def _error_text(exc: BaseException | str) -> str:
+    text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
+    return text[:LAST_ERROR_MAX_CHARS]
+
+
+def _failure_record(
+    *,
+    delivery: WebhookDelivery,
+    lease: datetime | None,
+    error: BaseException | str,
+    now: datetime,
+    permanent: bool = False,
+) -> int:
+    """Count a failed attempt: back to ``received`` with backoff, or parked as ``failed``."""
+    attempts = delivery.attempts + 1
+    if permanent or attempts >= MAX_ATTEMPTS:
+        status, next_attempt_at = Status.FAILED, None
+    else:
+        status, next_attempt_at = Status.RECEIVED, now + backoff_delay(attempts)
+    return WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=Status.PROCESSING, next_attempt_at=lease
+    ).update(
+        status=status,
+        attempts=attempts,
+        next_attempt_at=next_attempt_at,
+        last_error=_error_text(error),
+    )
+
+
+def _shop_update_apply(*, shop: Shop, delivery: WebhookDelivery) -> str:
+    """shop/update: copy name, email, currency and time zone, unless a newer shop/update
+    already succeeded (deliveries arrive out of order)."""
+    if delivery.triggered_at is not None:
+        newer = (
+            WebhookDelivery.objects.filter(
+                shop=shop,
+                topic=SHOP_UPDATE,
+                status=Status.SUCCEEDED,
+                triggered_at__gt=delivery.triggered_at,
+            )
+            .exclude(pk=delivery.pk)
+            .exists()
+        )
+        if newer:
+            return "stale: a newer shop/update was applied"
+    shop_details_apply(shop=shop, details=delivery.payload)
+    return ""
+
+
+def shop_details_apply(*, shop: Shop, details: Mapping[str, Any]) -> list[str]:
+    """Copy the shop's name, email, currency, IANA time zone (and plan name) from a
+    shop/update payload or the Admin API; missing or invalid values are left alone.
+    Returns the fields changed."""
+    changes: dict[str, str] = {}
+    for field in ("name", "email", "plan_name"):
+        value = details.get(field)
+        if isinstance(value, str) and value:
+            changes[field] = value[: 64 if field == "plan_name" else 255]
+    currency = details.get("currency")
+    if isinstance(currency, str) and len(currency) == 3 and currency.isalpha():
+        changes["currency"] = currency.upper()
+    tz = details.get("iana_timezone")
+    if isinstance(tz, str) and 0 < len(tz) <= 64:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            changes["iana_timezone"] = tz
+    changes = {k: v for k, v in changes.items() if getattr(shop, k) != v}
+    if changes:
+        Shop.objects.filter(pk=shop.pk).update(**changes, updated_at=timezone.now())
+        for field, value in changes.items():
+            setattr(shop, field, value)
+    return sorted(changes)
+
+
+def uninstall_apply(*, shop: Shop, triggered_at: datetime | None) -> bool:
+    """app/uninstalled: deactivate the shop unless it is already, or unless the delivery is
+    older than the shop's latest install (a late retry must not undo a reinstall)."""
+    if shop.uninstalled_at is not None:
+        return False
+    installed_at = shop.installed_at
+    if triggered_at is not None and installed_at is not None and triggered_at < installed_at:
+        return False
+    shop_uninstall(shop=shop)
+    return True
+
+
+def _dispatch(delivery: WebhookDelivery) -> tuple[str, str]:
+    """Run the delivery's domain work; returns the final status and a note."""
+    from merchants import compliance
+
+    shop = delivery.shop
+    topic = delivery.topic
+    if topic in COMPLIANCE_TOPICS:
+        return Status.SUCCEEDED, compliance.compliance_delivery_process(delivery=delivery)
+    if topic == APP_UNINSTALLED:
+        uninstall_apply(shop=shop, triggered_at=delivery.triggered_at)
+        return Status.SUCCEEDED, ""
+    if not shop.is_active:
+        return Status.SKIPPED, "shop uninstalled: not processed"
+    if topic in ORDER_TOPICS:
+        loyalty_services.order_webhook_process(
+            shop=shop, topic=topic, payload=delivery.payload, triggered_at=delivery.triggered_at
+        )
+    elif topic == REFUND_TOPIC:
+        loyalty_services.refund_webhook_process(shop=shop, payload=delivery.payload)
+    elif topic in CUSTOMER_TOPICS:
+        loyalty_services.customer_webhook_process(shop=shop, topic=topic, payload=delivery.payload)
+    elif topic == SHOP_UPDATE:
+        return Status.SUCCEEDED, _shop_update_apply(shop=shop, delivery=delivery)
+    else:
+        raise DeliveryUnprocessable(f"no handler for topic {topic!r}")
+    return Status.SUCCEEDED, ""
+
+
+def _claimed_run(delivery_id: int, *, lease: datetime) -> str | None:
+    """Process a delivery this worker holds the claim on; returns its new status.
+
+    The dispatch is not wrapped in a transaction: the loyalty services own theirs
+    (``atomic(durable=True)``) and are idempotent, which is what makes a retry safe.
+    """
+    delivery = (
+        WebhookDelivery.objects.select_related("shop")
+        .filter(pk=delivery_id, status=Status.PROCESSING, next_attempt_at=lease)
+        .first()
+    )
+    if delivery is None:
+        return None
+    try:
+        status, note = _dispatch(delivery)
+    except Exception as exc:
+        logger.exception("webhook delivery %s (%s) failed", delivery.pk, delivery.topic)
+        permanent = isinstance(exc, DeliveryUnprocessable)
+        now = timezone.now()
+        _failure_record(delivery=delivery, lease=lease, error=exc, now=now, permanent=permanent)
+        attempts = delivery.attempts + 1
+        return Status.FAILED if permanent or attempts >= MAX_ATTEMPTS else Status.RECEIVED
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=Status.PROCESSING, next_attempt_at=lease
+    ).update(
+        status=status,
+        processed_at=timezone.now(),
+        next_attempt_at=None,
+        last_error="",
+        note=note[:255],
+    )
+    return status
+
+
+def delivery_process(*, delivery_id: int) -> str | None:
+    """Claim and process one delivery now, whatever its retry time. Returns the new status,
+    or ``None`` when it was not claimable (already done, parked, or held by a worker)."""
+    lease = _claim_one(delivery_id, now=timezone.now())
+    if lease is None:
+        return None
+    return _claimed_run(delivery_id, lease=lease)
+
+
+@dataclass(frozen=True)
+class DrainOutcome:
+    processed: int
+    budget_exhausted: bool  # work may be left: the caller should drain again
+
+
+def deliveries_drain(
+    *,
+    batch_size: int = DRAIN_BATCH_SIZE,
+    shop: Shop | None = None,
+    time_budget: float = DRAIN_TIME_BUDGET_SECONDS,
+) -> DrainOutcome:
+    """Process due deliveries batch by batch until none is due or the time budget is spent.
+    Safe to run in many workers at once: each claims a disjoint batch."""
+    started = time.monotonic()
+    processed = 0
+    deliveries_reclaim_abandoned()
+    while True:
+        if time.monotonic() - started >= time_budget:
+            return DrainOutcome(processed, budget_exhausted=True)
+        ids, lease = deliveries_claim(limit=batch_size, shop=shop)
+        if not ids:
+            return DrainOutcome(processed, budget_exhausted=False)
+        for delivery_id in ids:
+            _claimed_run(delivery_id, lease=lease)
+            processed += 1
+
+
+# --- replay ----------------------------------------------------------------------------
+
+REPLAYABLE = (Status.FAILED, Status.RECEIVED)
+
+
+def deliveries_replay(
+    *,
+    delivery_ids: Iterable[int] | None = None,
+    shop: Shop | None = None,
+) -> dict[str, int]:
+    """Run failed (parked) or retry-waiting deliveries again now, e.g. after a fix.
+
+    Select by ``delivery_ids`` and/or ``shop`` (at least one). Attempts are kept, so a
+    replayed delivery that fails again is parked at once; ``last_error`` stays until it
+    succeeds. Returns how many ended in each status.
+    """
+    if delivery_ids is None and shop is None:
+        raise ValueError("deliveries_replay needs delivery_ids or shop")
+    qs = WebhookDelivery.objects.filter(status__in=REPLAYABLE)
+    if delivery_ids is not None:
+        qs = qs.filter(pk__in=list(delivery_ids))
+    if shop is not None:
+        qs = qs.filter(shop=shop)
+    ids = list(qs.order_by("pk").values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids, status__in=REPLAYABLE).update(
+        status=Status.RECEIVED, next_attempt_at=None
+    )
+    outcome: dict[str, int] = {}
+    for delivery_id in ids:
+        status = delivery_process(delivery_id=delivery_id) or "not_claimed"
+        outcome[status] = outcome.get(status, 0) + 1
+    logger.info("replayed %d deliveries: %s", len(ids), outcome)
+    return outcome

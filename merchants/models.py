@@ -1,0 +1,174 @@
+"""The shop (one installation of Beam) and the durable inbox of platform deliveries."""
+
+from __future__ import annotations
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from merchants.domains import SHOP_DOMAIN_RE
+from merchants.encryption import secret_decrypt, secret_encrypt
+
+
+class ShopQuerySet(models.QuerySet["Shop"]):
+    def active(self) -> ShopQuerySet:
+        return self.filter(uninstalled_at__isnull=True)
+
+
+class Shop(models.Model):
+    """A store that installed Beam. Tokens are only ever stored encrypted."""
+
+    domain = models.CharField(
+        max_length=255,
+        unique=True,
+        validators=[RegexValidator(SHOP_DOMAIN_RE, "Not a valid myshopify.com domain.")],
+    )
+    name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    iana_timezone = models.CharField(max_length=64, default="UTC")
+    plan_name = models.CharField(max_length=64, blank=True)
+
+    access_token_encrypted = models.TextField(blank=True)
+    access_token_expires_at = models.DateTimeField(null=True, blank=True)
+    refresh_token_encrypted = models.TextField(blank=True)
+    refresh_token_expires_at = models.DateTimeField(null=True, blank=True)
+    scopes = models.CharField(max_length=1024, blank=True)
+
+    installed_at = models.DateTimeField(null=True, blank=True)
+    uninstalled_at = models.DateTimeField(null=True, blank=True)
+    # Cursor of the reconciliation job: orders updated after this were not yet pulled.
+    orders_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ShopQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(domain__regex=r"^[a-zA-Z0-9][a-zA-Z0-9-]*\.myshopify\.com$"),
+                name="shop_domain_valid",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def is_active(self) -> bool:
+        return self.uninstalled_at is None and bool(self.access_token_encrypted)
+
+    @property
+    def access_token(self) -> str:
+        return secret_decrypt(self.access_token_encrypted)
+
+    @access_token.setter
+    def access_token(self, value: str) -> None:
+        self.access_token_encrypted = secret_encrypt(value)
+
+    @property
+    def refresh_token(self) -> str:
+        return secret_decrypt(self.refresh_token_encrypted)
+
+    @refresh_token.setter
+    def refresh_token(self, value: str) -> None:
+        self.refresh_token_encrypted = secret_encrypt(value)
+
+    @property
+    def granted_scopes(self) -> set[str]:
+        return {s.strip() for s in self.scopes.split(",") if s.strip()}
+
+
+class WebhookDelivery(models.Model):
+    """One delivery from the platform (or one order the reconciliation job pulled), stored
+    before it is acknowledged so nothing is lost; processed asynchronously."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received"  # waiting; due when next_attempt_at is null or past
+        PROCESSING = "processing"  # claimed; next_attempt_at is the claim's lease deadline
+        SUCCEEDED = "succeeded"
+        SKIPPED = "skipped"  # not processed on purpose (e.g. the shop uninstalled); see note
+        FAILED = "failed"  # parked: retries exhausted or a permanent error
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook"
+        RECONCILIATION = "reconciliation"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=255, unique=True)
+    event_id = models.CharField(max_length=255, blank=True)
+    topic = models.CharField(max_length=64)
+    # The payload's top-level ``id`` (order, refund, customer) so lookups need no JSON scan.
+    resource_id = models.BigIntegerField(null=True, blank=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.WEBHOOK)
+    api_version = models.CharField(max_length=16, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    headers = models.JSONField(default=dict)
+    payload = models.JSONField()
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    note = models.CharField(max_length=255, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="delivery_due_idx"),
+            models.Index(fields=["shop", "topic", "-received_at"], name="delivery_shop_topic_idx"),
+            models.Index(fields=["shop", "topic", "resource_id"], name="delivery_resource_idx"),
+        ]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.webhook_id} ({self.status})"
+
+
+class SyncRun(models.Model):
+    """One run of the order reconciliation job for a shop, kept for the webhook-health page."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="sync_runs")
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    updated_since = models.DateTimeField(null=True, blank=True)
+    orders_seen = models.PositiveIntegerField(default=0)
+    orders_fed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "-started_at"], name="syncrun_shop_idx")]
+
+    def __str__(self) -> str:
+        return f"sync {self.shop_id} {self.started_at:%Y-%m-%d %H:%M} ({self.status})"
+
+
+class ComplianceRequest(models.Model):
+    """One privacy request from the platform (customers/data_request, customers/redact,
+    shop/redact) and what Beam did about it. A data request keeps the export for the
+    merchant; after shop/redact this row is the only trace of the shop's data."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="compliance_requests")
+    webhook_id = models.CharField(max_length=255, unique=True)
+    topic = models.CharField(max_length=64)
+    customer_id = models.BigIntegerField(null=True, blank=True)
+    request_id = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField(default=dict)
+    result = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(auto_now_add=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "-created_at"], name="compliance_shop_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.topic} {self.shop_id} {self.customer_id or ''}".strip()

@@ -1,0 +1,138 @@
+"""Every signature the platform puts on what it sends Beam, verified in constant time.
+
+- OAuth / app-URL query HMAC (hex, sorted ``key=value`` joined by ``&``)
+- webhook HMAC (base64 of HMAC-SHA256 over the raw body)
+- app-proxy signature (hex, sorted ``key=value`` with decoded values, no separator)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote
+
+_QUERY_SIGNATURE_KEYS = {"hmac", "signature"}
+
+
+def _hex_hmac(secret: str, message: str) -> str:
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def _pairs(params: Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]) -> list:
+    items = params.items() if isinstance(params, Mapping) else params
+    out: list[tuple[str, list[str]]] = []
+    for key, value in items:
+        values = [value] if isinstance(value, str) else list(value)
+        out.append((key, values))
+    return out
+
+
+def _query_message(params: Mapping | Iterable[tuple[str, str]], *, encode: bool) -> str:
+    """The signed message: hmac/signature dropped, ``key=value`` sorted, joined with ``&``.
+
+    The platform's libraries differ on escaping; ``encode=True`` percent-encodes like the
+    JavaScript library (space as %20), ``encode=False`` only escapes delimiters like the
+    Python one. Both agree for the characters the platform actually sends.
+    """
+    parts = []
+    for key, values in _pairs(params):
+        if key in _QUERY_SIGNATURE_KEYS:
+            continue
+        value = values[-1] if len(values) == 1 else "[" + ", ".join(f'"{v}"' for v in values) + "]"
+        if encode:
+            parts.append(f"{quote(key, safe='*')}={quote(value, safe='*')}")
+        else:
+            k = key.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
+            v = value.replace("%", "%25").replace("&", "%26")
+            parts.append(f"{k}={v}")
+    return "&".join(sorted(parts))
+
+
+def query_hmac_compute(params: Mapping | Iterable[tuple[str, str]], *, secret: str) -> str:
+    """The lower-case hex HMAC the platform puts on an OAuth/app-URL query."""
+    return _hex_hmac(secret, _query_message(params, encode=True))
+
+
+def query_hmac_valid(
+    params: Mapping | Iterable[tuple[str, str]],
+    *,
+    secret: str,
+    max_age: int | None = None,
+    now: float | None = None,
+) -> bool:
+    """True when the query's ``hmac`` matches and (with ``max_age``) its timestamp is fresh."""
+    pairs = {k: v[-1] for k, v in _pairs(params)}
+    supplied = pairs.get("hmac", "")
+    if not supplied or not secret:
+        return False
+    if max_age is not None and not timestamp_fresh(pairs.get("timestamp"), max_age, now=now):
+        return False
+    for encode in (True, False):
+        expected = _hex_hmac(secret, _query_message(params, encode=encode))
+        if hmac.compare_digest(expected, supplied.lower()):
+            return True
+    return False
+
+
+def timestamp_fresh(value: str | None, max_age: int, *, now: float | None = None) -> bool:
+    """True when ``value`` (unix seconds) is within ``max_age`` seconds of now, either way."""
+    try:
+        ts = int(value or "")
+    except ValueError:
+        return False
+    current = time.time() if now is None else now
+    return abs(current - ts) <= max_age
+
+
+def webhook_hmac_compute(body: bytes, *, secret: str) -> str:
+    """The base64 HMAC-SHA256 of a raw webhook body."""
+    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+
+
+def webhook_hmac_valid(body: bytes, header: str | None, *, secrets: Sequence[str]) -> bool:
+    """True when ``header`` is the HMAC of ``body`` under any of ``secrets`` (rotation)."""
+    if not header:
+        return False
+    return any(
+        hmac.compare_digest(webhook_hmac_compute(body, secret=secret), header.strip())
+        for secret in secrets
+        if secret
+    )
+
+
+def app_proxy_message(params: Iterable[tuple[str, str]] | Mapping) -> str:
+    """The app-proxy signed message: ``signature`` dropped, repeated keys' values joined
+    with ``,``, ``key=value`` with decoded values, sorted, concatenated with no separator."""
+    grouped: dict[str, list[str]] = {}
+    for key, values in _pairs(params):
+        if key == "signature":
+            continue
+        grouped.setdefault(key, []).extend(values)
+    return "".join(sorted(f"{k}={','.join(v)}" for k, v in grouped.items()))
+
+
+def app_proxy_signature_compute(params: Iterable[tuple[str, str]] | Mapping, *, secret: str) -> str:
+    return _hex_hmac(secret, app_proxy_message(params))
+
+
+def app_proxy_signature_valid(
+    params: Iterable[tuple[str, str]] | Mapping,
+    *,
+    secret: str,
+    max_age: int | None = None,
+    now: float | None = None,
+) -> bool:
+    """True when the app-proxy ``signature`` matches (and the timestamp is fresh)."""
+    pairs = list(_pairs(params))
+    supplied = next((v[-1] for k, v in pairs if k == "signature"), "")
+    if not supplied or not secret:
+        return False
+    if max_age is not None:
+        ts = next((v[-1] for k, v in pairs if k == "timestamp"), None)
+        if not timestamp_fresh(ts, max_age, now=now):
+            return False
+    expected = app_proxy_signature_compute(params, secret=secret)
+    return hmac.compare_digest(expected, supplied.lower())

@@ -1,0 +1,157 @@
+"""Webhook endpoints: verify → record → 200 → process (STYLE rule 10).
+
+One endpoint per subscribed topic (``/webhooks/<topic>``) plus ``/webhooks/compliance`` for
+the three privacy topics. The view only authenticates, validates and inserts the delivery
+(one shop lookup + one INSERT); the work happens after commit (see ``merchants.inbox``).
+
+Answers (JSON ``{"error": code, "detail": reason}`` on failure):
+- 405 not POST; 413 body over ``WEBHOOK_MAX_BODY_BYTES``; 401 bad/missing HMAC (checked
+  before anything else, so compliance topics always get 401 for a bad signature);
+- 400 missing/invalid ``X-Shopify-Topic`` (or not this endpoint's topic),
+  ``X-Shopify-Shop-Domain`` or ``X-Shopify-Webhook-Id``; body not a JSON object; body's
+  shop domain differs from the header;
+- 404 ``unknown_shop``: the signature is good but Beam has no such shop. For the compliance
+  topics the answer is 200 instead: Beam holds no data for a shop it does not know;
+- 403 ``shop_not_installed`` for an uninstalled shop, except ``app/uninstalled`` (idempotent)
+  and the compliance topics, which must be honoured after uninstall;
+- 200 ``{"ok": true, "duplicate": bool}`` once stored (a duplicate webhook id is a 200).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.db import DataError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from merchants import inbox
+from merchants.domains import shop_domain_normalise
+from merchants.models import Shop
+from merchants.shopify.signatures import webhook_hmac_valid
+
+_SHOP_FIELDS = ("id", "domain", "installed_at", "uninstalled_at", "access_token_encrypted")
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": code, "detail": detail}, status=status)
+
+
+def _reject_constant(value: str) -> Any:
+    raise ValueError(f"{value} is not valid JSON")
+
+
+def _finite_float(value: str) -> float:
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("number out of range")
+    return number
+
+
+def payload_parse(body: bytes) -> dict[str, Any] | None:
+    """The body as a JSON object, or ``None``. Python's json keeps 64-bit ids exact; NaN,
+    Infinity and overflowing floats are refused because no JSON column can store them."""
+    try:
+        payload = json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError):
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _body_read(request: HttpRequest) -> bytes | None:
+    """The raw body, or ``None`` when it exceeds the limit (refused before it is read when
+    the client announces its length)."""
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    try:
+        announced = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        announced = 0
+    if announced > limit:
+        return None
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return None
+    return body if len(body) <= limit else None
+
+
+def _shopify_headers(request: HttpRequest) -> dict[str, str]:
+    return {
+        name: value[:1024]
+        for name, value in request.headers.items()
+        if name.lower().startswith("x-shopify-") and name.lower() != "x-shopify-hmac-sha256"
+    }
+
+
+@csrf_exempt
+def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResponse:
+    """Receive one delivery for ``topics`` (the endpoint's topic, or the compliance ones)."""
+    if request.method != "POST":
+        response = _error(405, "method_not_allowed", "Webhooks are delivered with POST.")
+        response["Allow"] = "POST"
+        return response
+    body = _body_read(request)
+    if body is None:
+        return _error(413, "payload_too_large", "The body exceeds the webhook size limit.")
+
+    secrets = [settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS]
+    if not webhook_hmac_valid(body, request.headers.get("X-Shopify-Hmac-Sha256"), secrets=secrets):
+        return _error(401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the body.")
+
+    headers = request.headers
+    topic = (headers.get("X-Shopify-Topic") or "").strip().lower()
+    if not topic:
+        return _error(400, "missing_header", "X-Shopify-Topic is required.")
+    if topic not in topics:
+        return _error(400, "topic_mismatch", f"Topic {topic[:64]!r} is not served here.")
+    raw_domain = (headers.get("X-Shopify-Shop-Domain") or "").strip()
+    if not raw_domain:
+        return _error(400, "missing_header", "X-Shopify-Shop-Domain is required.")
+    domain = shop_domain_normalise(raw_domain)
+    if domain is None:
+        return _error(400, "invalid_shop", "X-Shopify-Shop-Domain is not a myshopify.com domain.")
+    webhook_id = (headers.get("X-Shopify-Webhook-Id") or "").strip()
+    if not webhook_id:
+        return _error(400, "missing_header", "X-Shopify-Webhook-Id is required.")
+    if len(webhook_id) > 255:
+        return _error(400, "invalid_header", "X-Shopify-Webhook-Id is too long.")
+
+    payload = payload_parse(body)
+    if payload is None:
+        return _error(400, "invalid_payload", "The body must be a JSON object.")
+    for key in ("shop_domain", "myshopify_domain"):
+        claimed = payload.get(key)
+        if isinstance(claimed, str) and claimed.lower() != domain:
+            return _error(400, "shop_mismatch", f"Body {key} differs from the header.")
+
+    compliance = topic in inbox.COMPLIANCE_TOPICS
+    shop = Shop.objects.only(*_SHOP_FIELDS).filter(domain=domain).first()
+    if shop is None:
+        if compliance:
+            return JsonResponse({"ok": True, "detail": "Beam holds no data for this shop."})
+        return _error(404, "unknown_shop", "Beam is not installed on this shop.")
+    if not shop.is_active and not compliance and topic != inbox.APP_UNINSTALLED:
+        return _error(403, "shop_not_installed", "Beam is not installed on this shop.")
+
+    triggered_at = inbox.triggered_at_parse(headers.get("X-Shopify-Triggered-At"))
+    try:
+        recorded = inbox.delivery_record(
+            shop=shop,
+            webhook_id=webhook_id,
+            topic=topic,
+            payload=payload,
+            event_id=(headers.get("X-Shopify-Event-Id") or "").strip(),
+            api_version=(headers.get("X-Shopify-API-Version") or "").strip(),
+            triggered_at=triggered_at,
+            headers=_shopify_headers(request),
+        )
+    except DataError:
+        return _error(400, "invalid_payload", "The body holds values that cannot be stored.")
+    if topic == inbox.APP_UNINSTALLED:
+        # Stop API calls now, not when the queue gets to it; data stays until shop/redact.
+        inbox.uninstall_apply(shop=shop, triggered_at=triggered_at)
+    return JsonResponse({"ok": True, "duplicate": not recorded.created})

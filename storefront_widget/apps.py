@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class StorefrontWidgetConfig(AppConfig):
+    name = "storefront_widget"
+    verbose_name = "Storefront: app-proxy API, landing page, launcher"

@@ -1,0 +1,111 @@
+"""The theme app extension's blocks, locales and translations, and the platform's linter."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+EXT = ROOT / "extensions" / "beam-theme"
+
+
+def schema(block: str) -> dict:
+    text = (EXT / "blocks" / block).read_text()
+    return json.loads(text.split("{% schema %}")[1].split("{% endschema %}")[0])
+
+
+def english_strings() -> dict[str, str]:
+    source = (EXT / "assets" / "beam-panel.js").read_text()
+    body = source.split("var EN = {")[1].split("};")[0]
+    return dict(re.findall(r"(\w+): '((?:[^'\\]|\\.)*)'", body))
+
+
+def test_launcher_embed_targets_body_and_renders_the_config_holder() -> None:
+    text = (EXT / "blocks" / "launcher-embed.liquid").read_text()
+    spec = schema("launcher-embed.liquid")
+
+    assert spec["target"] == "body"
+    assert {s["id"] for s in spec["settings"]} == {
+        "primary_color",
+        "text_color",
+        "position",
+        "shape",
+        "icon",
+        "label",
+        "show_on_mobile",
+    }
+    holder = re.search(r'<div\s+id="beam-root"(.*?)></div>', text, re.S)
+    assert holder is not None
+    attrs = set(re.findall(r"(data-[\w-]+)=", holder.group(1)))
+    assert attrs == {
+        "data-proxy",
+        "data-customer",
+        "data-locale",
+        "data-panel-js",
+        "data-panel-css",
+        "data-i18n-js",
+        "data-sign-up",
+        "data-log-in",
+        "data-color",
+        "data-text-color",
+        "data-position",
+        "data-shape",
+        "data-icon",
+        "data-label",
+        "data-mobile",
+    }
+    assert 'data-proxy="/apps/beam"' in text
+    assert "<script src=\"{{ 'beam-launcher.js' | asset_url }}\" defer></script>" in text
+
+
+def test_app_blocks_target_sections_and_read_app_owned_metafields() -> None:
+    product = (EXT / "blocks" / "product-points.liquid").read_text()
+    account = (EXT / "blocks" / "account-points.liquid").read_text()
+
+    assert schema("product-points.liquid")["target"] == "section"
+    assert schema("account-points.liquid")["target"] == "section"
+    assert "shop.metafields['$app:loyalty'].points_per_unit.value" in product
+    assert "variant.price | times: ratio | divided_by: 100 | floor" in product
+    assert "customer.metafields['$app:loyalty'].points_balance.value" in account
+    assert 'href="#beam-rewards"' in account
+
+
+def test_every_locale_file_has_the_same_keys() -> None:
+    def keys(data: dict, prefix: str = "") -> set[str]:
+        out: set[str] = set()
+        for k, v in data.items():
+            out |= keys(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k}
+        return out
+
+    for kind in ("", ".schema"):
+        default = keys(json.loads((EXT / "locales" / f"en.default{kind}.json").read_text()))
+        for lang in ("fr", "de", "es"):
+            assert keys(json.loads((EXT / "locales" / f"{lang}{kind}.json").read_text())) == default
+
+
+def test_panel_translations_cover_every_english_string() -> None:
+    english = english_strings()
+    assert len(english) == 39
+    for lang in ("fr", "de", "es"):
+        source = (EXT / "assets" / f"beam-i18n-{lang}.js").read_text()
+        strings = json.loads(source[source.index("= {") + 2 : source.rindex("}") + 1])
+        assert set(strings) == set(english), lang
+        for key, text in strings.items():
+            assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", english[key]))
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="node/npm are not installed")
+def test_theme_check_passes_with_the_app_extension_config() -> None:
+    run = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "theme_check.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 error(s)" in run.stdout
