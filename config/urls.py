@@ -4,7 +4,11 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("merchants.urls")),
+    path("admin/analytics/", include("loyalty.analytics.urls")),
+    path("admin/", include("loyalty.admin_urls")),
     path("webhooks/", include("merchants.shopify.webhook_urls")),
+    path("proxy/", include("storefront_widget.urls")),
+    path("ext/", include("storefront_widget.extension_urls")),
     path("ops/", admin.site.urls),
 ]
 

@@ -55,3 +55,9 @@ class RedemptionIssueRetry(BeamError):
 
     code = "redemption_issue_retry"
     http_status = 503
+
+
+class InvalidBranding(BeamError):
+    """A branding value is not acceptable (colour, position, shape, icon, language)."""
+
+    code = "invalid_branding"

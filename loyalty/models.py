@@ -54,6 +54,14 @@ class LoyaltyProgram(models.Model):
     guest_link_window_days = models.PositiveIntegerField(default=30)
     expiry_days = models.PositiveIntegerField(null=True, blank=True)
     expiry_warning_days = models.PositiveIntegerField(default=14)
+    # Look and words of the launcher, panel and landing page; validated and completed with
+    # defaults by ``loyalty.branding`` (one source for the storefront and the admin preview).
+    branding = models.JSONField(default=dict, blank=True)
+    # Merchant overrides of shopper-facing texts: {"en": {"key": "text"}, "fr": {...}}.
+    texts = models.JSONField(default=dict, blank=True)
+    # Landing page content: headline, intro, FAQ entries, call to action.
+    landing = models.JSONField(default=dict, blank=True)
+    onboarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

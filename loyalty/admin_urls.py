@@ -1,0 +1,3 @@
+"""Embedded admin pages for running the program (mounted under /admin/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""Program analytics: set-based aggregations, daily rollups and the dashboard."""

@@ -1,0 +1,3 @@
+"""Analytics dashboard routes (mounted at /admin/analytics/)."""
+
+urlpatterns: list = []

@@ -1,0 +1,69 @@
+"""The program's look and words, completed with defaults.
+
+One source for the storefront (launcher data attributes, panel, landing page) and the admin's
+live preview, so what a merchant previews is what shoppers get.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from loyalty.errors import InvalidBranding
+
+POSITIONS = ("bottom-right", "bottom-left")
+SHAPES = ("pill", "circle")
+ICONS = ("gift", "star", "crown", "heart")
+LANGUAGES = ("en", "fr", "de", "es")
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+BRANDING_DEFAULTS: dict[str, Any] = {
+    "program_name": "Rewards",
+    "primary_color": "#4f46e5",
+    "text_color": "#ffffff",
+    "position": "bottom-right",
+    "shape": "pill",
+    "icon": "gift",
+    "launcher_label": "Rewards",
+    "panel_title": "",
+    "points_name": "points",
+    "show_on_mobile": True,
+    "languages": list(LANGUAGES),
+}
+_TEXT_LIMIT = 80
+
+
+def branding_resolve(stored: dict[str, Any] | None) -> dict[str, Any]:
+    """Stored branding over the defaults; unknown keys are dropped."""
+    resolved = dict(BRANDING_DEFAULTS)
+    for key, value in (stored or {}).items():
+        if key in BRANDING_DEFAULTS:
+            resolved[key] = value
+    return resolved
+
+
+def branding_validate(data: dict[str, Any]) -> dict[str, Any]:
+    """Return the cleaned branding, or raise ``InvalidBranding`` naming the first bad field."""
+    cleaned = branding_resolve(data)
+    for key in ("primary_color", "text_color"):
+        if not isinstance(cleaned[key], str) or not _HEX.match(cleaned[key]):
+            raise InvalidBranding(f"{key} must be a hex colour such as #4f46e5")
+    for key, allowed in (("position", POSITIONS), ("shape", SHAPES), ("icon", ICONS)):
+        if cleaned[key] not in allowed:
+            raise InvalidBranding(f"{key} must be one of {', '.join(allowed)}")
+    for key in ("program_name", "launcher_label", "panel_title", "points_name"):
+        value = cleaned[key]
+        if not isinstance(value, str) or len(value.strip()) > _TEXT_LIMIT:
+            raise InvalidBranding(f"{key} must be text of at most {_TEXT_LIMIT} characters")
+        cleaned[key] = value.strip()
+    if not cleaned["program_name"] or not cleaned["launcher_label"]:
+        raise InvalidBranding("program_name and launcher_label cannot be empty")
+    languages = cleaned["languages"]
+    if (
+        not isinstance(languages, list)
+        or not languages
+        or any(lang not in LANGUAGES for lang in languages)
+    ):
+        raise InvalidBranding(f"languages must be a non-empty subset of {', '.join(LANGUAGES)}")
+    cleaned["show_on_mobile"] = bool(cleaned["show_on_mobile"])
+    return cleaned

@@ -1,0 +1,3 @@
+"""Routes for the checkout and customer-account extensions (mounted at /ext/)."""
+
+urlpatterns: list = []
