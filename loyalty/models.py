@@ -238,6 +238,10 @@ class LoyaltyOrder(models.Model):
     currency = models.CharField(max_length=3, blank=True)
     placed_at = models.DateTimeField(null=True, blank=True)
     taxes_included = models.BooleanField(default=False)
+    # Order facts for analytics (shop currency): what the shopper paid, before refunds.
+    total_price = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    subtotal_price = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    discount_codes = models.JSONField(default=list, blank=True)  # upper-cased codes used
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     base = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     multiplier = models.DecimalField(max_digits=8, decimal_places=4, default=1)

@@ -508,6 +508,9 @@ def _order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
         or order.placed_at
     )
     order.taxes_included = bool(payload.get("taxes_included"))
+    order.total_price = _shop_amount(payload, "total_price").quantize(CENT)
+    order.subtotal_price = _shop_amount(payload, "subtotal_price").quantize(CENT)
+    order.discount_codes = order_discount_codes(payload)
     if not order.email:
         order.email = (payload.get("email") or payload.get("contact_email") or "").strip().lower()
 
@@ -626,13 +629,21 @@ def _order_is_trigger(program: LoyaltyProgram, topic: str, payload: dict[str, An
     )
 
 
+def order_discount_codes(payload: dict[str, Any]) -> list[str]:
+    """The discount codes an order payload used, upper-cased, sorted, without blanks."""
+    return sorted(
+        {
+            str(dc.get("code") or "").strip().upper()
+            for dc in payload.get("discount_codes") or []
+            if isinstance(dc, dict)
+        }
+        - {""}
+    )
+
+
 def _redemptions_attribute(*, shop: Shop, order_id: int, payload: dict[str, Any]) -> int:
     """Mark issued redemptions whose code the order used as used (attribution)."""
-    codes = {
-        str(dc.get("code") or "").strip().upper()
-        for dc in payload.get("discount_codes") or []
-        if isinstance(dc, dict)
-    } - {""}
+    codes = order_discount_codes(payload)
     if not codes:
         return 0
     return Redemption.objects.filter(
