@@ -451,7 +451,76 @@ class ShopGraph:
             "product": self.product_node(variant.product),
         }
 
-    def line_item_node(self, item: dict, refunded_quantity: int = 0) -> dict:
+    def discount_application_node(self, application: dict, index: int) -> dict:
+        """A REST ``discount_applications`` entry as the ``DiscountApplication`` interface."""
+        if application.get("value_type") == "percentage":
+            value: dict[str, Any] = {
+                "__typename": "PricingPercentageValue",
+                "percentage": float(application["value"]),
+            }
+        else:
+            value = {"__typename": "MoneyV2", **_money_v2(application["value"], self.currency)}
+        typename = {
+            "discount_code": "DiscountCodeApplication",
+            "manual": "ManualDiscountApplication",
+            "script": "ScriptDiscountApplication",
+        }.get(application.get("type", ""), "AutomaticDiscountApplication")
+        node = {
+            "__typename": typename,
+            "index": index,
+            "allocationMethod": application["allocation_method"].upper(),
+            "targetSelection": application["target_selection"].upper(),
+            "targetType": application["target_type"].upper(),
+            "value": value,
+            "title": application.get("title") or application.get("code"),
+            "description": application.get("description"),
+        }
+        if typename == "DiscountCodeApplication":
+            node["code"] = application["code"]
+        return node
+
+    def _allocations(self, allocations: list[dict], applications: list[dict]) -> list[dict]:
+        out = []
+        for allocation in allocations:
+            index = allocation.get("discount_application_index")
+            application = (
+                applications[index]
+                if isinstance(index, int) and 0 <= index < len(applications)
+                else None
+            )
+            out.append(
+                {
+                    "allocatedAmountSet": _bag_from_rest(allocation["amount_set"]),
+                    "discountApplication": self.discount_application_node(application, index)
+                    if application is not None
+                    else None,
+                }
+            )
+        return out
+
+    def shipping_line_node(self, line: dict, applications: list[dict]) -> dict:
+        return {
+            "__typename": "ShippingLine",
+            "id": f"gid://shopify/ShippingLine/{line['id']}",
+            "title": line["title"],
+            "code": line.get("code"),
+            "source": line.get("source"),
+            "carrierIdentifier": line.get("carrier_identifier"),
+            "phone": line.get("phone"),
+            "custom": False,
+            "isRemoved": bool(line.get("is_removed")),
+            "originalPriceSet": _bag_from_rest(line["price_set"]),
+            "discountedPriceSet": _bag_from_rest(line["discounted_price_set"]),
+            "currentDiscountedPriceSet": _bag_from_rest(line["current_discounted_price_set"]),
+            "taxLines": [],
+            "discountAllocations": self._allocations(
+                line.get("discount_allocations") or [], applications
+            ),
+        }
+
+    def line_item_node(
+        self, item: dict, refunded_quantity: int = 0, applications: list[dict] | None = None
+    ) -> dict:
         currency = self.currency
         variant = self._variant(item.get("variant_id"))
         price = Decimal(item["price"])
@@ -484,13 +553,14 @@ class ShopGraph:
                 }
                 for t in item["tax_lines"]
             ],
-            "discountAllocations": [
-                {"allocatedAmountSet": _bag_from_rest(a["amount_set"])}
-                for a in item["discount_allocations"]
-            ],
+            "discountAllocations": self._allocations(
+                item["discount_allocations"], applications or []
+            ),
         }
 
-    def refund_node(self, refund: dict, line_items: dict[int, dict]) -> dict:
+    def refund_node(
+        self, refund: dict, line_items: dict[int, dict], applications: list[dict] | None = None
+    ) -> dict:
         currency = self.currency
         total = sum((Decimal(t["amount"]) for t in refund["transactions"]), Decimal(0))
 
@@ -499,7 +569,9 @@ class ShopGraph:
                 {
                     "id": f"gid://shopify/RefundLineItem/{r['id']}",
                     "quantity": r["quantity"],
-                    "lineItem": self.line_item_node(line_items[r["line_item_id"]]),
+                    "lineItem": self.line_item_node(
+                        line_items[r["line_item_id"]], applications=applications
+                    ),
                     "subtotalSet": _bag_from_rest(r["subtotal_set"]),
                     "totalTaxSet": _bag_from_rest(r["total_tax_set"]),
                     "restocked": False,
@@ -538,13 +610,30 @@ class ShopGraph:
             Decimal(0),
         )
 
+        applications = payload.get("discount_applications") or []
+
         def line_items_connection(info, first=None, after=None, **_):
-            nodes = [self.line_item_node(item) for item in payload["line_items"]]
+            nodes = [
+                self.line_item_node(item, applications=applications)
+                for item in payload["line_items"]
+            ]
             return _list_connection(nodes, first, after)
 
         def refunds_list(info, first=None):
-            nodes = [self.refund_node(r, line_items) for r in refunds]
+            nodes = [self.refund_node(r, line_items, applications) for r in refunds]
             return nodes if first is None else nodes[:first]
+
+        def discount_applications(info, first=None, after=None, **_):
+            nodes = [self.discount_application_node(a, i) for i, a in enumerate(applications)]
+            return _list_connection(nodes, first, after)
+
+        def shipping_lines(info, first=None, after=None, includeRemovals=False, **_):
+            nodes = [
+                self.shipping_line_node(line, applications)
+                for line in payload.get("shipping_lines") or []
+                if includeRemovals or not line.get("is_removed")
+            ]
+            return _list_connection(nodes, first, after)
 
         codes = [c["code"] for c in payload["discount_codes"]]
         return {
@@ -590,6 +679,8 @@ class ShopGraph:
             "taxLines": [],
             "lineItems": line_items_connection,
             "refunds": refunds_list,
+            "discountApplications": discount_applications,
+            "shippingLines": shipping_lines,
             **self._metafield_fields(order.gid),
         }
 

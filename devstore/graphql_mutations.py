@@ -64,6 +64,7 @@ class Mutations:
             "discountCodeDelete": self.discount_code_delete,
             "storeCreditAccountCredit": self.store_credit_account_credit,
             "metafieldsSet": self.metafields_set,
+            "metafieldsDelete": self.metafields_delete,
             "tagsAdd": lambda info, id, tags: self.tags_change(id, tags, add=True),
             "tagsRemove": lambda info, id, tags: self.tags_change(id, tags, add=False),
         }
@@ -460,6 +461,29 @@ class Mutations:
                 existing.save(update_fields=["type", "value", "updated_at"])
             rows.append(self.graph.metafield_node(existing))
         return {"metafields": rows, "userErrors": []}
+
+    def metafields_delete(self, info, metafields: list[dict]) -> dict:
+        """Delete by (owner, namespace, key); a metafield that does not exist is ``null`` in
+        ``deletedMetafields`` and not an error, as on the platform."""
+        if not metafields:
+            return {
+                "deletedMetafields": None,
+                "userErrors": [
+                    {"field": ["metafields"], "message": "At least one metafield is required."}
+                ],
+            }
+        deleted: list[dict | None] = []
+        for item in metafields:
+            namespace = self.graph.namespace_resolve(item.get("namespace"))
+            count, _ = DevMetafield.objects.filter(
+                shop=self.shop, owner_gid=item["ownerId"], namespace=namespace, key=item["key"]
+            ).delete()
+            deleted.append(
+                {"ownerId": item["ownerId"], "namespace": namespace, "key": item["key"]}
+                if count
+                else None
+            )
+        return {"deletedMetafields": deleted, "userErrors": []}
 
     def tags_change(self, gid: str, tags: list[str], *, add: bool) -> dict:
         parsed = gid_parse(gid)
