@@ -78,10 +78,11 @@ def webhook_url(topic: str) -> str | None:
 
 
 def shop_app_installed(shop: DevShop) -> bool:
-    """The app holds a token of the shop that is neither revoked nor past its refresh."""
-    if shop.app_installed_at is None:
-        return False
-    return DevAppToken.objects.filter(shop=shop, revoked_at__isnull=True).exists()
+    """The app holds a live token of the shop. Read from the database, not from ``shop``:
+    an install or uninstall made through another copy of the row must count at once."""
+    return DevAppToken.objects.filter(
+        shop_id=shop.pk, revoked_at__isnull=True, shop__app_installed_at__isnull=False
+    ).exists()
 
 
 def _sync_mode() -> bool:
