@@ -65,6 +65,7 @@ from loyalty.models import (
 from merchants.errors import ShopifyApiError, ShopifyUserError
 from merchants.models import Shop
 from merchants.shopify.operations import (
+    DiscountCodeStatus,
     discount_code_basic_create,
     discount_code_deactivate,
     discount_code_free_shipping_create,
@@ -1076,6 +1077,21 @@ def reward_redeem(
     return redemption
 
 
+def _redemption_title(redemption: Redemption) -> str:
+    """The discount's title in the store; it ends with the code so a lookup can tell the
+    redemption's own discount from a merchant's discount that happens to use the code."""
+    return f"Beam reward: {redemption.reward.name} ({redemption.code})"
+
+
+def _redemption_discount_find(redemption: Redemption) -> DiscountCodeStatus | None:
+    """The redemption's own discount in the store, if an earlier (maybe timed out) create
+    made it."""
+    found = discount_code_lookup(redemption.shop, code=redemption.code)
+    if found is None or (found.title and not found.title.endswith(f"({redemption.code})")):
+        return None
+    return found
+
+
 def _redemption_create_in_store(redemption: Redemption) -> str:
     """Create the platform object for the redemption; returns its id. Raises Shopify errors."""
     reward = redemption.reward
@@ -1087,7 +1103,7 @@ def _redemption_create_in_store(redemption: Redemption) -> str:
         )
     common: dict[str, Any] = {
         "code": redemption.code,
-        "title": f"Beam reward: {reward.name} ({redemption.code})",
+        "title": _redemption_title(redemption),
         "customer_gid": customer_gid,
         "starts_at": redemption.created_at,
         "ends_at": redemption.expires_at,
@@ -1130,11 +1146,22 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
     is_code = redemption.reward.kind != Reward.Kind.STORE_CREDIT
     try:
         if earlier_attempt and is_code:
-            found = discount_code_lookup(redemption.shop, code=redemption.code)
+            found = _redemption_discount_find(redemption)
             if found is not None:
                 return _redemption_mark_issued(redemption, discount_id=found.id)
         discount_id = _redemption_create_in_store(redemption)
     except (ShopifyUserError, ValueError) as exc:  # permanent: the input was refused
+        if is_code and isinstance(exc, ShopifyUserError):
+            # The client retries a create whose answer was lost; the retry is refused as a
+            # duplicate although the first one made the code. Never refund a usable code.
+            try:
+                found = _redemption_discount_find(redemption)
+            except ShopifyApiError as lookup_exc:
+                if not final_attempt:
+                    raise RedemptionIssueRetry(str(lookup_exc)) from lookup_exc
+                found = None
+            if found is not None:
+                return _redemption_mark_issued(redemption, discount_id=found.id)
         return _redemption_refund(
             redemption=redemption,
             from_status=Redemption.Status.PENDING,
@@ -1146,7 +1173,7 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
             raise RedemptionIssueRetry(str(exc)) from exc
         if is_code:
             try:
-                found = discount_code_lookup(redemption.shop, code=redemption.code)
+                found = _redemption_discount_find(redemption)
             except ShopifyApiError:
                 found = None
             if found is not None:

@@ -41,6 +41,7 @@ class DiscountCodeStatus:
     code: str
     status: str  # ACTIVE | EXPIRED | SCHEDULED (a deactivated code reads EXPIRED)
     usage_count: int
+    title: str = ""  # tells Beam's own codes from a merchant's code with the same text
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,12 @@ query BeamDiscountCodeLookup($code: String!) {
     id
     codeDiscount {
       __typename
-      ... on DiscountCodeBasic { status asyncUsageCount codes(first: 1) { nodes { code } } }
+      ... on DiscountCodeBasic { title status asyncUsageCount codes(first: 1) { nodes { code } } }
       ... on DiscountCodeFreeShipping {
-        status asyncUsageCount codes(first: 1) { nodes { code } }
+        title status asyncUsageCount codes(first: 1) { nodes { code } }
       }
-      ... on DiscountCodeBxgy { status asyncUsageCount codes(first: 1) { nodes { code } } }
-      ... on DiscountCodeApp { status asyncUsageCount codes(first: 1) { nodes { code } } }
+      ... on DiscountCodeBxgy { title status asyncUsageCount codes(first: 1) { nodes { code } } }
+      ... on DiscountCodeApp { title status asyncUsageCount codes(first: 1) { nodes { code } } }
     }
   }
 }
@@ -478,6 +479,7 @@ def discount_code_lookup(
         code=codes[0]["code"] if codes else code,
         status=str(discount.get("status", "")),
         usage_count=int(discount.get("asyncUsageCount") or 0),
+        title=str(discount.get("title") or ""),
     )
 
 

@@ -102,7 +102,7 @@ def test_reward_code_lifecycle(shop: Shop, customer) -> None:
 
     status = ops.discount_code_lookup(shop, code="BEAM-DEV-5")
     assert status == ops.DiscountCodeStatus(
-        id=created.id, code="BEAM-DEV-5", status="ACTIVE", usage_count=0
+        id=created.id, code="BEAM-DEV-5", status="ACTIVE", usage_count=0, title="$5 off"
     )
 
     with pytest.raises(ShopifyUserError) as caught:
