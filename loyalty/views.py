@@ -162,7 +162,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     """First-run wizard: defaults everywhere, one submit launches the program."""
     shop = _shop(request)
     program = _program(shop)
-    form = OnboardingForm(request.POST or None)
+    form = OnboardingForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         branding = {
@@ -287,7 +287,7 @@ def _event_get(shop: Shop, event_id: int) -> BonusEvent:
 def bonus_events(request: HttpRequest) -> HttpResponse:
     """List of multiplier windows and the form to add one."""
     shop = _shop(request)
-    form = BonusEventForm(request.POST or None)
+    form = BonusEventForm(request.POST if request.method == "POST" else None)
     toast = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -315,7 +315,7 @@ def bonus_event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
         "ends_at": timezone.localtime(event.ends_at).strftime("%Y-%m-%dT%H:%M"),
         "product_tags": event.product_tags,
     }
-    form = BonusEventForm(request.POST or None, initial=initial)
+    form = BonusEventForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             services.bonus_event_update(
@@ -371,7 +371,7 @@ def _reward_form_page(request: HttpRequest, reward: Reward | None) -> HttpRespon
         if reward is not None
         else None
     )
-    form = RewardForm(request.POST or None, initial=initial)
+    form = RewardForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             if reward is None:
@@ -645,7 +645,7 @@ def landing(request: HttpRequest) -> HttpResponse:
         "faq": "\n".join(f"{e.get('q', '')} | {e.get('a', '')}" for e in current["faq"]),
     }
     toast = None
-    form = LandingForm(request.POST or None, initial=initial)
+    form = LandingForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         program = services.branding_update(
             shop=shop, actor=_actor(request), landing=dict(form.cleaned_data)
@@ -788,7 +788,7 @@ def redemption_cancel(request: HttpRequest, member_id: int, redemption_id: int) 
 def customers_import(request: HttpRequest) -> HttpResponse:
     """Step 1: upload a CSV and see, row by row, what importing it would do."""
     shop = _shop(request)
-    upload = ImportUploadForm(request.POST or None, request.FILES or None)
+    upload = ImportUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
     context: dict[str, Any] = {"upload": upload}
     if request.method == "POST" and upload.is_valid():
         csv_text = upload.cleaned_data["file"]
