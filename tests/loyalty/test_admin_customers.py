@@ -397,3 +397,47 @@ def test_audit_page_lists_who_did_what_when(shop, client) -> None:
     assert "User 77" in html
     assert "<code>program.disable</code>" in html
     assert "<code>enabled</code>: True → False" in html
+
+
+def _rewards(shop, n: int) -> None:
+    for i in range(n):
+        Reward.objects.create(
+            shop=shop, name=f"R{i}", kind="fixed_amount", points_cost=100 + i, value=1
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "grow", "queries"),
+    [
+        # shop (token), rewards with their issued counts
+        ("/admin/rewards/", _rewards, 2),
+        # shop (token), count, page
+        (
+            "/admin/audit/",
+            lambda shop, n: [
+                AuditEvent.objects.create(shop=shop, actor="1", action="x") for _ in range(n)
+            ],
+            3,
+        ),
+        # shop (token), counts per topic and status, recent deliveries, failures, last run
+        (
+            "/admin/webhooks/",
+            lambda shop, n: [
+                WebhookDelivery.objects.create(
+                    shop=shop, webhook_id=f"q{n}-{i}", topic=f"t/{i % 3}", payload={}
+                )
+                for i in range(n)
+            ],
+            5,
+        ),
+    ],
+)
+def test_list_pages_have_constant_query_counts(shop, client, url, grow, queries) -> None:
+    grow(shop, 2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    grow(shop, 40)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+
+    assert len(few.captured_queries) == len(many.captured_queries) == queries
