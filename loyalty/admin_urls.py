@@ -31,6 +31,7 @@ urlpatterns = [
     ),
     path("theme-assets/<str:name>", views.theme_asset, name="theme_asset"),
     path("landing/", views.landing, name="landing"),
+    path("texts/", views.shopper_texts, name="shopper_texts"),
     path("customers/", views.customers, name="customers"),
     path("customers/import", views.customers_import, name="customers_import"),
     path("customers/import/apply", views.customers_import_apply, name="customers_import_apply"),

@@ -331,6 +331,47 @@ class LandingForm(forms.Form):
         return entries
 
 
+# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table).
+SHOPPER_TEXT_DEFAULTS = {
+    "title": "Rewards",
+    "guest_title": "Join our rewards program",
+    "guest_body": "Earn points every time you shop and turn them into rewards.",
+    "sign_up": "Join now",
+    "balance": "Your balance",
+    "earn": "Ways to earn",
+    "redeem_title": "Ways to redeem",
+    "redeem": "Redeem",
+    "your_rewards": "Your rewards",
+    "activity": "Activity",
+    "empty": "No activity yet.",
+}
+
+
+class ShopperTextsForm(forms.Form):
+    """Overrides of the panel's texts for one language; a blank field keeps the default."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for key, default in SHOPPER_TEXT_DEFAULTS.items():
+            self.fields[key] = forms.CharField(
+                label=key.replace("_", " ").capitalize(),
+                required=False,
+                max_length=200,
+                help_text=f"Default: {default}",
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        overrides: dict[str, str] = {}
+        for key in SHOPPER_TEXT_DEFAULTS:
+            value = (data.get(key) or "").strip()
+            if any(ch in value for ch in "<>\n\r"):
+                self.add_error(key, "Plain text on one line, without < or >.")
+            elif value:
+                overrides[key] = value
+        return {"overrides": overrides}
+
+
 class AdjustPointsForm(forms.Form):
     amount = forms.IntegerField(
         label="Points (negative to deduct)", min_value=-1_000_000, max_value=1_000_000

@@ -1545,7 +1545,13 @@ def branding_update(
         audit_record(
             shop=shop,
             actor=actor,
-            action="branding.update" if "branding" in changes else "landing.update",
+            action=(
+                "branding.update"
+                if "branding" in changes
+                else "texts.update"
+                if "texts" in changes
+                else "landing.update"
+            ),
             target_type="program",
             target_id=program.pk,
             summary=", ".join(sorted(detail)) or ", ".join(sorted(changes)),

@@ -56,6 +56,7 @@ from loyalty.forms import (
     LandingForm,
     OnboardingForm,
     RewardForm,
+    ShopperTextsForm,
 )
 from loyalty.models import BonusEvent, LoyaltyProgram, Member, Reward
 from loyalty.selectors import (
@@ -653,6 +654,30 @@ def landing(request: HttpRequest) -> HttpResponse:
         toast = "Landing page saved"
     status = 422 if form.errors else 200
     return _page(request, "loyalty/landing.html", {"form": form}, status=status, toast=toast)
+
+
+@embedded_admin_required
+@require_http_methods(["GET", "POST"])
+def shopper_texts(request: HttpRequest) -> HttpResponse:
+    """The panel's texts, per language the program offers (blank keeps the default)."""
+    shop = _shop(request)
+    program = _program(shop)
+    languages = branding_resolve(program.branding)["languages"]
+    source = request.POST if request.method == "POST" else request.GET
+    lang = source.get("lang") if source.get("lang") in languages else languages[0]
+    stored = (program.texts or {}).get(lang, {})
+    form = ShopperTextsForm(request.POST if request.method == "POST" else None, initial=stored)
+    toast = None
+    if request.method == "POST" and form.is_valid():
+        texts = {**(program.texts or {}), lang: form.cleaned_data["overrides"]}
+        if not texts[lang]:
+            texts.pop(lang)
+        program = services.branding_update(shop=shop, actor=_actor(request), texts=texts)
+        toast = "Texts saved"
+        form = ShopperTextsForm(initial=program.texts.get(lang, {}))
+    context = {"form": form, "lang": lang, "languages": languages}
+    status = 422 if form.errors else 200
+    return _page(request, "loyalty/shopper_texts.html", context, status=status, toast=toast)
 
 
 # --- customers ------------------------------------------------------------------------------

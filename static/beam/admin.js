@@ -71,6 +71,13 @@
     }
   });
 
+  document.addEventListener("change", function (evt) {
+    var form = evt.target && evt.target.name === "kind" && evt.target.closest("form[data-reward-kind]");
+    if (form) {
+      form.setAttribute("data-reward-kind", evt.target.value);
+    }
+  });
+
   document.addEventListener("submit", function (evt) {
     if (evt.target === dirtyForm) {
       dirtyForm = null;

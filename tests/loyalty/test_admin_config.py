@@ -508,3 +508,22 @@ def test_htmx_gets_the_partial_and_a_document_the_page(shop, client, url) -> Non
     assert "vendor/polaris-tokens/polaris-tokens.css" in page
     assert 'href="/admin/analytics/"' in page
     assert "<script>" not in page and "style=" not in page  # CSP: nothing inline
+
+
+def test_shopper_texts_per_language(shop, client) -> None:
+    client.post("/admin/branding/", {**BRANDING, "languages": ["en", "fr"]})
+    page = client.get("/admin/texts/?lang=fr").content.decode()
+    assert '<input type="hidden" name="lang" value="fr">' in page
+    assert "Default: Join our rewards program" in page
+
+    bad = client.post("/admin/texts/", {"lang": "fr", "title": "<b>Cadeaux</b>"})
+    assert bad.status_code == 422
+    assert "Plain text on one line, without &lt; or &gt;." in bad.content.decode()
+    assert program_of(shop).texts == {}
+
+    client.post("/admin/texts/", {"lang": "fr", "title": " Cadeaux ", "sign_up": "Rejoindre"})
+    assert program_of(shop).texts == {"fr": {"title": "Cadeaux", "sign_up": "Rejoindre"}}
+    # A language the program does not offer falls back to the first one offered.
+    client.post("/admin/texts/", {"lang": "de", "title": "Rewards+"})
+    assert program_of(shop).texts["en"] == {"title": "Rewards+"}
+    assert [a for a, _ in audit_actions(shop)][-2:] == ["texts.update", "texts.update"]

@@ -217,6 +217,8 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         None,
         {"headline": "Hi", "intro": "Welcome", "cta_label": "Join", "faq": ""},
     ),
+    ("shopper_texts", "get", None, {}),
+    ("shopper_texts", "post", None, {"lang": "en", "title": "Acme perks"}),
     ("customers", "get", None, {}),
     ("customers_import", "get", None, {}),
     ("customers_import_apply", "post", None, {"csv_text": "customer_id,points\n555,999\n"}),
