@@ -61,3 +61,13 @@ class InvalidBranding(BeamError):
     """A branding value is not acceptable (colour, position, shape, icon, language)."""
 
     code = "invalid_branding"
+
+
+class InvalidConfiguration(BeamError):
+    """A program, reward or bonus event setting is not acceptable (names the field)."""
+
+    code = "invalid_configuration"
+
+    def __init__(self, message: str = "", *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field

@@ -427,3 +427,27 @@ class Redemption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} ({self.status})"
+
+
+class AuditEvent(models.Model):
+    """One change made in the embedded admin: who (the session token's ``sub``), when, what.
+
+    Append-only, written by the service that made the change in the same transaction, so a
+    rolled-back change leaves no audit row and a committed one always has one.
+    """
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    actor = models.CharField(max_length=255)
+    action = models.CharField(max_length=64)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    summary = models.CharField(max_length=255, blank=True)
+    # {"field": [before, after]} for settings; free-form details for operations.
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["shop", "-created_at"], name="auditevent_shop_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor}"

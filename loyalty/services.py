@@ -39,9 +39,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from loyalty.audit import audit_record
 from loyalty.errors import (
     InsufficientPoints,
     InvalidAdjustment,
+    InvalidConfiguration,
     InvalidRedemption,
     MemberNotFound,
     RedemptionIssueRetry,
@@ -50,6 +52,7 @@ from loyalty.errors import (
 )
 from loyalty.lock_objects import member_qs_select_for_update, order_qs_select_for_update
 from loyalty.models import (
+    AuditEvent,
     BonusEvent,
     ExpiryWarning,
     LedgerDrift,
@@ -1411,3 +1414,547 @@ def shop_data_erase(*, shop: Shop) -> None:
         models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
         for model in (Member, Reward, BonusEvent, ProductTags, LoyaltyProgram):
             model.objects.filter(shop=shop).delete()
+
+
+# --- embedded admin: configuration changes, each audited ----------------------------------
+# The admin's forms validate input for people; these services re-check the rules that must
+# hold whatever the caller (the database constraints back them), lock the row they change,
+# and write the ``AuditEvent`` in the same transaction.
+
+PROGRAM_EDITABLE_FIELDS = (
+    "enabled",
+    "points_per_currency_unit",
+    "rounding",
+    "include_shipping",
+    "include_tax",
+    "excluded_product_ids",
+    "excluded_product_tags",
+    "minimum_order_amount",
+    "earn_trigger",
+    "pending_days",
+    "welcome_points",
+    "negative_balance_policy",
+    "guest_link_window_days",
+    "expiry_days",
+    "expiry_warning_days",
+)
+REWARD_EDITABLE_FIELDS = (
+    "name",
+    "kind",
+    "points_cost",
+    "value",
+    "variant_gid",
+    "points_per_unit",
+    "value_per_unit",
+    "min_points",
+    "max_points",
+    "minimum_subtotal",
+    "code_valid_days",
+    "combines_with_order",
+    "combines_with_product",
+    "combines_with_shipping",
+    "active",
+)
+BONUS_EVENT_EDITABLE_FIELDS = ("name", "multiplier", "starts_at", "ends_at", "product_tags")
+
+
+def _changes_apply(obj: models.Model, data: dict[str, Any], allowed: Iterable[str]) -> dict:
+    """Set the allowed fields of ``data`` on ``obj``; return ``{field: [before, after]}``."""
+    changes: dict[str, list[Any]] = {}
+    for name in allowed:
+        if name not in data:
+            continue
+        before, after = getattr(obj, name), data[name]
+        if before != after:
+            changes[name] = [before, after]
+            setattr(obj, name, after)
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise InvalidConfiguration(
+            f"Unknown setting(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
+        )
+    return changes
+
+
+def _program_check(program: LoyaltyProgram) -> None:
+    if program.points_per_currency_unit is None or program.points_per_currency_unit < 0:
+        raise InvalidConfiguration(
+            "The earning rate cannot be negative.", field="points_per_currency_unit"
+        )
+    if program.minimum_order_amount is not None and program.minimum_order_amount < 0:
+        raise InvalidConfiguration(
+            "The minimum order cannot be negative.", field="minimum_order_amount"
+        )
+    if program.expiry_days is not None and program.expiry_days < 1:
+        raise InvalidConfiguration("Points expire after at least 1 day.", field="expiry_days")
+    if program.expiry_days and program.expiry_warning_days >= program.expiry_days:
+        raise InvalidConfiguration(
+            "The warning must come before the points expire.", field="expiry_warning_days"
+        )
+
+
+def _program_lock(shop: Shop) -> LoyaltyProgram:
+    program_get_or_create(shop=shop)
+    return LoyaltyProgram.objects.select_for_update().get(shop=shop)
+
+
+def program_update(
+    *, shop: Shop, actor: str, data: dict[str, Any], action: str = "program.update"
+) -> LoyaltyProgram:
+    """Change program settings (earning rule, welcome points, expiry, on/off). Nothing is
+    written, audit included, when no value changes."""
+    with transaction.atomic(durable=True):
+        program = _program_lock(shop)
+        changes = _changes_apply(program, data, PROGRAM_EDITABLE_FIELDS)
+        if not changes:
+            return program
+        _program_check(program)
+        program.save(update_fields=[*changes, "updated_at"])
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action=action,
+            target_type="program",
+            target_id=program.pk,
+            summary=", ".join(sorted(changes)),
+            changes=changes,
+        )
+    return program
+
+
+def program_set_enabled(*, shop: Shop, actor: str, enabled: bool) -> LoyaltyProgram:
+    """Turn the program on or off (off: orders earn nothing, see ``NOT_ELIGIBLE``)."""
+    return program_update(
+        shop=shop,
+        actor=actor,
+        data={"enabled": bool(enabled)},
+        action="program.enable" if enabled else "program.disable",
+    )
+
+
+def branding_update(
+    *,
+    shop: Shop,
+    actor: str,
+    branding: dict[str, Any] | None = None,
+    texts: dict[str, Any] | None = None,
+    landing: dict[str, Any] | None = None,
+) -> LoyaltyProgram:
+    """Store the launcher/panel branding (validated by ``loyalty.branding``), shopper text
+    overrides and landing page content. Raises ``InvalidBranding`` and changes nothing."""
+    from loyalty.branding import branding_validate
+
+    cleaned = branding_validate(branding) if branding is not None else None
+    with transaction.atomic(durable=True):
+        program = _program_lock(shop)
+        data: dict[str, Any] = {}
+        if cleaned is not None:
+            data["branding"] = cleaned
+        if texts is not None:
+            data["texts"] = texts
+        if landing is not None:
+            data["landing"] = landing
+        changes = _changes_apply(program, data, ("branding", "texts", "landing"))
+        if not changes:
+            return program
+        program.save(update_fields=[*changes, "updated_at"])
+        detail = {}
+        for name, (before, after) in changes.items():
+            if isinstance(after, dict):
+                keys = sorted(set(before or {}) | set(after))
+                detail.update(
+                    {
+                        f"{name}.{k}": [(before or {}).get(k), after.get(k)]
+                        for k in keys
+                        if (before or {}).get(k) != after.get(k)
+                    }
+                )
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action=(
+                "branding.update"
+                if "branding" in changes
+                else "texts.update"
+                if "texts" in changes
+                else "landing.update"
+            ),
+            target_type="program",
+            target_id=program.pk,
+            summary=", ".join(sorted(detail)) or ", ".join(sorted(changes)),
+            changes=detail,
+        )
+    return program
+
+
+def _reward_check(reward: Reward) -> None:
+    kind = reward.kind
+    if kind not in Reward.Kind.values:
+        raise InvalidConfiguration("Choose a reward type.", field="kind")
+    if not (reward.name or "").strip():
+        raise InvalidConfiguration("The reward needs a name.", field="name")
+    if kind == Reward.Kind.VARIABLE:
+        if not reward.points_per_unit or reward.points_per_unit <= 0:
+            raise InvalidConfiguration(
+                "Points per step must be at least 1.", field="points_per_unit"
+            )
+        if not reward.value_per_unit or reward.value_per_unit <= 0:
+            raise InvalidConfiguration(
+                "The value per step must be more than 0.", field="value_per_unit"
+            )
+        if reward.min_points and reward.max_points and reward.min_points > reward.max_points:
+            raise InvalidConfiguration(
+                "The minimum points cannot exceed the maximum.", field="max_points"
+            )
+        return
+    if not reward.points_cost or reward.points_cost <= 0:
+        raise InvalidConfiguration("The points cost must be at least 1.", field="points_cost")
+    if kind in (Reward.Kind.FIXED_AMOUNT, Reward.Kind.STORE_CREDIT) and reward.value <= 0:
+        raise InvalidConfiguration("The value must be more than 0.", field="value")
+    if kind == Reward.Kind.PERCENTAGE and not (0 < reward.value <= 100):
+        raise InvalidConfiguration("A percentage is between 0 and 100.", field="value")
+    if kind == Reward.Kind.FREE_PRODUCT and not reward.variant_gid.startswith(
+        "gid://shopify/ProductVariant/"
+    ):
+        raise InvalidConfiguration(
+            "Give the product variant (gid://shopify/ProductVariant/…).", field="variant_gid"
+        )
+
+
+def reward_create(*, shop: Shop, actor: str, data: dict[str, Any]) -> Reward:
+    """Add a reward to the catalogue."""
+    reward = Reward(shop=shop)
+    with transaction.atomic(durable=True):
+        changes = _changes_apply(reward, data, REWARD_EDITABLE_FIELDS)
+        _reward_check(reward)
+        reward.save()
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="reward.create",
+            target_type="reward",
+            target_id=reward.pk,
+            summary=reward.name,
+            changes={k: [None, v[1]] for k, v in changes.items()},
+        )
+    return reward
+
+
+def reward_update(*, shop: Shop, actor: str, reward_id: int, data: dict[str, Any]) -> Reward:
+    """Change a reward; issued codes keep the terms they were issued with."""
+    with transaction.atomic(durable=True):
+        reward = Reward.objects.select_for_update().filter(shop=shop, pk=reward_id).first()
+        if reward is None:
+            raise RewardNotAvailable()
+        changes = _changes_apply(reward, data, REWARD_EDITABLE_FIELDS)
+        if not changes:
+            return reward
+        _reward_check(reward)
+        reward.save(update_fields=list(changes))
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="reward.update",
+            target_type="reward",
+            target_id=reward.pk,
+            summary=reward.name,
+            changes=changes,
+        )
+    return reward
+
+
+def _bonus_event_check(event: BonusEvent) -> None:
+    if event.multiplier is None or event.multiplier < 1:
+        raise InvalidConfiguration("The multiplier must be at least 1.", field="multiplier")
+    if event.starts_at is None or event.ends_at is None:
+        raise InvalidConfiguration("Give a start and an end.", field="starts_at")
+    if event.ends_at <= event.starts_at:
+        raise InvalidConfiguration("The event must end after it starts.", field="ends_at")
+
+
+def bonus_event_create(*, shop: Shop, actor: str, data: dict[str, Any]) -> BonusEvent:
+    """Schedule a points multiplier window."""
+    event = BonusEvent(shop=shop)
+    with transaction.atomic(durable=True):
+        changes = _changes_apply(event, data, BONUS_EVENT_EDITABLE_FIELDS)
+        _bonus_event_check(event)
+        event.save()
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="bonus_event.create",
+            target_type="bonus_event",
+            target_id=event.pk,
+            summary=event.name or f"x{event.multiplier}",
+            changes={k: [None, v[1]] for k, v in changes.items()},
+        )
+    return event
+
+
+def bonus_event_update(
+    *, shop: Shop, actor: str, bonus_event_id: int, data: dict[str, Any]
+) -> BonusEvent:
+    """Change a bonus event (orders already credited keep their points)."""
+    with transaction.atomic(durable=True):
+        event = BonusEvent.objects.select_for_update().filter(shop=shop, pk=bonus_event_id).first()
+        if event is None:
+            raise InvalidConfiguration("No such bonus event.", field="id")
+        changes = _changes_apply(event, data, BONUS_EVENT_EDITABLE_FIELDS)
+        if not changes:
+            return event
+        _bonus_event_check(event)
+        event.save(update_fields=list(changes))
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="bonus_event.update",
+            target_type="bonus_event",
+            target_id=event.pk,
+            summary=event.name or f"x{event.multiplier}",
+            changes=changes,
+        )
+    return event
+
+
+def bonus_event_delete(*, shop: Shop, actor: str, bonus_event_id: int) -> None:
+    """Remove a bonus event (orders already credited keep their points)."""
+    with transaction.atomic(durable=True):
+        event = BonusEvent.objects.select_for_update().filter(shop=shop, pk=bonus_event_id).first()
+        if event is None:
+            raise InvalidConfiguration("No such bonus event.", field="id")
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="bonus_event.delete",
+            target_type="bonus_event",
+            target_id=event.pk,
+            summary=event.name or f"x{event.multiplier}",
+            changes={
+                "multiplier": [event.multiplier, None],
+                "starts_at": [event.starts_at, None],
+                "ends_at": [event.ends_at, None],
+            },
+        )
+        event.delete()
+
+
+STARTER_REWARDS: tuple[dict[str, Any], ...] = (
+    {"name": "$5 off your order", "kind": "fixed_amount", "points_cost": 500, "value": 5},
+    {"name": "Free shipping", "kind": "free_shipping", "points_cost": 800, "value": 0},
+    {"name": "10% off your order", "kind": "percentage", "points_cost": 1000, "value": 10},
+)
+
+
+def program_onboard(
+    *,
+    shop: Shop,
+    actor: str,
+    points_per_currency_unit: Decimal,
+    welcome_points: int,
+    rewards: list[dict[str, Any]],
+    branding: dict[str, Any],
+    enabled: bool = True,
+) -> LoyaltyProgram:
+    """The first-run wizard in one transaction: earning rate, welcome points, starter
+    rewards, branding, launch. Raises (and writes nothing) on any invalid part."""
+    from loyalty.branding import branding_validate
+
+    cleaned_branding = branding_validate(branding)
+    if not 1 <= len(rewards) <= 5:
+        raise InvalidConfiguration("Pick at least one starter reward.", field="rewards")
+    with transaction.atomic(durable=True):
+        program = _program_lock(shop)
+        data = {
+            "points_per_currency_unit": Decimal(points_per_currency_unit),
+            "welcome_points": int(welcome_points),
+            "branding": cleaned_branding,
+            "enabled": bool(enabled),
+        }
+        changes = _changes_apply(
+            program, data, ("points_per_currency_unit", "welcome_points", "branding", "enabled")
+        )
+        _program_check(program)
+        program.onboarded_at = timezone.now()
+        program.save(update_fields=[*changes, "onboarded_at", "updated_at"])
+        created = []
+        for spec in rewards:
+            reward = Reward(shop=shop)
+            _changes_apply(reward, spec, REWARD_EDITABLE_FIELDS)
+            _reward_check(reward)
+            reward.save()
+            created.append(reward.name)
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="program.onboard",
+            target_type="program",
+            target_id=program.pk,
+            summary=f"launched with {len(created)} reward(s)",
+            changes={**changes, "rewards": [None, created]},
+        )
+    return program
+
+
+def member_points_adjust(
+    *, shop: Shop, member: Member, amount: int, reason: str, actor: str, idempotency_key: str
+) -> LedgerEntry:
+    """``points_adjust`` from the admin, audited once per ledger entry (a repeated submit
+    with the same key neither moves points nor audits again). The audit row is written
+    right after the adjustment's own durable transaction."""
+    entry = points_adjust(
+        shop=shop,
+        member=member,
+        amount=amount,
+        reason=reason,
+        actor=actor,
+        idempotency_key=idempotency_key,
+    )
+    with transaction.atomic(durable=True):
+        already = AuditEvent.objects.filter(
+            shop=shop, action="points.adjust", target_type="ledger_entry", target_id=str(entry.pk)
+        ).exists()
+        if not already:
+            audit_record(
+                shop=shop,
+                actor=actor,
+                action="points.adjust",
+                target_type="ledger_entry",
+                target_id=entry.pk,
+                summary=f"{entry.amount:+d} points for customer {member.customer_id}: {reason}"[
+                    :255
+                ],
+                changes={"balance": [member.balance - entry.amount, member.balance]},
+            )
+    return entry
+
+
+@dataclass
+class ImportPreviewRow:
+    line: int
+    customer_id: str
+    email: str
+    points: str
+    outcome: str  # new | change | unchanged | error
+    delta: int = 0
+    error: str = ""
+
+
+def members_import_preview(*, shop: Shop, csv_text: str) -> list[ImportPreviewRow]:
+    """What ``members_import_balances`` would do with this file, row by row, without
+    writing: the same validation, and each valid row's change of imported points."""
+    reader = csv.DictReader(csv_text.splitlines())
+    missing = {"customer_id", "points"} - set(reader.fieldnames or [])
+    if missing:
+        return [
+            ImportPreviewRow(
+                line=1,
+                customer_id="",
+                email="",
+                points="",
+                outcome="error",
+                error=f"missing column(s): {', '.join(sorted(missing))}",
+            )
+        ]
+    raw = list(enumerate(reader, start=2))
+    ids = {cid for _, row in raw if (cid := _int_or_none((row.get("customer_id") or "").strip()))}
+    members = {
+        m.customer_id: m for m in Member.objects.filter(shop=shop, customer_id__in=ids).only("pk")
+    }
+    imported = dict(
+        LedgerEntry.objects.filter(shop=shop, member__customer_id__in=ids, kind=Kind.IMPORT)
+        .values_list("member__customer_id")
+        .annotate(total=Sum("amount"))
+    )
+    balances = dict(
+        Member.objects.filter(shop=shop, customer_id__in=ids).values_list("customer_id", "balance")
+    )
+    rows: list[ImportPreviewRow] = []
+    seen: dict[int, int] = {}
+    for line_no, row in raw:
+        cid_text = (row.get("customer_id") or "").strip()
+        pts_text = (row.get("points") or "").strip()
+        email = (row.get("email") or "").strip()
+        out = ImportPreviewRow(
+            line=line_no, customer_id=cid_text, email=email, points=pts_text, outcome="error"
+        )
+        rows.append(out)
+        customer_id = _int_or_none(cid_text)
+        points = _int_or_none(pts_text)
+        if customer_id is None or customer_id <= 0:
+            out.error = "customer_id must be a positive whole number"
+            continue
+        if points is None or points < 0:
+            out.error = "points must be a whole number >= 0"
+            continue
+        if email and ("@" not in email or len(email) > 254):
+            out.error = "email is not valid"
+            continue
+        previous = seen.get(customer_id, imported.get(customer_id, 0))
+        delta = points - previous
+        if balances.get(customer_id, 0) + delta < 0:
+            out.error = f"lowering the imported points by {-delta} would overdraw the balance"
+            continue
+        first_sight = customer_id not in seen
+        seen[customer_id] = points
+        out.delta = delta
+        if customer_id not in members and first_sight:
+            out.outcome = "new"
+        else:
+            out.outcome = "change" if delta else "unchanged"
+    return rows
+
+
+def members_import_audited(*, shop: Shop, csv_text: str, actor: str) -> ImportReport:
+    """``members_import_balances`` from the admin, with one audit row for the run."""
+    import io
+
+    report = members_import_balances(shop=shop, csv_file=io.StringIO(csv_text), actor=actor)
+    with transaction.atomic(durable=True):
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="members.import",
+            target_type="import",
+            summary=(
+                f"{report.rows} row(s): {report.created} new, {report.changed} changed, "
+                f"{report.unchanged} unchanged, {len(report.errors)} error(s)"
+            ),
+            changes={"errors": [None, [f"line {n}: {msg}" for n, msg in report.errors[:50]]]},
+        )
+    return report
+
+
+def redemption_cancel_audited(*, shop: Shop, redemption_id: int, actor: str) -> Redemption:
+    """``redemption_cancel`` from the admin, audited when it succeeded."""
+    redemption = redemption_cancel(shop=shop, redemption_id=redemption_id, actor=actor)
+    with transaction.atomic(durable=True):
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="redemption.cancel",
+            target_type="redemption",
+            target_id=redemption.pk,
+            summary=f"code {redemption.code}: {redemption.points_spent} points refunded",
+        )
+    return redemption
+
+
+def deliveries_replay_audited(
+    *, shop: Shop, actor: str, delivery_ids: list[int] | None = None
+) -> dict[str, int]:
+    """Replay the shop's failed webhook deliveries (all, or the given ones of this shop)."""
+    from merchants.inbox import deliveries_replay
+
+    outcome = deliveries_replay(delivery_ids=delivery_ids, shop=shop)
+    with transaction.atomic(durable=True):
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="webhooks.replay",
+            target_type="webhook_delivery",
+            target_id=",".join(str(i) for i in delivery_ids or [])[:64],
+            summary=", ".join(f"{n} {status}" for status, n in sorted(outcome.items()))
+            or "nothing to replay",
+            changes={"outcome": [None, outcome]},
+        )
+    return outcome

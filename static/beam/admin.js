@@ -1,0 +1,113 @@
+/* Beam embedded admin behaviour (no inline scripts: the CSP forbids them).
+ * - Toasts: the server sends HX-Trigger {"beam:toast": {"message": …}}; App Bridge shows it
+ *   (window.shopify.toast), else a small live region does.
+ * - Save bar: a form marked data-beam-save-bar that has unsaved edits shows App Bridge's
+ *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form.
+ * - The navigation marks the current section (aria-current). */
+(function () {
+  "use strict";
+
+  var dirtyForm = null;
+
+  function bridge() {
+    return window.shopify || null;
+  }
+
+  function toast(message) {
+    if (!message) {
+      return;
+    }
+    var b = bridge();
+    if (b && b.toast && typeof b.toast.show === "function") {
+      b.toast.show(message);
+      return;
+    }
+    var region = document.getElementById("beam-toasts");
+    if (!region) {
+      return;
+    }
+    var el = document.createElement("div");
+    el.className = "beam-toast";
+    el.textContent = message;
+    region.appendChild(el);
+    window.setTimeout(function () { el.remove(); }, 3000);
+  }
+
+  function saveBar(show) {
+    var b = bridge();
+    if (b && b.saveBar && typeof b.saveBar.show === "function") {
+      (show ? b.saveBar.show : b.saveBar.hide).call(b.saveBar, "beam-save-bar");
+    }
+  }
+
+  function markCurrent() {
+    var path = window.location.pathname;
+    var links = document.querySelectorAll(".beam-nav a");
+    var best = null;
+    links.forEach(function (a) {
+      a.removeAttribute("aria-current");
+      var href = a.getAttribute("href") || "";
+      if (href !== "/admin/" && path.indexOf(href) === 0 && (!best || href.length > best.getAttribute("href").length)) {
+        best = a;
+      }
+    });
+    if (!best && path === "/admin/") {
+      best = document.querySelector('.beam-nav a[href="/admin/"]');
+    }
+    if (best) {
+      best.setAttribute("aria-current", "page");
+    }
+  }
+
+  document.addEventListener("beam:toast", function (evt) {
+    toast(evt.detail && evt.detail.message);
+  });
+
+  document.addEventListener("input", function (evt) {
+    var form = evt.target && evt.target.closest && evt.target.closest("form[data-beam-save-bar]");
+    if (form && form !== dirtyForm) {
+      dirtyForm = form;
+      saveBar(true);
+    }
+  });
+
+  document.addEventListener("change", function (evt) {
+    var form = evt.target && evt.target.name === "kind" && evt.target.closest("form[data-reward-kind]");
+    if (form) {
+      form.setAttribute("data-reward-kind", evt.target.value);
+    }
+  });
+
+  document.addEventListener("submit", function (evt) {
+    if (evt.target === dirtyForm) {
+      dirtyForm = null;
+      saveBar(false);
+    }
+  });
+
+  document.addEventListener("click", function (evt) {
+    var id = evt.target && evt.target.id;
+    if (id === "beam-save-bar-save" && dirtyForm) {
+      dirtyForm.requestSubmit();
+    } else if (id === "beam-save-bar-discard" && dirtyForm) {
+      dirtyForm.reset();
+      dirtyForm = null;
+      saveBar(false);
+    }
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (dirtyForm && !document.body.contains(dirtyForm)) {
+      dirtyForm = null;
+      saveBar(false);
+    }
+    markCurrent();
+  });
+  document.addEventListener("htmx:pushedIntoHistory", markCurrent);
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", markCurrent);
+  } else {
+    markCurrent();
+  }
+})();

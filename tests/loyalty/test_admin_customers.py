@@ -1,0 +1,443 @@
+"""Customers in the embedded admin: search, list (query counts), detail with the full
+ledger and codes, manual adjustments with a reason, CSV import (preview, per-row errors,
+idempotent re-import) and CSV export; webhook health and the audit page."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from loyalty import services
+from loyalty.models import AuditEvent, LedgerEntry, LoyaltyProgram, Member, Redemption, Reward
+from loyalty.services import points_adjust
+from merchants.models import SyncRun, WebhookDelivery
+from tests.loyalty.admin_helpers import AdminClient, admin_shop
+
+pytestmark = pytest.mark.django_db
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
+
+
+@pytest.fixture
+def shop():
+    shop = admin_shop()
+    LoyaltyProgram.objects.create(shop=shop)
+    return shop
+
+
+@pytest.fixture
+def client(shop) -> AdminClient:
+    return AdminClient(shop, user_id="77")
+
+
+def member(shop, customer_id: int, email: str, first: str = "", last: str = "", points: int = 0):
+    m = Member.objects.create(
+        shop=shop,
+        customer_id=customer_id,
+        email=email,
+        first_name=first,
+        last_name=last,
+        last_activity_at=timezone.now() - timedelta(days=customer_id % 50),
+    )
+    if points:
+        points_adjust(
+            shop=shop,
+            member=m,
+            amount=points,
+            reason="seed",
+            actor="1",
+            idempotency_key=f"seed-{customer_id}",
+        )
+        m.refresh_from_db()
+    return m
+
+
+def ledger_state(shop) -> tuple[list, int, int]:
+    return (
+        list(Member.objects.filter(shop=shop).order_by("pk").values_list("pk", "balance")),
+        LedgerEntry.objects.filter(shop=shop).count(),
+        AuditEvent.objects.filter(shop=shop).count(),
+    )
+
+
+# --- search and list -------------------------------------------------------------------------
+
+
+def test_search_by_email_name_and_full_name(shop, client) -> None:
+    member(shop, 1, "jane@example.com", "Jane", "Doe", points=120)
+    member(shop, 2, "john@example.com", "John", "Smith")
+    member(shop, 3, "ann@shop.test", "Ann", "Doevall")
+
+    def found(q: str) -> list[str]:
+        html = client.get(f"/admin/customers/?q={q}").content.decode()
+        return sorted(e for e in ("jane@", "john@", "ann@") if e in html)
+
+    assert found("jane@exa") == ["jane@"]
+    assert found("SMITH") == ["john@"]
+    assert found("doe") == ["ann@", "jane@"]
+    assert found("Jane%20Doe") == ["jane@"]
+    assert found("nobody") == []
+    html = client.get("/admin/customers/?q=jane").content.decode()
+    assert '<td class="beam-num">120</td>' in html
+
+
+def test_search_box_swaps_only_the_list(shop, client) -> None:
+    member(shop, 1, "jane@example.com", "Jane", "Doe")
+
+    response = client.client.get(
+        "/admin/customers/?q=jane",
+        headers={**client.headers(), "HX-Target": "beam-members"},
+    )
+
+    html = response.content.decode()
+    assert html.startswith('<div id="beam-members">')
+    assert "jane@example.com" in html
+
+
+def test_list_pages_with_a_constant_number_of_queries(shop, client) -> None:
+    for i in range(1, 4):
+        member(shop, i, f"c{i}@example.com")
+    with CaptureQueriesContext(connection) as few:
+        small = client.get("/admin/customers/")
+    for i in range(4, 61):
+        member(shop, i, f"c{i}@example.com")
+    with CaptureQueriesContext(connection) as many:
+        page2 = client.get("/admin/customers/?page=2")
+
+    assert small.status_code == page2.status_code == 200
+    # shop (token), count, page of members; the same for 3 or 60 members.
+    assert len(few.captured_queries) == 3
+    assert len(many.captured_queries) == 3
+    html = page2.content.decode()
+    assert "Page 2 of 3" in html
+    assert html.count("/admin/customers/") >= 25
+
+
+def test_detail_page_queries_do_not_grow_with_history(shop, client, django_assert_num_queries):
+    m = member(shop, 1, "jane@example.com", points=10)
+    for i in range(30):
+        points_adjust(
+            shop=shop, member=m, amount=1, reason=f"r{i}", actor="1", idempotency_key=f"k{i}"
+        )
+    # shop, member, ledger count, ledger page, redemptions
+    with django_assert_num_queries(5):
+        response = client.get(f"/admin/customers/{m.pk}/")
+    assert response.content.decode().count("<td>Manual</td>") == 31
+
+
+# --- detail, adjust --------------------------------------------------------------------------
+
+
+def _redemption(shop, m, code: str, status: str = "issued") -> Redemption:
+    reward = Reward.objects.create(
+        shop=shop, name="$5 off", kind="fixed_amount", points_cost=100, value=5
+    )
+    return Redemption.objects.create(
+        shop=shop,
+        member=m,
+        reward=reward,
+        points_spent=100,
+        value=Decimal("5"),
+        currency="USD",
+        code=code,
+        status=status,
+        discount_id="gid://shopify/DiscountCodeNode/1",
+        client_key=code,
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+
+
+def test_detail_shows_full_ledger_redemptions_and_codes(shop, client) -> None:
+    m = member(shop, 9, "jane@example.com", "Jane", "Doe", points=500)
+    points_adjust(shop=shop, member=m, amount=-50, reason="typo", actor="8", idempotency_key="t")
+    _redemption(shop, m, "BEAM-ABCD")
+
+    html = client.get(f"/admin/customers/{m.pk}/").content.decode()
+
+    assert "Jane Doe" in html
+    assert '<strong id="beam-balance">450</strong>' in html
+    assert "<td>+500</td>" not in html  # amounts are right-aligned numbers
+    assert '<td class="beam-num">+500</td>' in html and '<td class="beam-num">-50</td>' in html
+    assert "typo" in html and "seed" in html
+    assert "<code>BEAM-ABCD</code>" in html
+    assert "Cancel code" in html
+
+
+def test_adjust_points_with_reason_is_recorded_and_audited(shop, client) -> None:
+    m = member(shop, 9, "jane@example.com", points=100)
+
+    response = client.post(
+        f"/admin/customers/{m.pk}/adjust",
+        {"amount": "25", "reason": "Birthday gift", "idempotency_key": "form-1"},
+    )
+
+    assert response.status_code == 200
+    assert json.loads(response["HX-Trigger"]) == {"beam:toast": {"message": "+25 points recorded"}}
+    m.refresh_from_db()
+    assert m.balance == 125
+    entry = LedgerEntry.objects.filter(member=m).latest("pk")
+    assert (entry.amount, entry.kind, entry.note, entry.actor) == (
+        25,
+        "manual",
+        "Birthday gift",
+        "77",
+    )
+    event = AuditEvent.objects.get(shop=shop, action="points.adjust")
+    assert event.actor == "77"
+    assert event.changes == {"balance": [100, 125]}
+    assert '<strong id="beam-balance">125</strong>' in response.content.decode()
+    # A double submit of the same form moves points once and audits once.
+    client.post(
+        f"/admin/customers/{m.pk}/adjust",
+        {"amount": "25", "reason": "Birthday gift", "idempotency_key": "form-1"},
+    )
+    m.refresh_from_db()
+    assert m.balance == 125
+    assert AuditEvent.objects.filter(shop=shop, action="points.adjust").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"amount": "10", "reason": "  "}, "Give a reason."),
+        ({"amount": "10"}, "Give a reason."),
+        ({"amount": "0", "reason": "x"}, "Give a number of points other than 0."),
+        ({"amount": "1.5", "reason": "x"}, "Enter a whole number."),
+        ({"amount": "-101", "reason": "x"}, "Not enough points to deduct: The balance is 100"),
+    ],
+)
+def test_adjust_errors_change_nothing(shop, client, data, message) -> None:
+    m = member(shop, 9, "jane@example.com", points=100)
+    before = ledger_state(shop)
+
+    response = client.post(f"/admin/customers/{m.pk}/adjust", {"idempotency_key": "f", **data})
+
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert ledger_state(shop) == before
+
+
+def test_cancel_an_issued_code_refunds_and_audits(shop, client, monkeypatch) -> None:
+    deactivated: list[str] = []
+    monkeypatch.setattr(services, "discount_code_lookup", lambda shop, *, code: None)
+    monkeypatch.setattr(
+        services,
+        "discount_code_deactivate",
+        lambda shop, *, discount_id: deactivated.append(discount_id),
+    )
+    m = member(shop, 9, "jane@example.com", points=100)
+    r = _redemption(shop, m, "BEAM-ZZZZ")
+
+    response = client.post(f"/admin/customers/{m.pk}/redemptions/{r.pk}/cancel")
+
+    assert response.status_code == 200
+    r.refresh_from_db()
+    m.refresh_from_db()
+    assert r.status == "cancelled"
+    assert m.balance == 200
+    assert deactivated == ["gid://shopify/DiscountCodeNode/1"]
+    assert AuditEvent.objects.get(shop=shop, action="redemption.cancel").actor == "77"
+    again = client.post(f"/admin/customers/{m.pk}/redemptions/{r.pk}/cancel")
+    assert again.status_code == 409
+    m.refresh_from_db()
+    assert m.balance == 200
+
+
+# --- import and export -----------------------------------------------------------------------
+
+CSV_ONE_BAD_ROW = (
+    "customer_id,email,first_name,last_name,points\n"
+    "1001,ann@example.com,Ann,Lee,250\n"
+    "abc,bad@example.com,Bad,Row,10\n"
+    "1002,bo@example.com,Bo,,0\n"
+    "1003,not-an-email,Cy,,5\n"
+)
+
+
+def _upload(client, text: str, name: str = "balances.csv"):
+    return client.post(
+        "/admin/customers/import",
+        {"file": SimpleUploadedFile(name, text.encode(), content_type="text/csv")},
+    )
+
+
+def test_import_preview_shows_row_errors_and_writes_nothing(shop, client) -> None:
+    member(shop, 1002, "bo@example.com", points=40)
+    before = ledger_state(shop)
+
+    response = _upload(client, CSV_ONE_BAD_ROW)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "1 new, 0 changed, 1 unchanged, <strong>2 with errors</strong>" in html
+    assert "customer_id must be a positive whole number" in html
+    assert "email is not valid" in html
+    assert 'class="beam-row-error"' in html
+    assert ledger_state(shop) == before
+
+
+def test_import_applies_valid_rows_and_reimport_changes_nothing(shop, client) -> None:
+    preview = _upload(client, CSV_ONE_BAD_ROW).content.decode()
+    assert 'name="csv_text"' in preview
+
+    applied = client.post("/admin/customers/import/apply", {"csv_text": CSV_ONE_BAD_ROW})
+
+    html = applied.content.decode()
+    assert "4 row(s): 2 new, 0 changed, 0 unchanged, 2 not imported." in html
+    assert "Line 3: customer_id must be a positive whole number" in html
+    assert "Line 5: email is not valid" in html
+    assert dict(Member.objects.filter(shop=shop).values_list("customer_id", "balance")) == {
+        1001: 250,
+        1002: 0,
+    }
+    state = ledger_state(shop)
+    assert state[2] == 1  # one audit row for the run
+    event = AuditEvent.objects.get(shop=shop, action="members.import")
+    assert event.actor == "77"
+    again = client.post("/admin/customers/import/apply", {"csv_text": CSV_ONE_BAD_ROW})
+    assert "2 unchanged" in again.content.decode()
+    assert ledger_state(shop)[:2] == state[:2]
+    assert _upload(client, CSV_ONE_BAD_ROW).content.decode().count("Unchanged") == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "Choose a CSV file."),
+        (b"\xff\xfe\x00bad", "The file is not UTF-8 text."),
+        (b"email,points\nx@y.z,3\n", "missing column(s): customer_id"),
+    ],
+)
+def test_import_upload_errors(shop, client, content, message) -> None:
+    data = {} if content is None else {"file": SimpleUploadedFile("f.csv", content)}
+    response = client.post("/admin/customers/import", data)
+
+    assert message in response.content.decode()
+    assert Member.objects.filter(shop=shop).count() == 0
+
+
+def test_export_members_and_ledger_csv(shop, client) -> None:
+    m = member(shop, 5, "=cmd@example.com", "Eve", "", points=30)
+
+    members = client.get("/admin/customers/export/members.csv")
+    ledger = client.get("/admin/customers/export/ledger.csv")
+
+    assert members["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="acme.myshopify.com-members.csv"' in members["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(members.content.decode())))
+    assert rows[0][:5] == ["customer_id", "email", "first_name", "last_name", "points"]
+    assert rows[1][:5] == ["5", "'=cmd@example.com", "Eve", "", "30"]
+    ledger_rows = list(csv.reader(io.StringIO(ledger.content.decode())))
+    assert ledger_rows[1][2:5] == [str(m.customer_id), "30", "manual"]
+
+
+# --- webhook health and audit -----------------------------------------------------------------
+
+
+def test_webhook_health_per_topic_failures_and_last_run(shop, client) -> None:
+    WebhookDelivery.objects.create(
+        shop=shop, webhook_id="w1", topic="orders/paid", payload={}, status="succeeded"
+    )
+    WebhookDelivery.objects.create(
+        shop=shop,
+        webhook_id="w2",
+        topic="refunds/create",
+        payload={},
+        status="failed",
+        attempts=5,
+        last_error="KeyError: 'refund_line_items'",
+    )
+    SyncRun.objects.create(shop=shop, status="succeeded", orders_seen=12, orders_fed=2)
+
+    html = client.get("/admin/webhooks/").content.decode()
+
+    assert "<code>orders/paid</code>" in html and "1 succeeded" in html
+    assert "<code>refunds/create</code>" in html and "1 failed" in html
+    assert "KeyError: &#x27;refund_line_items&#x27;" in html
+    assert "12 orders checked, 2 recovered" in html
+
+
+def test_replay_button_processes_a_failed_delivery_again(shop, client) -> None:
+    payload = json.loads((FIXTURES / "customers_create.json").read_text())
+    delivery = WebhookDelivery.objects.create(
+        shop=shop,
+        webhook_id="w9",
+        topic="customers/create",
+        payload=payload,
+        status="failed",
+        attempts=5,
+        last_error="boom",
+    )
+
+    response = client.post("/admin/webhooks/replay", {"delivery_id": str(delivery.pk)})
+
+    assert response.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.status == "succeeded"
+    assert Member.objects.filter(shop=shop, customer_id=payload["id"]).exists()
+    assert "Replayed: 1 succeeded." in response.content.decode()
+    event = AuditEvent.objects.get(shop=shop, action="webhooks.replay")
+    assert (event.actor, event.target_id) == ("77", str(delivery.pk))
+
+
+def test_audit_page_lists_who_did_what_when(shop, client) -> None:
+    client.post("/admin/program/toggle", {"enabled": "0"})
+
+    html = client.get("/admin/audit/").content.decode()
+
+    assert "User 77" in html
+    assert "<code>program.disable</code>" in html
+    assert "<code>enabled</code>: True → False" in html
+
+
+def _rewards(shop, n: int) -> None:
+    for i in range(n):
+        Reward.objects.create(
+            shop=shop, name=f"R{i}", kind="fixed_amount", points_cost=100 + i, value=1
+        )
+
+
+@pytest.mark.parametrize(
+    ("url", "grow", "queries"),
+    [
+        # shop (token), rewards with their issued counts
+        ("/admin/rewards/", _rewards, 2),
+        # shop (token), count, page
+        (
+            "/admin/audit/",
+            lambda shop, n: [
+                AuditEvent.objects.create(shop=shop, actor="1", action="x") for _ in range(n)
+            ],
+            3,
+        ),
+        # shop (token), counts per topic and status, recent deliveries, failures, last run
+        (
+            "/admin/webhooks/",
+            lambda shop, n: [
+                WebhookDelivery.objects.create(
+                    shop=shop, webhook_id=f"q{n}-{i}", topic=f"t/{i % 3}", payload={}
+                )
+                for i in range(n)
+            ],
+            5,
+        ),
+    ],
+)
+def test_list_pages_have_constant_query_counts(shop, client, url, grow, queries) -> None:
+    grow(shop, 2)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    grow(shop, 40)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+
+    assert len(few.captured_queries) == len(many.captured_queries) == queries
