@@ -124,7 +124,45 @@ class CustomerStats(models.Model):
         ]
         indexes = [
             models.Index(fields=["shop", "first_order_day"], name="customerstats_cohort_idx"),
+            # top 5%: read the biggest spenders first and stop after k of the cohort
+            models.Index(fields=["shop", "-revenue"], name="customerstats_revenue_idx"),
         ]
 
     def __str__(self) -> str:
         return f"customer {self.customer_id}: {self.orders_count} orders"
+
+
+REPEAT_STEPS = range(2, 12)  # customers with at least x orders, x = 2..11 (P(x+1|x), x ≤ 10)
+
+
+class DailyCohortStats(models.Model):
+    """The customers whose first counted order was on ``day`` (shop-local), summed: every
+    per-customer figure of the dashboard except the top 5% adds up over days, so a range
+    reads one row per day instead of one per customer. Derived from ``CustomerStats``."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    customers = models.PositiveIntegerField(default=0)
+    members = models.PositiveIntegerField(default=0)
+    member_repeaters = models.PositiveIntegerField(default=0)
+    non_member_repeaters = models.PositiveIntegerField(default=0)
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal(0))
+    with_2 = models.PositiveIntegerField(default=0)
+    with_3 = models.PositiveIntegerField(default=0)
+    with_4 = models.PositiveIntegerField(default=0)
+    with_5 = models.PositiveIntegerField(default=0)
+    with_6 = models.PositiveIntegerField(default=0)
+    with_7 = models.PositiveIntegerField(default=0)
+    with_8 = models.PositiveIntegerField(default=0)
+    with_9 = models.PositiveIntegerField(default=0)
+    with_10 = models.PositiveIntegerField(default=0)
+    with_11 = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "day"], name="dailycohortstats_shop_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"cohort {self.shop_id} {self.day}: {self.customers}"

@@ -56,13 +56,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.analytics.errors import InvalidDateRange
 from loyalty.analytics.models import (
+    REPEAT_STEPS,
     AnalyticsSettings,
     CustomerStats,
+    DailyCohortStats,
     DailyMemberStats,
     DailyOrderStats,
     DailyPointsStats,
@@ -318,44 +320,44 @@ def dashboard_get(*, shop: Shop, rng: DateRange) -> Dashboard:
 
 
 def _cohort_fill(board: Dashboard, *, shop: Shop, rng: DateRange) -> None:
-    cohort = CustomerStats.objects.filter(
-        shop=shop, first_order_day__gte=rng.start, first_order_day__lte=rng.end
-    )
-    member = Q(is_member=True)
-    repeat = Q(orders_count__gte=2)
-    steps = {
-        f"n{x}": Count("pk", filter=Q(orders_count__gte=x)) for x in range(2, REPEAT_MAX_X + 2)
-    }
-    row = cohort.aggregate(
-        customers=Count("pk"),
-        members=Count("pk", filter=member),
-        member_repeaters=Count("pk", filter=member & repeat),
-        non_members=Count("pk", filter=~member),
-        non_member_repeaters=Count("pk", filter=~member & repeat),
-        orders=Coalesce(Sum("orders_count"), 0),
+    """The acquisition cohort's figures: sums of the per-day cohort rollup, then the top 5%
+    from the per-customer rollup (read by revenue, biggest first, stopping after k)."""
+    steps = {f"with_{x}": Coalesce(Sum(f"with_{x}"), 0) for x in REPEAT_STEPS}
+    row = DailyCohortStats.objects.filter(
+        shop=shop, day__gte=rng.start, day__lte=rng.end
+    ).aggregate(
+        customers=Coalesce(Sum("customers"), 0),
+        members=Coalesce(Sum("members"), 0),
+        member_repeaters=Coalesce(Sum("member_repeaters"), 0),
+        non_member_repeaters=Coalesce(Sum("non_member_repeaters"), 0),
+        orders=Coalesce(Sum("orders"), 0),
         revenue=Coalesce(Sum("revenue"), ZERO),
         **steps,
     )
     board.customers = row["customers"]
     board.member_customers = row["members"]
     board.member_repeaters = row["member_repeaters"]
-    board.non_member_customers = row["non_members"]
+    board.non_member_customers = board.customers - board.member_customers
     board.non_member_repeaters = row["non_member_repeaters"]
     board.cohort_orders = row["orders"]
     board.cohort_revenue = row["revenue"]
     board.repeat_rate_members = percent(board.member_repeaters, board.member_customers)
     board.repeat_rate_non_members = percent(board.non_member_repeaters, board.non_member_customers)
-    board.repeat_rate_all = percent(row["n2"], board.customers)
+    board.repeat_rate_all = percent(row["with_2"], board.customers)
     board.purchase_frequency = _ratio(board.cohort_orders, board.customers, CENT)
     board.customer_lifetime_value = _ratio(board.cohort_revenue, board.customers, CENT)
-    counts = {1: board.customers, **{x: row[f"n{x}"] for x in range(2, REPEAT_MAX_X + 2)}}
+    counts = {1: board.customers, **{x: row[f"with_{x}"] for x in REPEAT_STEPS}}
     board.repeat_steps = [
         RepeatStep(x, counts[x], counts[x + 1], percent(counts[x + 1], counts[x]))
         for x in range(1, REPEAT_MAX_X + 1)
     ]
     if board.customers:
         board.top_customers = (board.customers * TOP_SHARE_PERCENT + 99) // 100
-        top = cohort.order_by("-revenue", "customer_id")[: board.top_customers].aggregate(
+        cohort = CustomerStats.objects.filter(
+            shop=shop, first_order_day__gte=rng.start, first_order_day__lte=rng.end
+        )
+        # ties at the cut have equal revenue, so the sum does not depend on which one is kept
+        top = cohort.order_by("-revenue")[: board.top_customers].aggregate(
             total=Coalesce(Sum("revenue"), ZERO)
         )
         board.top_customers_revenue = top["total"]

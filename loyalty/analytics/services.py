@@ -25,15 +25,17 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connections, models, transaction
-from django.db.models import BooleanField, Case, Count, Exists, F, Max, Min, OuterRef, Q, Sum, When
+from django.db.models import BooleanField, Case, Count, F, Max, Min, Q, Sum, When
 from django.db.models import Value as V
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from loyalty.analytics.errors import InvalidPlanPrice
 from loyalty.analytics.models import (
+    REPEAT_STEPS,
     AnalyticsSettings,
     CustomerStats,
+    DailyCohortStats,
     DailyMemberStats,
     DailyOrderStats,
     DailyPointsStats,
@@ -43,6 +45,9 @@ from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption
 from merchants.models import Shop
 
 WATERMARK_OVERLAP = timedelta(minutes=10)
+# Above this many changed customers a refresh recomputes all customers (one set-based
+# statement) rather than sending a long id list.
+DIRTY_CUSTOMERS_MAX = 1000
 PLAN_PRICE_MAX = Decimal("100000")
 Kind = LedgerEntry.Kind
 # Points "issued": credited for an order, the welcome gift and bonuses, plus positive manual
@@ -73,13 +78,14 @@ def orders_counted(*, shop: Shop) -> models.QuerySet[LoyaltyOrder]:
     )
 
 
-def order_used_reward(*, shop: Shop) -> Exists:
-    """True for an order that used a Beam redemption code (attributed as ``used``)."""
-    return Exists(
-        Redemption.objects.filter(
-            shop=shop, status=Redemption.Status.USED, order_id=OuterRef("order_id")
-        )
-    )
+def reward_order_ids(*, shop: Shop) -> models.QuerySet[Redemption]:
+    """The ids of the orders that used a Beam redemption code (attributed as ``used``).
+
+    Used as an uncorrelated ``order_id IN (…)``: the database hashes it once per statement
+    (a correlated ``EXISTS`` per order would scan the redemptions once per order)."""
+    return Redemption.objects.filter(
+        shop=shop, status=Redemption.Status.USED, order_id__isnull=False
+    ).values("order_id")
 
 
 # --- INSERT … SELECT --------------------------------------------------------------------------
@@ -133,10 +139,8 @@ def _orders_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None)
     _rows_of_days(DailyOrderStats, shop=shop, days=days)
     if days is not None and not days:
         return 0
-    used = Q(used_reward=True)
-    source = orders_counted(shop=shop).annotate(
-        day=TruncDate("placed_at", tzinfo=zone), used_reward=order_used_reward(shop=shop)
-    )
+    used = Q(order_id__in=reward_order_ids(shop=shop))
+    source = orders_counted(shop=shop).annotate(day=TruncDate("placed_at", tzinfo=zone))
     source = _on_days(source, field="placed_at", days=days, zone=zone)
     source = source.values("day").annotate(
         a_orders=Count("pk"),
@@ -204,15 +208,16 @@ def _members_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None
     )
 
 
-def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, dirty: Q | None) -> int:
-    """Recompute the customers matched by ``dirty`` (a filter on ``customer_id``), or all."""
+def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, ids: set[int] | None) -> int:
+    """Recompute the customers with these ids (all when ``None``)."""
     stale = CustomerStats.objects.filter(shop=shop)
-    if dirty is not None:
-        stale = stale.filter(dirty)
-    stale.delete()
     source = orders_counted(shop=shop).filter(customer_id__isnull=False)
-    if dirty is not None:
-        source = source.filter(dirty)
+    if ids is not None:
+        if not ids:
+            return 0
+        stale = stale.filter(customer_id__in=sorted(ids))
+        source = source.filter(customer_id__in=sorted(ids))
+    stale.delete()
     source = source.values("customer_id").annotate(
         a_orders=Count("pk"),
         a_revenue=Coalesce(Sum("total_price"), V(Decimal(0))),
@@ -243,26 +248,120 @@ def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, dirty: Q | None) -> int:
     )
 
 
+def _cohort_days_of(*, shop: Shop, ids: set[int] | None) -> set[date]:
+    return set(
+        CustomerStats.objects.filter(shop=shop, customer_id__in=sorted(ids))
+        .values_list("first_order_day", flat=True)
+        .distinct()
+        .order_by()
+    )
+
+
+def _cohorts_rebuild(*, shop: Shop, days: set[date] | None) -> int:
+    """Sum ``CustomerStats`` by first-order day (all days when ``None``)."""
+    _rows_of_days(DailyCohortStats, shop=shop, days=days)
+    source = CustomerStats.objects.filter(shop=shop)
+    if days is not None:
+        if not days:
+            return 0
+        source = source.filter(first_order_day__in=sorted(days))
+    member, repeat = Q(is_member=True), Q(orders_count__gte=2)
+    steps = {f"a_with_{x}": Count("pk", filter=Q(orders_count__gte=x)) for x in REPEAT_STEPS}
+    source = source.values("first_order_day").annotate(
+        a_customers=Count("pk"),
+        a_members=Count("pk", filter=member),
+        a_member_repeaters=Count("pk", filter=member & repeat),
+        a_non_member_repeaters=Count("pk", filter=~member & repeat),
+        a_orders=Coalesce(Sum("orders_count"), 0),
+        a_revenue=Coalesce(Sum("revenue"), V(Decimal(0))),
+        **steps,
+    )
+    return _insert_select(
+        model=DailyCohortStats,
+        shop=shop,
+        mapping={
+            "day": "first_order_day",
+            "customers": "a_customers",
+            "members": "a_members",
+            "member_repeaters": "a_member_repeaters",
+            "non_member_repeaters": "a_non_member_repeaters",
+            "orders": "a_orders",
+            "revenue": "a_revenue",
+            **{f"with_{x}": f"a_with_{x}" for x in REPEAT_STEPS},
+        },
+        source=source,
+    )
+
+
 # --- refresh ----------------------------------------------------------------------------------
 
 
 @dataclass
 class RefreshReport:
     full: bool
-    order_days: int
+    order_days: int  # -1: all
     ledger_days: int
     member_days: int
-    customers: int
+    customers: int  # customers recomputed (-1: all)
+    cohort_days: int
     duration_ms: int
 
 
+def _day_pairs(qs: models.QuerySet, field: str, zone: ZoneInfo) -> set[tuple[int | None, date]]:
+    """Distinct (customer id, shop-local day of ``field``) of the changed rows ``qs``."""
+    return set(
+        qs.annotate(changed_day=TruncDate(field, tzinfo=zone))
+        .values_list("customer_id", "changed_day")
+        .distinct()
+        .order_by()
+    )
+
+
 def _local_days(qs: models.QuerySet, field: str, zone: ZoneInfo) -> set[date]:
-    """The distinct shop-local days of ``field`` over ``qs`` (a handful per refresh)."""
     return set(
         qs.annotate(changed_day=TruncDate(field, tzinfo=zone))
         .values_list("changed_day", flat=True)
         .distinct()
         .order_by()
+    )
+
+
+@dataclass
+class _Changes:
+    order_days: set[date]
+    ledger_days: set[date]
+    member_days: set[date]
+    customers: set[int] | None  # None: too many, recompute all
+
+
+def _changes_since(*, shop: Shop, since: datetime, zone: ZoneInfo) -> _Changes:
+    """What changed after ``since``: each source is read once (a handful of rows come back,
+    the distinct days and customers, never the orders themselves)."""
+    orders = _day_pairs(
+        LoyaltyOrder.objects.filter(shop=shop, updated_at__gte=since), "placed_at", zone
+    )
+    reattributed = LoyaltyOrder.objects.filter(
+        shop=shop,
+        order_id__in=Redemption.objects.filter(
+            shop=shop, updated_at__gte=since, order_id__isnull=False
+        ).values("order_id"),
+    )
+    order_days = {d for _, d in orders if d is not None} | {
+        d for d in _local_days(reattributed, "placed_at", zone) if d is not None
+    }
+    members = _day_pairs(
+        Member.objects.filter(shop=shop, created_at__gte=since), "created_at", zone
+    )
+    customers: set[int] | None = {c for c, _ in orders | members if c is not None}
+    if customers is not None and len(customers) > DIRTY_CUSTOMERS_MAX:
+        customers = None
+    return _Changes(
+        order_days=order_days,
+        ledger_days=_local_days(
+            LedgerEntry.objects.filter(shop=shop, created_at__gte=since), "created_at", zone
+        ),
+        member_days={d for _, d in members},
+        customers=customers,
     )
 
 
@@ -279,40 +378,22 @@ def rollup_refresh(*, shop: Shop, full: bool = False, now: datetime | None = Non
         state = RollupState.objects.select_for_update().get(shop=shop)
         now = now or timezone.now()
         full = full or state.refreshed_through is None or state.timezone != zone.key
-        if full:
-            order_days = ledger_days = member_days = None
-            dirty = None
-        else:
+        changes: _Changes | None = None
+        if not full:
             assert state.refreshed_through is not None
-            since = state.refreshed_through - WATERMARK_OVERLAP
-            changed_orders = LoyaltyOrder.objects.filter(shop=shop, placed_at__isnull=False).filter(
-                Q(updated_at__gte=since)
-                | Q(
-                    order_id__in=Redemption.objects.filter(
-                        shop=shop, updated_at__gte=since, order_id__isnull=False
-                    ).values("order_id")
-                )
+            changes = _changes_since(
+                shop=shop, since=state.refreshed_through - WATERMARK_OVERLAP, zone=zone
             )
-            order_days = _local_days(changed_orders, "placed_at", zone)
-            ledger_days = _local_days(
-                LedgerEntry.objects.filter(shop=shop, created_at__gte=since), "created_at", zone
-            )
-            member_days = _local_days(
-                Member.objects.filter(shop=shop, created_at__gte=since), "created_at", zone
-            )
-            dirty = Q(
-                customer_id__in=LoyaltyOrder.objects.filter(
-                    shop=shop, updated_at__gte=since, customer_id__isnull=False
-                ).values("customer_id")
-            ) | Q(
-                customer_id__in=Member.objects.filter(shop=shop, created_at__gte=since).values(
-                    "customer_id"
-                )
-            )
-        _orders_daily_rebuild(shop=shop, zone=zone, days=order_days)
-        _points_daily_rebuild(shop=shop, zone=zone, days=ledger_days)
-        _members_daily_rebuild(shop=shop, zone=zone, days=member_days)
-        customers = _customers_rebuild(shop=shop, zone=zone, dirty=dirty)
+        ids = changes.customers if changes else None
+        _orders_daily_rebuild(shop=shop, zone=zone, days=changes.order_days if changes else None)
+        _points_daily_rebuild(shop=shop, zone=zone, days=changes.ledger_days if changes else None)
+        _members_daily_rebuild(shop=shop, zone=zone, days=changes.member_days if changes else None)
+        # a customer's first-order day can move: rebuild the cohort days before and after
+        cohort_days = _cohort_days_of(shop=shop, ids=ids) if ids else set()
+        customers = _customers_rebuild(shop=shop, zone=zone, ids=ids)
+        if ids:
+            cohort_days |= _cohort_days_of(shop=shop, ids=ids)
+        _cohorts_rebuild(shop=shop, days=None if ids is None else cohort_days)
         duration_ms = int((time.monotonic() - started) * 1000)
         state.refreshed_through = now
         state.timezone = zone.key
@@ -322,10 +403,11 @@ def rollup_refresh(*, shop: Shop, full: bool = False, now: datetime | None = Non
         state.save()
     return RefreshReport(
         full=full,
-        order_days=-1 if order_days is None else len(order_days),
-        ledger_days=-1 if ledger_days is None else len(ledger_days),
-        member_days=-1 if member_days is None else len(member_days),
-        customers=customers,
+        order_days=len(changes.order_days) if changes else -1,
+        ledger_days=len(changes.ledger_days) if changes else -1,
+        member_days=len(changes.member_days) if changes else -1,
+        customers=customers if ids is not None else -1,
+        cohort_days=len(cohort_days) if ids is not None else -1,
         duration_ms=duration_ms,
     )
 

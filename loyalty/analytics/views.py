@@ -76,6 +76,7 @@ def _charts(board: selectors.Dashboard) -> dict[str, Any]:
             ("With a reward", board.aov_with_reward, "loyalty"),
             ("Without", board.aov_without_reward, "total"),
         ],
+        width=charts.HALF_WIDTH,
     )
     repeat = charts.bar_chart(
         chart_id="chart-repeat",
@@ -90,6 +91,7 @@ def _charts(board: selectors.Dashboard) -> dict[str, Any]:
         ],
         suffix="%",
         top=100.0,
+        width=charts.HALF_WIDTH,
     )
     probability = charts.bar_chart(
         chart_id="chart-probability",

@@ -1,8 +1,19 @@
-/* Beam analytics: "Export CSV" downloads with the session token (Authorization header)
+/* Beam analytics: 400 answers (a bad range or plan price) are swapped in like any other,
+ * and "Export CSV" downloads with the session token (Authorization header)
  * instead of navigating the embedded frame. Without script the link still works: the
  * document request bounces for a fresh token and the CSV downloads. No inline script. */
 (function () {
   "use strict";
+
+  // A 400 of the analytics views carries the form with its error message: show it.
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var detail = evt.detail;
+    if (detail && detail.xhr && detail.xhr.status === 400 &&
+        detail.target && detail.target.id === "analytics-body") {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
   document.addEventListener("click", function (evt) {
     var link = evt.target.closest && evt.target.closest("a[data-beam-download]");
     if (!link || !window.beam || typeof window.beam.idToken !== "function") {

@@ -47,6 +47,7 @@ from loyalty.analytics.errors import InvalidDateRange, InvalidPlanPrice
 from loyalty.analytics.models import (
     AnalyticsSettings,
     CustomerStats,
+    DailyCohortStats,
     DailyMemberStats,
     DailyOrderStats,
     DailyPointsStats,
@@ -251,6 +252,17 @@ def rollup_snapshot(shop: Shop) -> dict[str, list[tuple[Any, ...]]]:
             DailyPointsStats, "day", "issued", "redeemed", "expired", "reversed", "available_delta"
         ),
         "members": rows(DailyMemberStats, "day", "enrolled"),
+        "cohorts": rows(
+            DailyCohortStats,
+            "day",
+            "customers",
+            "members",
+            "member_repeaters",
+            "non_member_repeaters",
+            "orders",
+            "revenue",
+            *[f"with_{x}" for x in range(2, 12)],
+        ),
         "customers": rows(
             CustomerStats,
             "customer_id",
@@ -492,6 +504,8 @@ def test_incremental_refresh_equals_full_recompute(acme: Shop) -> None:
     assert 1 <= report.ledger_days <= 2
     assert 1 <= report.member_days <= 2
     assert report.customers == 3  # 101, 103, 109 (a guest is no customer)
+    assert report.cohort_days == 3  # 101's Mar 2, 103's Mar 15, 109's today
+    assert incremental["cohorts"] and incremental["customers"]
     assert incremental == full
     board = selectors.dashboard_get(shop=acme, rng=MARCH)
     assert board.orders == 9 - 1 + 1 + 1
@@ -509,7 +523,7 @@ def test_refresh_with_no_change_keeps_the_rollups(acme: Shop) -> None:
 
     assert report.full is False
     assert (report.order_days, report.ledger_days, report.member_days) == (0, 0, 0)
-    assert report.customers == 0
+    assert (report.customers, report.cohort_days) == (0, 0)
     assert rollup_snapshot(acme) == before
 
 
