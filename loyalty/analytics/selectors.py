@@ -195,6 +195,14 @@ class Dashboard:
     series_bucket: str = "day"
 
     @property
+    def orders_without_reward(self) -> int:
+        return self.orders - self.reward_orders
+
+    @property
+    def revenue_without_reward(self) -> Decimal:
+        return self.revenue - self.reward_revenue
+
+    @property
     def value_per_point_money(self) -> Decimal | None:
         if self.value_per_point is None:
             return None

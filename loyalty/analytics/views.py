@@ -7,6 +7,7 @@ the plan price re-renders the body; the CSV has the same figures as the page.
 from __future__ import annotations
 
 import csv
+from datetime import timedelta
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -15,11 +16,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from loyalty.analytics import charts, selectors, services
+from loyalty.analytics import charts, selectors, services, tasks
 from loyalty.analytics.errors import InvalidDateRange, InvalidPlanPrice
+from loyalty.analytics.models import RollupState
 from merchants.auth import embedded_admin_required
 
 TEMPLATE = "analytics/dashboard.html"
+# A page view finding rollups older than this asks for a refresh (the beat does it too).
+STALE_AFTER = timedelta(minutes=5)
 
 
 def _admin_sections() -> list[dict[str, Any]]:
@@ -142,10 +146,23 @@ def _render(request: HttpRequest, context: dict[str, Any], status: int = 200) ->
     return response
 
 
+def _refresh_if_stale(request: HttpRequest) -> None:
+    """Queue a rollup refresh when the shop's rollups are missing or stale. With eager tasks
+    (local, demo) it runs before the figures are read; in production a worker picks it up
+    and the page shows the rollups as of their last refresh (the page says when)."""
+    shop = request.shop  # type: ignore[attr-defined]
+    fresh = RollupState.objects.filter(
+        shop=shop, refreshed_through__gte=timezone.now() - STALE_AFTER
+    ).exists()
+    if not fresh:
+        tasks.rollup_refresh.delay(shop.pk)
+
+
 @require_GET
 @embedded_admin_required
 def analytics_dashboard(request: HttpRequest) -> HttpResponse:
     """The dashboard for the requested range (400 with the reason for a bad range)."""
+    _refresh_if_stale(request)
     try:
         rng = _range_from(request, request.GET)
     except InvalidDateRange as exc:

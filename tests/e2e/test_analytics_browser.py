@@ -40,9 +40,7 @@ ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture
-def embedded_store(
-    transactional_db: None, live_server: Any, settings: Any
-) -> Iterator[str]:
+def embedded_store(transactional_db: None, live_server: Any, settings: Any) -> Iterator[str]:
     """Beam installed in the devstore shop, served by ``live_server``; the analytics data of
     the hand-computed dataset, rolled up."""
     settings.SHOPIFY_APP_URL = live_server.url
@@ -87,8 +85,6 @@ def test_merchant_opens_analytics_and_sees_the_charts(page: Page, embedded_store
 
     app.locator("#plan-price").fill("-1")
     app.get_by_role("button", name="Save").click()
-    expect(app.locator("#plan-error")).to_have_text(
-        "The plan price must be between 0 and 100000."
-    )
+    expect(app.locator("#plan-error")).to_have_text("The plan price must be between 0 and 100000.")
     page.screenshot(path=str(ARTIFACTS / "analytics-90d.png"), full_page=True)
     assert errors == []

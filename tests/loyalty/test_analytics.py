@@ -589,6 +589,8 @@ def test_page_shows_the_figures_and_charts(client: Any, acme: Shop) -> None:
     assert 'role="img" aria-labelledby="chart-revenue-title chart-revenue-desc"' in html
     assert '<desc id="chart-revenue-desc">Total revenue 595.00 EUR, of which 300.00 EUR' in html
     assert 'id="repeat-table"' in html
+    assert '<tr><th scope="row">Without</th><td>7</td><td>295.00</td><td>42.14</td></tr>' in html
+    assert '<tr><th scope="row">Members</th><td>3</td><td>2</td><td>66.7%</td></tr>' in html
     assert "<script>" not in html and "style=" not in html
     assert response["Cache-Control"] == "no-store"
     assert "HX-Request" in response["Vary"]
@@ -725,4 +727,26 @@ def test_dashboard_query_count_does_not_grow_with_data(client: Any, acme: Shop) 
     with CaptureQueriesContext(connection) as big:
         assert client.get(URL, params, **auth(acme)).status_code == 200
 
-    assert len(small) == len(big) == 10
+    assert len(small) == len(big) == 11
+
+
+def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -> None:
+    shop = installed_shop(iana_timezone="America/New_York", currency="EUR")
+    dataset(shop)
+    params = {"start": "2026-03-01", "end": "2026-03-31"}
+
+    first = client.get(URL, params, **auth(shop))  # eager Celery: the refresh runs first
+
+    assert RollupState.objects.get(shop=shop).refreshed_through is not None
+    assert "595.00 EUR" in first.content.decode()
+    RollupState.objects.filter(shop=shop).update(
+        refreshed_through=timezone.now() - timedelta(minutes=6)
+    )
+    b = Builder(shop)
+    b.members = {m.customer_id: m for m in Member.objects.filter(shop=shop)}
+    b.next_order = 7000
+    b.order(101, at("2026-03-04"), "5.00")
+
+    again = client.get(URL, params, **auth(shop))
+
+    assert "600.00 EUR" in again.content.decode()
