@@ -1,0 +1,265 @@
+"""Analytics dashboard bench: a shop with 1,000,000 orders on PostgreSQL, then the dashboard.
+
+Usage: ``.venv/bin/python bench/analytics.py [--orders N] [--customers N] [--repeat N]``
+with ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/bench_analytics``).
+The database is dropped and created again, migrated, and filled set-based (one
+``INSERT … SELECT generate_series`` per table): members, orders over two years (10% guests,
+2% cancelled, a skewed number of orders per customer), 5% of orders paid with a Beam code,
+and the ledger (welcome points, order earnings, redemptions, expiries). Then it times the
+full rollup build, an incremental refresh after new orders, and the real dashboard request
+(Django test client with a session token, through the view, middleware and template) for
+several ranges, repeated. Ends with one JSON line: ``orders``, ``dashboard_ms`` (median of
+the heaviest range, all two years), ``dashboard_p95_ms``, ``rollup_build_s`` and more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/bench_analytics"
+
+
+def database_recreate(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(url: str) -> None:
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    os.environ["DJANGO_DEBUG"] = "false"
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
+    import django
+
+    django.setup()
+    from django.test.utils import setup_test_environment
+
+    setup_test_environment(debug=False)
+
+
+def data_generate(*, shop_id: int, reward_id: int, orders: int, customers: int) -> None:
+    """Members, orders, redemptions and ledger, set-based (all in the database)."""
+    from django.db import connection
+
+    sql = [
+        # members: customer ids 1..C, enrolled at a random time over the two years
+        f"""
+        INSERT INTO loyalty_member (shop_id, customer_id, email, first_name, last_name,
+            birthday, balance, pending_points, lifetime_earned, lifetime_redeemed,
+            negative_balance_allowed, last_activity_at, redacted, created_at, updated_at)
+        SELECT {shop_id}, c, 'c' || c || '@example.com', '', '', NULL, 0, 0, 0, 0,
+            false, NULL, false, now() - random() * interval '730 days', now()
+        FROM generate_series(1, {customers}) AS c
+        """,
+        # orders: customer skewed to low ids (repeat buyers), 10% guests, 2% cancelled
+        f"""
+        INSERT INTO loyalty_loyaltyorder (shop_id, order_id, order_gid, name, member_id,
+            customer_id, email, currency, placed_at, taxes_included, total_price,
+            subtotal_price, discount_codes, state, base, multiplier, points_due,
+            points_earned, points_pending, points_reversed, points_shortfall, refunded_base,
+            triggered_at, credited_at, release_at, cancelled_at, created_at, updated_at)
+        SELECT {shop_id}, o.g, '', '#' || o.g, m.id, o.customer_id, '', 'USD', o.placed_at,
+            false, o.total, o.total, '[]'::jsonb,
+            CASE WHEN o.g % 50 = 0 THEN 'cancelled' WHEN o.customer_id IS NULL THEN 'guest'
+                 ELSE 'credited' END,
+            o.total, 1, floor(o.total)::int, floor(o.total)::int, 0, 0, 0, 0,
+            o.placed_at, o.placed_at, NULL, NULL, o.placed_at, now() - interval '1 hour'
+        FROM (
+            SELECT g,
+                CASE WHEN g % 10 = 0 THEN NULL
+                     ELSE 1 + floor({customers} * power(random(), 2))::bigint END AS customer_id,
+                now() - random() * interval '730 days' AS placed_at,
+                round((15 + random() * 185)::numeric, 2) AS total
+            FROM generate_series(1, {orders}) AS g
+        ) o
+        LEFT JOIN loyalty_member m ON m.shop_id = {shop_id} AND m.customer_id = o.customer_id
+        """,
+        # 5% of the customers' orders used a Beam code
+        f"""
+        INSERT INTO loyalty_redemption (shop_id, member_id, reward_id, points_spent, value,
+            currency, code, discount_id, status, client_key, attempts, error, order_id,
+            expires_at, issued_at, used_at, closed_at, created_at, updated_at)
+        SELECT {shop_id}, o.member_id, {reward_id}, 500, 5.00, 'USD', 'BEAM-' || o.order_id,
+            '', 'used', 'k' || o.order_id, 1, '', o.order_id, o.placed_at + interval '30 days',
+            o.placed_at, o.placed_at, NULL, o.placed_at - interval '1 day',
+            now() - interval '1 hour'
+        FROM loyalty_loyaltyorder o
+        WHERE o.shop_id = {shop_id} AND o.member_id IS NOT NULL AND o.order_id % 20 = 7
+        """,
+        # ledger: welcome points, order earnings, redemptions, some expiries
+        f"""
+        INSERT INTO loyalty_ledgerentry (shop_id, member_id, amount, kind, bucket, release_at,
+            source_type, source_id, idempotency_key, actor, note, created_at)
+        SELECT {shop_id}, id, 100, 'welcome', 'available', NULL::timestamptz, 'customer',
+            customer_id, 'welcome:' || customer_id, '', '', created_at
+        FROM loyalty_member WHERE shop_id = {shop_id}
+        UNION ALL
+        SELECT {shop_id}, member_id, points_earned, 'order_earn', 'available', NULL, 'order',
+            order_id, 'order:' || order_id || ':earn', '', '', placed_at
+        FROM loyalty_loyaltyorder
+        WHERE shop_id = {shop_id} AND member_id IS NOT NULL AND points_earned > 0
+        UNION ALL
+        SELECT {shop_id}, member_id, -points_spent, 'redeem', 'available', NULL, 'redemption',
+            id, 'redeem:' || id, '', '', created_at
+        FROM loyalty_redemption WHERE shop_id = {shop_id}
+        UNION ALL
+        SELECT {shop_id}, id, -50, 'expire', 'available', NULL, 'expiry', id,
+            'expire:' || id, '', '', created_at + interval '365 days'
+        FROM loyalty_member
+        WHERE shop_id = {shop_id} AND customer_id % 25 = 0
+            AND created_at + interval '365 days' < now()
+        """,
+    ]
+    names = ("members", "orders", "redemptions", "ledger")
+    with connection.cursor() as cursor:
+        # bulk-load settings of this session only: foreign keys are right by construction
+        cursor.execute("SET session_replication_role = replica")
+        cursor.execute("SET synchronous_commit = off")
+        cursor.execute("SET maintenance_work_mem = '256MB'")
+        cursor.execute("SET work_mem = '64MB'")
+        for name, statement in zip(names, sql, strict=True):
+            started = time.perf_counter()
+            cursor.execute(statement)
+            print(f"  {name}: {cursor.rowcount} rows in {time.perf_counter() - started:.1f} s")
+        cursor.execute("SET session_replication_role = DEFAULT")
+        cursor.execute("ANALYZE")
+
+
+def timed_requests(client, url: str, params: dict, headers: dict, repeat: int) -> list[float]:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        response = client.get(url, params, **headers)
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    return times
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=200_000)
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL)
+
+    started = time.perf_counter()
+    database_recreate(url)
+    django_setup(url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    setup_s = time.perf_counter() - started
+
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from loyalty.analytics import services
+    from loyalty.analytics.models import CustomerStats
+    from loyalty.models import LoyaltyOrder, Reward
+    from tests.merchants.embedded_helpers import installed_shop, session_token
+
+    shop = installed_shop("bench.myshopify.com", iana_timezone="Europe/Paris", currency="USD")
+    reward = Reward.objects.create(
+        shop=shop, name="5 off", kind=Reward.Kind.FIXED_AMOUNT, points_cost=500, value=5
+    )
+    services.plan_price_set(shop=shop, price="49.00")
+
+    started = time.perf_counter()
+    data_generate(
+        shop_id=shop.pk, reward_id=reward.pk, orders=args.orders, customers=args.customers
+    )
+    generate_s = time.perf_counter() - started
+    print(f"data: {args.orders} orders, {args.customers} customers in {generate_s:.1f} s")
+
+    started = time.perf_counter()
+    full = services.rollup_refresh(shop=shop, full=True)
+    rollup_build_s = time.perf_counter() - started
+    print(f"full rollup build: {rollup_build_s:.2f} s ({full.customers} customers)")
+
+    now = timezone.now()
+    for i in range(100):  # a burst of new orders of existing customers, then a refresh
+        LoyaltyOrder.objects.create(
+            shop=shop,
+            order_id=args.orders + 1 + i,
+            customer_id=1 + i * 1999,
+            currency="USD",
+            placed_at=now - timedelta(minutes=i),
+            total_price=Decimal("42.00"),
+            state=LoyaltyOrder.State.CREDITED,
+        )
+    started = time.perf_counter()
+    incremental = services.rollup_refresh(shop=shop)
+    incremental_ms = (time.perf_counter() - started) * 1000
+    print(
+        f"incremental refresh after 100 new orders: {incremental_ms:.0f} ms "
+        f"({incremental.order_days} days, {incremental.customers} customers)"
+    )
+
+    client = Client()
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {session_token(shop.domain, lifetime=3600)}"}
+    today = timezone.now().astimezone(services.shop_zone(shop)).date()
+    ranges = {
+        "30d": {"range": "30d"},
+        "365d": {"range": "365d"},
+        "all_2y": {"start": str(today - timedelta(days=731)), "end": str(today)},
+    }
+    results = {}
+    for name, params in ranges.items():
+        timed_requests(client, "/admin/analytics/", params, headers, 2)  # warm up
+        times = timed_requests(client, "/admin/analytics/", params, headers, args.repeat)
+        results[name] = (statistics.median(times), p95(times))
+        print(f"dashboard {name}: median {results[name][0]:.0f} ms, p95 {results[name][1]:.0f} ms")
+    csv_times = timed_requests(
+        client, "/admin/analytics/export.csv", ranges["all_2y"], headers, args.repeat
+    )
+
+    orders = LoyaltyOrder.objects.filter(shop=shop).count()
+    dashboard_ms, dashboard_p95 = results["all_2y"]
+    print(
+        json.dumps(
+            {
+                "orders": orders,
+                "customers": CustomerStats.objects.filter(shop=shop).count(),
+                "dashboard_ms": round(dashboard_ms, 1),
+                "dashboard_p95_ms": round(dashboard_p95, 1),
+                "dashboard_30d_ms": round(results["30d"][0], 1),
+                "dashboard_365d_ms": round(results["365d"][0], 1),
+                "csv_ms": round(statistics.median(csv_times), 1),
+                "rollup_build_s": round(rollup_build_s, 2),
+                "incremental_refresh_ms": round(incremental_ms, 1),
+                "data_generate_s": round(generate_s, 1),
+                "setup_s": round(setup_s, 1),
+                "repeat": args.repeat,
+                "within_budget": dashboard_p95 < 1000,
+            }
+        )
+    )
+    return 0 if dashboard_p95 < 1000 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
