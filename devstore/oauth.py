@@ -48,6 +48,27 @@ def session_token_issue(
     return jwt.encode(claims, settings.SHOPIFY_API_SECRET, algorithm="HS256")
 
 
+def extension_token_issue(
+    *, shop_domain: str, customer_id: int | None, ttl: int = 300, **overrides: Any
+) -> str:
+    """A checkout / customer-account UI extension session token as the platform mints it:
+    HS256 with the app secret, ``dest`` the bare shop domain, ``aud`` the API key, no ``iss``,
+    five minutes; ``sub`` the customer GID only for a logged-in buyer."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "dest": shop_domain,
+        "aud": settings.SHOPIFY_API_KEY,
+        "exp": now + ttl,
+        "nbf": now,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+    }
+    if customer_id is not None:
+        claims["sub"] = f"gid://shopify/Customer/{customer_id}"
+    claims.update(overrides)
+    return jwt.encode(claims, settings.SHOPIFY_API_SECRET, algorithm="HS256")
+
+
 def admin_host_param(shop: DevShop) -> str:
     """The ``host`` query parameter: base64 (no padding) of the admin's host and path."""
     origin = settings.SHOPIFY_STORE_ORIGIN.format(shop=shop.domain)

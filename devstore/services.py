@@ -354,6 +354,40 @@ def _discount_check(
     return applied
 
 
+def discount_code_preview(
+    shop: DevShop,
+    *,
+    code: str,
+    customer: DevCustomer | None,
+    lines: Sequence[tuple[DevVariant | int, int]],
+    shipping: Decimal = ZERO,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """The checkout's "apply code" step (what ``applyDiscountCodeChange`` does in a real
+    checkout): check ``code`` against the cart without using it. Raises
+    ``DiscountCodeRefused`` with the buyer-facing reason; else the code, the total discount,
+    the shipping discount and each variant's discount."""
+    items = _resolve_lines(shop, lines)
+    found = DevDiscountCode.objects.filter(
+        shop=shop, code_key=code.strip().upper(), deleted_at__isnull=True
+    ).first()
+    if found is None:
+        raise DiscountCodeRefused(f"Enter a valid discount code. {code.strip()} isn't valid.")
+    applied = _discount_check(
+        found,
+        customer=customer,
+        lines=items,
+        shipping=_q(Decimal(shipping)),
+        at=at or timezone.now(),
+    )
+    return {
+        "code": found.code,
+        "amount": applied.amount,
+        "shipping_discount": applied.shipping_discount,
+        "lines": {line.variant.id: line.discount for line in items if line.discount},
+    }
+
+
 def _discount_usage_take(code: DevDiscountCode) -> None:
     """Count one use, refusing (race-safe, by a conditional update) past the limit."""
     limit = Q() if code.usage_limit is None else Q(usage_count__lt=code.usage_limit)

@@ -8,6 +8,7 @@ shop = "<str:shop_domain>"
 urlpatterns = [
     path("", views.shop_list, name="index"),
     path("theme-assets/<path:path>", views.theme_asset, name="theme_asset"),
+    path("ext-modules/<str:name>", views.extension_module, name="extension_module"),
     path(f"{shop}/", views.storefront, name="storefront"),
     path(f"{shop}/admin/oauth/authorize", views.oauth_authorize, name="oauth_authorize"),
     path(f"{shop}/admin/oauth/access_token", views.oauth_access_token, name="oauth_access_token"),
@@ -23,6 +24,17 @@ urlpatterns = [
     path(f"{shop}/login", views.customer_login, name="customer_login"),
     path(f"{shop}/cart", views.cart, name="cart"),
     path(f"{shop}/cart/add", views.cart_add, name="cart_add"),
+    path(f"{shop}/checkout/discount", views.checkout_discount, name="checkout_discount"),
+    path(
+        f"{shop}/checkout/extension-token",
+        views.checkout_extension_token,
+        name="checkout_extension_token",
+    ),
+    path(
+        f"{shop}/checkout/thank-you/<int:order_id>",
+        views.checkout_thank_you,
+        name="checkout_thank_you",
+    ),
     path(f"{shop}/orders", views.orders, name="orders"),
     path(f"{shop}/orders/<int:order_id>/<str:action>", views.order_action, name="order_action"),
     path(f"{shop}/customers", views.customers, name="customers"),

@@ -396,6 +396,14 @@ class Redemption(models.Model):
         EXPIRED = "expired"
         CANCELLED = "cancelled"
 
+    class Channel(models.TextChoices):
+        """Where the shopper redeemed; checkout codes get a short validity."""
+
+        UNSPECIFIED = "", "Unspecified"
+        STOREFRONT = "storefront", "Storefront"
+        CHECKOUT = "checkout", "Checkout"
+        CUSTOMER_ACCOUNT = "customer_account", "Customer account"
+
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
     reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
@@ -406,6 +414,7 @@ class Redemption(models.Model):
     discount_id = models.CharField(max_length=128, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     client_key = models.CharField(max_length=100)
+    channel = models.CharField(max_length=24, choices=Channel.choices, default="", blank=True)
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     order_id = models.BigIntegerField(null=True, blank=True)

@@ -1024,11 +1024,15 @@ def reward_redeem(
     reward_id: int,
     points: int | None = None,
     client_key: str,
+    channel: str = "",
+    code_valid_for: timedelta | None = None,
 ) -> Redemption:
     """Spend points on a reward: one transaction locks the member, checks the balance,
     deducts and creates the redemption; the discount is created after commit by the
     ``redemption_issue`` task (synchronously when Celery is eager, so the code is returned).
-    The same ``client_key`` returns the first redemption."""
+    The same ``client_key`` returns the first redemption. ``channel`` records where it was
+    redeemed; ``code_valid_for`` shortens the code's life (checkout codes), so an unused one
+    expires early and its points come back through ``redemptions_expire_due``."""
     client_key = (client_key or "").strip()
     if not client_key or len(client_key) > 100:
         raise InvalidRedemption("A client key (1-100 characters) is required.")
@@ -1053,6 +1057,9 @@ def reward_redeem(
             while Redemption.objects.filter(shop=shop, code=code).exists():
                 code = redemption_code_generate()
             now = timezone.now()
+            valid_for = timedelta(days=reward.code_valid_days)
+            if code_valid_for is not None:
+                valid_for = min(valid_for, code_valid_for)
             redemption = Redemption.objects.create(
                 shop=shop,
                 member=member,
@@ -1062,7 +1069,8 @@ def reward_redeem(
                 currency=shop.currency,
                 code=code,
                 client_key=client_key,
-                expires_at=now + timedelta(days=reward.code_valid_days),
+                channel=channel,
+                expires_at=now + valid_for,
             )
             _ledger_post(
                 member=member,

@@ -1,3 +1,26 @@
 """Routes for the checkout and customer-account extensions (mounted at /ext/)."""
 
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from storefront_widget import extension_api as api
+
+app_name = "extensions"
+
+urlpatterns = [
+    path("checkout/summary", api.CheckoutSummaryApi.as_view(), name="checkout_summary"),
+    path("customer", api.CustomerSummaryApi.as_view(), name="customer_summary"),
+    path("customer/history", api.CustomerHistoryApi.as_view(), name="customer_history"),
+    path("redemptions", api.RedemptionCreateApi.as_view(), name="redemption_create"),
+    path(
+        "redemptions/<int:redemption_id>",
+        api.RedemptionDetailApi.as_view(),
+        name="redemption_detail",
+    ),
+    path(
+        "redemptions/<int:redemption_id>/release",
+        api.RedemptionReleaseApi.as_view(),
+        name="redemption_release",
+    ),
+    path("orders/points", api.OrderPointsApi.as_view(), name="order_points"),
+    re_path(r"^.*$", api.preflight_only),
+]

@@ -1,0 +1,199 @@
+// Devstore stand-in of Beam's checkout UI extension. It imports the extension's own client
+// (extensions/checkout-rewards/src/beam-client.js) and plays the platform's part: the session
+// token comes from the devstore (minted like the platform's), `applyDiscountCodeChange` is the
+// devstore checkout's code check, and the checkout lines are this cart's.
+
+const checkoutRoot = document.getElementById('beam-checkout-extension');
+const thankYouRoot = document.getElementById('beam-thank-you-extension');
+const root = checkoutRoot || thankYouRoot;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value !== undefined && value !== null) node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) {
+      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+    }
+  }
+  return node;
+}
+
+function csrfToken() {
+  const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
+  return input ? input.value : '';
+}
+
+function show(...nodes) {
+  const label = root.querySelector('.ds-extension-label');
+  root.replaceChildren(label, ...nodes);
+}
+
+async function start() {
+  const beam = await import(root.dataset.moduleUrl);
+  const client = beam.createBeamClient({
+    baseUrl: root.dataset.appUrl,
+    getToken: async () => {
+      const response = await fetch(root.dataset.tokenUrl, {credentials: 'same-origin'});
+      return (await response.json()).token;
+    },
+  });
+  if (checkoutRoot) await checkout(beam, client);
+  else await thankYou(beam, client);
+}
+
+// --- purchase.checkout.reductions.render-after ---------------------------------------------
+
+async function checkout(beam, client) {
+  const cart = JSON.parse(document.getElementById('beam-checkout-cart').textContent);
+  const codeInput = document.querySelector('input[name="discount_code"]');
+  const state = {summary: null, applied: root.dataset.appliedCode || '', notice: '', busy: false};
+  let lineDiscounts = {};
+
+  // The platform's lines: totals after line-level discounts, their allocations alongside.
+  function checkoutLines() {
+    return cart.map((line) => {
+      const discount = Number(lineDiscounts[String(line.variant_id)] || 0);
+      return {
+        quantity: line.quantity,
+        merchandise: {product: {id: line.product_id}},
+        cost: {totalAmount: {amount: Number(line.total) - discount}},
+        discountAllocations: discount ? [{discountedAmount: {amount: discount}}] : [],
+      };
+    });
+  }
+
+  async function refresh() {
+    try {
+      state.summary = await client.checkoutSummary(
+        beam.cartFromCheckout({lines: checkoutLines(), discountAllocations: []}),
+      );
+    } catch {
+      state.summary = null;
+    }
+    render();
+  }
+
+  async function applyDiscountCodeChange(change) {
+    const response = await fetch(root.dataset.applyUrl, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {'Content-Type': 'application/json', 'X-CSRFToken': csrfToken()},
+      body: JSON.stringify(change),
+    });
+    const result = await response.json();
+    if (result.type === 'success') {
+      lineDiscounts = result.lines || {};
+      if (codeInput) codeInput.value = change.code;
+    }
+    return result;
+  }
+
+  async function choose(value) {
+    const reward = (state.summary?.rewards || []).find((r) => String(r.id) === value);
+    if (!reward) return;
+    state.busy = true;
+    state.notice = '';
+    render();
+    const result = await beam.redeemAndApply({
+      client,
+      reward,
+      clientKey: beam.newClientKey('checkout'),
+      applyCode: (code) => applyDiscountCodeChange({type: 'addDiscountCode', code}),
+    });
+    state.busy = false;
+    if (result.ok) state.applied = result.code;
+    else state.notice = result.message;
+    await refresh();
+  }
+
+  function render() {
+    const {summary} = state;
+    if (!summary) {
+      show(el('p', {'data-role': 'status'}, 'Rewards are unavailable right now.'));
+      return;
+    }
+    const earn = summary.earn?.points || 0;
+    if (!summary.customer) {
+      show(
+        el(
+          'p',
+          {'data-role': 'guest'},
+          earn > 0 ? `Log in to earn ${earn} points with this order.` : 'Log in to earn points.',
+        ),
+      );
+      return;
+    }
+    const nodes = [
+      el(
+        'p',
+        {'data-role': 'balance'},
+        'You have ',
+        el('strong', {}, `${summary.customer.balance} points`),
+        earn > 0 ? ` · this order earns ${earn} points` : '',
+      ),
+    ];
+    const choices = beam.rewardChoices(summary.rewards);
+    if (state.applied) {
+      nodes.push(
+        el('p', {class: 'ds-banner ds-banner-success', 'data-role': 'applied'}, `Reward applied: ${state.applied}`),
+      );
+    } else if (choices.length) {
+      const select = el(
+        'select',
+        {'aria-label': 'Use your points', 'data-role': 'rewards', disabled: state.busy ? '' : null},
+        el('option', {value: ''}, 'Choose a reward'),
+        ...choices.map((choice) => el('option', {value: choice.value}, beam.rewardLabel(choice.reward))),
+      );
+      select.addEventListener('change', () => choose(select.value));
+      nodes.push(el('label', {}, 'Use your points', select));
+    } else {
+      nodes.push(el('p', {}, 'Keep shopping to unlock a reward.'));
+    }
+    if (state.busy) nodes.push(el('p', {'data-role': 'busy'}, 'Applying your reward…'));
+    if (state.notice) {
+      nodes.push(el('p', {class: 'ds-banner ds-banner-warning', 'data-role': 'notice'}, state.notice));
+    }
+    show(...nodes);
+  }
+
+  if (state.applied) {
+    // Coming back to the page with a code already applied: recompute its allocations.
+    await applyDiscountCodeChange({type: 'addDiscountCode', code: state.applied});
+  }
+  await refresh();
+}
+
+// --- purchase.thank-you.block.render ---------------------------------------------------------
+
+async function thankYou(beam, client) {
+  try {
+    const {order, customer} = await client.orderPointsEventually(root.dataset.orderId, {
+      tries: 6,
+      delayMs: 500,
+    });
+    show(
+      el('p', {'data-role': 'order-points'}, beam.orderPointsMessage(order)),
+      el(
+        'p',
+        {'data-role': 'balance'},
+        'Your balance: ',
+        el('strong', {}, `${customer.balance} points`),
+        customer.pending ? ` (+${customer.pending} pending)` : '',
+      ),
+    );
+  } catch (error) {
+    show(
+      el(
+        'p',
+        {'data-role': 'status'},
+        error.code === 'customer_login_required'
+          ? 'Create an account to earn points on your next order.'
+          : 'Your points will appear shortly.',
+      ),
+    );
+  }
+}
+
+if (root) start();

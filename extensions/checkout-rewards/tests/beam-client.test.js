@@ -1,0 +1,219 @@
+import {describe, expect, it, vi} from 'vitest';
+
+import {
+  BeamApiError,
+  cartFromCheckout,
+  createBeamClient,
+  orderPointsMessage,
+  redeemAndApply,
+  rewardChoices,
+  rewardLabel,
+} from '../src/beam-client.js';
+
+function jsonResponse(status, body, headers = {}) {
+  return {
+    status,
+    ok: status >= 200 && status < 300,
+    headers: {get: (name) => headers[name] ?? null},
+    json: async () => body,
+  };
+}
+
+function fakeBackend(routes) {
+  const calls = [];
+  const fetchImpl = vi.fn(async (url, init) => {
+    const path = url.replace('https://beam.test/ext/', '');
+    calls.push({path, method: init.method, body: init.body && JSON.parse(init.body), init});
+    const handler = routes[`${init.method} ${path}`];
+    if (!handler) return jsonResponse(404, {error: {code: 'not_found'}});
+    return handler(calls.at(-1), calls);
+  });
+  let n = 0;
+  const client = createBeamClient({
+    baseUrl: 'https://beam.test/',
+    getToken: async () => `token-${(n += 1)}`,
+    fetchImpl,
+    sleep: async () => {},
+  });
+  return {client, calls, fetchImpl};
+}
+
+describe('createBeamClient', () => {
+  it('sends the session token as a bearer and JSON bodies', async () => {
+    const {client, calls} = fakeBackend({
+      'POST checkout/summary': () => jsonResponse(200, {earn: {points: 3}, customer: null}),
+    });
+    const summary = await client.checkoutSummary({lines: []});
+    expect(summary.earn.points).toBe(3);
+    expect(calls[0].init.headers).toEqual({
+      Authorization: 'Bearer token-1',
+      'Content-Type': 'application/json',
+    });
+  });
+
+  it('retries once with a fresh token when the backend asks for it', async () => {
+    let first = true;
+    const {client, calls} = fakeBackend({
+      'GET customer': () => {
+        if (first) {
+          first = false;
+          return jsonResponse(401, {error: {code: 'invalid_session_token'}}, {
+            'X-Shopify-Retry-Invalid-Session-Request': '1',
+          });
+        }
+        return jsonResponse(200, {customer: {balance: 5}});
+      },
+    });
+    expect((await client.customer()).customer.balance).toBe(5);
+    expect(calls.map((c) => c.init.headers.Authorization)).toEqual([
+      'Bearer token-1',
+      'Bearer token-2',
+    ]);
+  });
+
+  it('raises the backend error code and message', async () => {
+    const {client} = fakeBackend({
+      'GET customer': () =>
+        jsonResponse(401, {error: {code: 'customer_login_required', message: 'Log in'}}),
+    });
+    await expect(client.customer()).rejects.toMatchObject({
+      status: 401,
+      code: 'customer_login_required',
+      message: 'Log in',
+    });
+  });
+
+  it('polls a pending redemption until its code exists', async () => {
+    let polls = 0;
+    const {client} = fakeBackend({
+      'POST redemptions': () =>
+        jsonResponse(202, {redemption: {id: 7, status: 'pending', code: null}, balance: 100}),
+      'GET redemptions/7': () => {
+        polls += 1;
+        return jsonResponse(200, {
+          redemption: polls < 2 ? {id: 7, status: 'pending'} : {id: 7, status: 'issued', code: 'BEAM-1'},
+        });
+      },
+    });
+    const result = await client.redeem({rewardId: 1, clientKey: 'k'});
+    expect(result.redemption.code).toBe('BEAM-1');
+    expect(result.balance).toBe(100);
+    expect(polls).toBe(2);
+  });
+
+  it('retries order points while the order webhook has not arrived', async () => {
+    let tries = 0;
+    const {client} = fakeBackend({
+      'GET orders/points?order_id=gid%3A%2F%2Fshopify%2FOrder%2F9': () => {
+        tries += 1;
+        return tries < 3
+          ? jsonResponse(404, {error: {code: 'order_not_found'}})
+          : jsonResponse(200, {order: {status: 'credited', points: 40}, customer: {balance: 1}});
+      },
+    });
+    const result = await client.orderPointsEventually('gid://shopify/Order/9');
+    expect(result.order.points).toBe(40);
+    expect(tries).toBe(3);
+  });
+});
+
+describe('cartFromCheckout', () => {
+  it('turns checkout lines into totals before discounts plus the order-level discount', () => {
+    const body = cartFromCheckout({
+      lines: [
+        {
+          quantity: 2,
+          merchandise: {product: {id: 'gid://shopify/Product/1'}},
+          cost: {totalAmount: {amount: 36.0}},
+          discountAllocations: [{discountedAmount: {amount: 4.0}}],
+        },
+        {
+          quantity: 1,
+          merchandise: {product: {id: 'gid://shopify/Product/2'}},
+          cost: {totalAmount: {amount: 10.1}},
+          discountAllocations: [],
+        },
+      ],
+      discountAllocations: [{discountedAmount: {amount: 5}}],
+    });
+    expect(body).toEqual({
+      lines: [
+        {product_id: 'gid://shopify/Product/1', quantity: 2, total: '40.00', discount: '4.00'},
+        {product_id: 'gid://shopify/Product/2', quantity: 1, total: '10.10', discount: '0.00'},
+      ],
+      order_discount: '5.00',
+    });
+  });
+});
+
+describe('rewards', () => {
+  const rewards = [
+    {id: 1, name: '$5 off', kind: 'fixed_amount', points: 500, affordable: true, value: '5.00'},
+    {id: 2, name: '$50 off', kind: 'fixed_amount', points: 5000, affordable: false},
+    {id: 3, name: 'Slider', kind: 'variable', points: 1000, variable_points: 1000, value: '10.00', affordable: true},
+  ];
+  it('offers only affordable rewards', () => {
+    expect(rewardChoices(rewards).map((c) => c.value)).toEqual(['1', '3']);
+  });
+  it('labels fixed and variable rewards', () => {
+    expect(rewardLabel(rewards[0])).toBe('$5 off (500 points)');
+    expect(rewardLabel(rewards[2], (v) => `$${v}`)).toBe('$10.00 off for 1000 points');
+  });
+});
+
+describe('redeemAndApply', () => {
+  const reward = {id: 1, kind: 'fixed_amount', points: 500};
+  const issued = {redemption: {id: 4, status: 'issued', code: 'BEAM-AAAA-BBBB', points_spent: 500}, balance: 700};
+
+  it('applies the code when the checkout accepts it', async () => {
+    const {client, calls} = fakeBackend({'POST redemptions': () => jsonResponse(201, issued)});
+    const applyCode = vi.fn(async () => ({type: 'success'}));
+    const result = await redeemAndApply({client, reward, applyCode, clientKey: 'ck'});
+    expect(result).toMatchObject({ok: true, code: 'BEAM-AAAA-BBBB', balance: 700});
+    expect(applyCode).toHaveBeenCalledWith('BEAM-AAAA-BBBB');
+    expect(calls[0].body).toEqual({reward_id: 1, client_key: 'ck', channel: 'checkout'});
+  });
+
+  it('releases the redemption and says so when the checkout refuses the code', async () => {
+    const {client, calls} = fakeBackend({
+      'POST redemptions': () => jsonResponse(201, issued),
+      'POST redemptions/4/release': () =>
+        jsonResponse(200, {redemption: {id: 4, status: 'cancelled'}, balance: 1200}),
+    });
+    const result = await redeemAndApply({
+      client,
+      reward,
+      clientKey: 'ck',
+      applyCode: async () => ({type: 'error', message: 'not combinable'}),
+    });
+    expect(result).toMatchObject({ok: false, stage: 'apply', released: true, balance: 1200});
+    expect(result.message).toBe(
+      "This reward can't be used on this order, so your 500 points were returned.",
+    );
+    expect(calls.map((c) => c.path)).toEqual(['redemptions', 'redemptions/4/release']);
+  });
+
+  it('reports a refused redemption without touching the checkout', async () => {
+    const {client} = fakeBackend({
+      'POST redemptions': () =>
+        jsonResponse(409, {error: {code: 'insufficient_points', message: 'Needs 500 points.'}}),
+    });
+    const applyCode = vi.fn();
+    const result = await redeemAndApply({client, reward, applyCode, clientKey: 'ck'});
+    expect(result).toMatchObject({ok: false, stage: 'redeem', message: 'Needs 500 points.'});
+    expect(applyCode).not.toHaveBeenCalled();
+  });
+});
+
+describe('orderPointsMessage', () => {
+  it('words each status', () => {
+    expect(orderPointsMessage({status: 'credited', points: 40})).toBe(
+      'You earned 40 points with this order.',
+    );
+    expect(orderPointsMessage({status: 'pending', points: 40})).toMatch(/^40 points are pending/);
+    expect(orderPointsMessage({status: 'processing'})).toMatch(/on their way/);
+  });
+  it('is an error class', () => {
+    expect(new BeamApiError(404, 'x')).toBeInstanceOf(Error);
+  });
+});

@@ -1,0 +1,59 @@
+import {render} from 'preact-render-to-string';
+import {describe, expect, it} from 'vitest';
+
+import {CheckoutRewardsView} from '../src/CheckoutRewards.jsx';
+import {OrderPointsView} from '../src/OrderPoints.jsx';
+
+const summary = {
+  earn: {points: 42},
+  customer: {balance: 1200, pending: 0},
+  rewards: [
+    {id: 1, name: '$5 off', kind: 'fixed_amount', points: 500, affordable: true},
+    {id: 2, name: '$50 off', kind: 'fixed_amount', points: 5000, affordable: false},
+  ],
+};
+
+describe('CheckoutRewardsView', () => {
+  it('shows the balance, the points this cart earns and the affordable rewards', () => {
+    const html = render(<CheckoutRewardsView state={{summary}} onChoose={() => {}} />);
+    expect(html).toContain('1200 points');
+    expect(html).toContain('this order earns 42 points');
+    expect(html).toContain('<s-option value="1">$5 off (500 points)</s-option>');
+    expect(html).not.toContain('$50 off');
+  });
+
+  it('invites a logged-out buyer to log in', () => {
+    const html = render(
+      <CheckoutRewardsView state={{summary: {...summary, customer: null}}} onChoose={() => {}} />,
+    );
+    expect(html).toContain('Log in to earn 42 points with this order.');
+    expect(html).not.toContain('s-select');
+  });
+
+  it('shows the applied code, and a refused one as a warning', () => {
+    expect(render(<CheckoutRewardsView state={{summary, applied: 'BEAM-1'}} />)).toContain(
+      'Reward applied: BEAM-1',
+    );
+    const html = render(<CheckoutRewardsView state={{summary, notice: 'points were returned'}} />);
+    expect(html).toContain('<s-banner tone="warning">points were returned</s-banner>');
+  });
+
+  it('renders nothing when Beam is unreachable', () => {
+    expect(render(<CheckoutRewardsView state={{failed: true}} />)).toBe('');
+  });
+});
+
+describe('OrderPointsView', () => {
+  it('shows the order points and the new balance', () => {
+    const html = render(
+      <OrderPointsView
+        state={{result: {order: {status: 'credited', points: 40}, customer: {balance: 1240}}}}
+      />,
+    );
+    expect(html).toContain('You earned 40 points with this order.');
+    expect(html).toContain('1240 points');
+  });
+  it('invites a guest to create an account', () => {
+    expect(render(<OrderPointsView state={{guest: true}} />)).toContain('Create an account');
+  });
+});

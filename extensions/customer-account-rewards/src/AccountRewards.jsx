@@ -1,0 +1,116 @@
+// Customer account: balance, the reward catalogue with redeem, and the points history.
+// Used full-page (customer-account.page.render) and as a profile block.
+import {useEffect, useState} from 'preact/hooks';
+
+import {newClientKey} from '../../checkout-rewards/src/beam-client.js';
+
+const KIND_LABEL = {
+  order_earn: 'Order',
+  redeem: 'Reward redeemed',
+  redeem_refund: 'Points returned',
+};
+
+export function entryLabel(entry) {
+  return entry.label || KIND_LABEL[entry.kind] || entry.kind;
+}
+
+export function AccountRewardsView({state, onRedeem, compact = false}) {
+  if (state.loading) return <s-spinner accessibilityLabel="Loading your rewards" />;
+  if (state.guest) return <s-text>Log in to see your rewards.</s-text>;
+  if (state.failed || !state.customer) {
+    return <s-text color="subdued">Your rewards are unavailable right now.</s-text>;
+  }
+  const {customer, rewards = [], entries = [], redeemed, notice, busy} = state;
+  const shown = compact ? entries.slice(0, 3) : entries;
+  return (
+    <s-stack gap="base">
+      <s-text>
+        Balance: <s-text type="strong">{customer.balance} points</s-text>
+        {customer.pending ? ` (+${customer.pending} pending)` : ''}
+      </s-text>
+      {redeemed ? (
+        <s-banner tone="success">
+          Your code: <s-text type="strong">{redeemed.code}</s-text> — use it at checkout.
+        </s-banner>
+      ) : null}
+      {notice ? <s-banner tone="warning">{notice}</s-banner> : null}
+      <s-section heading="Rewards">
+        <s-stack gap="small-200">
+          {rewards.map((reward) => (
+            <s-stack key={reward.id} direction="inline" gap="base">
+              <s-text>
+                {reward.name} · {reward.variable_points || reward.points} points
+              </s-text>
+              <s-button
+                disabled={!reward.affordable || busy || undefined}
+                onClick={() => onRedeem(reward)}
+              >
+                Redeem
+              </s-button>
+            </s-stack>
+          ))}
+        </s-stack>
+      </s-section>
+      <s-section heading="History">
+        {shown.length === 0 ? (
+          <s-text color="subdued">No activity yet.</s-text>
+        ) : (
+          <s-unordered-list>
+            {shown.map((entry) => (
+              <s-list-item key={entry.id}>
+                {entryLabel(entry)}: {entry.amount > 0 ? `+${entry.amount}` : entry.amount}
+              </s-list-item>
+            ))}
+          </s-unordered-list>
+        )}
+      </s-section>
+    </s-stack>
+  );
+}
+
+export function AccountRewards({client, compact}) {
+  const [state, setState] = useState({loading: true});
+
+  async function load() {
+    try {
+      const [summary, history] = await Promise.all([client.customer(), client.history()]);
+      setState((s) => ({
+        ...s,
+        loading: false,
+        customer: summary.customer,
+        rewards: summary.rewards,
+        entries: history.entries,
+      }));
+    } catch (error) {
+      setState({loading: false, failed: true, guest: error.code === 'customer_login_required'});
+    }
+  }
+
+  useEffect(() => {
+    load();
+  }, [client]);
+
+  async function onRedeem(reward) {
+    setState((s) => ({...s, busy: true, notice: ''}));
+    try {
+      const result = await client.redeem({
+        rewardId: reward.id,
+        points: reward.kind === 'variable' ? reward.variable_points : undefined,
+        clientKey: newClientKey('account'),
+        channel: 'customer_account',
+      });
+      const ok = result.redemption?.status === 'issued';
+      setState((s) => ({
+        ...s,
+        busy: false,
+        redeemed: ok ? result.redemption : null,
+        notice: ok ? '' : result.redemption?.error || 'Your reward is being prepared.',
+      }));
+    } catch (error) {
+      setState((s) => ({...s, busy: false, notice: error.message}));
+    }
+    await load();
+  }
+
+  return <AccountRewardsView state={state} onRedeem={onRedeem} compact={compact} />;
+}

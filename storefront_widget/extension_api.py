@@ -1,0 +1,309 @@
+"""The API of the checkout and customer-account UI extensions (mounted at /ext/).
+
+Callers run in the platform's sandboxed worker, so:
+
+* every request carries the extension session token (``Authorization: Bearer``, HS256 with the
+  app secret, ``dest`` = shop, ``aud`` = API key, ``sub`` = customer GID when logged in). The
+  customer is that ``sub`` and nothing else — a body naming a customer is refused;
+* CORS: the worker's origin is opaque (``null``), so answers carry
+  ``Access-Control-Allow-Origin: *`` without credentials, and preflights are answered without a
+  token;
+* each (shop, customer or client address) is rate-limited through the default cache (Redis in
+  production), redeeming more tightly than reading.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import APIView
+
+from loyalty.models import Redemption
+from merchants.auth import bearer_token, embedded_shop_authenticate
+from merchants.errors import BeamError
+from merchants.models import Shop
+from merchants.shopify.session_tokens import SessionTokenClaims, SessionTokenInvalid
+from storefront_widget import extension_services as svc
+from storefront_widget.extension_serializers import CartSummaryInput, RedeemInput
+
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+HISTORY_LIMIT = 50
+
+
+class CustomerLoginRequired(BeamError):
+    """This needs a logged-in customer; the buyer is browsing as a guest."""
+
+    code = "customer_login_required"
+    http_status = 401
+    response_headers = {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+
+
+class OrderNotFound(BeamError):
+    """No such order for this customer (yet: the order webhook may still be on its way)."""
+
+    code = "order_not_found"
+    http_status = 404
+
+
+@dataclass(frozen=True)
+class ExtensionBuyer:
+    """``request.user`` of an extension request: the shop and, when logged in, the customer."""
+
+    shop: Shop
+    claims: SessionTokenClaims
+    customer_id: int | None
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+
+
+class ExtensionTokenAuthentication(BaseAuthentication):
+    """Verify the extension session token (no ``iss`` in these tokens) and load the shop. A
+    ``sub`` that is present but not a customer GID is refused rather than treated as a guest."""
+
+    def authenticate(self, request: Request) -> tuple[ExtensionBuyer, SessionTokenClaims]:
+        shop, claims = embedded_shop_authenticate(bearer_token(request._request), require_iss=False)
+        customer_id = svc.customer_id_from_gid(claims.sub) if claims.sub else None
+        if claims.sub and customer_id is None:
+            raise SessionTokenInvalid("The session token's sub is not a customer GID.")
+        return ExtensionBuyer(shop=shop, claims=claims, customer_id=customer_id), claims
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Bearer realm="beam-extensions"'
+
+
+class _BuyerThrottle(SimpleRateThrottle):
+    """Per shop and customer (guests: per client address), in the default cache."""
+
+    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+        buyer = request.user
+        if not isinstance(buyer, ExtensionBuyer):
+            return None
+        who = f"c{buyer.customer_id}" if buyer.customer_id else f"ip{self.get_ident(request)}"
+        return f"beam:ext:{self.scope}:{buyer.shop.pk}:{who}"
+
+
+class ReadThrottle(_BuyerThrottle):
+    scope = "ext_read"
+    rate = "120/min"
+
+    def get_rate(self) -> str:
+        return self.rate
+
+
+class RedeemThrottle(_BuyerThrottle):
+    scope = "ext_redeem"
+    rate = "10/min"
+
+    def get_rate(self) -> str:
+        return self.rate
+
+
+class ExtensionApi(APIView):
+    """Base: token auth, JSON only, CORS on every answer (errors included), preflight open."""
+
+    authentication_classes = [ExtensionTokenAuthentication]
+    permission_classes: list = []
+    throttle_classes: list = [ReadThrottle]
+    renderer_classes = [JSONRenderer]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method == "OPTIONS":
+            return  # a preflight carries no token; it only learns what may be sent
+        super().initial(request, *args, **kwargs)
+
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return Response(status=204)
+
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        for name, value in CORS_HEADERS.items():
+            response[name] = value
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @property
+    def buyer(self) -> ExtensionBuyer:
+        return self.request.user  # type: ignore[return-value]
+
+    def customer_required(self) -> int:
+        if self.buyer.customer_id is None:
+            raise CustomerLoginRequired()
+        return self.buyer.customer_id
+
+    def member_and_summary(self) -> tuple[Any, dict[str, Any]]:
+        member = svc.member_for(shop=self.buyer.shop, customer_id=self.buyer.customer_id)
+        return member, svc.member_summary(member)
+
+
+class CheckoutSummaryApi(ExtensionApi):
+    """POST the cart; answers balance, the points this cart earns and the rewards to pick.
+    A logged-out buyer gets the estimate and ``customer: null`` (a sign-in invitation)."""
+
+    def post(self, request: Request) -> Response:
+        data = CartSummaryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        shop = self.buyer.shop
+        v = data.validated_data
+        earning = svc.cart_earning_estimate(
+            shop=shop,
+            lines=[
+                svc.CartLine(
+                    product_id=line.get("product_id"),
+                    quantity=line["quantity"],
+                    total=line["total"],
+                    discount=Decimal(line.get("discount") or 0),
+                    gift_card=line.get("gift_card", False),
+                )
+                for line in v["lines"]
+            ],
+            order_discount=Decimal(v.get("order_discount") or 0),
+            shipping=Decimal(v.get("shipping") or 0),
+            taxes_included=v.get("taxes_included", False),
+        )
+        body: dict[str, Any] = {
+            "earn": {
+                "points": earning.points,
+                "multiplier": str(earning.multiplier.normalize()),
+                "base": str(earning.base.quantize(svc.CENT)),
+            },
+            "customer": None,
+            "rewards": [],
+        }
+        if self.buyer.customer_id is not None:
+            _member, summary = self.member_and_summary()
+            body["customer"] = summary
+            body["rewards"] = svc.reward_options(
+                shop=shop, balance=summary["balance"], for_checkout=True, currency=shop.currency
+            )
+        return Response(body)
+
+
+class CustomerSummaryApi(ExtensionApi):
+    """GET balance and the full reward catalogue (customer account)."""
+
+    def get(self, request: Request) -> Response:
+        self.customer_required()
+        _member, summary = self.member_and_summary()
+        shop = self.buyer.shop
+        return Response(
+            {
+                "customer": summary,
+                "rewards": svc.reward_options(
+                    shop=shop,
+                    balance=summary["balance"],
+                    for_checkout=False,
+                    currency=shop.currency,
+                ),
+            }
+        )
+
+
+class CustomerHistoryApi(ExtensionApi):
+    """GET the member's ledger and redemptions, newest first."""
+
+    def get(self, request: Request) -> Response:
+        self.customer_required()
+        member, summary = self.member_and_summary()
+        history = svc.member_history(shop=self.buyer.shop, member=member, limit=HISTORY_LIMIT)
+        return Response({"customer": summary, **history})
+
+
+class RedemptionCreateApi(ExtensionApi):
+    """POST a reward choice; the same ``client_key`` answers the same redemption."""
+
+    throttle_classes = [ReadThrottle, RedeemThrottle]
+
+    def post(self, request: Request) -> Response:
+        self.customer_required()
+        data = RedeemInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        member, _summary = self.member_and_summary()
+        redemption = svc.extension_redeem(
+            shop=self.buyer.shop,
+            member=member,
+            reward_id=v["reward_id"],
+            points=v.get("points"),
+            client_key=v["client_key"],
+            channel=v["channel"],
+        )
+        member.refresh_from_db()
+        status = 201 if redemption.status == Redemption.Status.ISSUED else 202
+        if redemption.status == Redemption.Status.FAILED:
+            status = 502
+        return Response(
+            {"redemption": svc.redemption_payload(redemption), **svc.member_summary(member)},
+            status=status,
+        )
+
+
+class RedemptionDetailApi(ExtensionApi):
+    """GET one of the member's redemptions (poll while the code is being created)."""
+
+    def get(self, request: Request, redemption_id: int) -> Response:
+        self.customer_required()
+        member, _ = self.member_and_summary()
+        redemption = svc.redemption_for_member(
+            shop=self.buyer.shop, member=member, redemption_id=redemption_id
+        )
+        return Response({"redemption": svc.redemption_payload(redemption)})
+
+
+class RedemptionReleaseApi(ExtensionApi):
+    """POST: the checkout could not apply the code — deactivate it and return the points."""
+
+    throttle_classes = [ReadThrottle, RedeemThrottle]
+
+    def post(self, request: Request, redemption_id: int) -> Response:
+        self.customer_required()
+        member, _ = self.member_and_summary()
+        redemption = svc.extension_release(
+            shop=self.buyer.shop, member=member, redemption_id=redemption_id
+        )
+        member.refresh_from_db()
+        return Response(
+            {"redemption": svc.redemption_payload(redemption), **svc.member_summary(member)}
+        )
+
+
+class OrderPointsApi(ExtensionApi):
+    """GET ?order_id=<GID or id>: the points of the customer's own order (thank-you and
+    order-status pages). Unknown and foreign orders are the same 404."""
+
+    def get(self, request: Request) -> Response:
+        customer_id = self.customer_required()
+        order_id = svc.order_id_from_ref(request.query_params.get("order_id", ""))
+        found = (
+            svc.order_points_for_customer(
+                shop=self.buyer.shop, customer_id=customer_id, order_id=order_id
+            )
+            if order_id is not None
+            else None
+        )
+        if found is None:
+            raise OrderNotFound()
+        _member, summary = self.member_and_summary()
+        return Response({"order": found, "customer": summary})
+
+
+def preflight_only(request: HttpRequest) -> HttpResponse:
+    """Unknown paths under /ext/ still answer CORS, so the extension sees a real 404."""
+    response = HttpResponse(status=204 if request.method == "OPTIONS" else 404)
+    for name, value in CORS_HEADERS.items():
+        response[name] = value
+    return response

@@ -1,0 +1,52 @@
+"""Input shapes of the extension API (checkout and customer-account UI extensions)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rest_framework import serializers
+
+PRODUCT_GID_RE = re.compile(r"^(?:gid://shopify/Product/)?([0-9]{1,19})$")
+MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
+
+
+class CartLineInput(serializers.Serializer):
+    """A checkout line: ``total`` before discounts, ``discount`` allocated to it."""
+
+    product_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    quantity = serializers.IntegerField(min_value=1, max_value=100000)
+    total = serializers.DecimalField(**MONEY)
+    discount = serializers.DecimalField(**MONEY, required=False, default=0)
+    gift_card = serializers.BooleanField(required=False, default=False)
+
+    def validate_product_id(self, value: str) -> int | None:
+        if not value:
+            return None
+        match = PRODUCT_GID_RE.match(value)
+        if not match:
+            raise serializers.ValidationError("Expected a product GID or id.")
+        return int(match.group(1))
+
+
+class CartSummaryInput(serializers.Serializer):
+    lines = CartLineInput(many=True, max_length=250)
+    order_discount = serializers.DecimalField(**MONEY, required=False, default=0)
+    shipping = serializers.DecimalField(**MONEY, required=False, default=0)
+    taxes_included = serializers.BooleanField(required=False, default=False)
+    currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
+
+
+class RedeemInput(serializers.Serializer):
+    reward_id = serializers.IntegerField(min_value=1)
+    points = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    client_key = serializers.CharField(max_length=100)
+    channel = serializers.ChoiceField(
+        choices=["checkout", "customer_account"], required=False, default="checkout"
+    )
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict) and "customer_id" in data:
+            # The customer is the token's ``sub``; a body naming one is refused, not ignored.
+            raise serializers.ValidationError({"customer_id": "Not accepted."})
+        return super().to_internal_value(data)
