@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from devstore import services as store
 from devstore.errors import DiscountCodeRefused
@@ -151,8 +152,9 @@ def checkout(
         f"{base}/cart",
         {"customer_id": str(customer.id), "shipping": shipping, "discount_code": code},
     )
-    assert placed.status_code == 302 and placed["Location"].endswith("/orders"), placed.content
     (order,) = DevOrder.objects.filter(shop=dev_shop).exclude(id__in=before)
+    thank_you = reverse("devstore:checkout_thank_you", args=[dev_shop.domain, order.id])
+    assert placed.status_code == 302 and placed["Location"] == thank_you, placed.content
     return order
 
 
