@@ -141,6 +141,8 @@ def reward_options(
     """The active rewards with the points each would take from ``balance`` and whether the
     member can afford it. Checkout lists only rewards that become a discount code."""
     options: list[dict[str, Any]] = []
+    if not program_get_or_create(shop=shop).enabled:
+        return options  # a paused program redeems nothing
     rewards = Reward.objects.filter(shop=shop, active=True).order_by("points_cost", "pk")
     for reward in rewards:
         if for_checkout and reward.kind == Reward.Kind.STORE_CREDIT:
