@@ -8,6 +8,8 @@ from typing import Any
 from rest_framework import serializers
 
 PRODUCT_GID_RE = re.compile(r"^(?:gid://shopify/Product/)?([0-9]{1,19})$")
+# The customer is the token's ``sub``; a body naming one is refused, not silently ignored.
+IDENTITY_FIELDS = ("customer_id", "customer", "customer_gid", "member_id")
 MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
 
 
@@ -46,7 +48,7 @@ class RedeemInput(serializers.Serializer):
     )
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict) and "customer_id" in data:
-            # The customer is the token's ``sub``; a body naming one is refused, not ignored.
-            raise serializers.ValidationError({"customer_id": "Not accepted."})
+        named = [f for f in IDENTITY_FIELDS if isinstance(data, dict) and f in data]
+        if named:
+            raise serializers.ValidationError(dict.fromkeys(named, "Not accepted."))
         return super().to_internal_value(data)

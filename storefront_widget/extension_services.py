@@ -16,7 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from loyalty.errors import InvalidRedemption, RedemptionNotCancellable
+from loyalty.errors import InsufficientPoints, InvalidRedemption, RedemptionNotCancellable
 from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward
 from loyalty.selectors import member_get_by_customer, member_ledger, member_redemptions
 from loyalty.services import (
@@ -36,6 +36,13 @@ CHECKOUT_CODE_VALID_FOR = timedelta(hours=24)
 CUSTOMER_GID_RE = re.compile(r"^gid://shopify/Customer/([0-9]{1,19})$")
 ORDER_REF_RE = re.compile(r"^(?:gid://shopify/(?:Order|OrderIdentity)/)?([0-9]{1,19})$")
 CODE_CHANNELS = {Redemption.Channel.CHECKOUT, Redemption.Channel.CUSTOMER_ACCOUNT}
+
+
+class RedemptionNotFound(InvalidRedemption):
+    """No such redemption for this customer."""
+
+    code = "redemption_not_found"
+    http_status = 404
 
 
 def customer_id_from_gid(sub: str) -> int | None:
@@ -141,6 +148,8 @@ def reward_options(
     """The active rewards with the points each would take from ``balance`` and whether the
     member can afford it. Checkout lists only rewards that become a discount code."""
     options: list[dict[str, Any]] = []
+    if not program_get_or_create(shop=shop).enabled:
+        return options  # a paused program redeems nothing
     rewards = Reward.objects.filter(shop=shop, active=True).order_by("points_cost", "pk")
     for reward in rewards:
         if for_checkout and reward.kind == Reward.Kind.STORE_CREDIT:
@@ -204,8 +213,6 @@ def extension_redeem(
 ) -> Redemption:
     """Redeem through the points engine's saga; checkout codes live ``CHECKOUT_CODE_VALID_FOR``."""
     if member is None:
-        from loyalty.errors import InsufficientPoints
-
         raise InsufficientPoints("You have no points yet.")
     reward = Reward.objects.filter(shop=shop, pk=reward_id, active=True).first()
     if (
@@ -335,10 +342,3 @@ def member_history(*, shop: Shop, member: Member | None, limit: int) -> dict[str
         redemption_payload(r) for r in member_redemptions(shop=shop, member=member)[:limit]
     ]
     return {"entries": entries, "redemptions": redemptions}
-
-
-class RedemptionNotFound(InvalidRedemption):
-    """No such redemption for this customer."""
-
-    code = "redemption_not_found"
-    http_status = 404

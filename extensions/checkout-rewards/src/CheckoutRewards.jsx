@@ -57,10 +57,16 @@ export function CheckoutRewardsView({state, onChoose, formatMoney = (v) => v}) {
   );
 }
 
+/** A Beam reward code already on the checkout (after a reload the block shows it again). */
+export function appliedBeamCode(discountCodes) {
+  return (discountCodes || []).map((d) => d.code).find((code) => /^BEAM-/i.test(code || '')) || '';
+}
+
 /** Container: reads the checkout through `api` (the `shopify` global) and talks to Beam. */
 export function CheckoutRewards({api, client}) {
   const lines = api.lines.value;
   const discounts = api.discountAllocations.value;
+  const alreadyApplied = appliedBeamCode(api.discountCodes?.value);
   const cart = useMemo(
     () => cartFromCheckout({lines, discountAllocations: discounts}),
     [lines, discounts],
@@ -103,5 +109,11 @@ export function CheckoutRewards({api, client}) {
 
   const formatMoney = (value) =>
     api.i18n?.formatCurrency ? api.i18n.formatCurrency(Number(value)) : value;
-  return <CheckoutRewardsView state={state} onChoose={onChoose} formatMoney={formatMoney} />;
+  return (
+    <CheckoutRewardsView
+      state={{...state, applied: state.applied || alreadyApplied}}
+      onChoose={onChoose}
+      formatMoney={formatMoney}
+    />
+  );
 }

@@ -1,7 +1,7 @@
 import {render} from 'preact-render-to-string';
 import {describe, expect, it} from 'vitest';
 
-import {CheckoutRewardsView} from '../src/CheckoutRewards.jsx';
+import {appliedBeamCode, CheckoutRewardsView} from '../src/CheckoutRewards.jsx';
 import {OrderPointsView} from '../src/OrderPoints.jsx';
 
 const summary = {
@@ -40,6 +40,14 @@ describe('CheckoutRewardsView', () => {
 
   it('renders nothing when Beam is unreachable', () => {
     expect(render(<CheckoutRewardsView state={{failed: true}} />)).toBe('');
+  });
+});
+
+describe('appliedBeamCode', () => {
+  it('finds a Beam code among the checkout codes', () => {
+    expect(appliedBeamCode([{code: 'SUMMER'}, {code: 'BEAM-ABCD-EFGH'}])).toBe('BEAM-ABCD-EFGH');
+    expect(appliedBeamCode([{code: 'SUMMER'}])).toBe('');
+    expect(appliedBeamCode(undefined)).toBe('');
   });
 });
 
