@@ -18,8 +18,8 @@ install: $(STAMP)
 ## Start Beam with a demo store installed and populated (SQLite, in-process tasks, devstore).
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py demo_setup
-	$(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
+	SHOPIFY_APP_URL=$${SHOPIFY_APP_URL:-http://127.0.0.1:$${PORT:-8000}} $(PY) manage.py demo_setup
+	SHOPIFY_APP_URL=$${SHOPIFY_APP_URL:-http://127.0.0.1:$${PORT:-8000}} $(PY) manage.py runserver 127.0.0.1:$${PORT:-8000}
 
 ## Run the whole test suite (uses DATABASE_URL / REDIS_URL when set, else SQLite).
 test: $(STAMP)

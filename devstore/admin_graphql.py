@@ -48,6 +48,7 @@ from devstore.models import (
     DevMetafield,
     DevOrder,
     DevProduct,
+    DevRefund,
     DevShop,
     DevVariant,
 )
@@ -798,6 +799,19 @@ class ShopGraph:
         if kind == "Product":
             row = DevProduct.objects.filter(shop=self.shop, id=pk).first()
             return self.product_node(row) if row else None
+        if kind == "Refund":
+            refund = (
+                DevRefund.objects.filter(order__shop=self.shop, id=pk)
+                .select_related("order")
+                .first()
+            )
+            if refund is None:
+                return None
+            payload = refund.order.payload
+            line_items = {item["id"]: item for item in payload["line_items"]}
+            return self.refund_node(
+                refund.payload, line_items, payload.get("discount_applications") or []
+            )
         if kind == "ProductVariant":
             variant = self._variant(pk)
             return self.variant_node(variant) if variant else None

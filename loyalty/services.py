@@ -65,7 +65,7 @@ from loyalty.models import (
     Redemption,
     Reward,
 )
-from merchants.errors import ShopifyApiError, ShopifyUserError
+from merchants.errors import ShopifyApiError, ShopifyUserError, ShopNotInstalled
 from merchants.models import Shop
 from merchants.shopify.operations import (
     DiscountCodeStatus,
@@ -1161,6 +1161,13 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
             if found is not None:
                 return _redemption_mark_issued(redemption, discount_id=found.id)
         discount_id = _redemption_create_in_store(redemption)
+    except ShopNotInstalled as exc:  # uninstalled meanwhile: nothing can be created
+        return _redemption_refund(
+            redemption=redemption,
+            from_status=Redemption.Status.PENDING,
+            to_status=Redemption.Status.FAILED,
+            error=f"shop not installed: {exc}",
+        )
     except (ShopifyUserError, ValueError) as exc:  # permanent: the input was refused
         if is_code and isinstance(exc, ShopifyUserError):
             # The client retries a create whose answer was lost; the retry is refused as a
@@ -1277,7 +1284,11 @@ def redemptions_expire_due(*, now: datetime | None = None) -> int:
     now = now or timezone.now()
     due = (
         Redemption.objects.select_related("reward", "shop", "member")
-        .filter(status=Redemption.Status.ISSUED, expires_at__lte=now)
+        .filter(
+            status=Redemption.Status.ISSUED,
+            expires_at__lte=now,
+            shop__uninstalled_at__isnull=True,  # no API calls for an uninstalled shop
+        )
         .exclude(reward__kind=Reward.Kind.STORE_CREDIT)
     )
     expired = 0
@@ -1289,7 +1300,7 @@ def redemptions_expire_due(*, now: datetime | None = None) -> int:
                 continue
             if redemption.discount_id:
                 discount_code_deactivate(redemption.shop, discount_id=redemption.discount_id)
-        except ShopifyApiError as exc:
+        except (ShopifyApiError, ShopNotInstalled) as exc:
             logger.warning("redemption %s expiry postponed: %s", redemption.pk, exc)
             continue
         result = _redemption_refund(

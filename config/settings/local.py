@@ -24,3 +24,9 @@ CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
 INSTALLED_APPS = [*INSTALLED_APPS, "devstore"]  # noqa: F405
 # The devstore frames Beam from this very origin; production adds nothing.
 SHOPIFY_EXTRA_FRAME_ANCESTORS = env.list("SHOPIFY_EXTRA_FRAME_ANCESTORS", default=["'self'"])
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # WAL and NORMAL sync: the demo's many small commits (webhook inbox, devstore) without an
+    # fsync each; readers (the dev server) never wait for the writer.
+    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (  # noqa: F405
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )

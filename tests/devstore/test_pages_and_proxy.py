@@ -10,9 +10,8 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import jwt
 import pytest
-from django.core.management import call_command
 
-from devstore.models import DevCustomer, DevOrder, DevProduct, DevShop, DevWebhookLog
+from devstore.models import DevOrder
 from tests.devstore.factories import DevCustomerFactory, DevProductFactory
 
 SECRET = "beam-test-api-secret"
@@ -140,30 +139,3 @@ def test_storefront_includes_the_launcher_when_the_theme_has_one(
     asset = client.get("/devstore/theme-assets/launcher.js")
     assert b"".join(asset.streaming_content) == b"window.beamLoaded = true;"
     assert client.get("/devstore/theme-assets/../../settings.py").status_code == 404
-
-
-@pytest.mark.django_db(transaction=True)
-def test_demo_setup_installs_beam_and_is_idempotent(settings):
-    settings.SHOPIFY_APP_URL = "http://beam.test"
-    call_command("demo_setup", orders=25, customers=8, days=30)
-    counts = (
-        DevShop.objects.count(),
-        DevProduct.objects.count(),
-        DevCustomer.objects.count(),
-        DevOrder.objects.count(),
-        DevWebhookLog.objects.count(),
-    )
-    assert counts[:4] == (2, 24, 13, 37)
-    demo = DevShop.objects.get(domain="demo-store.myshopify.com")
-    assert demo.currency == "USD" and demo.iana_timezone == "America/New_York"
-    assert demo.app_installed_at is not None
-    assert DevOrder.objects.filter(shop=demo, customer__isnull=True).exists()
-    assert not DevWebhookLog.objects.exclude(status="delivered").exists()
-    call_command("demo_setup", orders=25, customers=8, days=30)
-    assert (
-        DevShop.objects.count(),
-        DevProduct.objects.count(),
-        DevCustomer.objects.count(),
-        DevOrder.objects.count(),
-        DevWebhookLog.objects.count(),
-    ) == counts

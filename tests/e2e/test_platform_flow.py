@@ -514,3 +514,49 @@ def test_uninstall_stops_everything_and_reinstall_reactivates(
     assert member.balance == WELCOME + 50 + 100
     assert [a for _, a in ledger(member)] == [WELCOME, 50, 100]
     assert_ledger_consistent(shop)
+
+
+# --- compliance requests sent by the store -----------------------------------------------------
+
+
+def test_compliance_requests_from_the_store_export_redact_and_erase(dev_shop: DevShop) -> None:
+    from merchants.models import ComplianceRequest
+
+    shop = install_managed(dev_shop)
+    configure_program(shop)
+    ada = sign_up(dev_shop, "ada@example.com")
+    grace = sign_up(dev_shop, "grace@example.com", "Grace", "Hopper")
+    lamp = variant(dev_shop, "Lamp")
+    order = checkout(dev_shop, ada, [lamp])  # 50
+    checkout(dev_shop, grace, [lamp, lamp])  # 100
+
+    store.compliance_customer_data_request(ada)
+
+    export = ComplianceRequest.objects.get(shop=shop, topic="customers/data_request")
+    assert export.customer_id == ada.id and export.completed_at is not None
+    assert export.result["customer"]["email"] == "ada@example.com"
+    assert export.result["orders_requested"] == [order.id]
+    assert "ada@example.com" in str(export.result)
+
+    store.compliance_customer_redact(ada)
+
+    member = member_of(shop, ada)
+    assert member.redacted and member.email == "" and member.first_name == ""
+    assert member.balance == WELCOME + 50  # anonymous totals stay
+    assert "ada@example.com" not in str(
+        list(WebhookDelivery.objects.filter(shop=shop).values_list("payload", flat=True))
+    )
+    assert member_of(shop, grace).email == "grace@example.com"  # nobody else touched
+
+    store.app_uninstall(DevShop.objects.get(pk=dev_shop.pk))
+    store.compliance_shop_redact(DevShop.objects.get(pk=dev_shop.pk))
+
+    assert not Member.objects.filter(shop=shop).exists()
+    assert not LedgerEntry.objects.filter(shop=shop).exists()
+    assert not LoyaltyOrder.objects.filter(shop=shop).exists()
+    tombstone = Shop.objects.get(pk=shop.pk)
+    assert not tombstone.is_active and tombstone.access_token_encrypted == ""
+    assert ComplianceRequest.objects.filter(shop=shop, topic="shop/redact").exists()
+    assert set(WebhookDelivery.objects.filter(shop=shop).values_list("status", flat=True)) <= {
+        "succeeded"
+    }

@@ -93,11 +93,15 @@ def reward(shop) -> Reward:
 
 
 @pytest.fixture
-def redeem(shop, django_capture_on_commit_callbacks):
+def redeem(django_capture_on_commit_callbacks):
     def _redeem(member, reward, key="k1", points=None) -> Redemption:
         with django_capture_on_commit_callbacks(execute=True):
             r = reward_redeem(
-                shop=shop, member_id=member.pk, reward_id=reward.pk, points=points, client_key=key
+                shop=member.shop,
+                member_id=member.pk,
+                reward_id=reward.pk,
+                points=points,
+                client_key=key,
             )
         r.refresh_from_db()
         return r
@@ -323,3 +327,66 @@ def test_cancel_when_the_store_is_down_changes_nothing(
     assert r.status == Redemption.Status.ISSUED
     assert DevDiscountCode.objects.get(shop=dev_shop).status == DevDiscountCode.Status.ACTIVE
     assert balance(member) == 500
+
+
+def test_expiry_job_skips_uninstalled_shops_and_runs_for_the_others(
+    shop, dev_shop, member, reward, redeem, platform_http
+) -> None:
+    """An uninstalled shop gets no API call; its codes wait (they are handled if the shop
+    comes back), and it does not block the other shops' expiries."""
+    stale = redeem(member, reward, key="uninstalled")
+    other_dev = store.shop_create("other-saga.myshopify.com", name="Other", currency="USD")
+    other_token = DevAppToken.objects.create(
+        shop=other_dev,
+        access_token="shpat_other",
+        expires_at=timezone.now() + timedelta(hours=1),
+        scopes=settings.SHOPIFY_SCOPES,
+    )
+    other = Shop(domain=other_dev.domain, currency="USD", installed_at=timezone.now())
+    other.access_token = other_token.access_token
+    other.access_token_expires_at = other_token.expires_at
+    other.save()
+    ProgramFactory(shop=other)
+    other_customer = store.customer_create(other_dev, "bo@example.com", "Bo", "Li")
+    other_member = MemberFactory(shop=other, customer_id=other_customer.id)
+    points_adjust(
+        shop=other, member=other_member, amount=600, reason="seed", actor="t", idempotency_key="s"
+    )
+    other_reward = RewardFactory(shop=other, points_cost=600)
+    fresh = redeem(other_member, other_reward, key="installed")
+    assert fresh.status == Redemption.Status.ISSUED
+    from merchants.services import shop_uninstall
+
+    shop_uninstall(shop=shop)
+    calls = len(platform_http.calls)
+
+    later = max(stale.expires_at, fresh.expires_at) + timedelta(seconds=1)
+    assert redemptions_expire_due(now=later) == 1
+
+    stale.refresh_from_db()
+    fresh.refresh_from_db()
+    assert stale.status == Redemption.Status.ISSUED and balance(member) == 500
+    assert fresh.status == Redemption.Status.EXPIRED and balance(other_member) == 600
+    assert all(DOMAIN not in call.request.url for call in platform_http.calls[calls:])
+
+
+def test_issue_for_a_shop_uninstalled_meanwhile_gives_the_points_back(
+    shop, member, reward, django_capture_on_commit_callbacks, platform_http
+) -> None:
+    from merchants.services import shop_uninstall
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        r = reward_redeem(shop=shop, member_id=member.pk, reward_id=reward.pk, client_key="k")
+    assert balance(member) == 500
+    shop_uninstall(shop=shop)
+    calls = len(platform_http.calls)
+
+    for callback in callbacks:
+        callback()
+
+    r.refresh_from_db()
+    assert r.status == Redemption.Status.FAILED and "not installed" in r.error
+    assert balance(member) == 1000
+    assert ledger(member)[-1] == ("redeem_refund", 500)
+    assert len(platform_http.calls) == calls
+    assert not DevDiscountCode.objects.exists()

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from devstore import services as store
-from devstore.models import DevAppToken, DevMetafield
+from devstore.models import DevAppToken, DevMetafield, DevOrder
 from merchants.errors import ShopifyUserError
 from merchants.models import Shop
 from merchants.shopify import operations as ops
@@ -282,3 +282,54 @@ def test_tier_none_deletes_the_tier_metafield_in_the_devstore(shop: Shop, custom
     # deleting a tier that is already gone is no error (the platform answers null for it)
     ops.customer_loyalty_metafields_set(shop, customer_gid=customer_gid, balance=30, tier=None)
     assert dict(DevMetafield.objects.values_list("key", "value")) == {"points_balance": "30"}
+
+
+def test_every_query_document_runs_on_the_devstore_without_errors(
+    shop: Shop, dev_shop, customer
+) -> None:
+    """Each read document Beam sends, executed by the devstore on an order with a code,
+    shipping, tax and two refunds: data for every field, no GraphQL error (the client raises
+    on any)."""
+    tent = store.product_create(dev_shop, "Tent", Decimal("100.00")).variants.get()
+    mug = store.product_create(dev_shop, "Mug", Decimal("12.00")).variants.get()
+    store.discount_code_create(dev_shop, code="TENOFF", value=Decimal("10.00"))
+    order = store.order_place(
+        dev_shop,
+        customer=customer,
+        lines=[(tent, 2), (mug, 1)],
+        discount_code="TENOFF",
+        shipping=Decimal("8.00"),
+        tax_rate=Decimal("0.05"),
+    )
+    tent_line, mug_line = order.payload["line_items"]
+    first = store.order_refund(order, [(mug_line["id"], 1)])
+    store.order_refund(DevOrder.objects.get(pk=order.id), [(tent_line["id"], 1)], Decimal("8.00"))
+    client = AdminClient(shop)
+    order_gid = _gid("Order", order.id)
+
+    data = client.execute(ops.ORDER_DOCUMENT, {"id": order_gid}).data["order"]
+    assert data["legacyResourceId"] == str(order.id)
+    assert [n["code"] for n in data["discountApplications"]["nodes"]] == ["TENOFF"]
+    assert len(data["shippingLines"]["nodes"]) == 1
+    assert len(data["refunds"]) == 2
+    assert {
+        a["discountApplication"]["code"]
+        for n in data["lineItems"]["nodes"]
+        for a in n["discountAllocations"]
+    } == {"TENOFF"}
+    assert client.execute(ops.ORDER_LINE_ITEMS_DOCUMENT, {"id": order_gid}).data["order"][
+        "lineItems"
+    ]["pageInfo"] == {"hasNextPage": False, "endCursor": data["lineItems"]["pageInfo"]["endCursor"]}
+    refunds = client.execute(ops.ORDER_REFUNDS_DOCUMENT, {"id": order_gid}).data["order"]["refunds"]
+    assert len(refunds) == 2 and refunds[0]["legacyResourceId"] == str(first.id)
+    node = client.execute(ops.REFUND_LINE_ITEMS_DOCUMENT, {"id": refunds[0]["id"]}).data["node"]
+    assert [item["quantity"] for item in node["refundLineItems"]["nodes"]] == [1]
+    page = client.execute(ops.ORDERS_UPDATED_SINCE_DOCUMENT, {"first": 50}).data["orders"]
+    assert [n["id"] for n in page["nodes"]] == [order_gid]
+    lookup = client.execute(ops.DISCOUNT_CODE_LOOKUP_DOCUMENT, {"code": "tenoff"}).data
+    assert lookup["codeDiscountNodeByCode"]["codeDiscount"]["asyncUsageCount"] == 1
+    assert client.execute(ops.SHOP_DETAILS_DOCUMENT).data["shop"]["currencyCode"] == "CAD"
+
+    (pulled,) = ops.orders_updated_since(shop, since=timezone.now() - timedelta(hours=1))
+    assert pulled["discount_codes"] == order.payload["discount_codes"]
+    assert [len(r["refund_line_items"]) for r in pulled["refunds"]] == [1, 1]

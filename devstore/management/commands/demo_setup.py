@@ -89,6 +89,74 @@ def _install_beam(shop: DevShop) -> bool:
     return shop.app_installed_at is not None
 
 
+DEMO_WELCOME_POINTS = 100
+DEMO_REWARDS = [
+    # (name, kind, points cost, value)
+    ("$5 off your order", "fixed_amount", 500, Decimal("5.00")),
+    ("10% off your order", "percentage", 900, Decimal("10")),
+    ("Free shipping", "free_shipping", 300, Decimal("0")),
+]
+
+
+def _beam_program_setup(domain: str) -> bool:
+    """What a merchant configures on first use: welcome points and a small rewards
+    catalogue. Only when the shop has no rewards yet, so a second run changes nothing the
+    merchant edited. Returns True when it configured the program."""
+    from loyalty.models import LoyaltyProgram, Reward
+    from loyalty.services import program_get_or_create
+    from merchants.models import Shop
+
+    shop = Shop.objects.filter(domain=domain, uninstalled_at__isnull=True).first()
+    if shop is None or Reward.objects.filter(shop=shop).exists():
+        return False
+    program = program_get_or_create(shop=shop)
+    LoyaltyProgram.objects.filter(pk=program.pk).update(welcome_points=DEMO_WELCOME_POINTS)
+    for name, kind, cost, value in DEMO_REWARDS:
+        Reward.objects.create(shop=shop, name=name, kind=kind, points_cost=cost, value=value)
+    return True
+
+
+def _beam_redemptions(shop: DevShop, *, count: int = 3) -> int:
+    """A few members spend points through the real saga (the code is created in this store
+    through the Admin API); the first one uses the code in an order, so the dashboard has a
+    used, attributed code. Only when the shop has no redemption yet."""
+    from loyalty.models import Member, Redemption, Reward
+    from loyalty.services import reward_redeem
+    from merchants.models import Shop
+
+    beam = Shop.objects.filter(domain=shop.domain, uninstalled_at__isnull=True).first()
+    reward = Reward.objects.filter(shop=beam, kind="fixed_amount").order_by("pk").first()
+    if beam is None or reward is None or Redemption.objects.filter(shop=beam).exists():
+        return 0
+    cost = reward.points_cost or 0
+    members = Member.objects.filter(shop=beam, balance__gte=cost).order_by("-balance", "pk")
+    made = 0
+    for member in members[:count]:
+        redemption = reward_redeem(
+            shop=beam, member_id=member.pk, reward_id=reward.pk, client_key=f"demo-{member.pk}"
+        )
+        if redemption.status != "issued":
+            continue
+        made += 1
+        if made == 1:
+            customer = DevCustomer.objects.filter(shop=shop, id=member.customer_id).first()
+            variant = (
+                DevVariant.objects.filter(product__shop=shop, product__gift_card=False)
+                .order_by("-price")
+                .first()
+            )
+            if customer is not None and variant is not None:
+                services.order_place(
+                    shop,
+                    customer=customer,
+                    lines=[(variant, 1)],
+                    discount_code=redemption.code,
+                    shipping=Decimal("5.00"),
+                    tax_rate=Decimal("0.08"),
+                )
+    return made
+
+
 def _populate(
     shop: DevShop, *, customers: int, orders: int, days: int, seed: int
 ) -> dict[str, Any]:
@@ -149,6 +217,19 @@ def _populate(
     return created
 
 
+def _beam_points_summary(domain: str) -> dict[str, int]:
+    from django.db.models import Sum
+
+    from loyalty.models import LoyaltyOrder, Member
+
+    members = Member.objects.filter(shop__domain=domain)
+    return {
+        "members": members.count(),
+        "credited": LoyaltyOrder.objects.filter(shop__domain=domain, state="credited").count(),
+        "points": members.aggregate(total=Sum("balance"))["total"] or 0,
+    }
+
+
 class Command(BaseCommand):
     help = "Create the demo shops, install Beam into them and fill them with history."
 
@@ -184,6 +265,7 @@ class Command(BaseCommand):
                             "once the server runs; webhooks are sent only to installed shops."
                         )
                     )
+            configured = _beam_program_setup(DEMO_SHOP)
             counts = _populate(
                 demo,
                 customers=options["customers"],
@@ -192,12 +274,23 @@ class Command(BaseCommand):
                 seed=7,
             )
             other_counts = _populate(other, customers=5, orders=12, days=30, seed=11)
+            redeemed = _beam_redemptions(DevShop.objects.get(domain=DEMO_SHOP))
+        points = _beam_points_summary(DEMO_SHOP)
         base = settings.SHOPIFY_APP_URL
         self.stdout.write(
             self.style.SUCCESS(
                 f"Devstore ready in {time.monotonic() - started:.1f}s "
                 f"(created {counts} in {DEMO_SHOP}, {other_counts} in {OTHER_SHOP})."
             )
+        )
+        if configured:
+            self.stdout.write(
+                f"Beam program configured: {DEMO_WELCOME_POINTS} welcome points, "
+                f"{len(DEMO_REWARDS)} rewards; {redeemed} rewards redeemed."
+            )
+        self.stdout.write(
+            f"Beam in {DEMO_SHOP}: {points['members']} members, {points['credited']} orders "
+            f"credited, {points['points']} points in balances."
         )
         self.stdout.write(f"  Beam in the store admin: {base}/devstore/{DEMO_SHOP}/admin/apps/beam")
         self.stdout.write(f"  Storefront:              {base}/devstore/{DEMO_SHOP}/")
