@@ -7,7 +7,15 @@ finds what changed since the shop's watermark (minus ``WATERMARK_OVERLAP``, whic
 transactions that committed after a later refresh started) and recomputes exactly:
 
 * the shop-local days those rows fall on (all of a day's orders, entries and enrolments), and
-* the customers those orders and members belong to (all of each customer's orders).
+* the customers those orders and members belong to (all of each customer's orders), and
+  the first-order days (cohorts) those customers belonged to before and after.
+
+A full rebuild runs on the first refresh, after a timezone change and once a day (it also
+catches what no timestamp shows, e.g. an order moved to another customer by a merge).
+Known cost without indexes on the loyalty tables' timestamps: finding the changes reads
+``loyalty_loyaltyorder`` and ``loyalty_ledgerentry`` sequentially (about 3 s per refresh
+at 1,000,000 orders; indexes on ``(shop, updated_at)``, ``(shop, customer_id)``,
+``(shop, placed_at)`` of orders and ``(shop, created_at)`` of entries make it milliseconds).
 
 Each recompute is one ``DELETE`` and one ``INSERT … SELECT`` built by the ORM (so the same
 code runs on PostgreSQL and SQLite: the day cut in the shop's timezone is Django's

@@ -764,3 +764,13 @@ def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -
     again = client.get(URL, params, **auth(shop))
 
     assert "600.00 EUR" in again.content.decode()
+
+
+def test_export_with_a_bad_range_is_a_400_and_methods_are_checked(client: Any, acme: Shop) -> None:
+    bad = client.get(URL + "export.csv", {"start": "2026-03-31", "end": "nope"}, **auth(acme))
+
+    assert bad.status_code == 400
+    assert bad.content.decode() == "Dates must look like 2026-01-31."
+    assert client.post(URL, **auth(acme)).status_code == 405
+    assert client.get(URL + "plan-price", **auth(acme)).status_code == 405
+    assert AnalyticsSettings.objects.get(shop=acme).plan_price_monthly == D("29.00")
