@@ -8,8 +8,10 @@ The database is dropped and created again, migrated, and filled set-based (one
 and the ledger (welcome points, order earnings, redemptions, expiries). Then it times the
 full rollup build, an incremental refresh after new orders, and the real dashboard request
 (Django test client with a session token, through the view, middleware and template) for
-several ranges, repeated. Ends with one JSON line: ``orders``, ``dashboard_ms`` (median of
-the heaviest range, all two years), ``dashboard_p95_ms``, ``rollup_build_s`` and more.
+several ranges, repeated. Ends with one JSON line: ``orders``, ``dashboard_ms`` (the highest
+median among the ranges: last 30 days, last 365 days, all two years), ``dashboard_p95_ms``
+(the highest p95), ``rollup_build_s``, ``incremental_refresh_ms`` and more. Exit status 1
+when a p95 reaches 1000 ms.
 """
 
 from __future__ import annotations
@@ -126,7 +128,28 @@ def data_generate(*, shop_id: int, reward_id: int, orders: int, customers: int) 
         """,
     ]
     names = ("members", "orders", "redemptions", "ledger")
+    tables = ("loyalty_member", "loyalty_loyaltyorder", "loyalty_redemption", "loyalty_ledgerentry")
     with connection.cursor() as cursor:
+        # bulk load into empty tables: secondary indexes and unique constraints are dropped
+        # and built again afterwards (one sort each instead of a million index inserts)
+        restore: list[str] = []
+        for table in tables:
+            cursor.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype = 'u'",
+                [table],
+            )
+            for name, definition in cursor.fetchall():
+                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+            cursor.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
+                "NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
+                [table],
+            )
+            for name, definition in cursor.fetchall():
+                cursor.execute(f'DROP INDEX "{name}"')
+                restore.append(definition)
         # bulk-load settings of this session only: foreign keys are right by construction
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SET synchronous_commit = off")
@@ -136,6 +159,13 @@ def data_generate(*, shop_id: int, reward_id: int, orders: int, customers: int) 
             started = time.perf_counter()
             cursor.execute(statement)
             print(f"  {name}: {cursor.rowcount} rows in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        for statement in restore:
+            cursor.execute(statement)
+        print(
+            f"  {len(restore)} indexes and constraints built in "
+            f"{time.perf_counter() - started:.1f} s"
+        )
         cursor.execute("SET session_replication_role = DEFAULT")
         cursor.execute("ANALYZE")
 
@@ -198,7 +228,7 @@ def main() -> int:
     started = time.perf_counter()
     full = services.rollup_refresh(shop=shop, full=True)
     rollup_build_s = time.perf_counter() - started
-    print(f"full rollup build: {rollup_build_s:.2f} s ({full.customers} customers)")
+    print(f"full rollup build: {rollup_build_s:.2f} s (full={full.full})")
 
     now = timezone.now()
     for i in range(100):  # a burst of new orders of existing customers, then a refresh
@@ -238,7 +268,9 @@ def main() -> int:
     )
 
     orders = LoyaltyOrder.objects.filter(shop=shop).count()
-    dashboard_ms, dashboard_p95 = results["all_2y"]
+    # the headline is the slowest range: its median and its p95
+    dashboard_ms = max(median for median, _ in results.values())
+    dashboard_p95 = max(p for _, p in results.values())
     print(
         json.dumps(
             {
@@ -248,6 +280,7 @@ def main() -> int:
                 "dashboard_p95_ms": round(dashboard_p95, 1),
                 "dashboard_30d_ms": round(results["30d"][0], 1),
                 "dashboard_365d_ms": round(results["365d"][0], 1),
+                "dashboard_all_ms": round(results["all_2y"][0], 1),
                 "csv_ms": round(statistics.median(csv_times), 1),
                 "rollup_build_s": round(rollup_build_s, 2),
                 "incremental_refresh_ms": round(incremental_ms, 1),

@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 
 from loyalty.analytics.errors import InvalidDateRange
@@ -330,16 +330,16 @@ def dashboard_get(*, shop: Shop, rng: DateRange) -> Dashboard:
 def _cohort_fill(board: Dashboard, *, shop: Shop, rng: DateRange) -> None:
     """The acquisition cohort's figures: sums of the per-day cohort rollup, then the top 5%
     from the per-customer rollup (read by revenue, biggest first, stopping after k)."""
-    steps = {f"with_{x}": Coalesce(Sum(f"with_{x}"), 0) for x in REPEAT_STEPS}
-    row = DailyCohortStats.objects.filter(
-        shop=shop, day__gte=rng.start, day__lte=rng.end
-    ).aggregate(
-        customers=Coalesce(Sum("customers"), 0),
-        members=Coalesce(Sum("members"), 0),
-        member_repeaters=Coalesce(Sum("member_repeaters"), 0),
-        non_member_repeaters=Coalesce(Sum("non_member_repeaters"), 0),
-        orders=Coalesce(Sum("orders"), 0),
-        revenue=Coalesce(Sum("revenue"), ZERO),
+    in_range = Q(day__gte=rng.start, day__lte=rng.end)
+    steps = {f"with_{x}": Coalesce(Sum(f"with_{x}", filter=in_range), 0) for x in REPEAT_STEPS}
+    row = DailyCohortStats.objects.filter(shop=shop).aggregate(
+        all_customers=Coalesce(Sum("customers"), 0),
+        customers=Coalesce(Sum("customers", filter=in_range), 0),
+        members=Coalesce(Sum("members", filter=in_range), 0),
+        member_repeaters=Coalesce(Sum("member_repeaters", filter=in_range), 0),
+        non_member_repeaters=Coalesce(Sum("non_member_repeaters", filter=in_range), 0),
+        orders=Coalesce(Sum("orders", filter=in_range), 0),
+        revenue=Coalesce(Sum("revenue", filter=in_range), ZERO),
         **steps,
     )
     board.customers = row["customers"]
@@ -364,8 +364,13 @@ def _cohort_fill(board: Dashboard, *, shop: Shop, rng: DateRange) -> None:
         cohort = CustomerStats.objects.filter(
             shop=shop, first_order_day__gte=rng.start, first_order_day__lte=rng.end
         )
-        # ties at the cut have equal revenue, so the sum does not depend on which one is kept
-        top = cohort.order_by("-revenue")[: board.top_customers].aggregate(
+        # Most of the customers: walk the revenue index from the top and stop after k.
+        # A smaller cohort (often recent, low spenders, far down that index): read the
+        # cohort by its day index and keep the top k (``revenue + 0`` is not indexed).
+        # Ties at the cut have equal revenue: the sum does not depend on which one is kept.
+        wide = board.customers * 2 >= row["all_customers"]
+        order = F("revenue").desc() if wide else (F("revenue") + 0).desc()
+        top = cohort.order_by(order)[: board.top_customers].aggregate(
             total=Coalesce(Sum("revenue"), ZERO)
         )
         board.top_customers_revenue = top["total"]

@@ -78,6 +78,13 @@ def test_merchant_opens_analytics_and_sees_the_charts(page: Page, embedded_store
     page.screenshot(path=str(ARTIFACTS / "analytics-march-full.png"))
     page.set_viewport_size({"width": 1280, "height": 720})
 
+    with page.expect_download() as download_info:  # fetched with the session token
+        app.get_by_role("link", name="Export CSV").click()
+    download = download_info.value
+    assert download.suggested_filename == "beam-analytics-2026-03-01-2026-03-31.csv"
+    exported = Path(download.path()).read_text()
+    assert "revenue,595.00,EUR" in exported and "roi,10.01,x" in exported
+
     app.get_by_role("link", name="Last 90 days").click()  # htmx swap with a session token
     expect(app.locator("a[aria-current=true]")).to_have_text("Last 90 days")
     expect(app.locator("svg.beam-chart")).to_have_count(5)

@@ -384,6 +384,9 @@ def test_outstanding_points_are_as_of_the_range_end(acme: Shop) -> None:
         shop=acme, rng=selectors.DateRange(date(2026, 2, 1), date(2026, 2, 28))
     )
 
+    assert (february.customers, february.top_customers) == (2, 1)  # a narrow cohort
+    assert february.top_customers_revenue == D("70.00")  # 106 (70.00) over 105 (45.00)
+    assert february.top_customers_share == D("60.9")
     assert april.outstanding_points == 1275 - 80
     assert february.outstanding_points == 1000 + 100 + 70
     assert april.points_redeemed == 80
@@ -525,6 +528,17 @@ def test_refresh_with_no_change_keeps_the_rollups(acme: Shop) -> None:
     assert (report.order_days, report.ledger_days, report.member_days) == (0, 0, 0)
     assert (report.customers, report.cohort_days) == (0, 0)
     assert rollup_snapshot(acme) == before
+
+
+def test_a_day_old_full_build_is_rebuilt_in_full(acme: Shop) -> None:
+    RollupState.objects.filter(shop=acme).update(
+        full_built_at=timezone.now() - timedelta(days=1, minutes=1)
+    )
+
+    report = services.rollup_refresh(shop=acme)
+
+    assert report.full is True
+    assert RollupState.objects.get(shop=acme).full_built_at > timezone.now() - timedelta(minutes=1)
 
 
 def test_changing_the_shop_timezone_rebuilds_the_days(acme: Shop) -> None:
@@ -750,3 +764,13 @@ def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -
     again = client.get(URL, params, **auth(shop))
 
     assert "600.00 EUR" in again.content.decode()
+
+
+def test_export_with_a_bad_range_is_a_400_and_methods_are_checked(client: Any, acme: Shop) -> None:
+    bad = client.get(URL + "export.csv", {"start": "2026-03-31", "end": "nope"}, **auth(acme))
+
+    assert bad.status_code == 400
+    assert bad.content.decode() == "Dates must look like 2026-01-31."
+    assert client.post(URL, **auth(acme)).status_code == 405
+    assert client.get(URL + "plan-price", **auth(acme)).status_code == 405
+    assert AnalyticsSettings.objects.get(shop=acme).plan_price_monthly == D("29.00")
