@@ -187,7 +187,10 @@ class LedgerEntry(models.Model):
             ),
             models.CheckConstraint(condition=~Q(amount=0), name="ledger_amount_not_zero"),
         ]
-        indexes = [models.Index(fields=["member", "-created_at"], name="ledger_member_idx")]
+        indexes = [
+            models.Index(fields=["member", "-created_at"], name="ledger_member_idx"),
+            models.Index(fields=["shop", "created_at"], name="ledger_shop_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount:+d} ({self.bucket})"
@@ -271,6 +274,10 @@ class LoyaltyOrder(models.Model):
         ]
         indexes = [
             models.Index(fields=["state", "release_at"], name="loyaltyorder_release_idx"),
+            # Analytics rollups read orders by change, by customer and by day.
+            models.Index(fields=["shop", "updated_at"], name="loyaltyorder_shop_updated_idx"),
+            models.Index(fields=["shop", "customer_id"], name="loyaltyorder_shop_customer_idx"),
+            models.Index(fields=["shop", "placed_at"], name="loyaltyorder_shop_placed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -432,7 +439,11 @@ class Redemption(models.Model):
                 fields=["shop", "member", "client_key"], name="redemption_client_key"
             ),
         ]
-        indexes = [models.Index(fields=["status", "expires_at"], name="redemption_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "expires_at"], name="redemption_due_idx"),
+            models.Index(fields=["shop", "order_id"], name="redemption_shop_order_idx"),
+            models.Index(fields=["shop", "updated_at"], name="redemption_shop_updated_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} ({self.status})"
