@@ -21,7 +21,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.conf import settings
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import (
     FileResponse,
     Http404,
@@ -72,11 +73,12 @@ from merchants.auth import embedded_admin_required
 from merchants.errors import ShopifyApiError
 from merchants.middleware import frame_ancestors_for
 from merchants.models import Shop, WebhookDelivery
-from merchants.selectors import deliveries_failed, deliveries_recent, sync_runs_recent
+from merchants.selectors import deliveries_failed, sync_runs_recent
 
 MEMBERS_PER_PAGE = 25
 LEDGER_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
+RECENT_PER_TOPIC = 5
 PREVIEW_SALT = "loyalty.branding.preview"
 PREVIEW_MAX_AGE = 3600
 THEME_ASSETS = Path(settings.BASE_DIR) / "extensions" / "beam-theme" / "assets"
@@ -259,6 +261,12 @@ def _settings_page(
 EARNING_FIELDS = tuple(EarningForm.base_fields)
 
 
+def _decimal_plain(value: Decimal) -> str:
+    """``1.0000`` → ``1``, ``2.5000`` → ``2.5``, ``10`` stays ``10`` (no exponent)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 @embedded_admin_required
 @in_shop_timezone
 @require_http_methods(["GET", "POST"])
@@ -269,7 +277,10 @@ def earning(request: HttpRequest) -> HttpResponse:
         request,
         form_class=EarningForm,
         template="loyalty/earning.html",
-        initial=lambda p: {name: getattr(p, name) for name in EARNING_FIELDS},
+        initial=lambda p: {
+            **{name: getattr(p, name) for name in EARNING_FIELDS},
+            "points_per_currency_unit": _decimal_plain(p.points_per_currency_unit),
+        },
         to_data=lambda d: {name: d[name] for name in EARNING_FIELDS},
     )
 
@@ -927,9 +938,21 @@ def _webhooks_context(shop: Shop) -> dict[str, Any]:
     ):
         counts[row["topic"]][row["status"]] = row["n"]
     recent_by_topic: dict[str, list[WebhookDelivery]] = defaultdict(list)
-    for delivery in deliveries_recent(shop=shop, limit=200):
-        if len(recent_by_topic[delivery.topic]) < 5:
-            recent_by_topic[delivery.topic].append(delivery)
+    latest_per_topic = (
+        WebhookDelivery.objects.filter(shop=shop)
+        .defer("payload", "headers")
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("topic")],
+                order_by=[F("received_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank__lte=RECENT_PER_TOPIC)
+        .order_by("topic", "rank")
+    )
+    for delivery in latest_per_topic:
+        recent_by_topic[delivery.topic].append(delivery)
     topics = [
         {"topic": topic, "counts": counts[topic], "recent": recent_by_topic.get(topic, [])}
         for topic in sorted(counts)

@@ -441,3 +441,20 @@ def test_list_pages_have_constant_query_counts(shop, client, url, grow, queries)
         assert client.get(url).status_code == 200
 
     assert len(few.captured_queries) == len(many.captured_queries) == queries
+
+
+def test_recent_deliveries_are_listed_for_every_topic(shop, client) -> None:
+    for i in range(3):
+        WebhookDelivery.objects.create(
+            shop=shop, webhook_id=f"old-{i}", topic="customers/create", payload={}
+        )
+    for i in range(250):
+        WebhookDelivery.objects.create(
+            shop=shop, webhook_id=f"new-{i}", topic="orders/paid", payload={}
+        )
+
+    html = client.get("/admin/webhooks/").content.decode()
+
+    sections = html.split("<code>customers/create</code>")[1].split("<code>orders/paid</code>")
+    assert sections[0].count("<li>") == 3
+    assert sections[1].split("</section>")[0].count("<li>") == 5
