@@ -484,3 +484,26 @@ def test_recent_deliveries_are_listed_for_every_topic(shop, client) -> None:
     sections = html.split("<code>customers/create</code>")[1].split("<code>orders/paid</code>")
     assert sections[0].count("<li>") == 3
     assert sections[1].split("</section>")[0].count("<li>") == 5
+
+
+def test_import_preview_predicts_what_the_import_does(shop, client) -> None:
+    """Repeated customers in one file and a lowering the balance cannot cover."""
+    spender = member(shop, 2001, "spender@example.com")
+    client.post("/admin/customers/import/apply", {"csv_text": "customer_id,points\n2001,100\n"})
+    points_adjust(
+        shop=shop, member=spender, amount=-80, reason="spent", actor="1", idempotency_key="sp"
+    )
+    text = "customer_id,points\n3001,100\n3001,150\n2001,0\n2001,100\n"
+
+    preview = client.post(
+        "/admin/customers/import",
+        {"file": SimpleUploadedFile("f.csv", text.encode(), content_type="text/csv")},
+    ).content.decode()
+    applied = client.post("/admin/customers/import/apply", {"csv_text": text}).content.decode()
+
+    assert "1 new, 1 changed, 1 unchanged, <strong>1 with errors</strong>" in preview
+    assert "lowering the imported points by 100 would overdraw the balance" in preview
+    assert "4 row(s): 1 new, 1 changed, 1 unchanged, 1 not imported." in applied
+    assert "Line 4: lowering the imported points by 100 would overdraw the balance" in applied
+    assert Member.objects.get(shop=shop, customer_id=3001).balance == 150
+    assert Member.objects.get(shop=shop, customer_id=2001).balance == 20
