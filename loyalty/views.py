@@ -13,13 +13,16 @@ import json
 import mimetypes
 from collections import defaultdict
 from decimal import Decimal
+from functools import wraps
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core import signing
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import (
     FileResponse,
     Http404,
@@ -70,11 +73,12 @@ from merchants.auth import embedded_admin_required
 from merchants.errors import ShopifyApiError
 from merchants.middleware import frame_ancestors_for
 from merchants.models import Shop, WebhookDelivery
-from merchants.selectors import deliveries_failed, deliveries_recent, sync_runs_recent
+from merchants.selectors import deliveries_failed, sync_runs_recent
 
 MEMBERS_PER_PAGE = 25
 LEDGER_PER_PAGE = 50
 AUDIT_PER_PAGE = 50
+RECENT_PER_TOPIC = 5
 PREVIEW_SALT = "loyalty.branding.preview"
 PREVIEW_MAX_AGE = 3600
 THEME_ASSETS = Path(settings.BASE_DIR) / "extensions" / "beam-theme" / "assets"
@@ -150,6 +154,21 @@ def _service_error(form: Any, exc: InvalidConfiguration | InvalidBranding) -> No
     form.add_error(field if field in getattr(form, "fields", {}) else None, str(exc))
 
 
+def in_shop_timezone(view: Any) -> Any:
+    """Dates typed into and shown by the view are in the shop's own time zone."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            zone = ZoneInfo(_shop(request).iana_timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        with timezone.override(zone):
+            return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 def _program(shop: Shop) -> LoyaltyProgram:
     return services.program_get_or_create(shop=shop)
 
@@ -158,6 +177,7 @@ def _program(shop: Shop) -> LoyaltyProgram:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def onboarding(request: HttpRequest) -> HttpResponse:
     """First-run wizard: defaults everywhere, one submit launches the program."""
@@ -192,6 +212,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def program_toggle(request: HttpRequest) -> HttpResponse:
     shop = _shop(request)
@@ -240,7 +261,14 @@ def _settings_page(
 EARNING_FIELDS = tuple(EarningForm.base_fields)
 
 
+def _decimal_plain(value: Decimal) -> str:
+    """``1.0000`` → ``1``, ``2.5000`` → ``2.5``, ``10`` stays ``10`` (no exponent)."""
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def earning(request: HttpRequest) -> HttpResponse:
     """Ways to earn: the order rule (ratio, base, rounding, exclusions, minimum, trigger,
@@ -249,12 +277,16 @@ def earning(request: HttpRequest) -> HttpResponse:
         request,
         form_class=EarningForm,
         template="loyalty/earning.html",
-        initial=lambda p: {name: getattr(p, name) for name in EARNING_FIELDS},
+        initial=lambda p: {
+            **{name: getattr(p, name) for name in EARNING_FIELDS},
+            "points_per_currency_unit": _decimal_plain(p.points_per_currency_unit),
+        },
         to_data=lambda d: {name: d[name] for name in EARNING_FIELDS},
     )
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def expiry(request: HttpRequest) -> HttpResponse:
     return _settings_page(
@@ -284,6 +316,7 @@ def _event_get(shop: Shop, event_id: int) -> BonusEvent:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def bonus_events(request: HttpRequest) -> HttpResponse:
     """List of multiplier windows and the form to add one."""
@@ -305,6 +338,7 @@ def bonus_events(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def bonus_event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
     shop = _shop(request)
@@ -335,6 +369,7 @@ def bonus_event_edit(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def bonus_event_delete(request: HttpRequest, event_id: int) -> HttpResponse:
     shop = _shop(request)
@@ -354,6 +389,7 @@ def _reward_get(shop: Shop, reward_id: int) -> Reward:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def rewards(request: HttpRequest) -> HttpResponse:
     shop = _shop(request)
@@ -398,12 +434,14 @@ def _reward_form_page(request: HttpRequest, reward: Reward | None) -> HttpRespon
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def reward_new(request: HttpRequest) -> HttpResponse:
     return _reward_form_page(request, None)
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def reward_edit(request: HttpRequest, reward_id: int) -> HttpResponse:
     return _reward_form_page(request, _reward_get(_shop(request), reward_id))
@@ -435,6 +473,7 @@ def _branding_form_data(form: BrandingForm, program: LoyaltyProgram) -> dict[str
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def branding(request: HttpRequest) -> HttpResponse:
     """Colours, position, shape, icon, texts and languages, beside the real launcher."""
@@ -465,6 +504,7 @@ def branding(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def branding_preview(request: HttpRequest) -> HttpResponse:
     """The preview for the form's current (unsaved) values; nothing is stored."""
@@ -636,6 +676,7 @@ def theme_asset(request: HttpRequest, name: str) -> FileResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def landing(request: HttpRequest) -> HttpResponse:
     shop = _shop(request)
@@ -657,6 +698,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def shopper_texts(request: HttpRequest) -> HttpResponse:
     """The panel's texts, per language the program offers (blank keeps the default)."""
@@ -707,6 +749,7 @@ def _member_search(shop: Shop, q: str) -> Any:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def customers(request: HttpRequest) -> HttpResponse:
     """Members with balance, lifetime points and last activity; search by email or name."""
@@ -752,6 +795,7 @@ def _customer_page(
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def customer_detail(request: HttpRequest, member_id: int) -> HttpResponse:
     """One member: balance, the full ledger, redemptions and their codes."""
@@ -759,6 +803,7 @@ def customer_detail(request: HttpRequest, member_id: int) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def customer_adjust(request: HttpRequest, member_id: int) -> HttpResponse:
     """Add or deduct points with a required reason (idempotent per form render)."""
@@ -787,6 +832,7 @@ def customer_adjust(request: HttpRequest, member_id: int) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def redemption_cancel(request: HttpRequest, member_id: int, redemption_id: int) -> HttpResponse:
     """Deactivate an unused code and give the points back."""
@@ -809,6 +855,7 @@ def redemption_cancel(request: HttpRequest, member_id: int, redemption_id: int) 
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def customers_import(request: HttpRequest) -> HttpResponse:
     """Step 1: upload a CSV and see, row by row, what importing it would do."""
@@ -832,6 +879,7 @@ def customers_import(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def customers_import_apply(request: HttpRequest) -> HttpResponse:
     """Step 2: import the previewed file. Re-importing the same file changes nothing."""
@@ -862,6 +910,7 @@ def _csv_response(filename: str, write: Any, shop: Shop) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def export_members(request: HttpRequest) -> HttpResponse:
     shop = _shop(request)
@@ -869,6 +918,7 @@ def export_members(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def export_ledger(request: HttpRequest) -> HttpResponse:
     shop = _shop(request)
@@ -888,9 +938,21 @@ def _webhooks_context(shop: Shop) -> dict[str, Any]:
     ):
         counts[row["topic"]][row["status"]] = row["n"]
     recent_by_topic: dict[str, list[WebhookDelivery]] = defaultdict(list)
-    for delivery in deliveries_recent(shop=shop, limit=200):
-        if len(recent_by_topic[delivery.topic]) < 5:
-            recent_by_topic[delivery.topic].append(delivery)
+    latest_per_topic = (
+        WebhookDelivery.objects.filter(shop=shop)
+        .defer("payload", "headers")
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("topic")],
+                order_by=[F("received_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank__lte=RECENT_PER_TOPIC)
+        .order_by("topic", "rank")
+    )
+    for delivery in latest_per_topic:
+        recent_by_topic[delivery.topic].append(delivery)
     topics = [
         {"topic": topic, "counts": counts[topic], "recent": recent_by_topic.get(topic, [])}
         for topic in sorted(counts)
@@ -904,6 +966,7 @@ def _webhooks_context(shop: Shop) -> dict[str, Any]:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def webhooks(request: HttpRequest) -> HttpResponse:
     """Recent deliveries per topic, failures with their error, the last reconciliation."""
@@ -911,6 +974,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_POST
 def webhooks_replay(request: HttpRequest) -> HttpResponse:
     """Replay one failed delivery (``delivery_id``) or all of this shop's failed ones."""
@@ -932,6 +996,7 @@ def webhooks_replay(request: HttpRequest) -> HttpResponse:
 
 
 @embedded_admin_required
+@in_shop_timezone
 @require_safe
 def audit(request: HttpRequest) -> HttpResponse:
     """Who changed what, when."""

@@ -3,7 +3,8 @@
  *   (window.shopify.toast), else a small live region does.
  * - Save bar: a form marked data-beam-save-bar that has unsaved edits shows App Bridge's
  *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form.
- * - The navigation marks the current section (aria-current). */
+ * - The navigation marks the current section (aria-current).
+ * - Back/forward reload the page's content with a session token. */
 (function () {
   "use strict";
 
@@ -104,6 +105,16 @@
     markCurrent();
   });
   document.addEventListener("htmx:pushedIntoHistory", markCurrent);
+
+  // Back/forward: htmx keeps no snapshots here (historyCacheSize 0: no customer data in
+  // localStorage) and its own restore request carries no session token, so fetch the page's
+  // content the usual way (token added by session.js) into <main>.
+  document.addEventListener("htmx:historyCacheMiss", function (evt) {
+    var path = evt.detail && evt.detail.path;
+    if (path && window.htmx) {
+      window.htmx.ajax("GET", path, { target: "#beam-main", swap: "innerHTML" }).then(markCurrent);
+    }
+  });
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", markCurrent);

@@ -238,6 +238,11 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     expect(app.locator("#beam-audit")).to_contain_text("members.import")
     expect(app.locator("#beam-audit")).to_contain_text("points.adjust")
     shot(page, "09-audit")
+    # Back and forward reload the content with a fresh token.
+    beam_frame(page).evaluate("() => history.back()")
+    expect(app.get_by_role("heading", name="Import balances")).to_be_visible()
+    beam_frame(page).evaluate("() => history.forward()")
+    expect(app.get_by_role("heading", name="Audit trail")).to_be_visible()
 
     # Interactions so far happened in one document (htmx swaps): INP and CLS over them.
     soft = vitals(beam_frame(page))

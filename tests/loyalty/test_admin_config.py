@@ -527,3 +527,19 @@ def test_shopper_texts_per_language(shop, client) -> None:
     client.post("/admin/texts/", {"lang": "de", "title": "Rewards+"})
     assert program_of(shop).texts["en"] == {"title": "Rewards+"}
     assert [a for a, _ in audit_actions(shop)][-2:] == ["texts.update", "texts.update"]
+
+
+def test_bonus_event_times_are_in_the_shops_time_zone(shop, client) -> None:
+    shop.iana_timezone = "America/New_York"
+    shop.save(update_fields=["iana_timezone"])
+
+    client.post(
+        "/admin/bonus-events/",
+        {"multiplier": "2", "starts_at": "2030-05-01T09:00", "ends_at": "2030-05-01T21:00"},
+    )
+
+    event = BonusEvent.objects.get(shop=shop)
+    assert event.starts_at.isoformat() == "2030-05-01T13:00:00+00:00"
+    assert event.ends_at.isoformat() == "2030-05-02T01:00:00+00:00"
+    page = client.get(f"/admin/bonus-events/{event.pk}/").content.decode()
+    assert 'value="2030-05-01T09:00"' in page

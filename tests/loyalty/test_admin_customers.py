@@ -17,7 +17,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from loyalty import services
 from loyalty.models import AuditEvent, LedgerEntry, LoyaltyProgram, Member, Redemption, Reward
 from loyalty.services import points_adjust
 from merchants.models import SyncRun, WebhookDelivery
@@ -226,30 +225,57 @@ def test_adjust_errors_change_nothing(shop, client, data, message) -> None:
     assert ledger_state(shop) == before
 
 
-def test_cancel_an_issued_code_refunds_and_audits(shop, client, monkeypatch) -> None:
-    deactivated: list[str] = []
-    monkeypatch.setattr(services, "discount_code_lookup", lambda shop, *, code: None)
-    monkeypatch.setattr(
-        services,
-        "discount_code_deactivate",
-        lambda shop, *, discount_id: deactivated.append(discount_id),
-    )
-    m = member(shop, 9, "jane@example.com", points=100)
-    r = _redemption(shop, m, "BEAM-ZZZZ")
+def test_cancel_an_issued_code_in_the_store_refunds_and_audits(
+    django_capture_on_commit_callbacks,
+) -> None:
+    """Against the devstore: the code is really created, then deactivated by the cancel."""
+    from django.conf import settings
 
-    response = client.post(f"/admin/customers/{m.pk}/redemptions/{r.pk}/cancel")
+    from devstore import services as store
+    from devstore.models import DevAppToken, DevDiscountCode
+    from loyalty.services import reward_redeem
+
+    domain = "cancel-admin.myshopify.com"
+    dev_shop = store.shop_create(domain, name="Cancel Admin", currency="USD")
+    customer = store.customer_create(dev_shop, "jane@example.com", "Jane", "Doe")
+    token = DevAppToken.objects.create(
+        shop=dev_shop,
+        access_token="shpat_cancel_admin",
+        expires_at=timezone.now() + timedelta(hours=1),
+        scopes=settings.SHOPIFY_SCOPES,
+    )
+    shop = admin_shop(domain, access_token_expires_at=token.expires_at)
+    shop.access_token = token.access_token
+    shop.save()
+    m = member(shop, customer.id, "jane@example.com", points=600)
+    reward = Reward.objects.create(
+        shop=shop, name="$5 off", kind="fixed_amount", points_cost=500, value=5
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        redemption = reward_redeem(
+            shop=shop, member_id=m.pk, reward_id=reward.pk, client_key="admin-test"
+        )
+    redemption.refresh_from_db()
+    assert redemption.status == "issued"
+    client = AdminClient(shop, user_id="77")
+    page = client.get(f"/admin/customers/{m.pk}/").content.decode()
+    assert f"<code>{redemption.code}</code>" in page
+
+    response = client.post(f"/admin/customers/{m.pk}/redemptions/{redemption.pk}/cancel")
 
     assert response.status_code == 200
-    r.refresh_from_db()
+    redemption.refresh_from_db()
     m.refresh_from_db()
-    assert r.status == "cancelled"
-    assert m.balance == 200
-    assert deactivated == ["gid://shopify/DiscountCodeNode/1"]
+    assert redemption.status == "cancelled"
+    assert m.balance == 600
+    code = DevDiscountCode.objects.get(shop=dev_shop, code_key=redemption.code.upper())
+    assert store.discount_code_status(code) != "ACTIVE"
     assert AuditEvent.objects.get(shop=shop, action="redemption.cancel").actor == "77"
-    again = client.post(f"/admin/customers/{m.pk}/redemptions/{r.pk}/cancel")
+    again = client.post(f"/admin/customers/{m.pk}/redemptions/{redemption.pk}/cancel")
     assert again.status_code == 409
+    assert "Only an issued, unused redemption can be cancelled." in again.content.decode()
     m.refresh_from_db()
-    assert m.balance == 200
+    assert m.balance == 600
 
 
 # --- import and export -----------------------------------------------------------------------
@@ -441,3 +467,43 @@ def test_list_pages_have_constant_query_counts(shop, client, url, grow, queries)
         assert client.get(url).status_code == 200
 
     assert len(few.captured_queries) == len(many.captured_queries) == queries
+
+
+def test_recent_deliveries_are_listed_for_every_topic(shop, client) -> None:
+    for i in range(3):
+        WebhookDelivery.objects.create(
+            shop=shop, webhook_id=f"old-{i}", topic="customers/create", payload={}
+        )
+    for i in range(250):
+        WebhookDelivery.objects.create(
+            shop=shop, webhook_id=f"new-{i}", topic="orders/paid", payload={}
+        )
+
+    html = client.get("/admin/webhooks/").content.decode()
+
+    sections = html.split("<code>customers/create</code>")[1].split("<code>orders/paid</code>")
+    assert sections[0].count("<li>") == 3
+    assert sections[1].split("</section>")[0].count("<li>") == 5
+
+
+def test_import_preview_predicts_what_the_import_does(shop, client) -> None:
+    """Repeated customers in one file and a lowering the balance cannot cover."""
+    spender = member(shop, 2001, "spender@example.com")
+    client.post("/admin/customers/import/apply", {"csv_text": "customer_id,points\n2001,100\n"})
+    points_adjust(
+        shop=shop, member=spender, amount=-80, reason="spent", actor="1", idempotency_key="sp"
+    )
+    text = "customer_id,points\n3001,100\n3001,150\n2001,0\n2001,100\n"
+
+    preview = client.post(
+        "/admin/customers/import",
+        {"file": SimpleUploadedFile("f.csv", text.encode(), content_type="text/csv")},
+    ).content.decode()
+    applied = client.post("/admin/customers/import/apply", {"csv_text": text}).content.decode()
+
+    assert "1 new, 1 changed, 1 unchanged, <strong>1 with errors</strong>" in preview
+    assert "lowering the imported points by 100 would overdraw the balance" in preview
+    assert "4 row(s): 1 new, 1 changed, 1 unchanged, 1 not imported." in applied
+    assert "Line 4: lowering the imported points by 100 would overdraw the balance" in applied
+    assert Member.objects.get(shop=shop, customer_id=3001).balance == 150
+    assert Member.objects.get(shop=shop, customer_id=2001).balance == 20
