@@ -9,7 +9,6 @@ Built-for-Shopify bars: LCP ≤ 2.5 s, CLS ≤ 0.1, INP ≤ 200 ms."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -70,14 +69,6 @@ VITALS = """(() => {
   po('event', onEvent, {durationThreshold: 16});
   po('first-input', onEvent);
 })();"""
-
-
-@pytest.fixture(autouse=True)
-def _sync_playwright_with_django_orm() -> None:
-    # Playwright's sync API runs an event loop in this thread; the ORM calls here (set-up,
-    # checks, and pytest-django's flush at teardown, which runs after any function-scoped
-    # restore) are plain synchronous code, not async code.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ screenshot in ``tests/artifacts/``.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,9 +32,6 @@ try:
 except ImportError:  # pragma: no cover
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-# Playwright's sync API runs an event loop in the test thread; Django refuses ORM calls there
-# (creating the test database included) unless told it is safe, as it is in a test.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 

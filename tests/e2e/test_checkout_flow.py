@@ -6,7 +6,6 @@ them — equal to what the checkout promised."""
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,12 +28,6 @@ try:
 except ImportError:  # pragma: no cover
     pytest.skip("playwright is not installed", allow_module_level=True)
 
-# Playwright's sync API keeps its event loop on the main thread from the first browser test to
-# the end of the session, and Django's async guard then refuses every ORM call there (here and
-# in any transactional test the same worker runs later), although they are plain synchronous
-# code. Set at collection, so every xdist worker has it before any browser starts. (Belongs in
-# tests/e2e/conftest.py; kept here to stay within this change's files.)
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "tests" / "artifacts"
 DOMAIN = "checkout-flow.myshopify.com"
