@@ -1,0 +1,74 @@
+"""Who is asking: the app-proxy signature, its timestamp window, the shop and the shopper.
+
+Every storefront request goes through ``app_proxy_verify`` (DEBUG included). The shopper is
+``logged_in_customer_id`` as signed by the platform and nothing the browser says; cookies
+never reach Beam through the proxy anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from merchants.domains import shop_domain_normalise
+from merchants.errors import ShopNotInstalled, SignatureInvalid
+from merchants.models import Shop
+from merchants.shopify.signatures import app_proxy_signature_valid, timestamp_fresh
+from storefront_widget.errors import CustomerIdInvalid, SignatureMissing, SignatureStale
+
+# Columns every storefront request needs; tokens stay unread.
+SHOP_FIELDS = (
+    "id",
+    "domain",
+    "name",
+    "currency",
+    "uninstalled_at",
+    "access_token_encrypted",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class ProxyContext:
+    """A verified app-proxy request: the shop, the shopper (None for guests) and the prefix
+    the store mounts Beam under (``/apps/beam``)."""
+
+    shop: Shop
+    customer_id: int | None
+    path_prefix: str
+
+    @property
+    def canonical_base(self) -> str:
+        """The store-domain URL of the proxy root, e.g. ``https://x.myshopify.com/apps/beam``."""
+        return f"https://{self.shop.domain}{self.path_prefix}"
+
+
+def _secrets() -> list[str]:
+    return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS) if s]
+
+
+def app_proxy_verify(request: HttpRequest) -> ProxyContext:
+    """Verify the signed query and resolve the shop; raises 401/403/400 ``BeamError``s."""
+    pairs = [(key, value) for key, values in request.GET.lists() for value in values]
+    params = dict(pairs)
+    if not params.get("signature"):
+        raise SignatureMissing()
+    if not timestamp_fresh(params.get("timestamp"), settings.SHOPIFY_HMAC_MAX_AGE):
+        raise SignatureStale()
+    if not any(app_proxy_signature_valid(pairs, secret=s) for s in _secrets()):
+        raise SignatureInvalid("The app-proxy signature does not match.")
+    domain = shop_domain_normalise(params.get("shop"))
+    if domain is None:
+        raise ShopNotInstalled("Unknown shop.")
+    shop = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
+    if shop is None or not shop.is_active:
+        raise ShopNotInstalled()
+    raw = params.get("logged_in_customer_id", "")
+    if raw and not (raw.isdigit() and len(raw) <= 19):
+        raise CustomerIdInvalid()
+    prefix = params.get("path_prefix") or settings.SHOPIFY_APP_PROXY_PREFIX
+    if not prefix.startswith("/") or "//" in prefix:
+        prefix = settings.SHOPIFY_APP_PROXY_PREFIX
+    return ProxyContext(shop=shop, customer_id=int(raw) if raw else None, path_prefix=prefix)
