@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpRequest
 
 from merchants.domains import shop_domain_normalise
@@ -18,6 +19,7 @@ from merchants.models import Shop
 from merchants.shopify.signatures import app_proxy_signature_valid, timestamp_fresh
 from storefront_widget.errors import CustomerIdInvalid, SignatureMissing, SignatureStale
 
+SHOP_CACHE_SECONDS = 60
 # Columns every storefront request needs; tokens stay unread.
 SHOP_FIELDS = (
     "id",
@@ -45,6 +47,35 @@ class ProxyContext:
         return f"https://{self.shop.domain}{self.path_prefix}"
 
 
+def _shop_key(domain: str) -> str:
+    return f"sf:shop:{domain}"
+
+
+def shop_cache_invalidate(*, domain: str) -> None:
+    cache.delete(_shop_key(domain))
+
+
+def shop_for_proxy(domain: str) -> Shop | None:
+    """The installed, active shop of ``domain`` (no tokens loaded), else None. Kept in the
+    shared cache for ``SHOP_CACHE_SECONDS`` and dropped whenever the shop row is saved (an
+    uninstall saves it), so every worker sees an uninstall at once."""
+    key = _shop_key(domain)
+    cached = cache.get(key)
+    if cached is None:
+        row = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
+        if row is None:
+            return None
+        cached = (row.pk, row.domain, row.name, row.currency, row.is_active)
+        cache.set(key, cached, SHOP_CACHE_SECONDS)
+    pk, domain, name, currency, active = cached
+    if not active:
+        return None
+    shop = Shop(pk=pk, domain=domain, name=name, currency=currency)
+    shop._state.adding = False
+    shop._state.db = "default"
+    return shop
+
+
 def _secrets() -> list[str]:
     return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS) if s]
 
@@ -62,8 +93,8 @@ def app_proxy_verify(request: HttpRequest) -> ProxyContext:
     domain = shop_domain_normalise(params.get("shop"))
     if domain is None:
         raise ShopNotInstalled("Unknown shop.")
-    shop = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
-    if shop is None or not shop.is_active:
+    shop = shop_for_proxy(domain)
+    if shop is None:
         raise ShopNotInstalled()
     raw = params.get("logged_in_customer_id", "")
     if raw and not (raw.isdigit() and len(raw) <= 19):

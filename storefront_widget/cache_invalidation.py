@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models.signals import post_delete, post_save
 
+from storefront_widget.app_proxy import shop_cache_invalidate
 from storefront_widget.selectors import program_cache_invalidate
 
 SHOP_FIELDS_SHOWN = frozenset({"name", "currency", "uninstalled_at", "domain"})
@@ -24,6 +25,7 @@ def _by_shop_fk(sender: Any, instance: Any, **kwargs: Any) -> None:
 
 
 def _by_shop(sender: Any, instance: Any, update_fields: Any = None, **kwargs: Any) -> None:
+    shop_cache_invalidate(domain=instance.domain)
     if update_fields is not None and not SHOP_FIELDS_SHOWN & set(update_fields):
         return  # e.g. a token refresh
     program_cache_invalidate(shop_id=instance.pk)
@@ -38,3 +40,4 @@ def connect() -> None:
         post_save.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-{name}")
         post_delete.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-del-{name}")
     post_save.connect(_by_shop, sender=Shop, dispatch_uid="sf-cache-Shop")
+    post_delete.connect(_by_shop, sender=Shop, dispatch_uid="sf-cache-del-Shop")

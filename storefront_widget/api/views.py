@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from loyalty import services as loyalty_services
 from loyalty.errors import InsufficientPoints
+from merchants.models import Shop
 from storefront_widget import selectors
 from storefront_widget.api.serializers import HistoryPageSerializer, RedeemInputSerializer
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
@@ -46,6 +47,11 @@ class ProxyApi(APIView):
         if not response.has_header("Cache-Control"):
             response["Cache-Control"] = PRIVATE
         return response
+
+    def shop_row(self) -> Shop:
+        """The full shop row (tokens included) for a write that may call the platform; the
+        proxy context's shop comes from the cache and carries no tokens."""
+        return Shop.objects.get(pk=self.proxy.shop.pk)
 
     def customer_id(self) -> int:
         if self.proxy.customer_id is None:
@@ -94,7 +100,7 @@ class RedeemApi(ProxyApi):
         customer_id = self.customer_id()
         body = RedeemInputSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        shop = self.proxy.shop
+        shop = self.shop_row()
         member = selectors.member_for_customer(shop=shop, customer_id=customer_id)
         if member is None:
             raise InsufficientPoints("You have no points yet.")
@@ -136,7 +142,7 @@ class RedemptionCancelApi(ProxyApi):
     def post(self, request: Request, redemption_id: str) -> Response:
         redemption = _own_redemption(self, redemption_id)
         redemption = loyalty_services.redemption_cancel(
-            shop=self.proxy.shop, redemption_id=redemption.pk, actor="shopper"
+            shop=self.shop_row(), redemption_id=redemption.pk, actor="shopper"
         )
         return Response({"redemption": selectors.redemption_data(redemption)})
 
