@@ -399,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8, help="connections per process")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads per worker")
-    parser.add_argument("--lighthouse-runs", type=int, default=3)
+    parser.add_argument("--lighthouse-runs", type=int, default=5)
     parser.add_argument("--port-range", default="19200-19299")
     pg = _reachable("127.0.0.1", 5432)
     redis = _reachable("127.0.0.1", 6379)

@@ -18,6 +18,7 @@ from merchants.errors import ShopNotInstalled, SignatureInvalid
 from merchants.models import Shop
 from merchants.shopify.signatures import app_proxy_signature_valid, timestamp_fresh
 from storefront_widget.errors import CustomerIdInvalid, SignatureMissing, SignatureStale
+from storefront_widget.selectors import memo_forget, memo_get, memo_set
 
 SHOP_CACHE_SECONDS = 60
 # Columns every storefront request needs; tokens stay unread.
@@ -52,21 +53,26 @@ def _shop_key(domain: str) -> str:
 
 
 def shop_cache_invalidate(*, domain: str) -> None:
+    memo_forget(_shop_key(domain))
     cache.delete(_shop_key(domain))
 
 
 def shop_for_proxy(domain: str) -> Shop | None:
     """The installed, active shop of ``domain`` (no tokens loaded), else None. Kept in the
     shared cache for ``SHOP_CACHE_SECONDS`` and dropped whenever the shop row is saved (an
-    uninstall saves it), so every worker sees an uninstall at once."""
+    uninstall saves it): the worker that saved sees it at once, the others within the
+    per-process memo's few seconds."""
     key = _shop_key(domain)
-    cached = cache.get(key)
+    cached = memo_get(key)
     if cached is None:
-        row = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
-        if row is None:
-            return None
-        cached = (row.pk, row.domain, row.name, row.currency, row.is_active)
-        cache.set(key, cached, SHOP_CACHE_SECONDS)
+        cached = cache.get(key)
+        if cached is None:
+            row = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
+            if row is None:
+                return None
+            cached = (row.pk, row.domain, row.name, row.currency, row.is_active)
+            cache.set(key, cached, SHOP_CACHE_SECONDS)
+        memo_set(key, cached)
     pk, domain, name, currency, active = cached
     if not active:
         return None

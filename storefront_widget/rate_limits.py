@@ -9,9 +9,11 @@ local/test settings, per process) go through the Django cache API. Limits can be
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
@@ -28,13 +30,22 @@ def _limits() -> dict[str, tuple[int, int]]:
     return {**DEFAULT_LIMITS, **getattr(settings, "STOREFRONT_RATE_LIMITS", {})}
 
 
+_CLIENTS: dict[int, Any] = {}
+
+
 def _redis_client():  # type: ignore[no-untyped-def]
-    """The raw Redis client behind Django's RedisCache, or None for other backends."""
-    inner = getattr(cache, "_cache", None)
-    get_client = getattr(inner, "get_client", None)
-    if get_client is None or type(cache).__name__ != "RedisCache":
+    """The raw Redis client on the connection pool of Django's RedisCache (one per pool:
+    Django builds a new client object per call, which costs more than the round trip), or
+    None for other backends."""
+    backend = caches["default"]
+    if not isinstance(backend, RedisCache):
         return None
-    return get_client(None, write=True)
+    inner = backend._cache
+    pool = inner._get_connection_pool(True)
+    client = _CLIENTS.get(id(pool))
+    if client is None:
+        client = _CLIENTS[id(pool)] = inner._client(connection_pool=pool)
+    return client
 
 
 def _counts(keys: list[tuple[str, int]]) -> list[int]:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
@@ -87,6 +89,42 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
+# --- a per-process memo in front of the shared cache ------------------------------------
+# Shop-wide documents change rarely and are read on every storefront request; each worker
+# keeps them for ``STOREFRONT_LOCAL_CACHE_SECONDS`` (2 s) so a hot path costs no round trip.
+# The process that saves a change drops its memo at once; other workers follow within that
+# time. 0 turns the memo off (test settings: test databases reuse ids).
+_MEMO: dict[str, tuple[float, Any]] = {}
+_MEMO_MAX = 10_000
+
+
+def memo_seconds() -> float:
+    return float(getattr(settings, "STOREFRONT_LOCAL_CACHE_SECONDS", 2.0))
+
+
+def memo_get(key: str) -> Any:
+    if memo_seconds() <= 0:
+        return None
+    found = _MEMO.get(key)
+    if found is None or found[0] < time.monotonic():
+        return None
+    return found[1]
+
+
+def memo_set(key: str, value: Any) -> None:
+    seconds = memo_seconds()
+    if seconds <= 0:
+        return
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = (time.monotonic() + seconds, value)
+
+
+def memo_forget(*keys: str) -> None:
+    for key in keys:
+        _MEMO.pop(key, None)
+
+
 def _program_key(shop_id: int) -> str:
     return f"sf:program:{shop_id}"
 
@@ -98,7 +136,9 @@ def _landing_key(shop_id: int) -> str:
 def program_cache_invalidate(*, shop_id: int) -> None:
     """Forget the shop's cached program and landing page (call after any change of the
     program, its rewards, bonus events, branding, texts or the shop's name/currency)."""
-    cache.delete_many([_program_key(shop_id), _landing_key(shop_id)])
+    keys = [_program_key(shop_id), _landing_key(shop_id)]
+    memo_forget(*keys)
+    cache.delete_many(keys)
 
 
 def _texts(program: LoyaltyProgram) -> dict[str, dict[str, str]]:
@@ -212,7 +252,11 @@ def program_data(*, shop: Shop) -> dict[str, Any]:
 def program_document(*, shop: Shop) -> CachedDocument:
     """The program as JSON bytes with its ETag, from the per-shop cache when there."""
     key = _program_key(shop.pk)
-    cached = cache.get(key)
+    cached = memo_get(key)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is not None:
+            memo_set(key, cached)
     if cached is not None:
         return CachedDocument(*cached)
     data = program_data(shop=shop)
@@ -220,6 +264,7 @@ def program_document(*, shop: Shop) -> CachedDocument:
     body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
     doc = CachedDocument(body=body, etag=_etag(body))
     cache.set(key, (doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
+    memo_set(key, (doc.body, doc.etag))
     return doc
 
 

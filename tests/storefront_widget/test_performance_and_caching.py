@@ -254,3 +254,21 @@ def test_program_disabled_hides_rewards_and_earning(proxy, program, rewards):
     data = proxy.get("api/program").json()
 
     assert data["enabled"] is False and data["rewards"] == [] and data["earning"] == []
+
+
+def test_per_process_memo_serves_without_a_round_trip_and_follows_local_saves(
+    proxy, program, rewards, settings, django_assert_num_queries
+):
+    from django.core.cache import cache
+
+    settings.STOREFRONT_LOCAL_CACHE_SECONDS = 2
+    first = proxy.get("api/program")
+    cache.clear()  # the shared cache is gone: the memo still answers, without the database
+    with django_assert_num_queries(0):
+        second = proxy.get("api/program")
+    program.branding = {**program.branding, "primary_color": "#123456"}
+    program.save()  # this process drops its memo at once
+    third = proxy.get("api/program")
+
+    assert first.content == second.content
+    assert third.json()["branding"]["primary_color"] == "#123456"
