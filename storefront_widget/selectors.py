@@ -330,17 +330,25 @@ def redemption_data(redemption: Redemption) -> dict[str, Any]:
     }
 
 
-def member_history_page(*, member: Member, before: int | None) -> dict[str, Any]:
-    """One page of the shopper's history, newest first (keyset on the entry id; 1 query)."""
+ENTRY_FIELDS = ("id", "amount", "kind", "bucket", "note", "created_at")
+
+
+def _history_rows(*, shop: Shop, customer_id: int, before: int | None) -> list[LedgerEntry]:
+    """One page (+1 to know about the next) of the shopper's entries, newest first, keyset on
+    the entry id, each with its member row joined in (1 query)."""
     qs = (
-        LedgerEntry.objects.filter(shop_id=member.shop_id, member=member)
+        LedgerEntry.objects.filter(shop=shop, member__customer_id=customer_id)
         .exclude(kind=LedgerEntry.Kind.PENDING_RELEASE)
-        .only("id", "amount", "kind", "bucket", "note", "created_at")
+        .select_related("member")
+        .only(*ENTRY_FIELDS, *(f"member__{f}" for f in MEMBER_FIELDS))
         .order_by("-pk")
     )
     if before is not None:
         qs = qs.filter(pk__lt=before)
-    rows = list(qs[: HISTORY_PAGE_SIZE + 1])
+    return list(qs[: HISTORY_PAGE_SIZE + 1])
+
+
+def _history(rows: list[LedgerEntry]) -> dict[str, Any]:
     page = rows[:HISTORY_PAGE_SIZE]
     return {
         "entries": [_entry(e) for e in page],
@@ -356,9 +364,11 @@ def _done(member: Member) -> list[str]:
 
 
 def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> dict[str, Any]:
-    """The shopper's balance, pending points, history page, codes. Queries: 1 (no member),
-    3 (a later history page), 4 (first page), 5 (first page with pending points)."""
-    member = member_for_customer(shop=shop, customer_id=customer_id)
+    """The shopper's balance, pending points, history page and codes. Queries: 1 for a later
+    history page, 2 for the first (+1 with pending points); +1 when the page is empty (the
+    member row then comes on its own)."""
+    rows = _history_rows(shop=shop, customer_id=customer_id, before=before)
+    member = rows[0].member if rows else member_for_customer(shop=shop, customer_id=customer_id)
     if member is None:
         empty = {"balance": 0, "pending": [], "lifetime_earned": 0, "done": []}
         return {
@@ -374,10 +384,7 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
         "lifetime_redeemed": member.lifetime_redeemed,
         "done": _done(member),
     }
-    data: dict[str, Any] = {
-        "member": info,
-        "history": member_history_page(member=member, before=before),
-    }
+    data: dict[str, Any] = {"member": info, "history": _history(rows)}
     if before is not None:
         return data
     if member.pending_points > 0:
