@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from loyalty import services as loyalty_services
 from loyalty.errors import InsufficientPoints
+from loyalty.models import Redemption
 from merchants.models import Shop
 from storefront_widget import selectors
 from storefront_widget.api.serializers import HistoryPageSerializer, RedeemInputSerializer
@@ -114,7 +115,7 @@ class RedeemApi(ProxyApi):
         return Response({"redemption": selectors.redemption_data(redemption)}, status=201)
 
 
-def _own_redemption(api: ProxyApi, redemption_id: str) -> Any:
+def _own_redemption(api: ProxyApi, redemption_id: str) -> Redemption:
     customer_id = api.customer_id()
     if not redemption_id.isdigit() or len(redemption_id) > 19:
         raise RedemptionNotFound()
@@ -149,8 +150,6 @@ class RedemptionCancelApi(ProxyApi):
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Unknown API path: the one JSON error shape instead of an HTML 404."""
-    from django.http import JsonResponse
-
     return JsonResponse(
         {"error": {"code": "not_found", "message": "Unknown endpoint."}}, status=404
     )
