@@ -28,7 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from devstore import services
+from devstore import services, theme_embed
 from devstore.admin_graphql import graphql_request
 from devstore.errors import DevstoreError, OAuthError
 from devstore.models import DevCustomer, DevOrder, DevShop, DevVariant, DevWebhookLog
@@ -197,6 +197,8 @@ def app_proxy(request: HttpRequest, shop_domain: str, path: str) -> HttpResponse
     ]
     params.append(("signature", app_proxy_signature(params, settings.SHOPIFY_API_SECRET)))
     headers = {"Accept": request.headers.get("Accept", "*/*"), "User-Agent": "Shopify App Proxy"}
+    if request.headers.get("If-None-Match"):
+        headers["If-None-Match"] = request.headers["If-None-Match"]
     if request.method == "POST":
         headers["Content-Type"] = request.headers.get("Content-Type", "application/octet-stream")
     try:
@@ -222,8 +224,9 @@ def app_proxy(request: HttpRequest, shop_domain: str, path: str) -> HttpResponse
     response = HttpResponse(
         upstream.content, status=upstream.status_code, content_type=content_type
     )
-    if "Location" in upstream.headers:
-        response["Location"] = upstream.headers["Location"]
+    for name in ("Location", "ETag", "Cache-Control", "Retry-After"):
+        if name in upstream.headers:
+            response[name] = upstream.headers[name]
     return response
 
 
@@ -240,23 +243,74 @@ def theme_asset(request: HttpRequest, path: str) -> FileResponse:
 # --- pages for a person ---------------------------------------------------------------------
 
 
+def _theme_context(request: HttpRequest, shop: DevShop) -> dict:
+    """What every storefront page shares: the shopper and the theme app embed (the launcher
+    as ``blocks/launcher-embed.liquid`` renders it; ``?launcher=0`` leaves it out, ``?locale=``
+    picks the storefront language)."""
+    customer = _logged_in(request, shop)
+    locale = request.GET.get("locale", "en")
+    if locale not in {"en", "fr", "de", "es"}:
+        locale = "en"
+    embed = None
+    if request.GET.get("launcher") != "0" and theme_embed.launcher_installed():
+        embed = theme_embed.launcher_embed_attrs(shop, customer, locale)
+    return {
+        "shop": shop,
+        "customer": customer,
+        "customers": DevCustomer.objects.filter(shop=shop)[:200],
+        "beam_embed": embed,
+        "locale": locale,
+        "proxy_base": reverse("devstore:app_proxy_root", args=[shop.domain]).rstrip("/"),
+    }
+
+
 @require_GET
 def storefront(request: HttpRequest, shop_domain: str) -> HttpResponse:
     shop = _shop(shop_domain)
-    launcher = (_launcher_path() / "launcher.js").is_file()
     variants = DevVariant.objects.filter(product__shop=shop).select_related("product")
-    return render(
-        request,
-        "devstore/storefront.html",
-        {
-            "shop": shop,
-            "customer": _logged_in(request, shop),
-            "variants": variants,
-            "customers": DevCustomer.objects.filter(shop=shop)[:200],
-            "launcher": launcher,
-            "proxy_base": reverse("devstore:app_proxy_root", args=[shop.domain]).rstrip("/"),
-        },
+    context = {**_theme_context(request, shop), "variants": variants}
+    return render(request, "devstore/storefront.html", context)
+
+
+@require_GET
+def product(request: HttpRequest, shop_domain: str, variant_id: int) -> HttpResponse:
+    """A product page with the product-points app block under the price."""
+    shop = _shop(shop_domain)
+    variant = get_object_or_404(
+        DevVariant.objects.select_related("product"), product__shop=shop, id=variant_id
     )
+    context = {
+        **_theme_context(request, shop),
+        "variant": variant,
+        "product_points": theme_embed.product_points(shop, variant.price),
+    }
+    return render(request, "devstore/product.html", context)
+
+
+@require_GET
+def account(request: HttpRequest, shop_domain: str) -> HttpResponse:
+    """The customer account page with the account-points app block (log in/out here too)."""
+    shop = _shop(shop_domain)
+    context = _theme_context(request, shop)
+    customer = context["customer"]
+    context["account_points"] = theme_embed.account_points(shop, customer) if customer else None
+    return render(request, "devstore/account.html", context)
+
+
+@require_GET
+def discount_apply(request: HttpRequest, shop_domain: str, code: str) -> HttpResponse:
+    """``/discount/CODE?redirect=/cart``: remember the code for checkout, then redirect
+    (within the store only)."""
+    shop = _shop(shop_domain)
+    request.session[_checkout_code_key(shop)] = code.strip()[:64]
+    root = reverse("devstore:storefront", args=[shop.domain])
+    target = request.GET.get("redirect", "")
+    if target.startswith(root):
+        target = target[len(root) :]
+    target = target.lstrip("/")
+    if not target or "//" in target or ":" in target or "\\" in target:
+        target = "cart"
+    return redirect(root + target)
 
 
 @require_POST

@@ -1,3 +1,23 @@
 """App-proxy routes: the storefront API and the landing page (mounted at /proxy/)."""
 
-urlpatterns: list = []
+from django.urls import path, re_path
+
+from storefront_widget import views
+from storefront_widget.api import views as api
+
+app_name = "storefront_widget"
+
+urlpatterns = [
+    path("", views.landing, name="landing"),
+    path("landing.css", views.landing_css, name="landing_css"),
+    path("api/program", api.ProgramGetApi.as_view(), name="program"),
+    path("api/me", api.MeGetApi.as_view(), name="me"),
+    path("api/redeem", api.RedeemApi.as_view(), name="redeem"),
+    path("api/redemptions/<str:redemption_id>", api.RedemptionGetApi.as_view(), name="redemption"),
+    path(
+        "api/redemptions/<str:redemption_id>/cancel",
+        api.RedemptionCancelApi.as_view(),
+        name="redemption_cancel",
+    ),
+    re_path(r"^api/", api.not_found),
+]

@@ -16,3 +16,5 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}  # noqa: F405
+# Test databases reuse ids across tests: no per-process memo of storefront documents.
+STOREFRONT_LOCAL_CACHE_SECONDS = 0

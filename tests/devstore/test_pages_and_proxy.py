@@ -129,13 +129,16 @@ def test_person_can_shop_with_a_discount_code_that_gets_refused(client, dev_shop
 def test_storefront_includes_the_launcher_when_the_theme_has_one(
     client, dev_shop, settings, tmp_path
 ):
+    real = settings.BASE_DIR / "extensions" / "beam-theme" / "blocks" / "launcher-embed.liquid"
     settings.BASE_DIR = tmp_path
-    assert b"launcher.js" not in client.get(f"/devstore/{dev_shop.domain}/").content
-    assets = tmp_path / "extensions" / "beam-theme" / "assets"
-    assets.mkdir(parents=True)
-    (assets / "launcher.js").write_text("window.beamLoaded = true;")
+    assert b"beam-launcher.js" not in client.get(f"/devstore/{dev_shop.domain}/").content
+    ext = tmp_path / "extensions" / "beam-theme"
+    (ext / "assets").mkdir(parents=True)
+    (ext / "blocks").mkdir()
+    (ext / "blocks" / "launcher-embed.liquid").write_text(real.read_text())
+    (ext / "assets" / "beam-launcher.js").write_text("window.beamLoaded = true;")
     page = client.get(f"/devstore/{dev_shop.domain}/").content.decode()
-    assert '<script src="/devstore/theme-assets/launcher.js" defer></script>' in page
-    asset = client.get("/devstore/theme-assets/launcher.js")
+    assert '<script src="/devstore/theme-assets/beam-launcher.js" defer></script>' in page
+    asset = client.get("/devstore/theme-assets/beam-launcher.js")
     assert b"".join(asset.streaming_content) == b"window.beamLoaded = true;"
     assert client.get("/devstore/theme-assets/../../settings.py").status_code == 404

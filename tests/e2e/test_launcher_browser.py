@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "extensions" / "beam-theme" / "assets"
-ARTIFACTS = ROOT / "test-artifacts"
+ARTIFACTS = ROOT / "tests" / "artifacts"
 PROXY = "/apps/beam"
 HISTORY_PAGE_SIZE = 10
 CUSTOMER_ID = "7001"
@@ -55,7 +55,7 @@ main{padding:32px 40px;display:grid;gap:24px;
 .card h3{margin:10px 0 0;font-size:17px}.card p{margin:2px 0;color:#555}"""
 
 
-def _program(logged_in: bool, texts: dict[str, str]) -> dict[str, Any]:
+def _program(logged_in: bool, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
     return {
         "shop": {"name": "Demo Store", "currency": "EUR"},
         "branding": {
@@ -132,7 +132,7 @@ class FakeStore:
 
     balance: int = 1200
     lifetime_earned: int = 1320
-    texts: dict[str, str] = field(default_factory=dict)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
     redemptions: list[dict[str, Any]] = field(default_factory=list)
     by_client_key: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -676,7 +676,10 @@ def test_french_storefront_gets_french_strings(page: Page, fake: FakeServer) -> 
 
 
 def test_merchant_texts_override_built_in_strings(page: Page, fake: FakeServer) -> None:
-    fake.store.texts = {"redeem_title": "Spend your beans", "title": "Bean Club"}
+    fake.store.texts = {
+        "de": {"redeem_title": "Spend your beans", "title": "Bean Club"},
+        "fr": {"redeem_title": "Not for German shoppers"},
+    }
     visit(page, fake, locale="de")
     open_panel(page)
     d = dialog(page)

@@ -52,7 +52,7 @@ def test_launcher_source_has_no_network_call_of_its_own() -> None:
 
 def test_bench_reports_the_same_figures_and_within_budget() -> None:
     out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "storefront_bytes.py")],
+        [sys.executable, str(ROOT / "bench" / "storefront.py"), "--bytes-only"],
         capture_output=True,
         text=True,
         check=True,

@@ -44,6 +44,7 @@ def test_launcher_embed_targets_body_and_renders_the_config_holder() -> None:
     attrs = set(re.findall(r"(data-[\w-]+)=", holder.group(1)))
     assert attrs == {
         "data-proxy",
+        "data-root",
         "data-customer",
         "data-locale",
         "data-panel-js",

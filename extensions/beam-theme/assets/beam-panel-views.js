@@ -7,6 +7,7 @@
   function kit() { K = B.kit; S = K.S; c = K.c; t = K.t; num = K.num; pts = K.pts; money = K.money; day = K.day; safe = K.safe; h = K.h; }
   function sec(title, kids) { return h('section', { cls: 'sec' }, [h('h3', { text: title })].concat(kids)); }
   function member() { return S.me && S.me.member; }
+  function root() { var r = safe(c.root, '/'); return /\/$/.test(r) ? r : r + '/'; }
   function header() {
     var m = member(), kids = [h('h2', { id: 'beam-title', text: t('title') })];
     if (m) {
@@ -35,7 +36,7 @@
         r.expires_at && h('p', { cls: 'small', text: t('expires', { date: day(r.expires_at) }) }),
         ready && h('div', { cls: 'row' }, [
           cp = h('button', { type: 'button', cls: 'btn', 'data-k': 'copy-' + r.id, 'aria-label': t('copy') + ' ' + r.code, text: t('copy'), onclick: function () { K.copy(r, cp); } }),
-          h('a', { cls: 'btn alt', href: safe(r.apply_url, '/discount/' + encodeURIComponent(r.code) + '?redirect=/cart'), text: t('apply') }),
+          h('a', { cls: 'btn alt', href: root() + 'discount/' + encodeURIComponent(r.code) + '?redirect=' + root() + 'cart', text: t('apply') }),
           h('button', { type: 'button', cls: 'btn ghost', 'data-k': 'cancel-' + r.id, disabled: !!S.busy[r.id], text: t('cancel'), onclick: function () { K.cancel(r); } })
         ])
       ]);
@@ -78,10 +79,12 @@
     return h('li', { cls: 'card rw' }, [h('div', { cls: 'row top' }, [h('div', {}, [h('p', { cls: 'name', text: rw.title }), h('p', { cls: 'cost', text: pts(cost) + (v ? '+' : '') })].concat(sub)), act]), ctl]);
   }
   function earning() {
+    var m = member(), got = (m && m.done) || [];
     return sec(t('earn'), h('ul', { cls: 'list' }, (S.prog.earning || []).map(function (e) {
-      return h('li', { cls: 'card row top' + (e.done ? ' done' : '') }, [
+      var dn = e.done || got.indexOf(e.key) > -1;
+      return h('li', { cls: 'card row top' + (dn ? ' done' : '') }, [
         h('div', {}, [h('p', { cls: 'name', text: e.title }), e.description && h('p', { cls: 'small', text: e.description })]),
-        h('p', { cls: 'cost', text: e.done ? '✓ ' + t('done') : e.points_label })
+        h('p', { cls: 'cost', text: dn ? '✓ ' + t('done') : e.points_label })
       ]);
     })));
   }

@@ -91,7 +91,7 @@
     try {
       var p = S.prog ? null : api('/api/program').then(function (j) { S.prog = j; });
       await Promise.all([p, loadMe()]);
-      T = Object.assign({}, EN, B.i18n[lang], S.prog.branding && S.prog.branding.panel_title ? { title: S.prog.branding.panel_title } : {}, S.prog.texts);
+      T = Object.assign({}, EN, B.i18n[lang], S.prog.branding && S.prog.branding.panel_title ? { title: S.prog.branding.panel_title } : {}, (S.prog.texts || {})[lang]);
       loadErr = 0;
     } catch (e) { loadErr = 1; say(e.message, 1); }
   }

@@ -1,0 +1,24 @@
+"""Input validation of the storefront API (outputs are built by ``selectors``)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+ID_FIELD = {"max_length": 19, "allow_blank": False}
+
+
+class RedeemInputSerializer(serializers.Serializer):
+    """``{"reward_id": "12", "client_key": "<uuid>", "points": 300?}``."""
+
+    reward_id = serializers.RegexField(r"^[0-9]{1,19}$", **ID_FIELD)
+    client_key = serializers.RegexField(r"^[A-Za-z0-9_-]{8,100}$")
+    points = serializers.IntegerField(required=False, min_value=1, max_value=10_000_000)
+
+    def to_internal_value(self, data: object) -> dict:
+        if isinstance(data, dict) and isinstance(data.get("reward_id"), int):
+            data = {**data, "reward_id": str(data["reward_id"])}
+        return super().to_internal_value(data)
+
+
+class HistoryPageSerializer(serializers.Serializer):
+    page = serializers.RegexField(r"^[0-9]{1,19}$", required=False)

@@ -1,0 +1,111 @@
+"""Who is asking: the app-proxy signature, its timestamp window, the shop and the shopper.
+
+Every storefront request goes through ``app_proxy_verify`` (DEBUG included). The shopper is
+``logged_in_customer_id`` as signed by the platform and nothing the browser says; cookies
+never reach Beam through the proxy anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+
+from merchants.domains import shop_domain_normalise
+from merchants.errors import ShopNotInstalled, SignatureInvalid
+from merchants.models import Shop
+from merchants.shopify.signatures import app_proxy_signature_valid, timestamp_fresh
+from storefront_widget.errors import CustomerIdInvalid, SignatureMissing, SignatureStale
+from storefront_widget.selectors import memo_forget, memo_get, memo_set
+
+SHOP_CACHE_SECONDS = 60
+# Columns every storefront request needs; tokens stay unread.
+SHOP_FIELDS = (
+    "id",
+    "domain",
+    "name",
+    "currency",
+    "uninstalled_at",
+    "access_token_encrypted",
+    "updated_at",
+)
+
+
+@dataclass(frozen=True)
+class ProxyContext:
+    """A verified app-proxy request: the shop, the shopper (None for guests) and the prefix
+    the store mounts Beam under (``/apps/beam``)."""
+
+    shop: Shop
+    customer_id: int | None
+    path_prefix: str
+
+    @property
+    def canonical_base(self) -> str:
+        """The store-domain URL of the proxy root, e.g. ``https://x.myshopify.com/apps/beam``."""
+        return f"https://{self.shop.domain}{self.path_prefix}"
+
+
+def _shop_key(domain: str) -> str:
+    return f"sf:shop:{domain}"
+
+
+def shop_cache_invalidate(*, domain: str) -> None:
+    memo_forget(_shop_key(domain))
+    cache.delete(_shop_key(domain))
+
+
+def shop_for_proxy(domain: str) -> Shop | None:
+    """The installed, active shop of ``domain`` (no tokens loaded), else None. Kept in the
+    shared cache for ``SHOP_CACHE_SECONDS`` and dropped whenever the shop row is saved (an
+    uninstall saves it): the worker that saved sees it at once, the others within the
+    per-process memo's few seconds."""
+    key = _shop_key(domain)
+    cached = memo_get(key)
+    if cached is None:
+        cached = cache.get(key)
+        if cached is None:
+            row = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
+            if row is None:
+                return None
+            cached = (row.pk, row.domain, row.name, row.currency, row.is_active)
+            cache.set(key, cached, SHOP_CACHE_SECONDS)
+        memo_set(key, cached)
+    pk, domain, name, currency, active = cached
+    if not active:
+        return None
+    shop = Shop(pk=pk, domain=domain, name=name, currency=currency)
+    shop._state.adding = False
+    shop._state.db = "default"
+    return shop
+
+
+def _secrets() -> list[str]:
+    return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS) if s]
+
+
+def app_proxy_verify(request: HttpRequest) -> ProxyContext:
+    """Verify the signed query and resolve the shop; raises 401/403/400 ``BeamError``s."""
+    pairs = [(key, value) for key, values in request.GET.lists() for value in values]
+    params = dict(pairs)
+    if not params.get("signature"):
+        raise SignatureMissing()
+    if not timestamp_fresh(params.get("timestamp"), settings.SHOPIFY_HMAC_MAX_AGE):
+        raise SignatureStale()
+    if not any(app_proxy_signature_valid(pairs, secret=s) for s in _secrets()):
+        raise SignatureInvalid("The app-proxy signature does not match.")
+    domain = shop_domain_normalise(params.get("shop"))
+    if domain is None:
+        raise ShopNotInstalled("Unknown shop.")
+    shop = shop_for_proxy(domain)
+    if shop is None:
+        raise ShopNotInstalled()
+    raw = params.get("logged_in_customer_id", "")
+    if raw and not (raw.isdigit() and len(raw) <= 19):
+        raise CustomerIdInvalid()
+    prefix = params.get("path_prefix") or settings.SHOPIFY_APP_PROXY_PREFIX
+    if not prefix.startswith("/") or "//" in prefix:
+        prefix = settings.SHOPIFY_APP_PROXY_PREFIX
+    return ProxyContext(shop=shop, customer_id=int(raw) if raw else None, path_prefix=prefix)

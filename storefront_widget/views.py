@@ -1,0 +1,188 @@
+"""The loyalty landing page under the store's domain (``/apps/beam/`` → ``/proxy/``).
+
+Served as a complete ``text/html`` document rather than ``application/liquid``: it needs its
+own ``<title>``, meta description, canonical link and JSON-LD in ``<head>``, which a Liquid
+body rendered inside the theme layout cannot set, and merchant-written texts can never be
+evaluated as Liquid. No JavaScript; one small branded stylesheet through the same proxy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET
+
+from loyalty.branding import BRANDING_DEFAULTS
+from merchants.errors import BeamError
+from storefront_widget import selectors
+from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
+from storefront_widget.rate_limits import storefront_rate_limit
+
+LANDING_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
+_HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
+
+
+def _error(exc: BeamError) -> JsonResponse:
+    response = JsonResponse(
+        {"error": {"code": exc.code, "message": str(exc)}}, status=exc.http_status
+    )
+    for name, value in getattr(exc, "response_headers", {}).items():
+        response[name] = value
+    return response
+
+
+def _verified(request: HttpRequest) -> ProxyContext:
+    proxy = app_proxy_verify(request)
+    storefront_rate_limit(proxy=proxy)
+    return proxy
+
+
+def _colour(value: Any, key: str) -> str:
+    return value if isinstance(value, str) and _HEX.match(value) else BRANDING_DEFAULTS[key]
+
+
+def _faq(data: dict[str, Any]) -> list[dict[str, str]]:
+    stored = data["landing"].get("faq")
+    if isinstance(stored, list):
+        entries = [
+            {"q": str(e.get("q", ""))[:300], "a": str(e.get("a", ""))[:2000]}
+            for e in stored
+            if isinstance(e, dict) and e.get("q") and e.get("a")
+        ]
+        if entries:
+            return entries
+    name = data["branding"]["program_name"]
+    points = data["branding"]["points_name"] or "points"
+    return [
+        {
+            "q": f"How do I join {name}?",
+            "a": "Create an account on this store: you are a member at once, free of charge.",
+        },
+        {
+            "q": f"How do I earn {points}?",
+            "a": f"Every order you place while logged in earns {points}. "
+            "See the ways to earn above.",
+        },
+        {
+            "q": f"How do I use my {points}?",
+            "a": "Open the rewards panel on any page, pick a reward and redeem it: you get a "
+            "discount code to apply at checkout.",
+        },
+        {
+            "q": "Can I cancel a reward?",
+            "a": f"Yes, as long as its code was not used: your {points} come back at once.",
+        },
+    ]
+
+
+def _json_ld(data: dict[str, Any], *, url: str, title: str, description: str, faq: list) -> str:
+    graph = [
+        {
+            "@type": "WebPage",
+            "@id": url,
+            "url": url,
+            "name": title,
+            "description": description,
+            "isPartOf": {"@type": "WebSite", "name": data["shop"]["name"]},
+        },
+        {
+            "@type": "FAQPage",
+            "mainEntity": [
+                {
+                    "@type": "Question",
+                    "name": e["q"],
+                    "acceptedAnswer": {"@type": "Answer", "text": e["a"]},
+                }
+                for e in faq
+            ],
+        },
+    ]
+    text = json.dumps({"@context": "https://schema.org", "@graph": graph}, ensure_ascii=False)
+    return text.translate(_JSON_ESCAPES)
+
+
+def landing_render(data: dict[str, Any], *, proxy: ProxyContext, css_version: str) -> str:
+    """The landing page HTML for the shop's program data."""
+    branding = data["branding"]
+    landing = data["landing"]
+    shop_name = data["shop"]["name"]
+    url = proxy.canonical_base + "/"
+    title = str(landing.get("title") or f"{branding['program_name']} · {shop_name}")[:120]
+    description = str(
+        landing.get("description")
+        or f"Join {shop_name} {branding['program_name']}: earn {branding['points_name']} "
+        "on every order and turn them into discounts and rewards."
+    )[:300]
+    faq = _faq(data)
+    context = {
+        "data": data,
+        "branding": branding,
+        "shop_name": shop_name,
+        "title": title,
+        "description": description,
+        "headline": landing.get("headline") or f"Welcome to {branding['program_name']}",
+        "intro": landing.get("intro") or description,
+        "cta_label": landing.get("cta_label") or "Join now",
+        "canonical": url,
+        "faq": faq,
+        "json_ld": mark_safe(  # noqa: S308 - JSON with <, >, & escaped
+            _json_ld(data, url=url, title=title, description=description, faq=faq)
+        ),
+        "css_version": css_version,
+        "enabled": data["enabled"],
+    }
+    return render_to_string("storefront_widget/landing.html", context)
+
+
+def _stylesheet() -> str:
+    path = finders.find("storefront_widget/landing.css")
+    with open(path, encoding="utf-8") as handle:  # type: ignore[arg-type]
+        return handle.read()
+
+
+def _css_for(branding: dict[str, Any]) -> str:
+    primary = _colour(branding.get("primary_color"), "primary_color")
+    text = _colour(branding.get("text_color"), "text_color")
+    return f":root{{--beam-p:{primary};--beam-t:{text}}}\n" + _stylesheet()
+
+
+@require_GET
+def landing(request: HttpRequest) -> HttpResponse:
+    """The explainer page: ways to earn, rewards, tiers, FAQ, call to action."""
+    try:
+        proxy = _verified(request)
+    except BeamError as exc:
+        return _error(exc)
+    program = selectors.program_document(shop=proxy.shop)
+    doc = selectors.landing_document(
+        shop=proxy.shop,
+        path_prefix=proxy.path_prefix,
+        render=lambda data: landing_render(data, proxy=proxy, css_version=program.etag[1:9]),
+    )
+    if request.headers.get("If-None-Match") == doc.etag:
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(doc.body, content_type="text/html; charset=utf-8")
+    response["ETag"] = doc.etag
+    response["Cache-Control"] = LANDING_CACHE_CONTROL
+    return response
+
+
+@require_GET
+def landing_css(request: HttpRequest) -> HttpResponse:
+    """The landing page's stylesheet with the shop's colours (versioned by ``?v=``)."""
+    try:
+        proxy = _verified(request)
+    except BeamError as exc:
+        return _error(exc)
+    branding = json.loads(selectors.program_document(shop=proxy.shop).body)["branding"]
+    response = HttpResponse(_css_for(branding), content_type="text/css; charset=utf-8")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response

@@ -1,0 +1,255 @@
+"""The whole storefront journey in Chromium against a live Beam: the devstore's storefront
+renders the theme app embed with the real assets, the devstore's app proxy signs and forwards
+to the real storefront API, the devstore checkout takes the code and its webhook credits
+points back in Beam."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from tests.e2e.conftest import CHROMIUM
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
+]
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:  # pragma: no cover
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+DOMAIN = "flow-store.myshopify.com"
+SHADOW_ACTIVE = """() => {
+  const a = document.getElementById('beam-root').shadowRoot.activeElement;
+  return a ? {cls: a.className, inDialog: !!a.closest('[role=dialog]'), text: a.textContent,
+              label: a.getAttribute('aria-label')} : null;
+}"""
+
+
+@pytest.fixture
+def store(transactional_db: None, settings) -> Iterator[dict[str, Any]]:
+    """A devstore shop with Beam installed, a program, two rewards and a member with 1,200
+    points; webhooks are delivered to Beam for real (after commit)."""
+    from devstore import services as dev
+    from devstore.models import DevAppToken
+    from loyalty import services as loyalty
+    from loyalty.models import LoyaltyProgram, Member, Reward
+    from merchants.models import Shop
+
+    dev_shop = dev.shop_create(DOMAIN, name="Flow Store", currency="EUR")
+    token = DevAppToken.objects.create(
+        shop=dev_shop,
+        access_token="shpat_flow",
+        expires_at=timezone.now() + timedelta(hours=1),
+        scopes=settings.SHOPIFY_SCOPES,
+    )
+    dev_shop.app_installed_at = timezone.now()
+    dev_shop.save()
+    shop = Shop(
+        domain=DOMAIN,
+        name="Flow Store",
+        currency="EUR",
+        installed_at=timezone.now(),
+        scopes=settings.SHOPIFY_SCOPES,
+    )
+    shop.access_token = token.access_token
+    shop.access_token_expires_at = token.expires_at
+    shop.save()
+    LoyaltyProgram.objects.create(
+        shop=shop, welcome_points=0, branding={"panel_title": "Flow Rewards"}
+    )
+    Reward.objects.create(
+        shop=shop, name="€5 off", kind="fixed_amount", points_cost=500, value=Decimal("5.00")
+    )
+    Reward.objects.create(
+        shop=shop, name="€20 off", kind="fixed_amount", points_cost=2000, value=Decimal("20.00")
+    )
+    ada = dev.customer_create(dev_shop, "ada@example.com", "Ada", "Lovelace")
+    lamp = dev.product_create(dev_shop, "Desk Lamp", Decimal("49.00")).variants.get()
+    # the devstore's customers/create webhook already made Ada a member
+    member, _ = Member.objects.get_or_create(shop=shop, customer_id=ada.id)
+    loyalty.points_adjust(
+        shop=shop,
+        member=member,
+        amount=1200,
+        reason="Welcome gift",
+        actor="test",
+        idempotency_key="flow-welcome",
+    )
+    yield {"dev_shop": dev_shop, "shop": shop, "ada": ada, "lamp": lamp, "member": member}
+
+
+def base(live_server) -> str:
+    return f"{live_server.url}/devstore/{DOMAIN}"
+
+
+def launcher(page: Page):
+    return page.locator("#beam-root button.l")
+
+
+def dialog(page: Page):
+    return page.get_by_role("dialog")
+
+
+def open_panel(page: Page) -> None:
+    launcher(page).click()
+    expect(dialog(page)).to_be_visible()
+    expect(dialog(page)).to_have_attribute("aria-busy", "false")
+
+
+def log_in(page: Page, who: str) -> None:
+    page.get_by_label("Shopping as").select_option(label=who)
+    page.get_by_role("button", name="Switch").click()
+    expect(page.get_by_text("Logged in as")).to_be_visible()
+    expect(launcher(page)).to_be_visible()
+
+
+def test_guest_sees_the_invitation(page: Page, live_server, store) -> None:
+    page.goto(base(live_server) + "/")
+
+    open_panel(page)
+
+    d = dialog(page)
+    expect(d.get_by_role("heading", name="Join our rewards program")).to_be_visible()
+    expect(d.get_by_role("link", name="Join now")).to_have_attribute(
+        "href", f"/devstore/{DOMAIN}/account"
+    )
+    expect(d.get_by_text("Place an order")).to_be_visible()
+    expect(d.get_by_text("€5 off")).to_be_visible()
+    expect(d.get_by_role("button", name=re.compile("^Redeem"))).to_have_count(0)
+
+
+def test_shopper_redeems_applies_the_code_orders_and_sees_the_history(
+    page: Page, live_server, store
+) -> None:
+    from devstore.models import DevOrder
+    from loyalty.models import Member, Redemption
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(base(live_server) + f"/products/{store['lamp'].id}")
+    expect(page.get_by_text("Earn 49 points with this purchase")).to_be_visible()
+    page.get_by_role("button", name="Add to cart").click()
+    page.goto(base(live_server) + "/")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+
+    open_panel(page)
+    d = dialog(page)
+    expect(d.get_by_role("heading", name="Flow Rewards")).to_be_visible()
+    expect(d.locator(".bal")).to_have_text("1,200 points")
+    expect(d.get_by_text("800 more points needed")).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "storefront-panel-open.png"), animations="disabled")
+
+    d.get_by_role("button", name="Redeem: €5 off").click()
+
+    code = d.locator(".code.new code")
+    expect(code).to_have_text(re.compile(r"^BEAM-[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    the_code = code.inner_text()
+    expect(d.locator(".bal")).to_have_text("700 points")
+    expect(page.locator("#beam-root .live")).to_have_text(f"Your reward is ready: {the_code}")
+    page.screenshot(path=str(ARTIFACTS / "storefront-panel-redeemed.png"), animations="disabled")
+    redemption = Redemption.objects.get()
+    assert (redemption.code, redemption.status, redemption.points_spent) == (
+        the_code,
+        "issued",
+        500,
+    )
+
+    d.get_by_role("link", name="Apply to cart").click()
+
+    expect(page).to_have_url(f"{base(live_server)}/cart")
+    expect(page.get_by_label("Discount code")).to_have_value(the_code)
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_text(re.compile(r"Order #\d+ placed: 49\.00"))).to_be_visible()
+    order = DevOrder.objects.get()
+    assert order.discount_code.code == the_code and order.customer_id == store["ada"].id
+
+    page.goto(base(live_server) + "/")
+    open_panel(page)
+    d = dialog(page)
+    expect(d.locator(".bal")).to_have_text("744 points")  # 700 + 44 earned on the order
+    first = d.locator(".hist li").first
+    expect(first).to_contain_text(f"Order {order.payload['name']}")
+    expect(first.locator("b")).to_have_text("+44")
+    expect(d.locator(".hist li").nth(1)).to_contain_text("Redeemed €5 off")
+    expect(d.locator(".code")).to_have_count(0)  # the code was used: no longer offered
+    assert Member.objects.get(pk=store["member"].pk).balance == 744
+    redemption.refresh_from_db()
+    assert redemption.status == "used"
+
+
+def test_keyboard_only_walk_through(page: Page, live_server, store) -> None:
+    page.goto(base(live_server) + "/")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        active = page.evaluate(SHADOW_ACTIVE)
+        if active and active["cls"].startswith("l"):
+            break
+    else:
+        pytest.fail("the launcher is not reachable with Tab")
+
+    page.keyboard.press("Enter")
+    expect(dialog(page)).to_be_visible()
+    expect(dialog(page)).to_have_attribute("aria-busy", "false")
+    expect(dialog(page).locator(".bal")).to_have_text("1,200 points")
+    assert page.evaluate(SHADOW_ACTIVE)["inDialog"]
+    for _ in range(25):  # Tab never leaves the dialog
+        page.keyboard.press("Tab")
+        assert page.evaluate(SHADOW_ACTIVE)["inDialog"]
+    for _ in range(30):
+        active = page.evaluate(SHADOW_ACTIVE)
+        if active["label"] == "Redeem: €5 off":
+            break
+        page.keyboard.press("Tab")
+    else:
+        pytest.fail("the Redeem button is not reachable with Tab")
+
+    page.keyboard.press("Enter")
+
+    expect(dialog(page).locator(".bal")).to_have_text("700 points")
+    active = page.evaluate(SHADOW_ACTIVE)
+    assert active["inDialog"] and active["label"].startswith("Copy BEAM-")
+    page.keyboard.press("Escape")
+    expect(dialog(page)).to_be_hidden()
+    assert page.evaluate(SHADOW_ACTIVE)["cls"].startswith("l")
+    expect(launcher(page)).to_have_attribute("aria-expanded", "false")
+
+
+def test_account_page_block_opens_the_panel(page: Page, live_server, store) -> None:
+    page.goto(base(live_server) + "/account")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+
+    expect(page.get_by_text("You have 0 points")).to_be_visible()  # metafield not synced yet
+    page.get_by_role("link", name="View your rewards").click()
+
+    expect(dialog(page)).to_be_visible()
+    expect(dialog(page).locator(".bal")).to_have_text("1,200 points")
+
+
+def test_landing_page_renders_without_javascript(browser, live_server, store) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    page.goto(base(live_server) + "/apps/beam/")
+
+    expect(page).to_have_title("Rewards · Flow Store")
+    expect(page.get_by_role("heading", name="Welcome to Rewards")).to_be_visible()
+    expect(page.get_by_role("heading", name="Ways to earn")).to_be_visible()
+    expect(page.get_by_text("€20 off")).to_be_visible()
+    hero = page.locator(".bl-hero")
+    assert hero.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(79, 70, 229)"
+    context.close()
+    assert settings.SHOPIFY_APP_URL == "http://beam.test"  # proxied in-process

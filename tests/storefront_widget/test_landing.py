@@ -1,0 +1,121 @@
+"""The loyalty landing page served through the app proxy."""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from html import unescape
+
+import pytest
+
+from tests.loyalty.factories import RewardFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _json_ld(html: str) -> dict:
+    match = re.search(r'<script type="application/ld\+json">(.*?)</script>', html, re.S)
+    assert match is not None
+    return json.loads(match.group(1))
+
+
+def test_landing_is_a_complete_html_page_with_seo_tags(proxy, program, rewards):
+    response = proxy.get("", customer=None)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    html = response.content.decode()
+    assert "<title>Bean Club · Demo Store</title>" in html
+    assert re.search(r'<meta name="description" content="Join Demo Store Bean Club: earn', html)
+    assert '<link rel="canonical" href="https://sf-shop.myshopify.com/apps/beam/">' in html
+    assert '<link rel="stylesheet" href="landing.css?v=' in html
+    assert "<script src" not in html and "<script>" not in html  # no JavaScript at all
+    assert "style=" not in html
+
+
+def test_landing_shows_ways_to_earn_rewards_faq_and_a_call_to_action(proxy, program, rewards):
+    html = unescape(proxy.get("", customer=None).content.decode())
+
+    assert "<h1>Welcome to Bean Club</h1>" in html
+    assert "Ways to earn" in html and "Place an order" in html and "100 points" in html
+    assert "€5 off" in html and "500 points" in html and "€20 off" in html
+    assert "100 points = 1.00 EUR" in html  # the variable reward's rate
+    assert "VIP tiers" not in html  # no tiers configured
+    assert "Frequently asked questions" in html
+    assert '<a class="bl-btn" href="/account/register">Join now</a>' in html
+    assert 'href="/account/login"' in html
+
+
+def test_structured_data_describes_the_page_and_its_faq(proxy, program, rewards):
+    data = _json_ld(proxy.get("", customer=None).content.decode())
+
+    page, faq = data["@graph"]
+    assert data["@context"] == "https://schema.org"
+    assert page["@type"] == "WebPage"
+    assert page["url"] == "https://sf-shop.myshopify.com/apps/beam/"
+    assert page["name"] == "Bean Club · Demo Store"
+    assert faq["@type"] == "FAQPage"
+    assert faq["mainEntity"][0]["name"] == "How do I join Bean Club?"
+    assert faq["mainEntity"][0]["acceptedAnswer"]["@type"] == "Answer"
+
+
+def test_merchant_landing_content_is_escaped_everywhere(proxy, program):
+    program.landing = {
+        "headline": "<b>Bold</b> club",
+        "faq": [{"q": "Is </script><script>alert(1)</script> ok?", "a": "{{ customer.email }}"}],
+    }
+    program.save()
+
+    html = proxy.get("", customer=None).content.decode()
+
+    assert "<b>Bold</b>" not in html and "&lt;b&gt;Bold&lt;/b&gt; club" in html
+    assert "</script><script>alert(1)" not in html
+    faq = _json_ld(html)["@graph"][1]["mainEntity"]
+    assert faq[0]["name"] == "Is </script><script>alert(1)</script> ok?"
+    assert faq[0]["acceptedAnswer"]["text"] == "{{ customer.email }}"  # served as HTML, not Liquid
+
+
+def test_landing_is_cached_per_shop_with_etag_and_follows_changes(proxy, program, shop):
+    first = proxy.get("", customer=None)
+    again = proxy.get("", customer=None, headers={"If-None-Match": first["ETag"]})
+    RewardFactory(shop=shop, name="Tote bag", points_cost=900, value=Decimal("10.00"))
+    changed = proxy.get("", customer=None, headers={"If-None-Match": first["ETag"]})
+
+    assert first["Cache-Control"] == "public, max-age=300, stale-while-revalidate=3600"
+    assert again.status_code == 304
+    assert changed.status_code == 200 and "Tote bag" in changed.content.decode()
+
+
+def test_landing_query_count(proxy, program, rewards, django_assert_num_queries):
+    with django_assert_num_queries(7):  # shop; program doc (3); landing data (3)
+        proxy.get("", customer=None)
+    with django_assert_num_queries(0):
+        proxy.get("", customer=None)
+
+
+def test_landing_stylesheet_carries_the_brand_colours(proxy, program):
+    response = proxy.get("landing.css", customer=None, v="1")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/css; charset=utf-8"
+    css = response.content.decode()
+    assert css.startswith(":root{--beam-p:#e11d48;--beam-t:#ffffff}")
+    assert ".bl-hero" in css
+
+
+def test_landing_needs_a_valid_signature(client, shop):
+    response = client.get(f"/proxy/?shop={shop.domain}")
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "missing_signature"
+
+
+def test_paused_program_says_so(proxy, program, rewards):
+    program.enabled = False
+    program.save()
+
+    html = proxy.get("", customer=None).content.decode()
+
+    assert "The program is paused for now" in html
+    assert "Join now" not in html
