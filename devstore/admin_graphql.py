@@ -50,6 +50,7 @@ from devstore.models import (
     DevProduct,
     DevRefund,
     DevShop,
+    DevStoreCreditTransaction,
     DevVariant,
 )
 from devstore.payloads import money
@@ -378,8 +379,17 @@ class ShopGraph:
     def customer_node(self, customer: DevCustomer) -> dict:
         currency = self.currency
 
-        def store_credit_accounts(info, first=None, after=None, **_):
-            nodes = [self.store_credit_account_node(customer)] if customer.store_credit else []
+        def store_credit_accounts(info, first=None, after=None, query=None, **_):
+            # One account, in the shop's currency, once credited (``currency_code:`` filters).
+            has_account = customer.store_credit or customer.store_credit_transactions.exists()
+            wanted = {
+                m.group("value").strip("'\"").upper()
+                for m in _SEARCH_TERM.finditer(query or "")
+                if m.group("field").lower() == "currency_code"
+            }
+            if wanted and self.currency.upper() not in wanted:
+                has_account = False
+            nodes = [self.store_credit_account_node(customer)] if has_account else []
             return _list_connection(nodes, first, after)
 
         orders = DevOrder.objects.filter(customer=customer)
@@ -413,11 +423,63 @@ class ShopGraph:
         }
 
     def store_credit_account_node(self, customer: DevCustomer) -> dict:
+        def transactions(
+            info,
+            first=None,
+            last=None,
+            after=None,
+            before=None,
+            reverse=None,
+            sortKey=None,
+            query=None,
+            **_,
+        ):
+            if sortKey not in (None, "CREATED_AT"):
+                raise GraphQLError(f"devstore: sortKey {sortKey} is not simulated")
+            qs = customer.store_credit_transactions.all()
+            # Every simulated transaction is a credit: a ``type:`` filter without ``credit``
+            # matches none (unknown values are ignored, as the platform documents).
+            types = {
+                m.group("value").strip("'\"").lower()
+                for m in _SEARCH_TERM.finditer(query or "")
+                if m.group("field").lower() == "type"
+            } & {"credit", "debit", "debit_revert", "expiration"}
+            if types and "credit" not in types:
+                qs = qs.none()
+            qs = _search(qs, query, {"id": "id", "expires_at": "expires_at"})
+            return _paginate(
+                qs,
+                lambda row: self.store_credit_transaction_node(row, customer),
+                first=first,
+                last=last,
+                after=after,
+                before=before,
+                sort_key="CREATED_AT",
+                reverse=reverse,
+            )
+
         return {
             "__typename": "StoreCreditAccount",
             "id": f"gid://shopify/StoreCreditAccount/{customer.id}",
             "balance": _money_v2(customer.store_credit, self.currency),
             "owner": lambda info: self.customer_node(customer),
+            "transactions": transactions,
+        }
+
+    def store_credit_transaction_node(self, row: DevStoreCreditTransaction, customer) -> dict:
+        """A credit as ``StoreCreditAccountCreditTransaction`` (the devstore makes credits only,
+        through the API: event ``ADJUSTMENT``, no origin)."""
+        return {
+            "__typename": "StoreCreditAccountCreditTransaction",
+            "id": f"gid://shopify/StoreCreditAccountCreditTransaction/{row.id}",
+            "amount": _money_v2(row.amount, row.currency),
+            "balanceAfterTransaction": _money_v2(row.balance_after, row.currency),
+            "remainingAmount": _money_v2(row.amount, row.currency),
+            "createdAt": _iso(row.created_at),
+            "expiresAt": _iso(row.expires_at),
+            "event": "ADJUSTMENT",
+            "origin": None,
+            "account": lambda info: self.store_credit_account_node(customer),
         }
 
     def _variant(self, variant_id: int | None) -> DevVariant | None:

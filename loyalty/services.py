@@ -52,7 +52,6 @@ from loyalty.errors import (
 )
 from loyalty.lock_objects import member_qs_select_for_update, order_qs_select_for_update
 from loyalty.models import (
-    AuditEvent,
     BonusEvent,
     ExpiryWarning,
     LedgerDrift,
@@ -74,6 +73,7 @@ from merchants.shopify.operations import (
     discount_code_free_shipping_create,
     discount_code_lookup,
     store_credit_account_credit,
+    store_credit_credits_since,
 )
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,15 @@ PENDING = LedgerEntry.Bucket.PENDING
 Kind = LedgerEntry.Kind
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Who asked for an admin change. Given to a write service, it makes the service write
+    the ``AuditEvent`` inside the change's own transaction: never a change without its audit
+    row, nor an audit row without a change."""
+
+    actor: str
 
 
 # --- small helpers --------------------------------------------------------------------------
@@ -811,9 +820,12 @@ def points_adjust(
     reason: str,
     actor: str,
     idempotency_key: str,
+    audit: AuditRecord | None = None,
 ) -> LedgerEntry:
     """A merchant's manual adjustment. A reason is required; a deduction cannot take the
-    balance below zero; the same idempotency key returns the first entry."""
+    balance below zero; the same idempotency key returns the first entry (and, with
+    ``audit``, audits nothing more: only the entry's creation is audited, in its
+    transaction)."""
     reason = (reason or "").strip()
     if not reason:
         raise InvalidAdjustment("A reason is required.", code="reason_required")
@@ -841,6 +853,16 @@ def points_adjust(
             activity_at=timezone.now() if amount > 0 else None,
         )
         assert entry is not None
+        if audit is not None:
+            audit_record(
+                shop=shop,
+                actor=audit.actor,
+                action="points.adjust",
+                target_type="ledger_entry",
+                target_id=entry.pk,
+                summary=f"{entry.amount:+d} points for customer {locked.customer_id}: {reason}",
+                changes={"balance": [locked.balance - entry.amount, locked.balance]},
+            )
     member.refresh_from_db()
     return entry
 
@@ -857,16 +879,46 @@ class ImportReport:
 IMPORT_COLUMNS = ("customer_id", "email", "first_name", "last_name", "points")
 
 
-def members_import_balances(*, shop: Shop, csv_file: IO[str], actor: str) -> ImportReport:
+def members_import_balances(
+    *, shop: Shop, csv_file: IO[str], actor: str, audit: AuditRecord | None = None
+) -> ImportReport:
     """Import balances from another program. Columns: customer_id, email, first_name,
     last_name, points. The points imported for a customer converge to the file's value, so
-    importing the same file twice changes nothing; invalid rows are reported, not applied."""
+    importing the same file twice changes nothing; invalid rows are reported, not applied.
+
+    Without ``audit`` each row commits on its own (a long command-line import holds no
+    locks for long). With ``audit`` the whole run is one transaction (one savepoint per
+    row, so an invalid row is still skipped alone) and its single audit row commits with
+    it, written only when the run created or changed something."""
     report = ImportReport()
     reader = csv.DictReader(csv_file)
     missing = {"customer_id", "points"} - set(reader.fieldnames or [])
     if missing:
         report.errors.append((1, f"missing column(s): {', '.join(sorted(missing))}"))
         return report
+    if audit is None:
+        _members_import_rows(shop=shop, reader=reader, actor=actor, report=report, nested=False)
+        return report
+    with transaction.atomic(durable=True):
+        _members_import_rows(shop=shop, reader=reader, actor=actor, report=report, nested=True)
+        if report.created or report.changed:
+            audit_record(
+                shop=shop,
+                actor=audit.actor,
+                action="members.import",
+                target_type="import",
+                summary=(
+                    f"{report.rows} row(s): {report.created} new, {report.changed} changed, "
+                    f"{report.unchanged} unchanged, {len(report.errors)} error(s)"
+                ),
+                changes={"errors": [None, [f"line {n}: {msg}" for n, msg in report.errors[:50]]]},
+            )
+    return report
+
+
+def _members_import_rows(
+    *, shop: Shop, reader: csv.DictReader, actor: str, report: ImportReport, nested: bool
+) -> None:
     for line_no, row in enumerate(reader, start=2):
         report.rows += 1
         customer_id = _int_or_none((row.get("customer_id") or "").strip())
@@ -890,12 +942,12 @@ def members_import_balances(*, shop: Shop, csv_file: IO[str], actor: str) -> Imp
                 last_name=(row.get("last_name") or "").strip(),
                 points=points,
                 actor=actor,
+                nested=nested,
             )
         except InsufficientPoints as exc:
             report.errors.append((line_no, str(exc)))
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
-    return report
 
 
 def _member_import_row(
@@ -907,8 +959,10 @@ def _member_import_row(
     last_name: str,
     points: int,
     actor: str,
+    nested: bool = False,
 ) -> str:
-    with transaction.atomic(durable=True):
+    # Nested: a savepoint inside the run's transaction, so a failing row undoes only itself.
+    with transaction.atomic(durable=not nested):
         member, created = _member_upsert(
             shop=shop,
             customer_id=customer_id,
@@ -1103,6 +1157,57 @@ def _redemption_discount_find(redemption: Redemption) -> DiscountCodeStatus | No
     return found
 
 
+# How far the store's clock may be behind ours when looking for a credit made for a
+# redemption (the store's ``createdAt`` against the redemption's ``created_at``).
+STORE_CREDIT_CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _redemption_credit_find(redemption: Redemption) -> str | None:
+    """The store credit transaction an earlier attempt made for the redemption although its
+    answer was lost, if any.
+
+    ``storeCreditAccountCredit`` takes no idempotency key nor (in 2026-10) any reference, so
+    the credit is recognised by what it is: an ``ADJUSTMENT`` credit to this customer, of
+    exactly this amount and currency, made since the redemption was created, and not already
+    the transaction of another redemption. The oldest such credit is adopted. The residual
+    risk is adopting a credit of the same amount the merchant gave the same customer by hand
+    in that window (the customer then gets one credit instead of two): far better than
+    crediting twice, and visible in the store's account history."""
+    credits = store_credit_credits_since(
+        redemption.shop,
+        customer_gid=redemption.member.customer_gid,
+        currency=redemption.currency,
+        since=redemption.created_at - STORE_CREDIT_CLOCK_SKEW,
+    )
+    candidates = [
+        c
+        for c in credits
+        if c.event == "ADJUSTMENT"
+        and c.amount == redemption.value
+        and c.currency == redemption.currency.upper()
+    ]
+    if not candidates:
+        return None
+    taken = set(
+        Redemption.objects.filter(
+            shop_id=redemption.shop_id, discount_id__in=[c.id for c in candidates]
+        )
+        .exclude(pk=redemption.pk)
+        .values_list("discount_id", flat=True)
+    )
+    free = [c for c in candidates if c.id not in taken]
+    return min(free, key=lambda c: (c.created_at, c.id)).id if free else None
+
+
+def _redemption_find_in_store(redemption: Redemption) -> str | None:
+    """The id of what an earlier attempt whose answer was lost made in the store: the
+    redemption's discount, or its store credit transaction."""
+    if redemption.reward.kind == Reward.Kind.STORE_CREDIT:
+        return _redemption_credit_find(redemption)
+    found = _redemption_discount_find(redemption)
+    return found.id if found is not None else None
+
+
 def _redemption_create_in_store(redemption: Redemption) -> str:
     """Create the platform object for the redemption; returns its id. Raises Shopify errors."""
     reward = redemption.reward
@@ -1147,7 +1252,8 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
 
     A rejection refunds the points; a transient error raises ``RedemptionIssueRetry`` until
     ``final_attempt``, then refunds. Before creating again after an earlier attempt, the code
-    is looked up, so an ambiguous timeout never yields two codes.
+    (or, for store credit, the credit transaction) is looked up in the store and adopted, so
+    an ambiguous timeout never yields two codes nor credits the customer twice.
     """
     redemption = Redemption.objects.select_related("reward", "shop", "member").get(pk=redemption_id)
     if redemption.status != Redemption.Status.PENDING:
@@ -1156,10 +1262,10 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
     Redemption.objects.filter(pk=redemption.pk).update(attempts=F("attempts") + 1)
     is_code = redemption.reward.kind != Reward.Kind.STORE_CREDIT
     try:
-        if earlier_attempt and is_code:
-            found = _redemption_discount_find(redemption)
-            if found is not None:
-                return _redemption_mark_issued(redemption, discount_id=found.id)
+        if earlier_attempt:
+            found_id = _redemption_find_in_store(redemption)
+            if found_id is not None:
+                return _redemption_mark_issued(redemption, discount_id=found_id)
         discount_id = _redemption_create_in_store(redemption)
     except ShopNotInstalled as exc:  # uninstalled meanwhile: nothing can be created
         return _redemption_refund(
@@ -1189,13 +1295,12 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
     except ShopifyApiError as exc:
         if not final_attempt:
             raise RedemptionIssueRetry(str(exc)) from exc
-        if is_code:
-            try:
-                found = _redemption_discount_find(redemption)
-            except ShopifyApiError:
-                found = None
-            if found is not None:
-                return _redemption_mark_issued(redemption, discount_id=found.id)
+        try:
+            found_id = _redemption_find_in_store(redemption)
+        except ShopifyApiError:
+            found_id = None
+        if found_id is not None:
+            return _redemption_mark_issued(redemption, discount_id=found_id)
         return _redemption_refund(
             redemption=redemption,
             from_status=Redemption.Status.PENDING,
@@ -1218,10 +1323,17 @@ def _redemption_mark_issued(redemption: Redemption, *, discount_id: str) -> Rede
 
 
 def _redemption_refund(
-    *, redemption: Redemption, from_status: str, to_status: str, error: str = "", actor: str = ""
+    *,
+    redemption: Redemption,
+    from_status: str,
+    to_status: str,
+    error: str = "",
+    actor: str = "",
+    audit: AuditRecord | None = None,
 ) -> Redemption:
     """Close the redemption and give its points back, once (the refund key is shared by
-    failure, cancellation and expiry)."""
+    failure, cancellation and expiry). With ``audit`` a cancellation is audited in the same
+    transaction, only when this call closed it."""
     with transaction.atomic(durable=True):
         member = _member_lock(shop_id=redemption.shop_id, member_id=redemption.member_id)
         moved = Redemption.objects.filter(pk=redemption.pk, status=from_status).update(
@@ -1242,13 +1354,25 @@ def _redemption_refund(
                 note=f"{to_status}: {redemption.code}",
                 redeemed=-redemption.points_spent,
             )
+            if audit is not None:
+                audit_record(
+                    shop=redemption.shop,
+                    actor=audit.actor,
+                    action="redemption.cancel",
+                    target_type="redemption",
+                    target_id=redemption.pk,
+                    summary=f"code {redemption.code}: {redemption.points_spent} points refunded",
+                )
     redemption.refresh_from_db()
     return redemption
 
 
-def redemption_cancel(*, shop: Shop, redemption_id: int, actor: str = "") -> Redemption:
-    """Cancel an issued, unused code: deactivate it in the store, then refund the points.
-    A platform failure raises and changes nothing."""
+def redemption_cancel(
+    *, shop: Shop, redemption_id: int, actor: str = "", audit: AuditRecord | None = None
+) -> Redemption:
+    """Cancel an issued, unused code: deactivate it in the store, then refund the points
+    (and, with ``audit``, write the audit row in the refund's transaction). A platform
+    failure raises and changes nothing."""
     redemption = (
         Redemption.objects.select_related("reward", "shop", "member")
         .filter(shop=shop, pk=redemption_id)
@@ -1269,6 +1393,7 @@ def redemption_cancel(*, shop: Shop, redemption_id: int, actor: str = "") -> Red
         from_status=Redemption.Status.ISSUED,
         to_status=Redemption.Status.CANCELLED,
         actor=actor,
+        audit=audit,
     )
 
 
@@ -1817,34 +1942,17 @@ def program_onboard(
 def member_points_adjust(
     *, shop: Shop, member: Member, amount: int, reason: str, actor: str, idempotency_key: str
 ) -> LedgerEntry:
-    """``points_adjust`` from the admin, audited once per ledger entry (a repeated submit
-    with the same key neither moves points nor audits again). The audit row is written
-    right after the adjustment's own durable transaction."""
-    entry = points_adjust(
+    """``points_adjust`` from the admin, audited once per ledger entry in the entry's own
+    transaction (a repeated submit with the same key neither moves points nor audits)."""
+    return points_adjust(
         shop=shop,
         member=member,
         amount=amount,
         reason=reason,
         actor=actor,
         idempotency_key=idempotency_key,
+        audit=AuditRecord(actor=actor),
     )
-    with transaction.atomic(durable=True):
-        already = AuditEvent.objects.filter(
-            shop=shop, action="points.adjust", target_type="ledger_entry", target_id=str(entry.pk)
-        ).exists()
-        if not already:
-            audit_record(
-                shop=shop,
-                actor=actor,
-                action="points.adjust",
-                target_type="ledger_entry",
-                target_id=entry.pk,
-                summary=f"{entry.amount:+d} points for customer {member.customer_id}: {reason}"[
-                    :255
-                ],
-                changes={"balance": [member.balance - entry.amount, member.balance]},
-            )
-    return entry
 
 
 @dataclass
@@ -1924,56 +2032,55 @@ def members_import_preview(*, shop: Shop, csv_text: str) -> list[ImportPreviewRo
 
 
 def members_import_audited(*, shop: Shop, csv_text: str, actor: str) -> ImportReport:
-    """``members_import_balances`` from the admin, with one audit row for the run."""
+    """``members_import_balances`` from the admin: one transaction and one audit row for the
+    run (none when nothing changed)."""
     import io
 
-    report = members_import_balances(shop=shop, csv_file=io.StringIO(csv_text), actor=actor)
-    with transaction.atomic(durable=True):
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="members.import",
-            target_type="import",
-            summary=(
-                f"{report.rows} row(s): {report.created} new, {report.changed} changed, "
-                f"{report.unchanged} unchanged, {len(report.errors)} error(s)"
-            ),
-            changes={"errors": [None, [f"line {n}: {msg}" for n, msg in report.errors[:50]]]},
-        )
-    return report
+    return members_import_balances(
+        shop=shop, csv_file=io.StringIO(csv_text), actor=actor, audit=AuditRecord(actor=actor)
+    )
 
 
 def redemption_cancel_audited(*, shop: Shop, redemption_id: int, actor: str) -> Redemption:
-    """``redemption_cancel`` from the admin, audited when it succeeded."""
-    redemption = redemption_cancel(shop=shop, redemption_id=redemption_id, actor=actor)
-    with transaction.atomic(durable=True):
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="redemption.cancel",
-            target_type="redemption",
-            target_id=redemption.pk,
-            summary=f"code {redemption.code}: {redemption.points_spent} points refunded",
-        )
-    return redemption
+    """``redemption_cancel`` from the admin, audited in the refund's transaction."""
+    return redemption_cancel(
+        shop=shop, redemption_id=redemption_id, actor=actor, audit=AuditRecord(actor=actor)
+    )
 
 
 def deliveries_replay_audited(
     *, shop: Shop, actor: str, delivery_ids: list[int] | None = None
 ) -> dict[str, int]:
-    """Replay the shop's failed webhook deliveries (all, or the given ones of this shop)."""
-    from merchants.inbox import deliveries_replay
+    """Replay the shop's failed webhook deliveries (all, or the given ones of this shop).
 
-    outcome = deliveries_replay(delivery_ids=delivery_ids, shop=shop)
+    The admin's change is putting the deliveries back in the queue: that and its audit row
+    commit together (no audit row when there was nothing to replay). Each delivery then runs
+    in the services' own transactions, as a worker would run it; the outcome is returned
+    and shown on the deliveries page."""
+    from merchants.inbox import REPLAYABLE, delivery_process
+    from merchants.models import WebhookDelivery
+
     with transaction.atomic(durable=True):
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="webhooks.replay",
-            target_type="webhook_delivery",
-            target_id=",".join(str(i) for i in delivery_ids or [])[:64],
-            summary=", ".join(f"{n} {status}" for status, n in sorted(outcome.items()))
-            or "nothing to replay",
-            changes={"outcome": [None, outcome]},
-        )
+        qs = WebhookDelivery.objects.filter(shop=shop, status__in=REPLAYABLE)
+        if delivery_ids is not None:
+            qs = qs.filter(pk__in=list(delivery_ids))
+        ids = list(qs.order_by("pk").select_for_update().values_list("pk", flat=True))
+        if ids:
+            WebhookDelivery.objects.filter(pk__in=ids).update(
+                status=WebhookDelivery.Status.RECEIVED, next_attempt_at=None
+            )
+            audit_record(
+                shop=shop,
+                actor=actor,
+                action="webhooks.replay",
+                target_type="webhook_delivery",
+                target_id=",".join(str(i) for i in ids)[:64],
+                summary=f"{len(ids)} deliver{'y' if len(ids) == 1 else 'ies'} queued again",
+                changes={"deliveries": [None, ids]},
+            )
+    outcome: dict[str, int] = {}
+    for delivery_id in ids:
+        status = delivery_process(delivery_id=delivery_id) or "not_claimed"
+        outcome[status] = outcome.get(status, 0) + 1
+    logger.info("replayed %d deliveries of %s: %s", len(ids), shop.domain, outcome)
     return outcome

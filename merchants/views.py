@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -45,14 +44,6 @@ OAUTH_STATE_COOKIE = "beam_oauth_state"
 OAUTH_STATE_SALT = "merchants.oauth.state"
 OAUTH_STATE_MAX_AGE = 600
 OAUTH_COOKIE_PATH = "/auth/"
-
-# The admin sections later issues fill in; a ``None`` url renders as "coming soon".
-ADMIN_SECTIONS: list[dict[str, Any]] = [
-    {"title": "Program", "url": None},
-    {"title": "Customers", "url": None},
-    {"title": "Analytics", "url": None},
-    {"title": "Webhook health", "url": None},
-]
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -107,7 +98,6 @@ def _admin_home_response(request: HttpRequest, shop: Shop) -> HttpResponse:
         "shop": shop,
         "granted_scopes": granted,
         "missing_scopes": missing,
-        "admin_sections": ADMIN_SECTIONS,
         "reinstall_url": settings.SHOPIFY_APP_URL + _install_url(shop.domain),
     }
     if missing:

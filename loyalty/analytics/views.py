@@ -26,14 +26,6 @@ TEMPLATE = "analytics/dashboard.html"
 STALE_AFTER = timedelta(minutes=5)
 
 
-def _admin_sections() -> list[dict[str, Any]]:
-    try:
-        from merchants.views import ADMIN_SECTIONS
-    except ImportError:  # pragma: no cover - the admin shell owns its navigation
-        return []
-    return ADMIN_SECTIONS
-
-
 def _range_from(request: HttpRequest, params: Any) -> selectors.DateRange:
     today = timezone.now().astimezone(services.shop_zone(request.shop)).date()  # type: ignore[attr-defined]
     return selectors.date_range_parse(
@@ -123,7 +115,6 @@ def _context(
     board = selectors.dashboard_get(shop=request.shop, rng=rng) if rng else None  # type: ignore[attr-defined]
     context: dict[str, Any] = {
         "shop": request.shop,  # type: ignore[attr-defined]
-        "admin_sections": _admin_sections(),
         "board": board,
         "error": error,
         "presets": list(selectors.PRESETS),
