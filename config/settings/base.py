@@ -117,7 +117,10 @@ SHOPIFY_APP_URL = env("SHOPIFY_APP_URL", default="").rstrip("/")
 SHOPIFY_API_VERSION = env("SHOPIFY_API_VERSION", default="2026-10")
 SHOPIFY_SCOPES = env(
     "SHOPIFY_SCOPES",
-    default="read_orders,read_customers,write_customers,write_discounts,read_products",
+    default=(
+        "read_orders,read_customers,write_customers,write_discounts,read_products,"
+        "write_store_credit_account_transactions"
+    ),
 )
 # Where a shop's admin lives. Production: the shop's own domain. The devstore mounts
 # simulated shops under a path of this very server.

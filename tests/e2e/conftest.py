@@ -23,3 +23,13 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
         "executable_path": str(CHROMIUM),
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _admin_schema_loaded() -> None:
+    """Build the Admin schema once per worker before any browser waits on the devstore: its
+    first load takes about a second (several on a busy machine), which would otherwise land
+    inside the first redemption a browser test times."""
+    from merchants.shopify.admin_schema import admin_schema
+
+    admin_schema()

@@ -301,16 +301,23 @@ def test_callback_with_fewer_scopes_than_needed_records_them_and_says_so(
     response = _callback(client, state)
 
     assert response.status_code == 403
-    assert b"missing: read_customers, write_customers, write_discounts, read_products" in (
-        response.content
-    )
+    assert (
+        b"missing: read_customers, write_customers, write_discounts, read_products, "
+        b"write_store_credit_account_transactions"
+    ) in response.content
     assert Shop.objects.get(domain=SHOP).scopes == "read_orders"
 
 
 def test_write_scope_implies_read_scope() -> None:
     assert (
         oauth.scopes_missing(
-            ["write_orders", "write_customers", "write_discounts", "read_products"]
+            [
+                "write_orders",
+                "write_customers",
+                "write_discounts",
+                "read_products",
+                "write_store_credit_account_transactions",
+            ]
         )
         == []
     )
@@ -318,6 +325,7 @@ def test_write_scope_implies_read_scope() -> None:
         "write_customers",
         "write_discounts",
         "read_products",
+        "write_store_credit_account_transactions",
     ]
 
 
@@ -440,6 +448,7 @@ def test_app_url_with_missing_scopes_shows_what_is_missing(client, platform_http
         "write_customers",
         "write_discounts",
         "read_products",
+        "write_store_credit_account_transactions",
     ]
     assert Shop.objects.get(domain=SHOP).scopes == "write_orders"
 
