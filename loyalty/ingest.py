@@ -35,9 +35,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
-from django.db import DatabaseError, connection, models, transaction
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models, transaction
 from django.utils import timezone
 
 from loyalty import services
@@ -55,7 +56,6 @@ REFUND_TOPIC = "refunds/create"
 CUSTOMER_TOPICS = frozenset(
     {"customers/create", "customers/update", "customers/delete", "customers/merge"}
 )
-_PG_MAX_PARAMS = 60_000
 
 
 @dataclass(frozen=True)
@@ -206,34 +206,34 @@ def rows_insert_returning(
     conflict: Sequence[str],
     returning: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING returning`` for model
-    instances, with each field's own conversion (``pre_save`` + ``get_db_prep_save``), so
-    the stored values are those ``save()`` would store. Returns the inserted rows only."""
+    """``INSERT … SELECT FROM unnest(one array per column) ON CONFLICT (conflict) DO NOTHING
+    RETURNING returning`` for model instances, with each field's own conversion
+    (``pre_save`` + ``get_db_prep_save``), so the stored values are those ``save()`` would
+    store. One short statement whatever the row count. Returns the inserted rows only."""
     if not objs:
         return []
+    db = connections[DEFAULT_DB_ALIAS]  # the thread's connection itself, not the proxy
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     columns = ", ".join(qn(f.column) for f in fields)
-    row_sql = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    arrays = ", ".join(f"%s::{f.db_type(db)}[]" for f in fields)
     conflict_sql = ", ".join(qn(meta.get_field(name).column) for name in conflict)
     returning_sql = ", ".join(qn(meta.get_field(name).column) for name in returning)
-    chunk = max(1, _PG_MAX_PARAMS // len(fields))
-    out: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), chunk):
-            part = objs[start : start + chunk]
-            params: list[Any] = []
-            for obj in part:
-                params.extend(f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields)
-            values = ", ".join([row_sql] * len(part))
-            sql = (
-                f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES {values} "  # noqa: S608
-                f"ON CONFLICT ({conflict_sql}) DO NOTHING RETURNING {returning_sql}"
-            )
-            cursor.execute(sql, params)  # identifiers from the model's meta only
-            out.extend(cursor.fetchall())
-    return out
+    values: list[list[Any]] = [[] for _ in fields]
+    for obj in objs:
+        for column, f in zip(values, fields, strict=True):
+            value = f.pre_save(obj, True)
+            if not (isinstance(value, Decimal) and isinstance(f, models.DecimalField)):
+                value = f.get_db_prep_save(value, db)  # a Decimal goes as it is
+            column.append(value)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
+        f"ON CONFLICT ({conflict_sql}) DO NOTHING RETURNING {returning_sql}"
+    )
+    with db.cursor() as cursor:
+        cursor.execute(sql, values)  # identifiers from the model's meta only
+        return list(cursor.fetchall())
 
 
 def _update_from_arrays(
@@ -519,7 +519,11 @@ def _batch_apply(kept: list[_Candidate], known_members: dict[tuple[int, int], in
                 "lifetime_earned",
                 "last_activity_at",
             }
-    LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+    posted = rows_insert_returning(
+        LedgerEntry, entries, conflict=("shop", "idempotency_key"), returning=("id",)
+    )
+    if len(posted) != len(entries):  # a key already used: the per-delivery path decides
+        raise _Abort("an earning entry already exists")
     touched = [s.member for s in states.values() if s.member is not None and s.profile_changed]
     touched.sort(key=lambda m: m.pk)
     _update_from_arrays(

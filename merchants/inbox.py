@@ -76,7 +76,15 @@ DRAIN_BATCH_SIZE = 500
 DRAIN_TIME_BUDGET_SECONDS = 120.0
 LAST_ERROR_MAX_CHARS = 2000
 DRAIN_PENDING_KEY = "webhooks:drain:pending"
-DRAIN_PENDING_TIMEOUT = 2
+DRAIN_PENDING_TIMEOUT = 10
+# A process wakes a drain at most this often; a drain lingers at least this long
+# (setting WEBHOOK_WAKE_INTERVAL_SECONDS; 0 in tests: every delivery wakes, no linger).
+WAKE_INTERVAL_SECONDS = 0.2
+
+
+def wake_interval() -> float:
+    return float(getattr(settings, "WEBHOOK_WAKE_INTERVAL_SECONDS", WAKE_INTERVAL_SECONDS))
+
 
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
@@ -188,18 +196,30 @@ def _duplicate(webhook_id: str) -> RecordResult:
     return RecordResult(existing, created=False)
 
 
+_last_wake = 0.0  # monotonic time this process last woke a drain (throttle)
+
+
 def delivery_process_on_commit(*, delivery_id: int) -> None:
     """After commit: process at once under eager Celery (tests, demo), else wake a drain.
 
-    Wake-ups are coalesced: while one drain task is pending no other is published; the
-    drain clears the flag before it claims, so a row committed before the flag was seen
-    set is always picked up by that drain.
+    Wake-ups cost at most one Redis ``SET NX`` per ``wake_interval()`` per process,
+    and one Celery publish while no drain is pending (the flag). It stays correct because
+    every drain lingers: it returns only after finding nothing due at least
+    ``wake_interval()`` after it started, and it started after the last wake-up this
+    process did or saw pending — so a row stored without a wake-up of its own is claimed by
+    that drain. The drain clears the flag before it claims.
     """
 
     def _wake() -> None:
+        global _last_wake
         if settings.CELERY_TASK_ALWAYS_EAGER:
             delivery_process(delivery_id=delivery_id)
             return
+        now = time.monotonic()
+        interval = wake_interval()
+        if interval > 0 and now - _last_wake < interval:
+            return
+        _last_wake = now
         if cache.add(DRAIN_PENDING_KEY, 1, timeout=DRAIN_PENDING_TIMEOUT):
             from merchants.tasks import webhooks_drain
 
@@ -463,13 +483,15 @@ def deliveries_drain(
     shop: Shop | None = None,
     time_budget: float = DRAIN_TIME_BUDGET_SECONDS,
     batch_min: int = ingest.BATCH_MIN,
+    linger: float = 0.0,
 ) -> DrainOutcome:
     """Process due deliveries batch by batch until none is due or the time budget is spent.
     Safe to run in many workers at once: each claims a disjoint batch.
 
     Each claimed batch first goes through the set-based crediting of ``loyalty.ingest``
     (PostgreSQL, at least ``batch_min`` batchable deliveries); what it leaves is processed
-    one delivery at a time, in pk order."""
+    one delivery at a time, in pk order. ``linger``: return only once nothing was due at
+    least this long after starting (the woken drain, see ``delivery_process_on_commit``)."""
     started = time.monotonic()
     processed = 0
     deliveries_reclaim_abandoned()
@@ -478,7 +500,11 @@ def deliveries_drain(
             return DrainOutcome(processed, budget_exhausted=True)
         ids, lease = deliveries_claim(limit=batch_size, shop=shop)
         if not ids:
-            return DrainOutcome(processed, budget_exhausted=False)
+            waited = time.monotonic() - started
+            if waited >= linger:
+                return DrainOutcome(processed, budget_exhausted=False)
+            time.sleep(min(linger - waited, 0.05))
+            continue
         done = _batch_run(ids, lease=lease, batch_min=batch_min)
         processed += len(done)
         for delivery_id in ids:

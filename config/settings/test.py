@@ -16,3 +16,5 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}  # noqa: F405
+WEBHOOK_SHOP_CACHE_SECONDS = 0  # shops are recreated per test under the same domain
+WEBHOOK_WAKE_INTERVAL_SECONDS = 0  # every delivery wakes a drain; drains do not linger

@@ -84,7 +84,7 @@ def _customer_payload(customer_id: int, email: str, first: str) -> dict[str, Any
     }
 
 
-def scenario(seed: int, *, orders: int = 45) -> list[tuple[str, str, dict[str, Any]]]:
+def scenario(seed: int, *, orders: int = 30) -> list[tuple[str, str, dict[str, Any]]]:
     """``(webhook suffix, topic, payload)`` in delivery order."""
     rng = random.Random(seed)
     customers = [9000 + n for n in range(12)]
@@ -305,10 +305,10 @@ def test_batch_path_equals_per_delivery_path(variant: str, seed: int, batch_call
     assert not ledger_verify(shop=batched).drifts
     statuses = set(WebhookDelivery.objects.filter(shop=batched).values_list("status", flat=True))
     assert statuses <= {"succeeded"}
-    if PG and variant not in ("disabled",):
-        assert sum(batch_calls) > 0, "the batch path credited nothing"
-    else:
+    if not PG or variant == "disabled":
         assert sum(batch_calls) == 0
+    elif variant != "fulfilled":  # there, most customers also have non-trigger deliveries
+        assert sum(batch_calls) > 0, "the batch path credited nothing"
 
 
 def test_clean_burst_is_credited_entirely_by_the_batch_path(batch_calls) -> None:
