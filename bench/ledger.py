@@ -2,7 +2,7 @@
 a balance with a small ledger and with 10 million ledger entries.
 
 Run: ``.venv/bin/python bench/ledger.py`` (PostgreSQL and Redis on localhost). It recreates
-its own database (``bench_ingest`` unless ``BENCH_DB`` says otherwise) with production
+its own database (``bench_ingest_ledger`` unless ``BENCH_DB`` says otherwise) with production
 settings.
 
 * Redemptions: 32 clients (4 processes x 8 threads, one connection each) call
@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _support as S
 
-DB = os.environ.get("BENCH_DB", "bench_ingest")
+DB = os.environ.get("BENCH_DB", "bench_ingest_ledger")
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "7"))
 PORT = int(os.environ.get("BENCH_PORT", "19101"))
 MEMBERS = int(os.environ.get("BENCH_MEMBERS", "5000"))

@@ -38,6 +38,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models, transaction
 from django.utils import timezone
 
@@ -199,6 +200,40 @@ def _independent(
     return kept, dropped
 
 
+_INSERT_SQL: dict[tuple[Any, ...], tuple[list[Any], str]] = {}
+
+
+def _insert_sql(
+    db: Any,
+    model: type[models.Model],
+    conflict: Sequence[str],
+    returning: Sequence[str],
+    many: bool,
+) -> tuple[list[Any], str]:
+    """The fields and the statement (built once per shape: the view runs it per request)."""
+    cache_key = (db.alias, model, tuple(conflict), tuple(returning), many)
+    cached = _INSERT_SQL.get(cache_key)
+    if cached is not None:
+        return cached
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    qn = db.ops.quote_name
+    columns = ", ".join(qn(f.column) for f in fields)
+    if many:  # binary arrays (%b): the text format escapes each element with a regex in Python
+        arrays = ", ".join(f"%b::{f.db_type(db)}[]" for f in fields)
+        source = "SELECT * FROM unnest(" + arrays + ")"  # noqa: S608
+    else:
+        source = "VALUES (" + ", ".join(["%s"] * len(fields)) + ")"
+    conflict_sql = ", ".join(qn(meta.get_field(name).column) for name in conflict)
+    returning_sql = ", ".join(qn(meta.get_field(name).column) for name in returning)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({columns}) {source} "
+        f"ON CONFLICT ({conflict_sql}) DO NOTHING RETURNING {returning_sql}"
+    )
+    _INSERT_SQL[cache_key] = (fields, sql)
+    return fields, sql
+
+
 def rows_insert_returning(
     model: type[models.Model],
     objs: Sequence[models.Model],
@@ -206,20 +241,16 @@ def rows_insert_returning(
     conflict: Sequence[str],
     returning: Sequence[str],
 ) -> list[tuple[Any, ...]]:
-    """``INSERT … SELECT FROM unnest(one array per column) ON CONFLICT (conflict) DO NOTHING
-    RETURNING returning`` for model instances, with each field's own conversion
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING returning`` for model
+    instances (one row: ``VALUES``; many: ``SELECT FROM unnest(one array per column)``, one
+    short statement whatever the row count), with each field's own conversion
     (``pre_save`` + ``get_db_prep_save``), so the stored values are those ``save()`` would
-    store. One short statement whatever the row count. Returns the inserted rows only."""
+    store. Returns the inserted rows only."""
     if not objs:
         return []
     db = connections[DEFAULT_DB_ALIAS]  # the thread's connection itself, not the proxy
-    meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
-    qn = db.ops.quote_name
-    columns = ", ".join(qn(f.column) for f in fields)
-    arrays = ", ".join(f"%s::{f.db_type(db)}[]" for f in fields)
-    conflict_sql = ", ".join(qn(meta.get_field(name).column) for name in conflict)
-    returning_sql = ", ".join(qn(meta.get_field(name).column) for name in returning)
+    many = len(objs) > 1
+    fields, sql = _insert_sql(db, model, conflict, returning, many)
     values: list[list[Any]] = [[] for _ in fields]
     for obj in objs:
         for column, f in zip(values, fields, strict=True):
@@ -227,13 +258,21 @@ def rows_insert_returning(
             if not (isinstance(value, Decimal) and isinstance(f, models.DecimalField)):
                 value = f.get_db_prep_save(value, db)  # a Decimal goes as it is
             column.append(value)
-    sql = (
-        f"INSERT INTO {qn(meta.db_table)} ({columns}) SELECT * FROM unnest({arrays}) "  # noqa: S608
-        f"ON CONFLICT ({conflict_sql}) DO NOTHING RETURNING {returning_sql}"
-    )
-    with db.cursor() as cursor:
-        cursor.execute(sql, values)  # identifiers from the model's meta only
+    if many:
+        return _execute_bound(db, sql, values, fetch=True)
+    with db.cursor() as cursor:  # one row (the webhook view): Django's own cursor
+        cursor.execute(sql, [column[0] for column in values])
         return list(cursor.fetchall())
+
+
+def _execute_bound(db: Any, sql: str, params: list[Any], *, fetch: bool) -> list[tuple[Any, ...]]:
+    """Execute with server-side binding on the connection's own psycopg connection (same
+    transaction): arrays then travel in binary, whereas Django's client-side binding would
+    escape every element of every array in Python, which costs more than the insert."""
+    db.ensure_connection()
+    with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
+        cursor.execute(sql, params)  # identifiers from model meta only
+        return list(cursor.fetchall()) if fetch else []
 
 
 def _update_from_arrays(
@@ -245,14 +284,15 @@ def _update_from_arrays(
     qn = connection.ops.quote_name
     names = list(columns)
     sets = ", ".join(f"{qn(name)} = v.{qn(name)}" for name in names)
-    arrays = ", ".join(["%s::bigint[]"] + [f"%s::{columns[n][0]}[]" for n in names])
+    arrays = ", ".join(["%b::bigint[]"] + [f"%b::{columns[n][0]}[]" for n in names])
     alias = ", ".join([qn(key)] + [qn(n) for n in names])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {qn(table)} AS t SET {sets} FROM unnest({arrays}) AS v({alias}) "  # noqa: S608
-            f"WHERE t.{qn(key)} = v.{qn(key)}",
-            [keys, *(columns[n][1] for n in names)],
-        )
+    _execute_bound(
+        connections[DEFAULT_DB_ALIAS],
+        f"UPDATE {qn(table)} AS t SET {sets} FROM unnest({arrays}) AS v({alias}) "  # noqa: S608
+        f"WHERE t.{qn(key)} = v.{qn(key)}",
+        [keys, *(columns[n][1] for n in names)],
+        fetch=False,
+    )
 
 
 class _Abort(Exception):

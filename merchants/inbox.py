@@ -76,7 +76,7 @@ DRAIN_BATCH_SIZE = 500
 DRAIN_TIME_BUDGET_SECONDS = 120.0
 LAST_ERROR_MAX_CHARS = 2000
 DRAIN_PENDING_KEY = "webhooks:drain:pending"
-DRAIN_PENDING_TIMEOUT = 10
+DRAIN_PENDING_TIMEOUT = 2
 # A process wakes a drain at most this often; a drain lingers at least this long
 # (setting WEBHOOK_WAKE_INTERVAL_SECONDS; 0 in tests: every delivery wakes, no linger).
 WAKE_INTERVAL_SECONDS = 0.2

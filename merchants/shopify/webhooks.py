@@ -43,17 +43,18 @@ _SHOP_FIELDS = ("id", "domain", "installed_at", "uninstalled_at", "access_token_
 _shop_cache: dict[str, tuple[float, Shop]] = {}
 
 
-def shop_for_webhook(domain: str) -> Shop | None:
+def shop_for_webhook(domain: str, *, fresh: bool = False) -> Shop | None:
     """The shop (only the fields the view needs), cached in this process for
     ``WEBHOOK_SHOP_CACHE_SECONDS``. A change saved through the model (install, uninstall,
     token refresh) drops the entry at once in the process that saved it; other processes
     see it within the cache time, and a delivery they record for a shop uninstalled
     meanwhile is skipped by the inbox (it checks the shop again before processing).
-    Unknown domains are never cached, so an install is seen at once."""
+    Unknown domains are never cached, so an install is seen at once; ``fresh`` (lifecycle
+    and compliance topics, which are rare) reads the row."""
     ttl = getattr(settings, "WEBHOOK_SHOP_CACHE_SECONDS", 1.0)
     now = time.monotonic()
     cached = _shop_cache.get(domain)
-    if cached is not None and cached[0] > now:
+    if cached is not None and cached[0] > now and not fresh:
         return cached[1]
     shop = Shop.objects.only(*_SHOP_FIELDS).filter(domain=domain).first()
     if shop is None or ttl <= 0:
@@ -165,7 +166,7 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
             return _error(400, "shop_mismatch", f"Body {key} differs from the header.")
 
     compliance = topic in inbox.COMPLIANCE_TOPICS
-    shop = shop_for_webhook(domain)
+    shop = shop_for_webhook(domain, fresh=compliance or topic == inbox.APP_UNINSTALLED)
     if shop is None:
         if compliance:
             return JsonResponse({"ok": True, "detail": "Beam holds no data for this shop."})

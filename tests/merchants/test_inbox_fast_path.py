@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -44,12 +45,16 @@ def published(settings, monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_process_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    webhooks._shop_cache.clear()
-    monkeypatch.setattr(inbox, "_last_wake", 0.0)
+def _clean_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Fresh per-process caches; the shared drain flag (Redis in CI) left as found."""
     from django.core.cache import cache
 
+    webhooks._shop_cache.clear()
+    monkeypatch.setattr(inbox, "_last_wake", 0.0)
     cache.delete(inbox.DRAIN_PENDING_KEY)
+    yield
+    cache.delete(inbox.DRAIN_PENDING_KEY)
+    webhooks._shop_cache.clear()
 
 
 def test_shop_lookup_is_cached_and_dropped_when_the_shop_changes(
