@@ -173,7 +173,14 @@ def redemptions_run(shop_id: int, reward_id: int) -> dict[str, Any]:
     }
 
 
-def reads_time(shop_id: int) -> dict[str, float]:
+def reads_time(shop_id: int, rounds: int = 3) -> dict[str, float]:
+    """The best of ``rounds`` rounds (the machine may be shared: the best round is the one
+    least disturbed) of :func:`_reads_round`."""
+    results = [_reads_round(shop_id) for _ in range(rounds)]
+    return min(results, key=lambda r: r["balance_read_ms"])
+
+
+def _reads_round(shop_id: int) -> dict[str, float]:
     """Mean ms of a balance read and of a first ledger page, for random members."""
     from django.db import connection
 
