@@ -100,10 +100,11 @@ class Proc:
     popen: subprocess.Popen[bytes]
 
     def stop(self) -> None:
-        """Stop the process group this bench started (only that one), then wait."""
+        """Ask the process this bench started to stop (gunicorn and Celery shut their own
+        children down), then wait; its process group is killed only if it hangs."""
         if self.popen.poll() is None:
             try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
+                self.popen.send_signal(signal.SIGTERM)
             except ProcessLookupError:
                 return
             try:
