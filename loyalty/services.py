@@ -293,19 +293,28 @@ def _member_upsert(
             "last_name": last_name or "",
         },
     )
-    if not created and not member.redacted:
-        changed = []
-        for name, value in (
-            ("email", email_clean),
-            ("first_name", first_name),
-            ("last_name", last_name),
-        ):
-            if value and getattr(member, name) != value:
-                setattr(member, name, value)
-                changed.append(name)
+    if not created:
+        changed = member_profile_apply(
+            member, email=email_clean, first_name=first_name, last_name=last_name
+        )
         if changed:
             member.save(update_fields=[*changed, "updated_at"])
     return member, created
+
+
+def member_profile_apply(
+    member: Member, *, email: str, first_name: str | None, last_name: str | None
+) -> list[str]:
+    """Copy the non-empty profile values that differ onto ``member`` (not a redacted one);
+    returns the fields changed. Shared by the per-delivery and the batch paths."""
+    if member.redacted:
+        return []
+    changed = []
+    for name, value in (("email", email), ("first_name", first_name), ("last_name", last_name)):
+        if value and getattr(member, name) != value:
+            setattr(member, name, value)
+            changed.append(name)
+    return changed
 
 
 def _guest_orders_link(*, shop: Shop, member: Member, program: LoyaltyProgram) -> int:
@@ -420,18 +429,31 @@ def _tax_adjustment(tax: Decimal, *, program: LoyaltyProgram, taxes_included: bo
 
 
 def order_earning_compute(
-    *, shop: Shop, program: LoyaltyProgram, payload: dict[str, Any], placed_at: datetime | None
+    *,
+    shop: Shop,
+    program: LoyaltyProgram,
+    payload: dict[str, Any],
+    placed_at: datetime | None,
+    tags: dict[int, set[str]] | None = None,
+    shop_events: list[BonusEvent] | None = None,
 ) -> EarningResult:
-    """The order's earning base and points under the program and bonus events (pure read)."""
+    """The order's earning base and points under the program and bonus events (pure read).
+
+    The batch path (``loyalty.ingest``) passes the product ``tags`` and all the shop's bonus
+    events (``shop_events``) it read once for many orders; the result is the same."""
     lines = payload.get("line_items") or []
-    tags = _product_tags(
-        shop=shop, product_ids=(_int_or_none(li.get("product_id")) for li in lines)
-    )
-    events = (
-        list(BonusEvent.objects.filter(shop=shop, starts_at__lte=placed_at, ends_at__gt=placed_at))
-        if placed_at
-        else []
-    )
+    if tags is None:
+        tags = _product_tags(
+            shop=shop, product_ids=(_int_or_none(li.get("product_id")) for li in lines)
+        )
+    if not placed_at:
+        events: list[BonusEvent] = []
+    elif shop_events is not None:
+        events = [e for e in shop_events if e.starts_at <= placed_at < e.ends_at]
+    else:
+        events = list(
+            BonusEvent.objects.filter(shop=shop, starts_at__lte=placed_at, ends_at__gt=placed_at)
+        )
     order_wide = max((e.multiplier for e in events if not e.product_tags), default=Decimal(1))
     taxes_included = bool(payload.get("taxes_included"))
 

@@ -34,6 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from loyalty import ingest
 from loyalty import services as loyalty_services
 from merchants.models import Shop, WebhookDelivery
 from merchants.services import shop_uninstall
@@ -70,12 +71,20 @@ BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
 # A claim older than this is considered abandoned (the worker died) and is retried.
 PROCESSING_LEASE = timedelta(minutes=10)
-DRAIN_BATCH_SIZE = 100
+DRAIN_BATCH_SIZE = 500
 # A single drain stops claiming after this long so a task never runs unbounded.
 DRAIN_TIME_BUDGET_SECONDS = 120.0
 LAST_ERROR_MAX_CHARS = 2000
 DRAIN_PENDING_KEY = "webhooks:drain:pending"
 DRAIN_PENDING_TIMEOUT = 2
+# A process wakes a drain at most this often; a drain lingers at least this long
+# (setting WEBHOOK_WAKE_INTERVAL_SECONDS; 0 in tests: every delivery wakes, no linger).
+WAKE_INTERVAL_SECONDS = 0.2
+
+
+def wake_interval() -> float:
+    return float(getattr(settings, "WEBHOOK_WAKE_INTERVAL_SECONDS", WAKE_INTERVAL_SECONDS))
+
 
 _BIGINT_MIN, _BIGINT_MAX = -(2**63), 2**63 - 1
 
@@ -136,7 +145,8 @@ def delivery_record(
     """Store a delivery under its unique ``webhook_id``; a duplicate changes nothing and
     returns the stored row with ``created=False``. Processing is queued after commit.
 
-    Costs one INSERT on the happy path (the webhook view is benchmarked): no read first.
+    Costs one ``INSERT … ON CONFLICT (webhook_id) DO NOTHING`` on the happy path (the
+    webhook view is benchmarked): no read first, no savepoint.
     """
     delivery = WebhookDelivery(
         shop=shop,
@@ -150,33 +160,66 @@ def delivery_record(
         headers=dict(headers or {}),
         payload=payload,
     )
-    try:
+    if connection.vendor == "postgresql":
+        # One statement, no savepoint: a duplicate is a no-op instead of an error.
+        def insert() -> list[tuple[Any, ...]]:
+            return ingest.rows_insert_returning(
+                WebhookDelivery, [delivery], conflict=("webhook_id",), returning=("id",)
+            )
+
         if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint: a duplicate must not break the caller
-                delivery.save(force_insert=True)
+            with transaction.atomic():  # a savepoint: a bad value must not break the caller
+                inserted = insert()
         else:
-            delivery.save(force_insert=True)  # autocommit: one statement, committed at once
-    except IntegrityError:
-        existing = WebhookDelivery.objects.filter(webhook_id=webhook_id).first()
-        if existing is None:
-            raise
-        return RecordResult(existing, created=False)
+            inserted = insert()
+        if not inserted:
+            return _duplicate(webhook_id)
+        delivery.pk = inserted[0][0]
+        delivery._state.adding = False
+    else:
+        try:
+            if connection.in_atomic_block:
+                with transaction.atomic():  # a savepoint: a duplicate must not break the caller
+                    delivery.save(force_insert=True)
+            else:
+                delivery.save(force_insert=True)  # autocommit: one statement, committed at once
+        except IntegrityError:
+            return _duplicate(webhook_id)
     delivery_process_on_commit(delivery_id=delivery.pk)
     return RecordResult(delivery, created=True)
+
+
+def _duplicate(webhook_id: str) -> RecordResult:
+    existing = WebhookDelivery.objects.filter(webhook_id=webhook_id).first()
+    if existing is None:
+        raise IntegrityError(f"webhook {webhook_id!r} neither inserted nor found")
+    return RecordResult(existing, created=False)
+
+
+_last_wake = 0.0  # monotonic time this process last woke a drain (throttle)
 
 
 def delivery_process_on_commit(*, delivery_id: int) -> None:
     """After commit: process at once under eager Celery (tests, demo), else wake a drain.
 
-    Wake-ups are coalesced: while one drain task is pending no other is published; the
-    drain clears the flag before it claims, so a row committed before the flag was seen
-    set is always picked up by that drain.
+    Wake-ups cost at most one Redis ``SET NX`` per ``wake_interval()`` per process,
+    and one Celery publish while no drain is pending (the flag). It stays correct because
+    every drain lingers: it returns only after finding nothing due at least
+    ``wake_interval()`` after it started, and it started after the last wake-up this
+    process did or saw pending — so a row stored without a wake-up of its own is claimed by
+    that drain. The drain clears the flag before it claims.
     """
 
     def _wake() -> None:
+        global _last_wake
         if settings.CELERY_TASK_ALWAYS_EAGER:
             delivery_process(delivery_id=delivery_id)
             return
+        now = time.monotonic()
+        interval = wake_interval()
+        if interval > 0 and now - _last_wake < interval:
+            return
+        _last_wake = now
         if cache.add(DRAIN_PENDING_KEY, 1, timeout=DRAIN_PENDING_TIMEOUT):
             from merchants.tasks import webhooks_drain
 
@@ -439,9 +482,16 @@ def deliveries_drain(
     batch_size: int = DRAIN_BATCH_SIZE,
     shop: Shop | None = None,
     time_budget: float = DRAIN_TIME_BUDGET_SECONDS,
+    batch_min: int = ingest.BATCH_MIN,
+    linger: float = 0.0,
 ) -> DrainOutcome:
     """Process due deliveries batch by batch until none is due or the time budget is spent.
-    Safe to run in many workers at once: each claims a disjoint batch."""
+    Safe to run in many workers at once: each claims a disjoint batch.
+
+    Each claimed batch first goes through the set-based crediting of ``loyalty.ingest``
+    (PostgreSQL, at least ``batch_min`` batchable deliveries); what it leaves is processed
+    one delivery at a time, in pk order. ``linger``: return only once nothing was due at
+    least this long after starting (the woken drain, see ``delivery_process_on_commit``)."""
     started = time.monotonic()
     processed = 0
     deliveries_reclaim_abandoned()
@@ -450,10 +500,54 @@ def deliveries_drain(
             return DrainOutcome(processed, budget_exhausted=True)
         ids, lease = deliveries_claim(limit=batch_size, shop=shop)
         if not ids:
-            return DrainOutcome(processed, budget_exhausted=False)
+            waited = time.monotonic() - started
+            if waited >= linger:
+                return DrainOutcome(processed, budget_exhausted=False)
+            time.sleep(min(linger - waited, 0.05))
+            continue
+        done = _batch_run(ids, lease=lease, batch_min=batch_min)
+        processed += len(done)
         for delivery_id in ids:
-            _claimed_run(delivery_id, lease=lease)
-            processed += 1
+            if delivery_id not in done:
+                _claimed_run(delivery_id, lease=lease)
+                processed += 1
+
+
+def _batch_run(ids: list[int], *, lease: datetime, batch_min: int) -> set[int]:
+    """Credit the batchable deliveries among ``ids`` together; returns those handled (now
+    ``succeeded``, in the crediting's own transaction)."""
+    if not ingest.batch_supported() or len(ids) < batch_min:
+        return set()
+    rows = (
+        WebhookDelivery.objects.select_related("shop")
+        .filter(pk__in=ids, status=Status.PROCESSING, next_attempt_at=lease)
+        .only("pk", "topic", "payload", "triggered_at", "shop")
+    )
+    deliveries = [
+        ingest.OrderDelivery(
+            key=row.pk,
+            shop=row.shop,
+            topic=row.topic,
+            payload=row.payload,
+            triggered_at=row.triggered_at,
+        )
+        for row in rows
+    ]
+
+    def mark_done(keys: list[int]) -> int:
+        return WebhookDelivery.objects.filter(
+            pk__in=keys, status=Status.PROCESSING, next_attempt_at=lease
+        ).update(
+            status=Status.SUCCEEDED,
+            processed_at=timezone.now(),
+            next_attempt_at=None,
+            last_error="",
+            note="",
+        )
+
+    return ingest.deliveries_batch_credit(
+        deliveries=deliveries, mark_done=mark_done, min_batch=batch_min
+    )
 
 
 # --- replay ----------------------------------------------------------------------------

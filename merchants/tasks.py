@@ -19,12 +19,15 @@ logger = logging.getLogger(__name__)
 def webhooks_drain() -> int:
     """Process every due delivery (new, retry due, or abandoned by a dead worker).
 
-    Published after commit by the webhook view (coalesced) and by beat every 30 s. The
-    pending flag is cleared before claiming so a delivery stored meanwhile wakes a new
-    drain. When the time budget runs out with work left, the drain queues itself again.
+    Published after commit by the webhook view (coalesced, throttled) and by beat every
+    30 s. The pending flag is cleared before claiming so a delivery stored meanwhile wakes a
+    new drain; the drain lingers for the wake-up interval (see
+    ``inbox.delivery_process_on_commit``). Claimed batches are credited set-based where
+    possible (``loyalty.ingest``). When the time budget runs out with work left, the drain
+    queues itself again.
     """
     cache.delete(inbox.DRAIN_PENDING_KEY)
-    outcome = inbox.deliveries_drain()
+    outcome = inbox.deliveries_drain(linger=inbox.wake_interval())
     if outcome.budget_exhausted:
         webhooks_drain.delay()
     return outcome.processed

@@ -18,3 +18,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}  # noqa: F405
 # Test databases reuse ids across tests: no per-process memo of storefront documents.
 STOREFRONT_LOCAL_CACHE_SECONDS = 0
+WEBHOOK_SHOP_CACHE_SECONDS = 0  # shops are recreated per test under the same domain
+WEBHOOK_WAKE_INTERVAL_SECONDS = 0  # every delivery wakes a drain; drains do not linger

@@ -1,8 +1,10 @@
 """Webhook endpoints: verify → record → 200 → process (STYLE rule 10).
 
 One endpoint per subscribed topic (``/webhooks/<topic>``) plus ``/webhooks/compliance`` for
-the three privacy topics. The view only authenticates, validates and inserts the delivery
-(one shop lookup + one INSERT); the work happens after commit (see ``merchants.inbox``).
+the three privacy topics. The view only authenticates, validates and inserts the delivery:
+one ``INSERT … ON CONFLICT (webhook_id) DO NOTHING``, the shop coming from a per-process
+cache and the drain wake-up being throttled per process (see ``merchants.inbox``); workers
+do the rest in batches.
 
 Answers (JSON ``{"error": code, "detail": reason}`` on failure):
 - 405 not POST; 413 body over ``WEBHOOK_MAX_BODY_BYTES``; 401 bad/missing HMAC (checked
@@ -21,11 +23,13 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import DataError
+from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -35,6 +39,39 @@ from merchants.models import Shop
 from merchants.shopify.signatures import webhook_hmac_valid
 
 _SHOP_FIELDS = ("id", "domain", "installed_at", "uninstalled_at", "access_token_encrypted")
+# domain -> (monotonic expiry, shop): a burst of deliveries for one shop costs no lookup.
+_shop_cache: dict[str, tuple[float, Shop]] = {}
+
+
+def shop_for_webhook(domain: str, *, fresh: bool = False) -> Shop | None:
+    """The shop (only the fields the view needs), cached in this process for
+    ``WEBHOOK_SHOP_CACHE_SECONDS``. A change saved through the model (install, uninstall,
+    token refresh) drops the entry at once in the process that saved it; other processes
+    see it within the cache time, and a delivery they record for a shop uninstalled
+    meanwhile is skipped by the inbox (it checks the shop again before processing).
+    Unknown domains are never cached, so an install is seen at once; ``fresh`` (lifecycle
+    and compliance topics, which are rare) reads the row."""
+    ttl = getattr(settings, "WEBHOOK_SHOP_CACHE_SECONDS", 1.0)
+    now = time.monotonic()
+    cached = _shop_cache.get(domain)
+    if cached is not None and cached[0] > now and not fresh:
+        return cached[1]
+    shop = Shop.objects.only(*_SHOP_FIELDS).filter(domain=domain).first()
+    if shop is None or ttl <= 0:
+        _shop_cache.pop(domain, None)
+    else:
+        if len(_shop_cache) > 10_000:
+            _shop_cache.clear()
+        _shop_cache[domain] = (now + ttl, shop)
+    return shop
+
+
+def _shop_cache_drop(sender: type[Shop], instance: Shop, **kwargs: Any) -> None:
+    _shop_cache.pop(instance.domain, None)
+
+
+post_save.connect(_shop_cache_drop, sender=Shop, dispatch_uid="webhooks_shop_cache_save")
+post_delete.connect(_shop_cache_drop, sender=Shop, dispatch_uid="webhooks_shop_cache_delete")
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -129,7 +166,7 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
             return _error(400, "shop_mismatch", f"Body {key} differs from the header.")
 
     compliance = topic in inbox.COMPLIANCE_TOPICS
-    shop = Shop.objects.only(*_SHOP_FIELDS).filter(domain=domain).first()
+    shop = shop_for_webhook(domain, fresh=compliance or topic == inbox.APP_UNINSTALLED)
     if shop is None:
         if compliance:
             return JsonResponse({"ok": True, "detail": "Beam holds no data for this shop."})

@@ -1,0 +1,481 @@
+"""Black-Friday burst: signed orders/paid deliveries against the real server and workers.
+
+Run: ``.venv/bin/python bench/ingest.py`` (PostgreSQL and Redis on localhost). It creates its
+own database (``bench_ingest``), starts gunicorn with the Procfile's web command on port
+19100 and Celery workers with the Procfile's worker command, and measures, in one run:
+
+1. the no-op Celery task rate (one task per delivery is the design this replaces);
+2. the floor: a minimal Django view served by the same gunicorn, same load generator, same
+   request bodies;
+3. the burst: ``ORDERS`` signed ``orders/paid`` deliveries for ``MEMBERS`` customers plus
+   5 % repeated deliveries (same webhook id) and some refunds, sent concurrently: the ack
+   rate and latency, and how fast the orders are credited end to end (first request sent
+   → last order credited);
+4. the ceiling: the same crediting as set-based SQL straight in PostgreSQL.
+
+Then it checks that every member's balance equals its ledger sum and equals the points
+recomputed here, independently of Beam's code, from the orders and refunds sent.
+Bars: ack >= 0.5 x floor with p99 <= 50 ms; credited/s >= 3 x no-op task rate.
+The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import _support as S
+
+DB = os.environ.get("BENCH_DB", "bench_ingest")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "2"))
+PORT = int(os.environ.get("BENCH_PORT", "19100"))
+ORDERS = int(os.environ.get("BENCH_ORDERS", "20000"))
+MEMBERS = int(os.environ.get("BENCH_MEMBERS", "5000"))
+DUPLICATE_EVERY = 20  # 5 % of the deliveries are sent twice (same webhook id)
+REFUND_EVERY = 25  # 4 % of the orders get a refund of their first line
+NOOP_TASKS = int(os.environ.get("BENCH_NOOP_TASKS", "3000"))
+FLOOR_REQUESTS = int(os.environ.get("BENCH_FLOOR_REQUESTS", "12000"))
+WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY", "3"))
+WEB_THREADS = int(os.environ.get("GUNICORN_THREADS", "4"))
+CELERY_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))
+CLIENT_PROCESSES = 2
+CLIENT_CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "8"))  # per client process
+SHOP = "bench-burst.myshopify.com"
+CUSTOMER_BASE = 7_300_000_000_000
+
+
+# --- the deliveries (deterministic; the client processes rebuild them after fork) ----------
+
+
+def _money(amount: str) -> dict[str, Any]:
+    return {
+        "shop_money": {"amount": amount, "currency_code": "USD"},
+        "presentment_money": {"amount": amount, "currency_code": "USD"},
+    }
+
+
+def order_lines(n: int) -> list[tuple[int, int, int]]:
+    """(line id, unit price in cents, quantity) of order ``n``."""
+    count = 1 + n % 3
+    return [
+        (n * 10 + k, 500 + (n * 7919 + k * 104729) % 9500, 1 + (n + k) % 2) for k in range(count)
+    ]
+
+
+def customer_of(n: int) -> int:
+    return CUSTOMER_BASE + (n * 7919) % MEMBERS
+
+
+def order_payload(n: int) -> dict[str, Any]:
+    lines = order_lines(n)
+    subtotal = sum(price * qty for _, price, qty in lines)
+    customer_id = customer_of(n)
+    email = f"shopper{customer_id % MEMBERS}@example.com"
+    return {
+        "id": 5_000_000_000 + n,
+        "admin_graphql_api_id": f"gid://shopify/Order/{5_000_000_000 + n}",
+        "name": f"#{1000 + n}",
+        "email": email,
+        "contact_email": email,
+        "created_at": "2026-11-27T09:00:00-05:00",
+        "processed_at": "2026-11-27T09:00:00-05:00",
+        "currency": "USD",
+        "financial_status": "paid",
+        "fulfillment_status": None,
+        "taxes_included": False,
+        "subtotal_price": f"{subtotal / 100:.2f}",
+        "subtotal_price_set": _money(f"{subtotal / 100:.2f}"),
+        "total_price": f"{(subtotal + 700) / 100:.2f}",
+        "total_price_set": _money(f"{(subtotal + 700) / 100:.2f}"),
+        "discount_codes": [],
+        "customer": {
+            "id": customer_id,
+            "email": email,
+            "first_name": "Shopper",
+            "last_name": f"N{customer_id % MEMBERS}",
+            "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
+        },
+        "line_items": [
+            {
+                "id": line_id,
+                "product_id": 900 + line_id % 50,
+                "variant_id": 1900 + line_id % 50,
+                "title": "Bench product",
+                "gift_card": False,
+                "price": f"{price / 100:.2f}",
+                "price_set": _money(f"{price / 100:.2f}"),
+                "quantity": qty,
+                "current_quantity": qty,
+                "discount_allocations": [],
+                "tax_lines": [],
+            }
+            for line_id, price, qty in lines
+        ],
+        "shipping_lines": [
+            {"id": n, "title": "Standard", "price": "7.00", "price_set": _money("7.00")}
+        ],
+    }
+
+
+def refund_payload(n: int) -> dict[str, Any]:
+    line_id, price, qty = order_lines(n)[0]
+    amount = f"{price * qty / 100:.2f}"
+    return {
+        "id": 8_000_000_000 + n,
+        "order_id": 5_000_000_000 + n,
+        "created_at": "2026-11-27T10:00:00-05:00",
+        "refund_line_items": [
+            {
+                "id": 9_000_000 + n,
+                "line_item_id": line_id,
+                "quantity": qty,
+                "subtotal": amount,
+                "subtotal_set": _money(amount),
+                "total_tax": "0.00",
+                "total_tax_set": _money("0.00"),
+                "line_item": {"id": line_id, "product_id": 900 + line_id % 50, "gift_card": False},
+            }
+        ],
+        "order_adjustments": [],
+        "refund_shipping_lines": [],
+    }
+
+
+def plan() -> list[tuple[str, int, str]]:
+    """(topic, order number, webhook id) in sending order: the orders, each refund a while
+    after its order, and every 20th delivery sent a second time a little later."""
+    items: list[tuple[str, int, str]] = []
+    for n in range(ORDERS):
+        items.append(("orders/paid", n, f"bench-paid-{n}"))
+        back = n - 200
+        if back >= 0 and back % REFUND_EVERY == 0:
+            items.append(("refunds/create", back, f"bench-refund-{back}"))
+    for back in range(max(0, ORDERS - 200), ORDERS):
+        if back % REFUND_EVERY == 0:
+            items.append(("refunds/create", back, f"bench-refund-{back}"))
+    out: list[tuple[str, int, str]] = []
+    for i, item in enumerate(items):
+        out.append(item)
+        if i % DUPLICATE_EVERY == 0 and i >= 50:
+            out.append(items[i - 50])  # a platform retry of an earlier delivery
+    return out
+
+
+PLAN = plan()
+
+
+def make_webhook(i: int) -> bytes:
+    topic, n, webhook_id = PLAN[i]
+    payload = order_payload(n) if topic == "orders/paid" else refund_payload(n)
+    return S.webhook_request(
+        path=f"/webhooks/{topic}",
+        topic=topic,
+        shop=SHOP,
+        webhook_id=webhook_id,
+        payload=payload,
+        port=PORT,
+    )
+
+
+def make_floor(i: int) -> bytes:
+    topic, n, webhook_id = PLAN[i % len(PLAN)]
+    payload = order_payload(n) if topic == "orders/paid" else refund_payload(n)
+    return S.webhook_request(
+        path="/bench/minimal",
+        topic=topic,
+        shop=SHOP,
+        webhook_id=webhook_id,
+        payload=payload,
+        port=PORT,
+    )
+
+
+def expected_balances() -> dict[int, int]:
+    """Points per customer recomputed from what was sent: 1 point per currency unit of the
+    line subtotals, rounded down; a refund takes back its share of the order's points,
+    rounded half up (the documented rules), independently of Beam's code."""
+    balances: dict[int, int] = {}
+    for n in range(ORDERS):
+        cents = sum(price * qty for _, price, qty in order_lines(n))
+        earned = cents // 100
+        if n % REFUND_EVERY == 0:
+            _, price, qty = order_lines(n)[0]
+            ratio = min(Decimal(1), Decimal(price * qty) / Decimal(cents))
+            earned -= int((earned * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        customer = customer_of(n)
+        balances[customer] = balances.get(customer, 0) + earned
+    return balances
+
+
+# --- phases -------------------------------------------------------------------------------------
+
+
+def shop_create() -> int:
+    from django.utils import timezone
+
+    from loyalty.models import LoyaltyProgram
+    from merchants.models import Shop
+
+    shop = Shop(domain=SHOP, name="Bench", installed_at=timezone.now())
+    shop.access_token = "bench-token"
+    shop.save()
+    LoyaltyProgram.objects.create(shop=shop)
+    return shop.pk
+
+
+def noop_rate(redis_client: Any) -> float:
+    from bench._tasks import noop
+
+    redis_client.delete("bench:noop:done")
+    for _ in range(NOOP_TASKS):
+        noop.delay()
+    started = None
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        done = int(redis_client.get("bench:noop:done") or 0)
+        if done and started is None:
+            started, first = time.monotonic(), done
+        if done >= NOOP_TASKS:
+            assert started is not None
+            return (done - first) / max(time.monotonic() - started, 1e-6)
+        time.sleep(0.01)
+    raise RuntimeError("no-op tasks did not finish")
+
+
+def credited_watch(shop_id: int, dsn: str, expected: int, result: dict[str, float]) -> None:
+    """Poll until every order is credited and no delivery is waiting; note when."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        deadline = time.time() + 600
+        while time.time() < deadline:
+            credited = conn.execute(
+                "SELECT count(*) FROM loyalty_loyaltyorder"
+                " WHERE shop_id = %s AND state = 'credited'",
+                [shop_id],
+            ).fetchone()[0]
+            waiting = conn.execute(
+                "SELECT count(*) FROM merchants_webhookdelivery "
+                "WHERE status IN ('received', 'processing')"
+            ).fetchone()[0]
+            if credited >= expected and not waiting and result.get("sent_all"):
+                result["done_at"] = time.time()
+                result["credited"] = credited
+                return
+            time.sleep(0.05)
+
+
+def sql_ceiling(dsn: str) -> float:
+    """Set-based crediting of ORDERS orders for MEMBERS new members straight in SQL (the
+    members, the orders, the ledger entries, the balances), rolled back afterwards."""
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO merchants_shop (domain, name, email, currency, iana_timezone, plan_name,"
+            " access_token_encrypted, refresh_token_encrypted, scopes, installed_at, created_at,"
+            " updated_at) VALUES ('bench-ceiling.myshopify.com', '', '', 'USD', 'UTC', '', 'x',"
+            " '', '', now(), now(), now())"
+        )
+        shop_id = conn.execute(
+            "SELECT id FROM merchants_shop WHERE domain = 'bench-ceiling.myshopify.com'"
+        ).fetchone()[0]
+        conn.execute(
+            "CREATE TEMP TABLE staging AS SELECT 6000000000 + i AS order_id,"
+            " 100 + (i * 7919) %% %s AS customer_id, (500 + (i * 104729) %% 9500)::numeric / 100"
+            " AS base FROM generate_series(0, %s - 1) AS i",
+            [MEMBERS, ORDERS],
+        )
+        t0 = time.perf_counter()
+        conn.execute(
+            "INSERT INTO loyalty_member (shop_id, customer_id, email, first_name, last_name,"
+            " balance, pending_points, lifetime_earned, lifetime_redeemed,"
+            " negative_balance_allowed, redacted, created_at, updated_at)"
+            " SELECT DISTINCT %s, customer_id, '', '', '', 0, 0, 0, 0, false, false, now(), now()"
+            " FROM staging ON CONFLICT DO NOTHING",
+            [shop_id],
+        )
+        conn.execute(
+            "INSERT INTO loyalty_loyaltyorder (shop_id, order_id, order_gid, name, member_id,"
+            " customer_id, email, currency, placed_at, taxes_included, total_price,"
+            " subtotal_price, discount_codes, state, base, multiplier, points_due,"
+            " points_earned, points_pending, points_reversed, points_shortfall, refunded_base,"
+            " triggered_at, credited_at, created_at, updated_at)"
+            " SELECT %s, s.order_id, '', '', m.id, s.customer_id, '', 'USD', now(), false,"
+            " s.base, s.base, '[]', 'credited', s.base, 1, floor(s.base), floor(s.base), 0, 0,"
+            " 0, 0, now(), now(), now(), now() FROM staging s JOIN loyalty_member m"
+            " ON m.shop_id = %s AND m.customer_id = s.customer_id",
+            [shop_id, shop_id],
+        )
+        conn.execute(
+            "INSERT INTO loyalty_ledgerentry (shop_id, member_id, amount, kind, bucket,"
+            " source_type, source_id, idempotency_key, actor, note, created_at)"
+            " SELECT %s, m.id, floor(s.base), 'order_earn', 'available', 'order',"
+            " s.order_id::text, 'order:' || s.order_id || ':earn', '', '', now()"
+            " FROM staging s JOIN loyalty_member m ON m.shop_id = %s"
+            " AND m.customer_id = s.customer_id",
+            [shop_id, shop_id],
+        )
+        conn.execute(
+            "UPDATE loyalty_member m SET balance = m.balance + t.points,"
+            " lifetime_earned = m.lifetime_earned + t.points, last_activity_at = now(),"
+            " updated_at = now() FROM (SELECT customer_id, sum(floor(base))::int AS points"
+            " FROM staging GROUP BY customer_id) t WHERE m.shop_id = %s"
+            " AND m.customer_id = t.customer_id",
+            [shop_id],
+        )
+        conn.commit()
+        seconds = time.perf_counter() - t0
+        for table, column in (
+            ("loyalty_ledgerentry", "shop_id"),
+            ("loyalty_loyaltyorder", "shop_id"),
+            ("loyalty_member", "shop_id"),
+            ("loyalty_loyaltyprogram", "shop_id"),
+            ("merchants_shop", "id"),
+        ):
+            conn.execute(f"DELETE FROM {table} WHERE {column} = %s", [shop_id])
+        conn.commit()
+    return ORDERS / seconds
+
+
+def balances_check(shop_id: int, dsn: str) -> dict[str, Any]:
+    import psycopg
+
+    expected = expected_balances()
+    with psycopg.connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT m.customer_id, m.balance, m.pending_points,"
+            " coalesce(sum(e.amount) FILTER (WHERE e.bucket = 'available'), 0),"
+            " coalesce(sum(e.amount) FILTER (WHERE e.bucket = 'pending'), 0)"
+            " FROM loyalty_member m LEFT JOIN loyalty_ledgerentry e ON e.member_id = m.id"
+            " WHERE m.shop_id = %s GROUP BY m.id",
+            [shop_id],
+        ).fetchall()
+        statuses = dict(
+            conn.execute(
+                "SELECT status, count(*) FROM merchants_webhookdelivery GROUP BY status"
+            ).fetchall()
+        )
+    ledger_mismatch = sum(1 for _, bal, pend, lsum, lpend in rows if bal != lsum or pend != lpend)
+    got = {customer: bal for customer, bal, *_ in rows}
+    recompute_mismatch = sum(1 for c, pts in expected.items() if got.get(c) != pts)
+    recompute_mismatch += sum(1 for c in got if c not in expected)
+    return {
+        "members": len(rows),
+        "ledger_mismatch": ledger_mismatch,
+        "recompute_mismatch": recompute_mismatch,
+        "delivery_statuses": statuses,
+        "balances_match": ledger_mismatch == 0 and recompute_mismatch == 0 and bool(rows),
+    }
+
+
+def main() -> int:
+    env = S.bench_env(db_name=DB, redis_db=REDIS_DB, port=PORT)
+    dsn = f"postgresql://{S.PG_USER}@{S.PG_HOST}:5432/{DB}"
+    logs = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    print(f"database {DB}, redis db {REDIS_DB}, port {PORT}, logs in {logs}")
+    S.database_recreate(DB)
+    S.redis_flush(REDIS_DB)
+    S.migrate(env)
+    S.django_setup(env)
+    shop_id = shop_create()
+    import redis
+
+    redis_client = redis.Redis(db=REDIS_DB)
+    procs: list[S.Proc] = []
+    try:
+        procs.append(
+            S.gunicorn_start(
+                env, port=PORT, workers=WEB_WORKERS, threads=WEB_THREADS, log=logs / "web.log"
+            )
+        )
+        procs.append(S.celery_start(env, concurrency=CELERY_CONCURRENCY, log=logs / "worker.log"))
+        time.sleep(3)  # workers up
+
+        noop_per_s = noop_rate(redis_client)
+        print(f"no-op Celery task: {noop_per_s:,.0f} tasks/s ({NOOP_TASKS} tasks)")
+
+        floor = S.load_run(
+            port=PORT,
+            make=make_floor,
+            count=FLOOR_REQUESTS,
+            processes=CLIENT_PROCESSES,
+            connections=CLIENT_CONNECTIONS,
+        )
+        print(
+            f"floor (minimal view): {floor.per_s:,.0f} req/s, p50 {floor.pct(0.5):.1f} ms,"
+            f" p99 {floor.pct(0.99):.1f} ms, statuses {floor.statuses}"
+        )
+
+        watch: dict[str, float] = {}
+        watcher = threading.Thread(
+            target=credited_watch, args=(shop_id, dsn, ORDERS, watch), daemon=True
+        )
+        watcher.start()
+        burst = S.load_run(
+            port=PORT,
+            make=make_webhook,
+            count=len(PLAN),
+            processes=CLIENT_PROCESSES,
+            connections=CLIENT_CONNECTIONS,
+        )
+        watch["sent_all"] = 1
+        watcher.join(600)
+        print(
+            f"burst: {len(PLAN)} deliveries ({ORDERS} orders, {MEMBERS} members), ack"
+            f" {burst.per_s:,.0f} req/s, p50 {burst.pct(0.5):.1f} ms, p99"
+            f" {burst.pct(0.99):.1f} ms, statuses {burst.statuses}"
+        )
+        if "done_at" not in watch:
+            raise RuntimeError("the orders were not all credited in time")
+        e2e_seconds = watch["done_at"] - burst.started_at
+        credited_per_s = ORDERS / e2e_seconds
+        print(
+            f"credited end to end: {ORDERS} orders in {e2e_seconds:.1f} s = {credited_per_s:,.0f}/s"
+        )
+    finally:
+        for proc in reversed(procs):
+            proc.stop()
+
+    ceiling = sql_ceiling(dsn)
+    print(f"set-based SQL crediting: {ceiling:,.0f} orders/s")
+    check = balances_check(shop_id, dsn)
+    print(f"check: {check}")
+
+    ack_ok = burst.per_s >= 0.5 * floor.per_s and burst.pct(0.99) <= 50
+    credit_ok = credited_per_s >= 3 * noop_per_s
+    result = {
+        "ack_per_s": round(burst.per_s, 1),
+        "ack_p50_ms": round(burst.pct(0.5), 2),
+        "ack_p99_ms": round(burst.pct(0.99), 2),
+        "ack_non_200": sum(n for code, n in burst.statuses.items() if code != 200),
+        "view_floor_per_s": round(floor.per_s, 1),
+        "view_floor_p99_ms": round(floor.pct(0.99), 2),
+        "ack_vs_floor": round(burst.per_s / floor.per_s, 3),
+        "credited_per_s": round(credited_per_s, 1),
+        "noop_task_per_s": round(noop_per_s, 1),
+        "credited_vs_noop": round(credited_per_s / noop_per_s, 2),
+        "sql_ceiling_per_s": round(ceiling, 1),
+        "deliveries": len(PLAN),
+        "orders": ORDERS,
+        "members": MEMBERS,
+        "balances_match": check["balances_match"],
+        "ack_bar_met": ack_ok,
+        "credit_bar_met": credit_ok,
+        "cpus": S.cpu_count(),
+    }
+    print(json.dumps(result))
+    return 0 if (ack_ok and credit_ok and check["balances_match"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,477 @@
+"""The batch crediting path gives exactly what the per-delivery path gives.
+
+Property-style: the same randomly generated deliveries (orders for new and known
+customers, guests, duplicate deliveries and duplicate orders, refunds before and after the
+payment, cancellations, customer sign-ups, codes of issued rewards, bonus events, a
+pending period, a disabled program, crediting on fulfilment) are stored for two identical
+shops; one shop's inbox is drained one delivery at a time, the other's with the batch path.
+Members, ledgers, orders, refunds, redemptions and delivery outcomes must be identical.
+
+The batch path is PostgreSQL-only; on SQLite the drain keeps the per-delivery path, so the
+comparison there checks that the drain's fallback is transparent.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.db.models import Sum
+
+from loyalty import ingest
+from loyalty.models import (
+    BonusEvent,
+    LedgerEntry,
+    LoyaltyOrder,
+    LoyaltyProgram,
+    Member,
+    OrderRefund,
+    ProductTags,
+    Redemption,
+    Reward,
+)
+from loyalty.services import ledger_verify, points_adjust
+from merchants import inbox
+from merchants.models import Shop, WebhookDelivery
+from tests.loyalty.factories import line, order, refund
+from tests.merchants.webhook_support import ShopFactory
+
+pytestmark = pytest.mark.django_db
+
+BASE_TIME = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+PG = connection.vendor == "postgresql"
+
+
+@pytest.fixture(autouse=True)
+def _no_inline_processing(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record without processing: the drains under test do the work."""
+    from merchants import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(tasks.webhooks_drain, "delay", lambda: None)
+
+
+@pytest.fixture
+def batch_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many deliveries each batch call credited."""
+    calls: list[int] = []
+    real = ingest.deliveries_batch_credit
+
+    def spy(**kwargs: Any) -> set[int]:
+        done = real(**kwargs)
+        calls.append(len(done))
+        return done
+
+    monkeypatch.setattr(ingest, "deliveries_batch_credit", spy)
+    return calls
+
+
+# --- scenario generation -----------------------------------------------------------------------
+
+
+def _customer_payload(customer_id: int, email: str, first: str) -> dict[str, Any]:
+    return {
+        "id": customer_id,
+        "email": email,
+        "first_name": first,
+        "last_name": "Lee",
+        "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
+    }
+
+
+def scenario(seed: int, *, orders: int = 30) -> list[tuple[str, str, dict[str, Any]]]:
+    """``(webhook suffix, topic, payload)`` in delivery order."""
+    rng = random.Random(seed)
+    customers = [9000 + n for n in range(12)]
+    deliveries: list[tuple[str, str, dict[str, Any]]] = []
+    for n in range(orders):
+        order_id = 50_000 + n
+        lines = [
+            line(
+                f"{rng.randint(1, 90)}.{rng.choice(['00', '49', '99'])}",
+                rng.randint(1, 3),
+                line_id=1,
+                product_id=rng.choice([111, 222, 333]),
+                discount=rng.choice([None, None, "2.50"]),
+            ),
+            line(f"{rng.randint(5, 40)}.00", line_id=2, gift_card=rng.random() < 0.1),
+        ]
+        guest = rng.random() < 0.12
+        customer_id = None if guest else rng.choice(customers)
+        email = (
+            f"guest{n % 5}@example.com" if guest else f"C{customer_id}@Example.com"
+        )  # mixed case
+        codes = ["BEAM-AAAA-BBBB"] if rng.random() < 0.05 else []
+        payload = order(
+            order_id,
+            lines,
+            customer_id=customer_id,
+            email=email,
+            shipping=rng.choice([None, "7.00"]),
+            discount_codes=codes,
+            processed_at=(BASE_TIME + timedelta(minutes=n)).isoformat(),
+        )
+        if customer_id is not None:
+            payload["customer"]["first_name"] = rng.choice(["Ann", "Anne", ""])
+        payload["fulfillment_status"] = rng.choice([None, "fulfilled"])
+        topic = "orders/paid"
+        deliveries.append((f"paid-{n}", topic, payload))
+        if rng.random() < 0.05:  # the same order paid again under another webhook id
+            deliveries.append((f"paid-again-{n}", topic, payload))
+        if rng.random() < 0.05:  # the very same delivery again (a platform retry)
+            deliveries.append((f"paid-{n}", topic, payload))
+        if rng.random() < 0.1:
+            deliveries.append((f"fulfilled-{n}", "orders/fulfilled", payload))
+        if rng.random() < 0.2:
+            deliveries.append(
+                (f"refund-{n}", "refunds/create", refund(70_000 + n, order_id, [(1, "10.00")]))
+            )
+        if rng.random() < 0.08:
+            deliveries.append((f"cancel-{n}", "orders/cancelled", payload))
+        if guest and rng.random() < 0.3:
+            cid = 9500 + n
+            deliveries.append(
+                (f"signup-{n}", "customers/create", _customer_payload(cid, email, "Gus"))
+            )
+    rng.shuffle(deliveries)
+    return deliveries
+
+
+def shop_prepare(variant: str) -> Shop:
+    """A shop with the variant's program, two known members and one issued reward code."""
+    shop = ShopFactory()
+    program = LoyaltyProgram.objects.create(shop=shop)
+    if variant == "pending":
+        program.pending_days = 14
+    elif variant == "disabled":
+        program.enabled = False
+    elif variant == "fulfilled":
+        program.earn_trigger = LoyaltyProgram.EarnTrigger.FULFILLED
+    elif variant == "tenth_nearest_shipping":
+        program.points_per_currency_unit = Decimal("0.1")
+        program.rounding = LoyaltyProgram.Rounding.NEAREST
+        program.include_shipping = True
+        program.minimum_order_amount = Decimal("20")
+    program.save()
+    if variant == "bonus":
+        BonusEvent.objects.create(
+            shop=shop,
+            multiplier=Decimal("2"),
+            starts_at=BASE_TIME,
+            ends_at=BASE_TIME + timedelta(minutes=30),
+        )
+        BonusEvent.objects.create(
+            shop=shop,
+            multiplier=Decimal("3.5"),
+            starts_at=BASE_TIME + timedelta(minutes=20),
+            ends_at=BASE_TIME + timedelta(hours=2),
+            product_tags=["summer"],
+        )
+        ProductTags.objects.create(shop=shop, product_id=222, tags=["summer"])
+    for customer_id in (9000, 9001):
+        member = Member.objects.create(
+            shop=shop, customer_id=customer_id, email=f"c{customer_id}@example.com"
+        )
+        points_adjust(
+            shop=shop,
+            member=member,
+            amount=50,
+            reason="seed",
+            actor="t",
+            idempotency_key=f"seed-{customer_id}",
+        )
+    reward = Reward.objects.create(
+        shop=shop, name="$5", kind=Reward.Kind.FIXED_AMOUNT, points_cost=10, value=5
+    )
+    Redemption.objects.create(
+        shop=shop,
+        member=Member.objects.get(shop=shop, customer_id=9000),
+        reward=reward,
+        points_spent=10,
+        value=5,
+        currency="USD",
+        code="BEAM-AAAA-BBBB",
+        client_key="k",
+        status=Redemption.Status.ISSUED,
+        expires_at=BASE_TIME + timedelta(days=30),
+    )
+    return shop
+
+
+def record_all(shop: Shop, deliveries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    for n, (suffix, topic, payload) in enumerate(deliveries):
+        inbox.delivery_record(
+            shop=shop,
+            webhook_id=f"{shop.pk}:{suffix}",
+            topic=topic,
+            payload=payload,
+            triggered_at=BASE_TIME + timedelta(seconds=n),
+        )
+
+
+# --- comparison ---------------------------------------------------------------------------------
+
+_ORDER_SKIP = {"id", "shop", "member", "created_at", "updated_at", "credited_at"}
+
+
+def outcome(shop: Shop) -> dict[str, Any]:
+    """Everything the processing wrote for the shop, without pks and wall-clock times."""
+    members = sorted(
+        (
+            m.customer_id,
+            m.email,
+            m.first_name,
+            m.last_name,
+            m.balance,
+            m.pending_points,
+            m.lifetime_earned,
+            m.lifetime_redeemed,
+            m.negative_balance_allowed,
+            m.last_activity_at is None,
+            m.redacted,
+        )
+        for m in Member.objects.filter(shop=shop)
+    )
+    entries = sorted(
+        (
+            e.member.customer_id,
+            e.amount,
+            e.kind,
+            e.bucket,
+            e.release_at,
+            e.source_type,
+            e.source_id,
+            e.idempotency_key,
+            e.actor,
+            e.note,
+        )
+        for e in LedgerEntry.objects.filter(shop=shop).select_related("member")
+    )
+    fields = [f for f in LoyaltyOrder._meta.concrete_fields if f.name not in _ORDER_SKIP]
+    orders = sorted(
+        (
+            tuple(f.value_from_object(o) for f in fields),
+            o.member.customer_id if o.member else None,
+            o.credited_at is None,
+        )
+        for o in LoyaltyOrder.objects.filter(shop=shop).select_related("member")
+    )
+    refunds = sorted(
+        OrderRefund.objects.filter(shop=shop).values_list("order_id", "refund_id", "base")
+    )
+    redemptions = sorted(
+        Redemption.objects.filter(shop=shop).values_list("code", "status", "order_id")
+    )
+    deliveries = sorted(
+        (d.webhook_id.split(":", 1)[1], d.topic, d.status, d.attempts, d.note, d.last_error)
+        for d in WebhookDelivery.objects.filter(shop=shop)
+    )
+    return {
+        "members": members,
+        "entries": entries,
+        "orders": orders,
+        "refunds": refunds,
+        "redemptions": redemptions,
+        "deliveries": deliveries,
+    }
+
+
+def _assert_same(one: dict[str, Any], two: dict[str, Any]) -> None:
+    for key in one:
+        assert one[key] == two[key], key
+
+
+VARIANTS = ["default", "pending", "disabled", "fulfilled", "tenth_nearest_shipping", "bonus"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batch_path_equals_per_delivery_path(variant: str, seed: int, batch_calls) -> None:
+    deliveries = scenario(seed)
+    reference, batched = shop_prepare(variant), shop_prepare(variant)
+    record_all(reference, deliveries)
+    record_all(batched, deliveries)
+
+    inbox.deliveries_drain(shop=reference, batch_min=10**9)
+    batch_calls.clear()
+    inbox.deliveries_drain(shop=batched, batch_min=1, batch_size=40)
+
+    _assert_same(outcome(reference), outcome(batched))
+    assert not ledger_verify(shop=batched).drifts
+    statuses = set(WebhookDelivery.objects.filter(shop=batched).values_list("status", flat=True))
+    assert statuses <= {"succeeded"}
+    if not PG or variant == "disabled":
+        assert sum(batch_calls) == 0
+    elif variant != "fulfilled":  # there, most customers also have non-trigger deliveries
+        assert sum(batch_calls) > 0, "the batch path credited nothing"
+
+
+def test_clean_burst_is_credited_entirely_by_the_batch_path(batch_calls) -> None:
+    """The Black-Friday case: paid orders of new and known customers, nothing else."""
+    reference, batched = shop_prepare("default"), shop_prepare("default")
+    deliveries = []
+    for n in range(120):
+        customer_id = 9000 + n % 30
+        payload = order(
+            80_000 + n,
+            [line("19.99", 2, line_id=1), line("5.00", line_id=2)],
+            customer_id=customer_id,
+            email=f"c{customer_id}@example.com",
+        )
+        deliveries.append((f"paid-{n}", "orders/paid", payload))
+    record_all(reference, deliveries)
+    record_all(batched, deliveries)
+
+    inbox.deliveries_drain(shop=reference, batch_min=10**9)
+    batch_calls.clear()
+    inbox.deliveries_drain(shop=batched)
+
+    _assert_same(outcome(reference), outcome(batched))
+    assert sum(batch_calls) == (120 if PG else 0)
+    member = Member.objects.get(shop=batched, customer_id=9001)
+    assert (member.balance, member.lifetime_earned) == (50 + 4 * 44, 50 + 4 * 44)
+
+
+def test_small_claims_keep_the_per_delivery_path(batch_calls) -> None:
+    shop = shop_prepare("default")
+    record_all(
+        shop, [(f"p{n}", "orders/paid", order(60_000 + n, [line("10.00")])) for n in range(3)]
+    )
+
+    assert inbox.deliveries_drain(shop=shop).processed == 3
+
+    assert sum(batch_calls) == 0
+    assert Member.objects.get(shop=shop, customer_id=501).balance == 30
+
+
+def test_failing_batch_falls_back_to_the_per_delivery_path(
+    batch_calls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database error in the batch rolls it back entirely; each delivery is then
+    processed alone, so nothing is lost or doubled."""
+    if not PG:
+        pytest.skip("the batch path is PostgreSQL-only")
+    from django.db import DatabaseError
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise DatabaseError("boom")
+
+    monkeypatch.setattr(ingest, "_update_from_arrays", broken)
+    shop = shop_prepare("default")
+    record_all(
+        shop, [(f"p{n}", "orders/paid", order(61_000 + n, [line("10.00")])) for n in range(20)]
+    )
+
+    assert inbox.deliveries_drain(shop=shop, batch_min=1).processed == 20
+
+    assert batch_calls == [0]
+    member = Member.objects.get(shop=shop, customer_id=501)
+    assert member.balance == 200
+    assert LedgerEntry.objects.filter(member=member, kind="order_earn").count() == 20
+    assert set(WebhookDelivery.objects.filter(shop=shop).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
+def test_unparseable_order_is_left_to_the_per_delivery_path(batch_calls) -> None:
+    """A payload the earning computation chokes on does not sink the batch: it is retried
+    and reported on its own."""
+    shop = shop_prepare("default")
+    deliveries = [(f"p{n}", "orders/paid", order(62_000 + n, [line("10.00")])) for n in range(20)]
+    bad = order(62_999, [line("10.00")])
+    bad["line_items"] = ["not an object"]
+    bad["customer"]["id"] = 777
+    deliveries.append(("bad", "orders/paid", bad))
+    record_all(shop, deliveries)
+
+    inbox.deliveries_drain(shop=shop, batch_min=1)
+
+    assert sum(batch_calls) == (20 if PG else 0)
+    failed = WebhookDelivery.objects.get(webhook_id=f"{shop.pk}:bad")
+    assert (failed.status, failed.attempts) == ("received", 1)
+    assert "AttributeError" in failed.last_error
+    assert Member.objects.get(shop=shop, customer_id=501).balance == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batch_drains_and_redemptions_keep_the_ledger_exact(batch_calls) -> None:
+    """Two drains crediting overlapping members while redemptions spend from them: no
+    deadlock, nothing credited twice, no overdraft, every balance equals its ledger."""
+    if not PG:
+        pytest.skip("row-lock races need PostgreSQL")
+    from loyalty import services
+    from loyalty.errors import InsufficientPoints
+
+    shop = shop_prepare("default")
+    members = {m.customer_id: m for m in Member.objects.filter(shop=shop)}
+    reward = Reward.objects.create(
+        shop=shop, name="$1", kind=Reward.Kind.FIXED_AMOUNT, points_cost=30, value=1
+    )
+    deliveries = []
+    for n in range(300):
+        customer_id = 9000 + n % 25
+        deliveries.append(
+            (
+                f"paid-{n}",
+                "orders/paid",
+                order(90_000 + n, [line("10.00")], customer_id=customer_id, email=f"x{n % 25}@e.x"),
+            )
+        )
+    record_all(shop, deliveries)
+    errors: list[BaseException] = []
+    redeemed: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def drain() -> None:
+        try:
+            barrier.wait()
+            inbox.deliveries_drain(shop=shop, batch_min=1, batch_size=60)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def redeem(i: int) -> None:
+        try:
+            barrier.wait()
+            for k in range(15):
+                try:
+                    services.reward_redeem(
+                        shop=shop,
+                        member_id=members[9000 + (i + k) % 2].pk,
+                        reward_id=reward.pk,
+                        client_key=f"r{i}-{k}",
+                    )
+                    redeemed.append(30)
+                except InsufficientPoints:
+                    pass
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    from unittest import mock
+
+    with mock.patch.object(services, "enqueue_on_commit", lambda *a: None):
+        threads = [threading.Thread(target=drain) for _ in range(2)]
+        threads += [threading.Thread(target=redeem, args=(i,)) for i in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+
+    assert errors == []
+    assert set(WebhookDelivery.objects.filter(shop=shop).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+    assert LedgerEntry.objects.filter(shop=shop, kind="order_earn").count() == 300
+    assert not ledger_verify(shop=shop).drifts
+    assert not Member.objects.filter(shop=shop, balance__lt=0).exists()
+    total = Member.objects.filter(shop=shop).aggregate(s=Sum("balance"))["s"]
+    assert total == 2 * 50 + 300 * 10 - sum(redeemed)
+    assert sum(batch_calls) > 0
