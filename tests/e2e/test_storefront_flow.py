@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from tests.e2e.conftest import CHROMIUM
 
@@ -43,30 +41,12 @@ def store(transactional_db: None, settings) -> Iterator[dict[str, Any]]:
     """A devstore shop with Beam installed, a program, two rewards and a member with 1,200
     points; webhooks are delivered to Beam for real (after commit)."""
     from devstore import services as dev
-    from devstore.models import DevAppToken
     from loyalty import services as loyalty
     from loyalty.models import LoyaltyProgram, Member, Reward
-    from merchants.models import Shop
+    from tests.devstore_install import beam_install
 
     dev_shop = dev.shop_create(DOMAIN, name="Flow Store", currency="EUR")
-    token = DevAppToken.objects.create(
-        shop=dev_shop,
-        access_token="shpat_flow",
-        expires_at=timezone.now() + timedelta(hours=1),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    dev_shop.app_installed_at = timezone.now()
-    dev_shop.save()
-    shop = Shop(
-        domain=DOMAIN,
-        name="Flow Store",
-        currency="EUR",
-        installed_at=timezone.now(),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    shop.access_token = token.access_token
-    shop.access_token_expires_at = token.expires_at
-    shop.save()
+    shop = beam_install(dev_shop, name="Flow Store")
     LoyaltyProgram.objects.create(
         shop=shop, welcome_points=0, branding={"panel_title": "Flow Rewards"}
     )

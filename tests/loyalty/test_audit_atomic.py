@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
 from devstore import services as store
-from devstore.models import DevAppToken, DevDiscountCode
+from devstore.models import DevDiscountCode
 from loyalty import audit as audit_module
 from loyalty import services
 from loyalty.errors import InsufficientPoints
@@ -32,6 +29,7 @@ from loyalty.services import (
     reward_redeem,
 )
 from merchants.models import Shop, WebhookDelivery
+from tests.devstore_install import beam_install
 from tests.loyalty.admin_helpers import admin_shop
 from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
 
@@ -256,18 +254,7 @@ DOMAIN = "audit-cancel.myshopify.com"
 def store_redemption(db, django_capture_on_commit_callbacks):
     dev_shop = store.shop_create(DOMAIN, name="Audit Cancel", currency="USD")
     customer = store.customer_create(dev_shop, "ada@example.com", "Ada", "Lovelace")
-    token = DevAppToken.objects.create(
-        shop=dev_shop,
-        access_token="shpat_audit_cancel",
-        expires_at=timezone.now() + timedelta(hours=1),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    dev_shop.app_installed_at = timezone.now()
-    dev_shop.save(update_fields=["app_installed_at"])
-    shop = Shop(domain=DOMAIN, currency="USD", installed_at=timezone.now(), scopes=token.scopes)
-    shop.access_token = token.access_token
-    shop.access_token_expires_at = token.expires_at
-    shop.save()
+    shop = beam_install(dev_shop)
     ProgramFactory(shop=shop)
     m = MemberFactory(shop=shop, customer_id=customer.id, email=customer.email)
     points_adjust(shop=shop, member=m, amount=1000, reason="seed", actor="t", idempotency_key="s")

@@ -28,6 +28,7 @@ from loyalty.services import (
 from loyalty.tasks import REDEMPTION_ISSUE_MAX_RETRIES
 from merchants.models import Shop
 from merchants.shopify import client as client_module
+from tests.devstore_install import beam_install
 from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
 from tests.platform_http import _serve_in_process
 
@@ -49,18 +50,7 @@ def dev_shop(db):
 
 @pytest.fixture
 def shop(dev_shop) -> Shop:
-    token = DevAppToken.objects.create(
-        shop=dev_shop,
-        access_token="shpat_saga",
-        expires_at=timezone.now() + timedelta(hours=1),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    dev_shop.app_installed_at = timezone.now()
-    dev_shop.save(update_fields=["app_installed_at"])
-    shop = Shop(domain=DOMAIN, currency="USD", installed_at=timezone.now(), scopes=token.scopes)
-    shop.access_token = token.access_token
-    shop.access_token_expires_at = token.expires_at
-    shop.save()
+    shop = beam_install(dev_shop)
     ProgramFactory(shop=shop)
     return shop
 

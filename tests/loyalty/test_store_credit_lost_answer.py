@@ -14,12 +14,13 @@ from django.conf import settings
 from django.utils import timezone
 
 from devstore import services as store
-from devstore.models import DevAppToken, DevStoreCreditTransaction
+from devstore.models import DevStoreCreditTransaction
 from loyalty.models import LedgerEntry, Member, Redemption, Reward
 from loyalty.services import ledger_verify, points_adjust, reward_redeem
 from merchants.models import Shop
 from merchants.shopify import client as client_module
 from merchants.shopify.operations import StoreCreditCredit, store_credit_credits_since
+from tests.devstore_install import beam_install
 from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
 from tests.platform_http import _serve_in_process
 
@@ -42,18 +43,7 @@ def dev_shop(db):
 
 @pytest.fixture
 def shop(dev_shop) -> Shop:
-    token = DevAppToken.objects.create(
-        shop=dev_shop,
-        access_token="shpat_credit",
-        expires_at=timezone.now() + timedelta(hours=1),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    dev_shop.app_installed_at = timezone.now()
-    dev_shop.save(update_fields=["app_installed_at"])
-    shop = Shop(domain=DOMAIN, currency="USD", installed_at=timezone.now(), scopes=token.scopes)
-    shop.access_token = token.access_token
-    shop.access_token_expires_at = token.expires_at
-    shop.save()
+    shop = beam_install(dev_shop)
     ProgramFactory(shop=shop)
     return shop
 

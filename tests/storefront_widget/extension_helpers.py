@@ -4,41 +4,17 @@ signed-webhook path."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.test import Client
-from django.utils import timezone
 
 from devstore import services as store
-from devstore.models import DevAppToken, DevShop
+from devstore.models import DevShop
 from devstore.oauth import extension_token_issue
 from merchants.models import Shop
+from tests.devstore_install import beam_install
 
 DOMAIN = "ext-devstore.myshopify.com"
-
-
-def beam_install(dev_shop: DevShop) -> Shop:
-    """Install Beam into ``dev_shop`` (a live token on both sides)."""
-    token = DevAppToken.objects.create(
-        shop=dev_shop,
-        access_token=f"shpat_ext_{dev_shop.pk}",
-        expires_at=timezone.now() + timedelta(hours=1),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    dev_shop.app_installed_at = timezone.now()
-    dev_shop.save(update_fields=["app_installed_at"])
-    shop = Shop(
-        domain=dev_shop.domain,
-        currency=dev_shop.currency,
-        installed_at=timezone.now(),
-        scopes=settings.SHOPIFY_SCOPES,
-    )
-    shop.access_token = token.access_token
-    shop.access_token_expires_at = token.expires_at
-    shop.save()
-    return shop
 
 
 def devstore_with_beam(domain: str = DOMAIN, currency: str = "USD") -> tuple[DevShop, Shop]:
