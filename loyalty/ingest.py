@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -240,29 +240,51 @@ def rows_insert_returning(
     *,
     conflict: Sequence[str],
     returning: Sequence[str],
+    raw: Mapping[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING returning`` for model
     instances (one row: ``VALUES``; many: ``SELECT FROM unnest(one array per column)``, one
     short statement whatever the row count), with each field's own conversion
     (``pre_save`` + ``get_db_prep_save``), so the stored values are those ``save()`` would
-    store. Returns the inserted rows only."""
+    store. ``raw`` (one row only): driver-ready values for some fields, used as they are
+    (the webhook view passes the body's own JSON text for ``payload``). Returns the
+    inserted rows only."""
     if not objs:
         return []
     db = connections[DEFAULT_DB_ALIAS]  # the thread's connection itself, not the proxy
     many = len(objs) > 1
+    if many and raw:
+        raise ValueError("raw values are for a single row")
+    raw = raw or {}
     fields, sql = _insert_sql(db, model, conflict, returning, many)
     values: list[list[Any]] = [[] for _ in fields]
     for obj in objs:
         for column, f in zip(values, fields, strict=True):
+            if f.name in raw:
+                column.append(raw[f.name])
+                continue
             value = f.pre_save(obj, True)
             if not (isinstance(value, Decimal) and isinstance(f, models.DecimalField)):
                 value = f.get_db_prep_save(value, db)  # a Decimal goes as it is
             column.append(value)
     if many:
         return _execute_bound(db, sql, values, fetch=True)
-    with db.cursor() as cursor:  # one row (the webhook view): Django's own cursor
+    with _cursor_bound(db) as cursor:  # one row (the webhook view)
         cursor.execute(sql, [column[0] for column in values])
         return list(cursor.fetchall())
+
+
+def _cursor_bound(db: Any) -> Any:
+    """Django's cursor wrapper (query logging, execute wrappers) around a server-binding
+    psycopg cursor: no quoting of the parameters in Python, and psycopg prepares a
+    statement it sees repeatedly, so PostgreSQL stops parsing and planning the view's
+    insert."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db.close_if_health_check_failed()
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        return db._prepare_cursor(ServerBindingCursor(db.connection))
 
 
 def _execute_bound(db: Any, sql: str, params: list[Any], *, fetch: bool) -> list[tuple[Any, ...]]:

@@ -89,7 +89,7 @@ def _finite_float(value: str) -> float:
     return number
 
 
-def payload_parse(body: bytes) -> dict[str, Any] | None:
+def payload_parse(body: bytes | str) -> dict[str, Any] | None:
     """The body as a JSON object, or ``None``. Python's json keeps 64-bit ids exact; NaN,
     Infinity and overflowing floats are refused because no JSON column can store them."""
     try:
@@ -157,7 +157,11 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
     if len(webhook_id) > 255:
         return _error(400, "invalid_header", "X-Shopify-Webhook-Id is too long.")
 
-    payload = payload_parse(body)
+    try:
+        text = body.decode()
+    except UnicodeDecodeError:
+        text = None
+    payload = None if text is None else payload_parse(text)
     if payload is None:
         return _error(400, "invalid_payload", "The body must be a JSON object.")
     for key in ("shop_domain", "myshopify_domain"):
@@ -185,6 +189,7 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
             api_version=(headers.get("X-Shopify-API-Version") or "").strip(),
             triggered_at=triggered_at,
             headers=_shopify_headers(request),
+            payload_text=text,  # stored as sent: no second serialisation
         )
     except DataError:
         return _error(400, "invalid_payload", "The body holds values that cannot be stored.")

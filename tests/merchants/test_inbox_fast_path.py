@@ -214,3 +214,31 @@ def test_drain_credits_a_burst_through_the_batch_path(
         89 * 6,
         89 * 6,
     ]
+
+
+def test_the_body_is_stored_as_sent_and_a_value_postgresql_refuses_is_400(
+    client: Client, shop: Shop, published: list[int]
+) -> None:
+    """The view hands PostgreSQL the body's own JSON text (no second serialisation in
+    Python): what is stored reads back as the payload sent, 64-bit ids exact, and a body
+    the ``jsonb`` cast refuses is a 400 with nothing stored."""
+    import json
+
+    payload = order_payload(7, customer_id=2**63 - 1)
+    payload["note"] = "café ✓"
+    response = webhook_post(client, "orders/paid", body=json.dumps(payload).encode())
+
+    assert response.json() == {"ok": True, "duplicate": False}
+    stored = WebhookDelivery.objects.get()
+    assert stored.payload == payload
+    assert stored.resource_id == payload["id"]
+
+    refused = webhook_post(
+        client, "orders/paid", body=b'{"id": 8, "note": "\\u0000"}', webhook_id="nul"
+    )
+    if connection.vendor == "postgresql":  # jsonb has no NUL character
+        assert refused.status_code == 400
+        assert refused.json()["error"] == "invalid_payload"
+        assert WebhookDelivery.objects.count() == 1
+    else:
+        assert refused.status_code == 200
