@@ -196,6 +196,13 @@ if shop is None:
         for j in range(entries):
             loyalty.points_adjust(shop=shop, member=member, amount=10 + j, reason="bench",
                                   actor="bench", idempotency_key=f"bench:{i}:{j}")
+from django.db import connection
+if connection.vendor == "postgresql":
+    # Fresh tables have no planner statistics until autovacuum (off on some servers) gets
+    # to them; a production database has them. Without them the history query is planned
+    # as a scan of the shop's whole ledger.
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
 print("data ready")
 """
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.utils import timezone
 
 from loyalty.branding import LANGUAGES, branding_resolve
@@ -299,19 +300,6 @@ def member_for_customer(*, shop: Shop, customer_id: int) -> Member | None:
     return Member.objects.filter(shop=shop, customer_id=customer_id).only(*MEMBER_FIELDS).first()
 
 
-def _entry(entry: LedgerEntry) -> dict[str, Any]:
-    label = ENTRY_LABELS.get(entry.kind, "Points").format(note=entry.note or "").strip()
-    if entry.bucket == LedgerEntry.Bucket.PENDING:
-        label = f"{label} (pending)"
-    return {
-        "id": str(entry.pk),
-        "amount": entry.amount,
-        "kind": entry.kind,
-        "label": label,
-        "created_at": iso(entry.created_at),
-    }
-
-
 def redemption_data(redemption: Redemption) -> dict[str, Any]:
     """One redemption as the panel shows it; the code only once it exists in the store."""
     shown = redemption.status in (Redemption.Status.ISSUED, Redemption.Status.USED)
@@ -330,76 +318,149 @@ def redemption_data(redemption: Redemption) -> dict[str, Any]:
     }
 
 
-ENTRY_FIELDS = ("id", "amount", "kind", "bucket", "note", "created_at")
+# The shopper's read runs on every panel open: hand-written SQL with plain tuples, because
+# compiling the equivalent querysets and building model instances cost several times more CPU
+# than the database work itself. Portable SQL (SQLite and PostgreSQL); the values are
+# normalised below (SQLite hands back naive UTC datetimes and may hand back floats).
 
 
-def _history_rows(*, shop: Shop, customer_id: int, before: int | None) -> list[LedgerEntry]:
-    """One page (+1 to know about the next) of the shopper's entries, newest first, keyset on
-    the entry id, each with its member row joined in (1 query)."""
-    qs = (
-        LedgerEntry.objects.filter(shop=shop, member__customer_id=customer_id)
-        .exclude(kind=LedgerEntry.Kind.PENDING_RELEASE)
-        .select_related("member")
-        .only(*ENTRY_FIELDS, *(f"member__{f}" for f in MEMBER_FIELDS))
-        .order_by("-pk")
-    )
-    if before is not None:
-        qs = qs.filter(pk__lt=before)
-    return list(qs[: HISTORY_PAGE_SIZE + 1])
-
-
-def _history(rows: list[LedgerEntry]) -> dict[str, Any]:
-    page = rows[:HISTORY_PAGE_SIZE]
+def _tables() -> dict[str, str]:
     return {
-        "entries": [_entry(e) for e in page],
-        "next_page": str(page[-1].pk) if len(rows) > HISTORY_PAGE_SIZE else None,
+        "member": Member._meta.db_table,
+        "entry": LedgerEntry._meta.db_table,
+        "redemption": Redemption._meta.db_table,
+        "reward": Reward._meta.db_table,
     }
 
 
-def _done(member: Member) -> list[str]:
+def _history_sql(*, keyset: bool) -> str:
+    """The member row with one page (+1) of its entries, newest first (LEFT JOIN: a member
+    without entries still comes back, once, with NULL entry columns)."""
+    t = _tables()
+    page = " AND e.id < %s" if keyset else ""
+    return (
+        "SELECT m.id, m.balance, m.pending_points, m.lifetime_earned, m.lifetime_redeemed,"  # noqa: S608 - constants only
+        " m.birthday, e.id, e.amount, e.kind, e.bucket, e.note, e.created_at"
+        f" FROM {t['member']} m LEFT JOIN {t['entry']} e ON e.member_id = m.id"
+        f" AND e.shop_id = m.shop_id AND e.kind <> %s{page}"
+        " WHERE m.shop_id = %s AND m.customer_id = %s"
+        f" ORDER BY e.id DESC LIMIT {HISTORY_PAGE_SIZE + 1}"
+    )
+
+
+def _redemptions_sql() -> str:
+    t = _tables()
+    return (
+        "SELECT r.id, r.code, r.status, r.value, r.currency, r.points_spent, r.expires_at,"  # noqa: S608 - constants only
+        " r.created_at, w.name, w.kind, w.value"
+        f" FROM {t['redemption']} r JOIN {t['reward']} w ON w.id = r.reward_id"
+        " WHERE r.shop_id = %s AND r.member_id = %s"
+        f" ORDER BY r.id DESC LIMIT {REDEMPTIONS_SHOWN}"
+    )
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def _entry_row(
+    entry_id: int, amount: int, kind: str, bucket: str, note: str, created: Any
+) -> dict[str, Any]:
+    label = ENTRY_LABELS.get(kind, "Points").format(note=note or "").strip()
+    if bucket == LedgerEntry.Bucket.PENDING:
+        label = f"{label} (pending)"
+    return {
+        "id": str(entry_id),
+        "amount": amount,
+        "kind": kind,
+        "label": label,
+        "created_at": iso(_aware(created)),
+    }
+
+
+def _redemption_row(row: tuple) -> dict[str, Any]:
+    """``redemption_data`` of one ``_redemptions_sql`` row (the same dict, no model)."""
+    pk, code, status, value, currency, points, expires_at, created_at, name, kind, rvalue = row
+    reward = Reward(name=name or "", kind=kind, value=_decimal(rvalue))
+    shown = status in (Redemption.Status.ISSUED, Redemption.Status.USED)
+    code = code if shown else None
+    return {
+        "id": str(pk),
+        "code": code,
+        "status": status,
+        "reward_title": _reward_title(reward, currency),
+        "value": money(_decimal(value)),
+        "currency": currency,
+        "points": points,
+        "expires_at": iso(_aware(expires_at)),
+        "created_at": iso(_aware(created_at)),
+        "apply_path": f"discount/{code}?redirect=cart" if code and shown else None,
+    }
+
+
+def _done_of(birthday: Any) -> list[str]:
     done = ["signup"]  # a member row exists once the shopper has an account with Beam
-    if member.birthday:
+    if birthday:
         done.append("birthday")
     return done
 
 
 def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> dict[str, Any]:
     """The shopper's balance, pending points, history page and codes. Queries: 1 for a later
-    history page, 2 for the first (+1 with pending points); +1 when the page is empty (the
-    member row then comes on its own)."""
-    rows = _history_rows(shop=shop, customer_id=customer_id, before=before)
-    member = rows[0].member if rows else member_for_customer(shop=shop, customer_id=customer_id)
-    if member is None:
+    history page or a shopper without a member row; 2 for the first page (member with its
+    history, codes), +1 with pending points. Always read fresh from the database."""
+    params: list[Any] = [LedgerEntry.Kind.PENDING_RELEASE]
+    if before is not None:
+        params.append(before)
+    params += [shop.pk, customer_id]
+    with connection.cursor() as cursor:
+        cursor.execute(_history_sql(keyset=before is not None), params)
+        rows = cursor.fetchall()
+    if not rows:
         empty = {"balance": 0, "pending": [], "lifetime_earned": 0, "done": []}
         return {
             "member": {**empty, "pending_points": 0, "lifetime_redeemed": 0},
             "history": {"entries": [], "next_page": None},
             "redemptions": [],
         }
+    member_id, balance, pending_points, earned, redeemed, birthday = rows[0][:6]
+    entries = [r[6:] for r in rows if r[6] is not None]
+    page = entries[:HISTORY_PAGE_SIZE]
     info: dict[str, Any] = {
-        "balance": member.balance,
-        "pending_points": member.pending_points,
+        "balance": balance,
+        "pending_points": pending_points,
         "pending": [],
-        "lifetime_earned": member.lifetime_earned,
-        "lifetime_redeemed": member.lifetime_redeemed,
-        "done": _done(member),
+        "lifetime_earned": earned,
+        "lifetime_redeemed": redeemed,
+        "done": _done_of(birthday),
     }
-    data: dict[str, Any] = {"member": info, "history": _history(rows)}
+    history = {
+        "entries": [_entry_row(*e) for e in page],
+        "next_page": str(page[-1][0]) if len(entries) > HISTORY_PAGE_SIZE else None,
+    }
+    data: dict[str, Any] = {"member": info, "history": history}
     if before is not None:
         return data
-    if member.pending_points > 0:
+    if pending_points > 0:
         info["pending"] = [
             {"points": row["points_pending"], "release_at": iso(row["release_at"])}
-            for row in LoyaltyOrder.objects.filter(shop=shop, member=member, points_pending__gt=0)
+            for row in LoyaltyOrder.objects.filter(
+                shop=shop, member_id=member_id, points_pending__gt=0
+            )
             .order_by("release_at", "pk")
             .values("points_pending", "release_at")[:PENDING_SHOWN]
         ]
-    data["redemptions"] = [
-        redemption_data(r)
-        for r in Redemption.objects.filter(shop=shop, member=member)
-        .select_related("reward")
-        .order_by("-pk")[:REDEMPTIONS_SHOWN]
-    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_redemptions_sql(), [shop.pk, member_id])
+        data["redemptions"] = [_redemption_row(r) for r in cursor.fetchall()]
     return data
 
 

@@ -10,8 +10,8 @@ app_name = "storefront_widget"
 urlpatterns = [
     path("", views.landing, name="landing"),
     path("landing.css", views.landing_css, name="landing_css"),
-    path("api/program", api.ProgramGetApi.as_view(), name="program"),
-    path("api/me", api.MeGetApi.as_view(), name="me"),
+    path("api/program", api.program_get, name="program"),
+    path("api/me", api.me_get, name="me"),
     path("api/redeem", api.RedeemApi.as_view(), name="redeem"),
     path("api/redemptions/<str:redemption_id>", api.RedemptionGetApi.as_view(), name="redemption"),
     path(

@@ -18,7 +18,3 @@ class RedeemInputSerializer(serializers.Serializer):
         if isinstance(data, dict) and isinstance(data.get("reward_id"), int):
             data = {**data, "reward_id": str(data["reward_id"])}
         return super().to_internal_value(data)
-
-
-class HistoryPageSerializer(serializers.Serializer):
-    page = serializers.RegexField(r"^[0-9]{1,19}$", required=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from loyalty.models import LedgerEntry, Member, Redemption
@@ -241,3 +243,28 @@ def test_unknown_api_path_is_a_json_404(proxy, program):
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("path", ["api/me", "api/program"])
+def test_the_plain_read_views_answer_other_methods_with_a_json_405(proxy, program, path):
+    response = proxy.post(path, {})
+
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert response["Cache-Control"] == "private, no-store"
+    assert response.json() == {
+        "error": {"code": "method_not_allowed", "message": 'Method "POST" not allowed.'}
+    }
+
+
+def test_me_body_is_compact_json_and_never_cached(proxy, program, member, give_points):
+    give_points(member, 120)
+
+    response = proxy.get("api/me")
+
+    data = response.json()
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "private, no-store"
+    assert response.content == json.dumps(data, separators=(",", ":")).encode()
+    assert data["member"]["balance"] == 120
+    assert [(e["amount"], e["label"]) for e in data["history"]["entries"]] == [(120, "Adjustment")]

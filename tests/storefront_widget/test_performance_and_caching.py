@@ -105,9 +105,9 @@ def test_me_query_count_is_fixed_whatever_the_history(
     for n in range(1, 40):
         give_points(member, n, f"gift {n}")
     proxy.get("api/program")  # the shop is now in the cache, as on a busy storefront
-    with django_assert_num_queries(2):  # history page with its member row, redemptions
+    with django_assert_num_queries(2):  # member row with its history page, redemptions
         data = proxy.get("api/me").json()
-    with django_assert_num_queries(1):  # a later page: history page with its member row
+    with django_assert_num_queries(1):  # a later page: member row with its history page
         proxy.get("api/me", page=data["history"]["next_page"])
     with django_assert_num_queries(0):  # a guest
         proxy.get("api/me", customer=None)
@@ -117,9 +117,9 @@ def test_me_of_a_member_without_history_or_of_a_newcomer(
     proxy, program, member, other_customer, django_assert_num_queries
 ):
     proxy.get("api/program")
-    with django_assert_num_queries(3):  # empty history, the member row, redemptions
+    with django_assert_num_queries(2):  # the member row (empty history), redemptions
         data = proxy.get("api/me").json()
-    with django_assert_num_queries(2):  # empty history, no member row
+    with django_assert_num_queries(1):  # no member row
         newcomer = proxy.get("api/me", customer=other_customer.id).json()
 
     assert data["member"]["balance"] == 0 and data["member"]["done"] == ["signup"]
@@ -148,7 +148,7 @@ def test_me_with_pending_points_lists_them_with_one_more_query(
     member.pending_points = 45
     member.save()
 
-    with django_assert_num_queries(5):  # shop (cold), empty history, member, pending, codes
+    with django_assert_num_queries(4):  # shop (cold), member with history, pending, codes
         data = proxy.get("api/me").json()
 
     assert data["member"]["pending"] == [
