@@ -20,3 +20,14 @@ DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}
 STOREFRONT_LOCAL_CACHE_SECONDS = 0
 WEBHOOK_SHOP_CACHE_SECONDS = 0  # shops are recreated per test under the same domain
 WEBHOOK_WAKE_INTERVAL_SECONDS = 0  # every delivery wakes a drain; drains do not linger
+
+# xdist workers share one Redis: each gets its own database number, so one worker's
+# cache.clear() (run around every test) never wipes another's counters and documents.
+_worker = env("PYTEST_XDIST_WORKER", default="")
+if CACHES["default"]["BACKEND"].endswith("RedisCache") and _worker.startswith("gw"):  # noqa: F405
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(CACHES["default"]["LOCATION"])  # noqa: F405
+    _base = int(_url.path.strip("/") or 0)
+    _db = (_base + 1 + int(_worker[2:])) % 16
+    CACHES["default"]["LOCATION"] = urlunsplit(_url._replace(path=f"/{_db}"))  # noqa: F405
