@@ -95,11 +95,11 @@ def data_generate(*, shop_id: int, reward_id: int, orders: int, customers: int) 
         f"""
         INSERT INTO loyalty_redemption (shop_id, member_id, reward_id, points_spent, value,
             currency, code, discount_id, status, client_key, attempts, error, order_id,
-            expires_at, issued_at, used_at, closed_at, created_at, updated_at)
+            expires_at, issued_at, used_at, closed_at, created_at, updated_at, channel)
         SELECT {shop_id}, o.member_id, {reward_id}, 500, 5.00, 'USD', 'BEAM-' || o.order_id,
             '', 'used', 'k' || o.order_id, 1, '', o.order_id, o.placed_at + interval '30 days',
             o.placed_at, o.placed_at, NULL, o.placed_at - interval '1 day',
-            now() - interval '1 hour'
+            now() - interval '1 hour', ''
         FROM loyalty_loyaltyorder o
         WHERE o.shop_id = {shop_id} AND o.member_id IS NOT NULL AND o.order_id % 20 = 7
         """,
