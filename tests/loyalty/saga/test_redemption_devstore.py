@@ -28,7 +28,6 @@ from loyalty.services import (
 from loyalty.tasks import REDEMPTION_ISSUE_MAX_RETRIES
 from merchants.models import Shop
 from merchants.shopify import client as client_module
-from tests.devstore_install import beam_install
 from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
 from tests.platform_http import _serve_in_process
 
@@ -36,38 +35,6 @@ DOMAIN = "saga-store.myshopify.com"
 GRAPHQL = (
     f"http://beam.test/devstore/{DOMAIN}/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json"
 )
-
-
-@pytest.fixture(autouse=True)
-def _no_backoff(monkeypatch) -> None:
-    monkeypatch.setattr(client_module, "BACKOFF_BASE", 0.0)
-
-
-@pytest.fixture
-def dev_shop(db):
-    return store.shop_create(DOMAIN, name="Saga Store", currency="USD")
-
-
-@pytest.fixture
-def shop(dev_shop) -> Shop:
-    shop = beam_install(dev_shop)
-    ProgramFactory(shop=shop)
-    return shop
-
-
-@pytest.fixture
-def customer(dev_shop):
-    return store.customer_create(dev_shop, "ada@example.com", "Ada", "Lovelace")
-
-
-@pytest.fixture
-def member(shop, customer) -> Member:
-    m = MemberFactory(shop=shop, customer_id=customer.id, email=customer.email)
-    points_adjust(
-        shop=shop, member=m, amount=1000, reason="seed", actor="t", idempotency_key="seed"
-    )
-    m.refresh_from_db()
-    return m
 
 
 @pytest.fixture
@@ -80,23 +47,6 @@ def reward(shop) -> Reward:
         value=Decimal("10.00"),
         minimum_subtotal=Decimal("20.00"),
     )
-
-
-@pytest.fixture
-def redeem(django_capture_on_commit_callbacks):
-    def _redeem(member, reward, key="k1", points=None) -> Redemption:
-        with django_capture_on_commit_callbacks(execute=True):
-            r = reward_redeem(
-                shop=member.shop,
-                member_id=member.pk,
-                reward_id=reward.pk,
-                points=points,
-                client_key=key,
-            )
-        r.refresh_from_db()
-        return r
-
-    return _redeem
 
 
 def ledger(member) -> list[tuple[str, int]]:

@@ -13,15 +13,11 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 
-from devstore import services as store
 from devstore.models import DevStoreCreditTransaction
 from loyalty.models import LedgerEntry, Member, Redemption, Reward
-from loyalty.services import ledger_verify, points_adjust, reward_redeem
-from merchants.models import Shop
-from merchants.shopify import client as client_module
+from loyalty.services import ledger_verify
 from merchants.shopify.operations import StoreCreditCredit, store_credit_credits_since
-from tests.devstore_install import beam_install
-from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
+from tests.loyalty.factories import RewardFactory
 from tests.platform_http import _serve_in_process
 
 DOMAIN = "credit-store.myshopify.com"
@@ -31,56 +27,11 @@ GRAPHQL = (
 TX = "gid://shopify/StoreCreditAccountCreditTransaction/"
 
 
-@pytest.fixture(autouse=True)
-def _no_backoff(monkeypatch) -> None:
-    monkeypatch.setattr(client_module, "BACKOFF_BASE", 0.0)
-
-
-@pytest.fixture
-def dev_shop(db):
-    return store.shop_create(DOMAIN, name="Credit Store", currency="USD")
-
-
-@pytest.fixture
-def shop(dev_shop) -> Shop:
-    shop = beam_install(dev_shop)
-    ProgramFactory(shop=shop)
-    return shop
-
-
-@pytest.fixture
-def customer(dev_shop):
-    return store.customer_create(dev_shop, "ada@example.com", "Ada", "Lovelace")
-
-
-@pytest.fixture
-def member(shop, customer) -> Member:
-    m = MemberFactory(shop=shop, customer_id=customer.id, email=customer.email)
-    points_adjust(
-        shop=shop, member=m, amount=1000, reason="seed", actor="t", idempotency_key="seed"
-    )
-    m.refresh_from_db()
-    return m
-
-
 @pytest.fixture
 def reward(shop) -> Reward:
     return RewardFactory(
         shop=shop, kind=Reward.Kind.STORE_CREDIT, points_cost=300, value=Decimal("7.50")
     )
-
-
-@pytest.fixture
-def redeem(django_capture_on_commit_callbacks):
-    def _redeem(member, reward, key="k1") -> Redemption:
-        with django_capture_on_commit_callbacks(execute=True):
-            r = reward_redeem(
-                shop=member.shop, member_id=member.pk, reward_id=reward.pk, client_key=key
-            )
-        r.refresh_from_db()
-        return r
-
-    return _redeem
 
 
 def _is_credit(request) -> bool:
