@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
@@ -64,7 +64,7 @@ from loyalty.models import (
     Redemption,
     Reward,
 )
-from merchants.errors import ShopifyApiError, ShopifyUserError, ShopNotInstalled
+from merchants.errors import BeamError, ShopifyApiError, ShopifyUserError, ShopNotInstalled
 from merchants.models import Shop
 from merchants.shopify.operations import (
     DiscountCodeStatus,
@@ -1787,46 +1787,106 @@ def _reward_check(reward: Reward) -> None:
         )
 
 
-def reward_create(*, shop: Shop, actor: str, data: dict[str, Any]) -> Reward:
-    """Add a reward to the catalogue."""
-    reward = Reward(shop=shop)
+def _config_create(
+    *,
+    shop: Shop,
+    actor: str,
+    obj: Any,
+    data: dict[str, Any],
+    fields: Iterable[str],
+    check: Callable[[Any], None],
+    target_type: str,
+    summary: Callable[[Any], str],
+) -> Any:
+    """Create a shop's configuration row from ``data`` and audit it, in one transaction."""
     with transaction.atomic(durable=True):
-        changes = _changes_apply(reward, data, REWARD_EDITABLE_FIELDS)
-        _reward_check(reward)
-        reward.save()
+        changes = _changes_apply(obj, data, fields)
+        check(obj)
+        obj.save()
         audit_record(
             shop=shop,
             actor=actor,
-            action="reward.create",
-            target_type="reward",
-            target_id=reward.pk,
-            summary=reward.name,
+            action=f"{target_type}.create",
+            target_type=target_type,
+            target_id=obj.pk,
+            summary=summary(obj),
             changes={k: [None, v[1]] for k, v in changes.items()},
         )
-    return reward
+    return obj
+
+
+def _config_update(
+    *,
+    shop: Shop,
+    actor: str,
+    queryset: Any,
+    pk: int,
+    missing: BeamError,
+    data: dict[str, Any],
+    fields: Iterable[str],
+    check: Callable[[Any], None],
+    target_type: str,
+    summary: Callable[[Any], str],
+) -> Any:
+    """Change a shop's configuration row under its lock and audit what changed (nothing is
+    written when nothing changed)."""
+    with transaction.atomic(durable=True):
+        obj = queryset.select_for_update().filter(shop=shop, pk=pk).first()
+        if obj is None:
+            raise missing
+        changes = _changes_apply(obj, data, fields)
+        if not changes:
+            return obj
+        check(obj)
+        obj.save(update_fields=list(changes))
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action=f"{target_type}.update",
+            target_type=target_type,
+            target_id=obj.pk,
+            summary=summary(obj),
+            changes=changes,
+        )
+    return obj
+
+
+def _reward_summary(reward: Reward) -> str:
+    return reward.name
+
+
+def _bonus_event_summary(event: BonusEvent) -> str:
+    return event.name or f"x{event.multiplier}"
+
+
+def reward_create(*, shop: Shop, actor: str, data: dict[str, Any]) -> Reward:
+    """Add a reward to the catalogue."""
+    return _config_create(
+        shop=shop,
+        actor=actor,
+        obj=Reward(shop=shop),
+        data=data,
+        fields=REWARD_EDITABLE_FIELDS,
+        check=_reward_check,
+        target_type="reward",
+        summary=_reward_summary,
+    )
 
 
 def reward_update(*, shop: Shop, actor: str, reward_id: int, data: dict[str, Any]) -> Reward:
     """Change a reward; issued codes keep the terms they were issued with."""
-    with transaction.atomic(durable=True):
-        reward = Reward.objects.select_for_update().filter(shop=shop, pk=reward_id).first()
-        if reward is None:
-            raise RewardNotAvailable()
-        changes = _changes_apply(reward, data, REWARD_EDITABLE_FIELDS)
-        if not changes:
-            return reward
-        _reward_check(reward)
-        reward.save(update_fields=list(changes))
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="reward.update",
-            target_type="reward",
-            target_id=reward.pk,
-            summary=reward.name,
-            changes=changes,
-        )
-    return reward
+    return _config_update(
+        shop=shop,
+        actor=actor,
+        queryset=Reward.objects,
+        pk=reward_id,
+        missing=RewardNotAvailable(),
+        data=data,
+        fields=REWARD_EDITABLE_FIELDS,
+        check=_reward_check,
+        target_type="reward",
+        summary=_reward_summary,
+    )
 
 
 def _bonus_event_check(event: BonusEvent) -> None:
@@ -1840,46 +1900,34 @@ def _bonus_event_check(event: BonusEvent) -> None:
 
 def bonus_event_create(*, shop: Shop, actor: str, data: dict[str, Any]) -> BonusEvent:
     """Schedule a points multiplier window."""
-    event = BonusEvent(shop=shop)
-    with transaction.atomic(durable=True):
-        changes = _changes_apply(event, data, BONUS_EVENT_EDITABLE_FIELDS)
-        _bonus_event_check(event)
-        event.save()
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="bonus_event.create",
-            target_type="bonus_event",
-            target_id=event.pk,
-            summary=event.name or f"x{event.multiplier}",
-            changes={k: [None, v[1]] for k, v in changes.items()},
-        )
-    return event
+    return _config_create(
+        shop=shop,
+        actor=actor,
+        obj=BonusEvent(shop=shop),
+        data=data,
+        fields=BONUS_EVENT_EDITABLE_FIELDS,
+        check=_bonus_event_check,
+        target_type="bonus_event",
+        summary=_bonus_event_summary,
+    )
 
 
 def bonus_event_update(
     *, shop: Shop, actor: str, bonus_event_id: int, data: dict[str, Any]
 ) -> BonusEvent:
     """Change a bonus event (orders already credited keep their points)."""
-    with transaction.atomic(durable=True):
-        event = BonusEvent.objects.select_for_update().filter(shop=shop, pk=bonus_event_id).first()
-        if event is None:
-            raise InvalidConfiguration("No such bonus event.", field="id")
-        changes = _changes_apply(event, data, BONUS_EVENT_EDITABLE_FIELDS)
-        if not changes:
-            return event
-        _bonus_event_check(event)
-        event.save(update_fields=list(changes))
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="bonus_event.update",
-            target_type="bonus_event",
-            target_id=event.pk,
-            summary=event.name or f"x{event.multiplier}",
-            changes=changes,
-        )
-    return event
+    return _config_update(
+        shop=shop,
+        actor=actor,
+        queryset=BonusEvent.objects,
+        pk=bonus_event_id,
+        missing=InvalidConfiguration("No such bonus event.", field="id"),
+        data=data,
+        fields=BONUS_EVENT_EDITABLE_FIELDS,
+        check=_bonus_event_check,
+        target_type="bonus_event",
+        summary=_bonus_event_summary,
+    )
 
 
 def bonus_event_delete(*, shop: Shop, actor: str, bonus_event_id: int) -> None:
@@ -1894,7 +1942,7 @@ def bonus_event_delete(*, shop: Shop, actor: str, bonus_event_id: int) -> None:
             action="bonus_event.delete",
             target_type="bonus_event",
             target_id=event.pk,
-            summary=event.name or f"x{event.multiplier}",
+            summary=_bonus_event_summary(event),
             changes={
                 "multiplier": [event.multiplier, None],
                 "starts_at": [event.starts_at, None],

@@ -308,11 +308,16 @@ def expiry(request: HttpRequest) -> HttpResponse:
 # --- bonus events -------------------------------------------------------------------------
 
 
+def _shop_row_or_404(model: type[Any], shop: Shop, pk: int, message: str) -> Any:
+    """The shop's own row, or a 404 (another shop's id looks exactly like a missing one)."""
+    row = model.objects.filter(shop=shop, pk=pk).first()
+    if row is None:
+        raise Http404(message)
+    return row
+
+
 def _event_get(shop: Shop, event_id: int) -> BonusEvent:
-    event = BonusEvent.objects.filter(shop=shop, pk=event_id).first()
-    if event is None:
-        raise Http404("No such bonus event.")
-    return event
+    return _shop_row_or_404(BonusEvent, shop, event_id, "No such bonus event.")
 
 
 @embedded_admin_required
@@ -382,10 +387,7 @@ def bonus_event_delete(request: HttpRequest, event_id: int) -> HttpResponse:
 
 
 def _reward_get(shop: Shop, reward_id: int) -> Reward:
-    reward = Reward.objects.filter(shop=shop, pk=reward_id).first()
-    if reward is None:
-        raise Http404("No such reward.")
-    return reward
+    return _shop_row_or_404(Reward, shop, reward_id, "No such reward.")
 
 
 @embedded_admin_required
