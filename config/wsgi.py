@@ -1,6 +1,12 @@
+"""WSGI entry point: Django behind the webhook intake's fast path (``merchants.intake``)."""
+
 import os
 
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
-application = get_wsgi_application()
+django_application = get_wsgi_application()
+
+from merchants.intake import IntakeApp  # noqa: E402 - needs the configured Django
+
+application = IntakeApp(django_application)

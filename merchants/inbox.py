@@ -212,7 +212,13 @@ _last_wake = 0.0  # monotonic time this process last woke a drain (throttle)
 
 
 def delivery_process_on_commit(*, delivery_id: int) -> None:
-    """After commit: process at once under eager Celery (tests, demo), else wake a drain.
+    """After commit: ``delivery_stored`` (the row must be committed before a worker looks)."""
+    transaction.on_commit(lambda: delivery_stored(delivery_id=delivery_id), robust=True)
+
+
+def delivery_stored(*, delivery_id: int) -> None:
+    """A committed delivery: process it at once under eager Celery (tests, demo), else wake
+    a drain.
 
     Wake-ups cost at most one Redis ``SET NX`` per ``wake_interval()`` per process,
     and one Celery publish while no drain is pending (the flag). It stays correct because
@@ -221,23 +227,19 @@ def delivery_process_on_commit(*, delivery_id: int) -> None:
     process did or saw pending — so a row stored without a wake-up of its own is claimed by
     that drain. The drain clears the flag before it claims.
     """
+    global _last_wake
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        delivery_process(delivery_id=delivery_id)
+        return
+    now = time.monotonic()
+    interval = wake_interval()
+    if interval > 0 and now - _last_wake < interval:
+        return
+    _last_wake = now
+    if cache.add(DRAIN_PENDING_KEY, 1, timeout=DRAIN_PENDING_TIMEOUT):
+        from merchants.tasks import webhooks_drain
 
-    def _wake() -> None:
-        global _last_wake
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            delivery_process(delivery_id=delivery_id)
-            return
-        now = time.monotonic()
-        interval = wake_interval()
-        if interval > 0 and now - _last_wake < interval:
-            return
-        _last_wake = now
-        if cache.add(DRAIN_PENDING_KEY, 1, timeout=DRAIN_PENDING_TIMEOUT):
-            from merchants.tasks import webhooks_drain
-
-            webhooks_drain.delay()
-
-    transaction.on_commit(_wake, robust=True)
+        webhooks_drain.delay()
 
 
 # --- claiming --------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from __future__ import annotations
 import json
 import math
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -74,10 +77,6 @@ post_save.connect(_shop_cache_drop, sender=Shop, dispatch_uid="webhooks_shop_cac
 post_delete.connect(_shop_cache_drop, sender=Shop, dispatch_uid="webhooks_shop_cache_delete")
 
 
-def _error(status: int, code: str, detail: str) -> JsonResponse:
-    return JsonResponse({"error": code, "detail": detail}, status=status)
-
-
 def _reject_constant(value: str) -> Any:
     raise ValueError(f"{value} is not valid JSON")
 
@@ -116,30 +115,60 @@ def _body_read(request: HttpRequest) -> bytes | None:
     return body if len(body) <= limit else None
 
 
-def _shopify_headers(request: HttpRequest) -> dict[str, str]:
+def _shopify_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {
         name: value[:1024]
-        for name, value in request.headers.items()
+        for name, value in headers.items()
         if name.lower().startswith("x-shopify-") and name.lower() != "x-shopify-hmac-sha256"
     }
 
 
-@csrf_exempt
-def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResponse:
-    """Receive one delivery for ``topics`` (the endpoint's topic, or the compliance ones)."""
-    if request.method != "POST":
-        response = _error(405, "method_not_allowed", "Webhooks are delivered with POST.")
-        response["Allow"] = "POST"
-        return response
-    body = _body_read(request)
-    if body is None:
-        return _error(413, "payload_too_large", "The body exceeds the webhook size limit.")
+@dataclass(frozen=True)
+class Answer:
+    """What the endpoint says: a status and a JSON body (``Allow`` for a 405)."""
 
+    status: int
+    body: dict[str, Any]
+    allow: str | None = None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery that passed every check and may be stored."""
+
+    shop: Shop
+    topic: str
+    webhook_id: str
+    payload: dict[str, Any]
+    text: str  # the body as sent: stored as it is, no second serialisation
+    event_id: str
+    api_version: str
+    triggered_at: datetime | None
+    headers: dict[str, str]
+
+
+def _error(status: int, code: str, detail: str) -> Answer:
+    return Answer(status, {"error": code, "detail": detail})
+
+
+METHOD_NOT_ALLOWED = Answer(
+    405,
+    {"error": "method_not_allowed", "detail": "Webhooks are delivered with POST."},
+    allow="POST",
+)
+TOO_LARGE = _error(413, "payload_too_large", "The body exceeds the webhook size limit.")
+
+
+def delivery_check(
+    body: bytes, headers: Mapping[str, str], *, topics: frozenset[str]
+) -> Accepted | Answer:
+    """Every check of the module docstring, in its order, on a read body and the request's
+    (case-insensitive) headers; shared by the Django view and the intake fast path
+    (``merchants.intake``), so both answer alike."""
     secrets = [settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS]
-    if not webhook_hmac_valid(body, request.headers.get("X-Shopify-Hmac-Sha256"), secrets=secrets):
+    if not webhook_hmac_valid(body, headers.get("X-Shopify-Hmac-Sha256"), secrets=secrets):
         return _error(401, "invalid_signature", "X-Shopify-Hmac-Sha256 does not match the body.")
 
-    headers = request.headers
     topic = (headers.get("X-Shopify-Topic") or "").strip().lower()
     if not topic:
         return _error(400, "missing_header", "X-Shopify-Topic is required.")
@@ -162,7 +191,7 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
     except UnicodeDecodeError:
         text = None
     payload = None if text is None else payload_parse(text)
-    if payload is None:
+    if payload is None or text is None:
         return _error(400, "invalid_payload", "The body must be a JSON object.")
     for key in ("shop_domain", "myshopify_domain"):
         claimed = payload.get(key)
@@ -173,27 +202,63 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
     shop = shop_for_webhook(domain, fresh=compliance or topic == inbox.APP_UNINSTALLED)
     if shop is None:
         if compliance:
-            return JsonResponse({"ok": True, "detail": "Beam holds no data for this shop."})
+            return Answer(200, {"ok": True, "detail": "Beam holds no data for this shop."})
         return _error(404, "unknown_shop", "Beam is not installed on this shop.")
     if not shop.is_active and not compliance and topic != inbox.APP_UNINSTALLED:
         return _error(403, "shop_not_installed", "Beam is not installed on this shop.")
+    return Accepted(
+        shop=shop,
+        topic=topic,
+        webhook_id=webhook_id,
+        payload=payload,
+        text=text,
+        event_id=(headers.get("X-Shopify-Event-Id") or "").strip(),
+        api_version=(headers.get("X-Shopify-API-Version") or "").strip(),
+        triggered_at=inbox.triggered_at_parse(headers.get("X-Shopify-Triggered-At")),
+        headers=_shopify_headers(headers),
+    )
 
-    triggered_at = inbox.triggered_at_parse(headers.get("X-Shopify-Triggered-At"))
+
+INVALID_VALUES = _error(400, "invalid_payload", "The body holds values that cannot be stored.")
+
+
+def stored_answer(*, created: bool) -> Answer:
+    return Answer(200, {"ok": True, "duplicate": not created})
+
+
+def _json(answer: Answer) -> JsonResponse:
+    response = JsonResponse(answer.body, status=answer.status)
+    if answer.allow:
+        response["Allow"] = answer.allow
+    return response
+
+
+@csrf_exempt
+def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResponse:
+    """Receive one delivery for ``topics`` (the endpoint's topic, or the compliance ones)."""
+    if request.method != "POST":
+        return _json(METHOD_NOT_ALLOWED)
+    body = _body_read(request)
+    if body is None:
+        return _json(TOO_LARGE)
+    checked = delivery_check(body, request.headers, topics=topics)
+    if isinstance(checked, Answer):
+        return _json(checked)
     try:
         recorded = inbox.delivery_record(
-            shop=shop,
-            webhook_id=webhook_id,
-            topic=topic,
-            payload=payload,
-            event_id=(headers.get("X-Shopify-Event-Id") or "").strip(),
-            api_version=(headers.get("X-Shopify-API-Version") or "").strip(),
-            triggered_at=triggered_at,
-            headers=_shopify_headers(request),
-            payload_text=text,  # stored as sent: no second serialisation
+            shop=checked.shop,
+            webhook_id=checked.webhook_id,
+            topic=checked.topic,
+            payload=checked.payload,
+            event_id=checked.event_id,
+            api_version=checked.api_version,
+            triggered_at=checked.triggered_at,
+            headers=checked.headers,
+            payload_text=checked.text,
         )
     except DataError:
-        return _error(400, "invalid_payload", "The body holds values that cannot be stored.")
-    if topic == inbox.APP_UNINSTALLED:
+        return _json(INVALID_VALUES)
+    if checked.topic == inbox.APP_UNINSTALLED:
         # Stop API calls now, not when the queue gets to it; data stays until shop/redact.
-        inbox.uninstall_apply(shop=shop, triggered_at=triggered_at)
-    return JsonResponse({"ok": True, "duplicate": not recorded.created})
+        inbox.uninstall_apply(shop=checked.shop, triggered_at=checked.triggered_at)
+    return _json(stored_answer(created=recorded.created))

@@ -1,0 +1,310 @@
+"""The webhook intake's fast path: ``POST /webhooks/<topic>`` answered before Django's request
+cycle, with the inserts of concurrent requests committed together.
+
+On a Black-Friday burst the platform sends thousands of deliveries a second. The endpoint's
+only job is to verify, store and answer (STYLE rule 10), yet through Django it pays for the
+whole middleware stack (sessions, CSRF, auth, messages, htmx) that a machine-to-machine POST
+never uses, and each delivery's ``INSERT`` is its own transaction. Here:
+
+* ``IntakeApp`` wraps the WSGI application. A ``POST`` to one of the order, refund and
+  customer topics is checked by ``merchants.shopify.webhooks.delivery_check`` — the same
+  checks, in the same order, with the same answers as the Django view — and stored here;
+  every other request (other paths and methods, ``app/uninstalled``, compliance topics, a
+  body without ``Content-Length``, SQLite) goes to Django unchanged.
+* ``GroupCommitter`` (one thread per process) takes the rows the request threads hand it and
+  writes all that are waiting in one ``INSERT … SELECT FROM unnest(…) ON CONFLICT
+  (webhook_id) DO NOTHING RETURNING``, one commit for all. A request is answered 200 only
+  after the commit that holds its row: nothing is acknowledged before it is stored. A batch
+  the database refuses (a value ``jsonb`` cannot hold) is retried row by row so only the bad
+  delivery gets its 400; any other failure answers 503 and the platform retries.
+
+Host validation (``ALLOWED_HOSTS``) still applies; the HTTPS redirect does not (the platform
+only calls HTTPS endpoints, and a redirected POST would not be followed anyway).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from django.conf import settings
+from django.db import DataError, connection
+from django.http import HttpHeaders
+from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
+
+from merchants import inbox
+from merchants.models import WebhookDelivery
+from merchants.shopify import webhooks
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/webhooks/"
+# Topics with no work in the view itself (``app/uninstalled`` stops API calls at once and
+# compliance topics read the shop fresh: both stay with Django).
+FAST_TOPICS = frozenset(inbox.WEBHOOK_TOPICS) - {inbox.APP_UNINSTALLED}
+BATCH_MAX = 500
+# The writer lingers up to LINGER_SECONDS for LINGER_ROWS rows, only while deliveries arrive
+# less than LINGER_IDLE apart (a quiet shop's webhook is written at once).
+LINGER_SECONDS = 0.002
+LINGER_ROWS = 8
+LINGER_IDLE = 0.005
+WAIT_SECONDS = 10.0
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class IntakeUnavailable(Exception):
+    """The row could not be stored (database down, commit timed out): answer 503."""
+
+
+@dataclass
+class _Pending:
+    accepted: webhooks.Accepted
+    done: threading.Event = field(default_factory=threading.Event)
+    delivery_id: int | None = None  # set when this request's row was inserted
+    error: BaseException | None = None
+
+
+def _columns() -> tuple[list[str], str]:
+    """The insert's column list and its ``SELECT`` source (built once; every column is sent as
+    an array and the JSON columns as text, cast by PostgreSQL)."""
+    meta = WebhookDelivery._meta
+    types = {
+        "shop_id": "bigint",
+        "webhook_id": "text",
+        "event_id": "text",
+        "topic": "text",
+        "resource_id": "bigint",
+        "source": "text",
+        "api_version": "text",
+        "triggered_at": "timestamptz",
+        "headers": "jsonb",
+        "payload": "jsonb",
+        "status": "text",
+        "attempts": "integer",
+        "next_attempt_at": "timestamptz",
+        "last_error": "text",
+        "note": "text",
+        "received_at": "timestamptz",
+        "processed_at": "timestamptz",
+    }
+    concrete = {f.column for f in meta.concrete_fields if not f.primary_key}
+    if concrete != set(types):  # a new column must be added here too
+        raise RuntimeError(f"intake columns out of date: {sorted(concrete ^ set(types))}")
+    names = list(types)
+    arrays = ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for kind in types.values())
+    casts = ", ".join(f"{n}::jsonb" if types[n] == "jsonb" else n for n in names)
+    source = f"SELECT {casts} FROM unnest({arrays}) AS v({', '.join(names)})"  # noqa: S608
+    return names, source
+
+
+_NAMES, _SOURCE = _columns()
+_INSERT = (
+    f"INSERT INTO {WebhookDelivery._meta.db_table} ({', '.join(_NAMES)}) {_SOURCE}"
+    " ON CONFLICT (webhook_id) DO NOTHING RETURNING id, webhook_id"
+)
+
+
+def _arrays(items: list[_Pending]) -> list[list[Any]]:
+    now = timezone.now()
+    rows = []
+    for item in items:
+        a = item.accepted
+        rows.append(
+            (
+                a.shop.pk,
+                a.webhook_id,
+                a.event_id[:255],
+                a.topic,
+                inbox._resource_id(a.payload),
+                WebhookDelivery.Source.WEBHOOK,
+                a.api_version[:16],
+                a.triggered_at,
+                json.dumps(a.headers),
+                a.text,
+                WebhookDelivery.Status.RECEIVED,
+                0,
+                None,
+                "",
+                "",
+                now,
+                None,
+            )
+        )
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def _insert(items: list[_Pending]) -> None:
+    """One statement, one commit: sets ``delivery_id`` of the rows inserted (the first of
+    several requests carrying one webhook id wins; the others are duplicates)."""
+    import psycopg
+
+    connection.ensure_connection()
+    raw = connection.connection
+    with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
+        cursor.execute(_INSERT, _arrays(items))  # autocommit: committed when it returns
+        inserted = {webhook_id: pk for pk, webhook_id in cursor.fetchall()}
+    for item in items:
+        item.delivery_id = inserted.pop(item.accepted.webhook_id, None)
+
+
+class GroupCommitter:
+    """One writer thread per process: the rows that arrive while a commit is in flight go
+    together in the next one. Started on first use and again after a fork."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._close: threading.Event | None = None
+        self._pid = 0
+        self._busy = False  # recent batches came close together: linger
+        self._last = 0.0
+
+    def store(self, accepted: webhooks.Accepted) -> int | None:
+        """The new delivery's pk, or ``None`` for a duplicate webhook id. Raises
+        ``DataError`` for values the database refuses, ``IntakeUnavailable`` otherwise."""
+        item = _Pending(accepted)
+        with self._cond:
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                self._queue = []
+                threading.Thread(target=self._run, name="webhook-intake", daemon=True).start()
+            self._queue.append(item)
+            self._cond.notify()
+        if not item.done.wait(WAIT_SECONDS):
+            raise IntakeUnavailable("the intake commit timed out")
+        if item.error is not None:
+            raise item.error
+        return item.delivery_id
+
+    def connection_close(self) -> None:
+        """Have the writer thread close its database connection (it reconnects on its next
+        batch): for shutdown hooks and tests that drop the database."""
+        with self._cond:
+            if self._pid != os.getpid():
+                return
+            self._close = threading.Event()
+            self._cond.notify()
+            closed = self._close
+        closed.wait(WAIT_SECONDS)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue and self._close is None:
+                    self._cond.wait()
+                # A commit costs far more than a row (the WAL flush): under load, wait a
+                # moment for the requests already in flight to join this one.
+                deadline = time.monotonic() + LINGER_SECONDS
+                while self._close is None and len(self._queue) < LINGER_ROWS:
+                    left = deadline - time.monotonic()
+                    if left <= 0 or not self._busy:
+                        break
+                    self._cond.wait(left)
+                batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+                close, self._close = self._close, None
+            if batch:
+                self._busy = len(batch) > 1 or time.monotonic() - self._last < LINGER_IDLE
+                self._last = time.monotonic()
+                self._commit(batch)
+            if close is not None:
+                connection.close()
+                close.set()
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        try:
+            try:
+                _insert(batch)
+            except DataError:
+                for item in batch:  # find the delivery the database refuses
+                    try:
+                        _insert([item])
+                    except DataError as exc:
+                        item.error = exc
+        except Exception as exc:  # connection lost, database down: 503, the platform retries
+            logger.exception("webhook intake: %d deliveries not stored", len(batch))
+            connection.close()
+            for item in batch:
+                if item.error is None:
+                    item.error = IntakeUnavailable(str(exc))
+        finally:
+            for item in batch:
+                item.done.set()
+
+
+_committer = GroupCommitter()
+
+
+def _respond(start_response: Callable[..., Any], answer: webhooks.Answer) -> list[bytes]:
+    body = json.dumps(answer.body).encode()
+    status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
+    headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if answer.allow:
+        headers.append(("Allow", answer.allow))
+    start_response(status, headers)
+    return [body]
+
+
+def _host_allowed(environ: dict[str, Any]) -> bool:
+    """``ALLOWED_HOSTS`` as Django applies it; behind ``USE_X_FORWARDED_HOST`` Django
+    decides (False sends the request its way)."""
+    if settings.USE_X_FORWARDED_HOST:
+        return False
+    domain, _ = split_domain_port(environ.get("HTTP_HOST") or environ.get("SERVER_NAME", ""))
+    allowed = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed:
+        allowed = [".localhost", "127.0.0.1", "[::1]"]
+    return bool(domain) and validate_host(domain, allowed)
+
+
+class IntakeApp:
+    """WSGI middleware: the webhook fast path in front of ``app`` (Django)."""
+
+    def __init__(self, app: WsgiApp) -> None:
+        self.app = app
+        self.enabled = connection.vendor == "postgresql"  # unnest, ON CONFLICT … RETURNING
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):  # type: ignore[no-untyped-def]
+        path = environ.get("PATH_INFO", "")
+        if (
+            environ.get("REQUEST_METHOD") != "POST"
+            or not path.startswith(PREFIX)
+            or path[len(PREFIX) :] not in FAST_TOPICS
+            or not self.enabled
+            or not _host_allowed(environ)
+        ):
+            return self.app(environ, start_response)
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            return self.app(environ, start_response)  # chunked or odd: Django decides
+        if length > settings.WEBHOOK_MAX_BODY_BYTES:
+            return _respond(start_response, webhooks.TOO_LARGE)
+        body = environ["wsgi.input"].read(length) if length else b""
+        if len(body) != length:
+            return _respond(start_response, webhooks.Answer(400, {"error": "incomplete_body"}))
+        return _respond(start_response, intake(body, HttpHeaders(environ), path[len(PREFIX) :]))
+
+
+def intake(body: bytes, headers: HttpHeaders, topic: str) -> webhooks.Answer:
+    """Check, store (group commit) and answer one delivery of ``topic``'s endpoint."""
+    checked = webhooks.delivery_check(body, headers, topics=frozenset({topic}))
+    if isinstance(checked, webhooks.Answer):
+        return checked
+    try:
+        delivery_id = _committer.store(checked)
+    except DataError:
+        return webhooks.INVALID_VALUES
+    except IntakeUnavailable:
+        return webhooks.Answer(503, {"error": "unavailable", "detail": "Try again."})
+    if delivery_id is not None:
+        inbox.delivery_stored(delivery_id=delivery_id)  # committed already
+    return webhooks.stored_answer(created=delivery_id is not None)
