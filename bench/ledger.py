@@ -14,6 +14,9 @@ settings.
   first page of a member's ledger, timed for random members, before and after adding
   ``LEDGER_ROWS`` entries with one set-based ``INSERT … SELECT generate_series`` per
   million (+1/-1 pairs, so every balance still equals its ledger sum).
+  Timing on a shared machine is noisy, so it also prints the pages PostgreSQL touches for
+  one read (``EXPLAIN (ANALYZE, BUFFERS)``): the figure that shows the read does not depend
+  on the ledger's size.
 * Overdrafts: members whose balance is negative, differs from its ledger sum, or is not
   their seeded points minus what their redemptions spent. Must be 0.
 
@@ -208,10 +211,29 @@ def _reads_round(shop_id: int) -> dict[str, float]:
         list(selectors.member_ledger(shop=shop, member=member)[:20])
         page_ms.append((time.perf_counter() - t0) * 1000)
     return {
+        "balance_read_buffers": _read_buffers(shop, customers[0]),
         "balance_read_ms": statistics.mean(balance_ms),
         "balance_read_p99_ms": sorted(balance_ms)[int(0.99 * len(balance_ms))],
         "ledger_page_ms": statistics.mean(page_ms),
     }
+
+
+def _read_buffers(shop: Any, customer_id: int) -> int:
+    """Pages PostgreSQL touches for one balance read (``EXPLAIN (ANALYZE, BUFFERS)`` of the
+    selector's own query): the machine-independent figure that must not grow."""
+    import re
+
+    from django.db import connection
+
+    from loyalty.models import Member
+
+    query = Member.objects.filter(shop=shop, customer_id=customer_id).order_by("pk")[:1]
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, BUFFERS, FORMAT TEXT) " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    top = next(line for line in plan.splitlines() if "Buffers:" in line)
+    return sum(int(n) for n in re.findall(r"(?:hit|read)=(\d+)", top))
 
 
 def ledger_grow(shop_id: int, rows: int) -> float:
@@ -245,7 +267,9 @@ def ledger_grow(shop_id: int, rows: int) -> float:
             )
             print(f"  ledger entries: {stop:,}", flush=True)
         cursor.execute("DROP TABLE bench_members")
-        cursor.execute("ANALYZE loyalty_ledgerentry")
+        # What autovacuum does after a bulk insert, done now: otherwise it runs during the
+        # read timing below and the timing measures it.
+        cursor.execute("VACUUM (ANALYZE) loyalty_ledgerentry")
     return time.perf_counter() - t0
 
 
@@ -286,7 +310,8 @@ def main() -> int:
     small = reads_time(shop_id)
     print(
         f"small ledger ({MEMBERS + 0:,} entries): balance read {small['balance_read_ms']:.3f} ms,"
-        f" ledger page {small['ledger_page_ms']:.3f} ms"
+        f" ledger page {small['ledger_page_ms']:.3f} ms,"
+        f" {small['balance_read_buffers']} buffers"
     )
     redeem = redemptions_run(shop_id, reward_id)
     print(
@@ -304,7 +329,8 @@ def main() -> int:
     big = reads_time(shop_id)
     print(
         f"large ledger ({LEDGER_ROWS:,}+ entries): balance read {big['balance_read_ms']:.3f} ms,"
-        f" ledger page {big['ledger_page_ms']:.3f} ms"
+        f" ledger page {big['ledger_page_ms']:.3f} ms,"
+        f" {big['balance_read_buffers']} buffers"
     )
     over = overdrafts_count(shop_id)
     overdrafts = over["negative"] + over["ledger_drift"] + over["spent_drift"]
@@ -318,6 +344,8 @@ def main() -> int:
         "clients": CLIENT_PROCESSES * CLIENT_THREADS,
         "balance_read_ms_small": round(small["balance_read_ms"], 3),
         "balance_read_ms_10m": round(big["balance_read_ms"], 3),
+        "balance_read_buffers_small": small["balance_read_buffers"],
+        "balance_read_buffers_10m": big["balance_read_buffers"],
         "ledger_page_ms_small": round(small["ledger_page_ms"], 3),
         "ledger_page_ms_10m": round(big["ledger_page_ms"], 3),
         "ledger_entries_added": LEDGER_ROWS,

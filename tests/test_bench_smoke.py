@@ -1,0 +1,77 @@
+"""The benches at toy sizes: each still runs its real path end to end (gunicorn with the
+webhook intake, Celery workers draining the inbox, PostgreSQL, Redis) and its correctness
+checks must hold. The figures are not looked at; this keeps the benches from rotting and
+tests the production process shape the in-process tests cannot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql"
+    or not os.environ.get("REDIS_URL"),
+    reason="the benches need PostgreSQL and Redis",
+)
+
+
+def bench_run(script: str, env: dict[str, str], timeout: int = 240) -> dict[str, Any]:
+    """Run ``bench/<script>`` with ``env`` and return its final JSON line."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script)],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines()
+    assert lines, done.stderr[-3000:]
+    try:
+        return json.loads(lines[-1])
+    except ValueError:
+        raise AssertionError(done.stdout[-3000:] + done.stderr[-3000:]) from None
+
+
+def test_ingest_bench_credits_every_order_through_the_real_processes() -> None:
+    result = bench_run(
+        "ingest.py",
+        {
+            "BENCH_DB": "bench_smoke_ingest",
+            "BENCH_REDIS_DB": "14",
+            "BENCH_PORT": "19190",
+            "BENCH_ORDERS": "400",
+            "BENCH_MEMBERS": "60",
+            "BENCH_NOOP_TASKS": "100",
+            "BENCH_FLOOR_REQUESTS": "200",
+        },
+    )
+    assert result["orders"] == 400 and result["deliveries"] > 400  # duplicates and refunds
+    assert result["ack_non_200"] == 0
+    assert result["balances_match"] is True
+
+
+def test_ledger_bench_finds_no_overdraft() -> None:
+    result = bench_run(
+        "ledger.py",
+        {
+            "BENCH_DB": "bench_smoke_ledger",
+            "BENCH_REDIS_DB": "15",
+            "BENCH_MEMBERS": "80",
+            "BENCH_ATTEMPTS": "4",
+            "BENCH_LEDGER_ROWS": "20000",
+            "BENCH_READS": "40",
+        },
+    )
+    assert result["redeemed"] > 0 and result["overdrafts"] == 0
+    assert result["balance_read_buffers_10m"] == result["balance_read_buffers_small"]
