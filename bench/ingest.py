@@ -45,7 +45,7 @@ REFUND_EVERY = 25  # 4 % of the orders get a refund of their first line
 NOOP_TASKS = int(os.environ.get("BENCH_NOOP_TASKS", "3000"))
 FLOOR_REQUESTS = int(os.environ.get("BENCH_FLOOR_REQUESTS", "12000"))
 WEB_WORKERS = int(os.environ.get("WEB_CONCURRENCY", "3"))
-WEB_THREADS = int(os.environ.get("GUNICORN_THREADS", "4"))
+WEB_THREADS = int(os.environ.get("GUNICORN_THREADS", "16"))  # the Procfile default
 CELERY_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))  # the no-op task phase
 # The drain is one set-based task at a time (the wake-up flag coalesces them): one worker
 # process drains the burst; a second would only take CPU from the web workers on 2 cores.
