@@ -376,16 +376,17 @@ def _insert_sql(
 
 # Field classes whose ``get_db_prep_save`` returns a value of these types unchanged on
 # PostgreSQL (and whose ``pre_save`` is a plain read): such values skip the conversion.
-_PASS_TYPES: dict[type[models.Field], tuple[type, ...]] = {
-    models.IntegerField: (int,),
-    models.BigIntegerField: (int,),
-    models.PositiveIntegerField: (int,),
-    models.SmallIntegerField: (int,),
-    models.ForeignKey: (int,),
-    models.CharField: (str,),
-    models.TextField: (str,),
-    models.BooleanField: (bool,),
-    models.DecimalField: (Decimal,),  # a Decimal goes as it is
+# Exact types for numbers (a bool is an int), subclasses for strings (text choices).
+_PASS_TYPES: dict[type[models.Field], tuple[type, bool]] = {
+    models.IntegerField: (int, True),
+    models.BigIntegerField: (int, True),
+    models.PositiveIntegerField: (int, True),
+    models.SmallIntegerField: (int, True),
+    models.ForeignKey: (int, True),
+    models.BooleanField: (bool, True),
+    models.CharField: (str, False),
+    models.TextField: (str, False),
+    models.DecimalField: (Decimal, False),  # a Decimal goes as it is
 }
 
 
@@ -393,35 +394,25 @@ def _converter(f: models.Field, db: Any) -> Callable[[models.Model], Any]:
     """``obj → f.get_db_prep_save(f.pre_save(obj, True), db)``, short-cut where that is the
     identity (plain fields holding a value of their own type, aware datetimes)."""
     attname = f.attname
-
-    def full(obj: models.Model) -> Any:
-        return f.get_db_prep_save(f.pre_save(obj, True), db)
-
-    pass_types = _PASS_TYPES.get(type(f))
-    if type(f) is models.DateTimeField and not (f.auto_now or f.auto_now_add) and settings.USE_TZ:
+    if type(f) is models.DateTimeField and settings.USE_TZ:
+        auto = f.auto_now or f.auto_now_add
 
         def aware(obj: models.Model) -> Any:
-            value = getattr(obj, attname)
+            value = f.pre_save(obj, True) if auto else getattr(obj, attname)
             if value is None or (type(value) is datetime and value.tzinfo is not None):
                 return value
-            return full(obj)
+            return f.get_db_prep_save(value, db)
 
         return aware
-    if pass_types is None:
-        return full
-    if pass_types == (Decimal,):
-
-        def decimal(obj: models.Model) -> Any:
-            value = getattr(obj, attname)
-            return value if isinstance(value, Decimal) else full(obj)
-
-        return decimal
+    if type(f) not in _PASS_TYPES:
+        return lambda obj: f.get_db_prep_save(f.pre_save(obj, True), db)
+    kind, exact = _PASS_TYPES[type(f)]
 
     def plain(obj: models.Model) -> Any:
         value = getattr(obj, attname)
-        if value is None or type(value) in pass_types:
+        if value is None or (type(value) is kind if exact else isinstance(value, kind)):
             return value
-        return full(obj)
+        return f.get_db_prep_save(value, db)
 
     return plain
 
