@@ -19,9 +19,11 @@ is processed again after a lost lease has no second effect.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -517,12 +519,28 @@ def deliveries_drain(
                 return DrainOutcome(processed, budget_exhausted=False)
             time.sleep(min(linger - waited, 0.05))
             continue
-        done = _batch_run(ids, lease=lease, batch_min=batch_min)
+        with _gc_paused():
+            done = _batch_run(ids, lease=lease, batch_min=batch_min)
         processed += len(done)
         for delivery_id in ids:
             if delivery_id not in done:
                 _claimed_run(delivery_id, lease=lease)
                 processed += 1
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for one claimed batch. A batch allocates
+    hundreds of thousands of short-lived objects (decoded payloads, rows), freed by
+    reference counting; the collector's passes over them and over the whole heap cost about
+    a fifth of the batch's CPU. It runs again (and finds any cycles) once the batch is done."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _batch_run(ids: list[int], *, lease: datetime, batch_min: int) -> set[int]:
