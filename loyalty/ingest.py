@@ -50,7 +50,7 @@ from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, 
 from django.utils import timezone
 
 from loyalty import services
-from loyalty.lock_objects import member_qs_select_for_update, order_qs_select_for_update
+from loyalty.lock_objects import member_rows_select_for_update, order_qs_select_for_update
 from loyalty.models import (
     BonusEvent,
     LedgerEntry,
@@ -75,6 +75,8 @@ CREDITED = LoyaltyOrder.State.CREDITED
 OPEN = LoyaltyOrder.State.OPEN
 # What a refund arriving first finds on the order row it creates (``get_or_create``).
 _FRESH_TAXES_INCLUDED = LoyaltyOrder._meta.get_field("taxes_included").get_default()
+_ORDER_TABLE = LoyaltyOrder._meta.db_table
+_MEMBER_TABLE = Member._meta.db_table
 # The held order's columns a refund's replay reads and writes.
 _HELD_FIELDS = (
     "id",
@@ -523,6 +525,12 @@ def _execute_bound(db: Any, sql: str, params: list[Any], *, fetch: bool) -> list
         return list(cursor.fetchall()) if fetch else []
 
 
+def _rows_any(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """A read with array parameters (``= ANY(%s)``), bound server-side: one parameter for
+    hundreds of ids, where ``__in`` compiles and quotes each of them in Python."""
+    return _execute_bound(connections[DEFAULT_DB_ALIAS], sql, params, fetch=True)
+
+
 def _update_from_arrays(
     table: str, key: str, columns: dict[str, tuple[str, list[Any]]], keys: list[int]
 ) -> None:
@@ -723,11 +731,11 @@ def _known_rows(
     for shop_id, cands in by_shop.items():
         rows = {
             row[0]: row[1:]
-            for row in LoyaltyOrder.objects.filter(
-                shop_id=shop_id,
-                order_id__in={c.order_id for c in cands} | set(left_by_shop[shop_id]),
-            ).values_list(
-                "order_id", "pk", "state", "member_id", "member__customer_id", "taxes_included"
+            for row in _rows_any(
+                "SELECT o.order_id, o.id, o.state, o.member_id, m.customer_id, o.taxes_included"  # noqa: S608
+                f" FROM {_ORDER_TABLE} o LEFT JOIN {_MEMBER_TABLE} m ON m.id = o.member_id"
+                " WHERE o.shop_id = %s AND o.order_id = ANY(%s)",
+                [shop_id, sorted({c.order_id for c in cands} | set(left_by_shop[shop_id]))],
             )
         }
         refund_ids = {c.refund_id for c in cands if c.refund_id is not None}
@@ -741,9 +749,11 @@ def _known_rows(
             else set()
         )
         customers = {c.customer_id for c in cands if c.refund_id is None}
-        for pk, customer_id in Member.objects.filter(
-            shop_id=shop_id, customer_id__in=customers
-        ).values_list("pk", "customer_id"):
+        for pk, customer_id in _rows_any(
+            f"SELECT id, customer_id FROM {_MEMBER_TABLE} WHERE shop_id = %s"  # noqa: S608
+            " AND customer_id = ANY(%s)",
+            [shop_id, sorted(customers)],
+        ):
             known.members[(shop_id, customer_id)] = pk
         triggers = {c.order_id: c for c in cands if c.refund_id is None}
         first_email: dict[int, str] = {}
@@ -1172,7 +1182,7 @@ def _members_lock(
         ):
             pks[(shop_id, customer_id)] = pk
     idents = {pk: ident for ident, pk in pks.items()}
-    for row in member_qs_select_for_update().filter(pk__in=idents).values_list(*_MemberRow.FIELDS):
+    for row in member_rows_select_for_update(pks=sorted(idents), columns=_MemberRow.FIELDS):
         member = _MemberRow(row)
         state = states[idents[member.pk]]
         state.member = member
