@@ -392,41 +392,35 @@ _PASS_TYPES: dict[type[models.Field], tuple[type, bool]] = {
 }
 
 
-def _converter(f: models.Field, db: Any) -> Callable[[models.Model], Any]:
-    """``obj → f.get_db_prep_save(f.pre_save(obj, True), db)``, short-cut where that is the
-    identity (plain fields holding a value of their own type, aware datetimes)."""
+def _column(f: models.Field, objs: Sequence[models.Model], db: Any) -> list[Any]:
+    """``[f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs]``, short-cut where
+    that is the identity (plain fields holding values of their own type, aware datetimes);
+    ``auto_now`` fields get one timestamp for all the rows."""
     attname = f.attname
     if type(f) is models.DateTimeField and settings.USE_TZ:
-        auto = f.auto_now or f.auto_now_add
-
-        def aware(obj: models.Model) -> Any:
-            value = f.pre_save(obj, True) if auto else getattr(obj, attname)
-            if value is None or (type(value) is datetime and value.tzinfo is not None):
-                return value
-            return f.get_db_prep_save(value, db)
-
-        return aware
+        if f.auto_now or f.auto_now_add:
+            now = timezone.now()
+            for obj in objs:
+                setattr(obj, attname, now)
+            return [now] * len(objs)
+        values = [getattr(obj, attname) for obj in objs]
+        if all(v is None or (type(v) is datetime and v.tzinfo is not None) for v in values):
+            return values
+        return [f.get_db_prep_save(v, db) for v in values]
     if type(f) not in _PASS_TYPES:
-        return lambda obj: f.get_db_prep_save(f.pre_save(obj, True), db)
+        return [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs]
     kind, exact = _PASS_TYPES[type(f)]
-
-    def plain(obj: models.Model) -> Any:
-        value = getattr(obj, attname)
-        if value is None or (type(value) is kind if exact else isinstance(value, kind)):
-            return value
-        return f.get_db_prep_save(value, db)
-
-    return plain
-
-
-_CONVERTERS: dict[tuple[str, type[models.Model]], list[Callable[[models.Model], Any]]] = {}
-
-
-def _converters(db: Any, model: type[models.Model], fields: list[Any]) -> list[Any]:
-    key = (db.alias, model)
-    if key not in _CONVERTERS:
-        _CONVERTERS[key] = [_converter(f, db) for f in fields]
-    return _CONVERTERS[key]
+    values = [getattr(obj, attname) for obj in objs]
+    if exact and all(v is None or type(v) is kind for v in values):
+        return values
+    if not exact and all(v is None or isinstance(v, kind) for v in values):
+        return values
+    return [
+        v
+        if v is None or (type(v) is kind if exact else isinstance(v, kind))
+        else f.get_db_prep_save(v, db)
+        for v in values
+    ]
 
 
 def rows_insert_returning(
@@ -453,11 +447,8 @@ def rows_insert_returning(
     raw = raw or {}
     fields, sql = _insert_sql(db, model, conflict, returning, many)
     if many:
-        values = [
-            [convert(obj) for obj in objs]
-            for convert in _converters(db, model, fields)  # column by column
-        ]
-        return _execute_bound(db, sql, values, fetch=True)
+        values = [_column(f, objs, db) for f in fields]
+        return _insert_many(db, model, fields, values, conflict, returning)
     values1: list[Any] = []
     for f in fields:
         if f.name in raw:
@@ -470,6 +461,55 @@ def rows_insert_returning(
     with _cursor_bound(db) as cursor:  # one row (the webhook view)
         cursor.execute(sql, values1)
         return list(cursor.fetchall())
+
+
+def _constant(values: list[Any]) -> bool:
+    """Whether every value is the first (the same object, or an equal int, str or bool)."""
+    first = values[0]
+    kind = type(first)
+    if first is None or kind in (int, str, bool):
+        return all(v is first or (type(v) is kind and v == first) for v in values)
+    return all(v is first for v in values)
+
+
+def _insert_many(
+    db: Any,
+    model: type[models.Model],
+    fields: list[Any],
+    values: list[list[Any]],
+    conflict: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """The multi-row insert: a column holding one value for every row goes as one
+    parameter, the others as arrays for ``unnest``."""
+    meta = model._meta
+    qn = db.ops.quote_name
+    select: list[str] = []
+    arrays: list[str] = []
+    aliases: list[str] = []
+    scalars: list[Any] = []
+    varying: list[list[Any]] = []
+    for n, (f, column) in enumerate(zip(fields, values, strict=True)):
+        db_type = f.db_type(db)
+        if len(column) > 1 and _constant(column) and (varying or n < len(fields) - 1):
+            if column[0] is None:
+                select.append(f"NULL::{db_type}")
+            else:
+                select.append(f"%b::{db_type}")
+                scalars.append(column[0])
+        else:
+            select.append(f"v.c{n}")
+            arrays.append(f"%b::{db_type}[]")
+            aliases.append(f"c{n}")
+            varying.append(column)
+    conflict_sql = ", ".join(qn(meta.get_field(name).column) for name in conflict)
+    returning_sql = ", ".join(qn(meta.get_field(name).column) for name in returning)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT {', '.join(select)} FROM unnest({', '.join(arrays)}) AS v({', '.join(aliases)}) "
+        f"ON CONFLICT ({conflict_sql}) DO NOTHING RETURNING {returning_sql}"
+    )
+    return _execute_bound(db, sql, [*scalars, *varying], fetch=True)
 
 
 def rows_insert_columns(
@@ -487,7 +527,7 @@ def rows_insert_columns(
     if not n:
         return []
     db = connections[DEFAULT_DB_ALIAS]
-    fields, sql = _insert_sql(db, model, conflict, returning, True)
+    fields, _ = _insert_sql(db, model, conflict, returning, True)
     now = timezone.now()
     values: list[list[Any]] = []
     for f in fields:
@@ -499,7 +539,7 @@ def rows_insert_columns(
             values.append([f.get_db_prep_save(f.get_default(), db)] * n)
         else:
             values.append([None] * n)
-    return _execute_bound(db, sql, values, fetch=True)
+    return _insert_many(db, model, fields, values, conflict, returning)
 
 
 def _cursor_bound(db: Any) -> Any:
