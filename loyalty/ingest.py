@@ -600,9 +600,11 @@ def deliveries_batch_credit(
     deliveries: Sequence[OrderDelivery],
     mark_done: Callable[[list[int]], int],
     min_batch: int = BATCH_MIN,
+    savepoint: bool = False,
 ) -> set[int]:
     """Credit the batchable order deliveries and apply the batchable refunds of a claimed
-    set in one transaction.
+    set in one transaction (``savepoint``: in a savepoint of the caller's transaction,
+    which holds the claim).
 
     Returns the keys of the deliveries handled (``mark_done`` was called with them inside
     the transaction and must return how many it marked: fewer means a claim was lost, and
@@ -646,7 +648,7 @@ def deliveries_batch_credit(
     if len(kept) < min_batch:
         return set()
     try:
-        with transaction.atomic(durable=True):
+        with transaction.atomic() if savepoint else transaction.atomic(durable=True):
             done = _batch_apply(kept, known, programs)
             if mark_done(sorted(done)) != len(done):
                 raise _Abort("a claim ran out")
