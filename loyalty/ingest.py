@@ -2,27 +2,28 @@
 ``order_webhook_process`` and ``refund_webhook_process``.
 
 A drain claims hundreds of deliveries at once. For the common cases — an ``orders/paid``
-that is the earning trigger of an order Beam has never seen, for a customer, with the
-program enabled; a ``refunds/create`` of an order that is credited (already, or by an
-earlier delivery of the same batch) — this module does the work of many per-delivery
-transactions in one: a multi-row ``INSERT … ON CONFLICT DO NOTHING`` of the orders, one of
-the new members, the members locked in pk order, bulk inserts of the refunds and the ledger
-entries and ``UPDATE … FROM unnest(…)`` of the cached balances and the refunded orders —
-all in one transaction, so balances still change only with their entries.
+that is the earning trigger of an order Beam has never seen (or holds open, with no member,
+because a refund came first), for a customer, with the program enabled; a
+``refunds/create`` of an order that is credited, open, or credited or created by another
+delivery of the same batch — this module does the work of many per-delivery transactions
+in one: a multi-row ``INSERT … ON CONFLICT DO NOTHING`` of the orders, one of the new
+members, the members locked in pk order, bulk inserts of the refunds and the ledger entries
+and ``UPDATE … FROM unnest(…)`` of the cached balances and the changed orders — all in one
+transaction, so balances still change only with their entries.
 
 It must produce exactly the rows the per-delivery path produces (same order snapshot, same
 idempotency keys, same reversals and shortfalls, same balances). Two rules make that hold:
 
 * **Independence.** A delivery is batched only if no delivery of the claimed set that goes
   the per-delivery way touches the same order, customer (a refund touches the customer of
-  its order's member), email or discount code. Batched deliveries sharing an order are one
-  trigger followed by refunds with distinct ids. Batched deliveries of one member are
-  applied in delivery (pk) order, as the per-delivery path would. Everything else —
-  refunds of orders not credited, refunds arriving before their order, a refund id seen
-  before, cancellations, guests, a program that is off or credits on fulfilment, an order
-  Beam already holds, a new member with held guest orders, shops with lifecycle or
-  compliance deliveries in the set — is left to the services, which the caller runs after
-  this transaction commits.
+  its order's member), email or discount code. Batched deliveries sharing an order are
+  refunds with distinct ids and at most one trigger. All batched deliveries are replayed
+  in delivery (pk) order, as the per-delivery path would run them. Everything else — a
+  refund id seen before, refunds of orders in other states, cancellations, guests, a
+  program that is off or credits on fulfilment, an order Beam already holds in another
+  state, a new member with held guest orders, shops with lifecycle or compliance
+  deliveries in the set — is left to the services, which the caller runs after this
+  transaction commits.
 * **Shared code.** The snapshot, the earning computation (with product tags and bonus events
   read once per batch), the refund base, the reversal plan (``order_reversal_plan``: the
   rounding, the pending bucket first, the shortfall policy), the profile update rule and the
@@ -77,22 +78,6 @@ OPEN = LoyaltyOrder.State.OPEN
 _FRESH_TAXES_INCLUDED = LoyaltyOrder._meta.get_field("taxes_included").get_default()
 _ORDER_TABLE = LoyaltyOrder._meta.db_table
 _MEMBER_TABLE = Member._meta.db_table
-# The held order's columns a refund's replay reads and writes.
-_HELD_FIELDS = (
-    "id",
-    "shop",
-    "order_id",
-    "name",
-    "member_id",
-    "state",
-    "taxes_included",
-    "base",
-    "points_earned",
-    "points_pending",
-    "points_reversed",
-    "points_shortfall",
-    "refunded_base",
-)
 
 
 @dataclass(frozen=True)
@@ -117,7 +102,7 @@ class _Candidate:
     order: LoyaltyOrder | None = None  # the order row a trigger inserts
     earned: int = 0
     refund_base: Decimal = Decimal(0)
-    before_trigger: bool = False  # a refund creating the order its trigger then credits
+    before_trigger: bool = False  # a refund arriving before its order's trigger
 
 
 class _MemberRow:
