@@ -606,9 +606,17 @@ def _claim_and_credit(
                     note="",
                 )
 
-            done = ingest.deliveries_batch_credit(
-                deliveries=deliveries, mark_done=mark_done, min_batch=batch_min, savepoint=True
-            )
+            try:
+                with transaction.atomic():  # whatever fails in the batch, the claim stays
+                    done = ingest.deliveries_batch_credit(
+                        deliveries=deliveries,
+                        mark_done=mark_done,
+                        min_batch=batch_min,
+                        savepoint=True,
+                    )
+            except Exception:
+                logger.exception("batch credit failed: %d deliveries go one by one", len(ids))
+                done = set()
         rest = [pk for pk in ids if pk not in done]
         if rest:
             WebhookDelivery.objects.filter(pk__in=rest).update(

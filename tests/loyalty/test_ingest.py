@@ -528,6 +528,38 @@ def test_failing_batch_falls_back_to_the_per_delivery_path(
     }
 
 
+@pytest.mark.parametrize("failure", ["bug", "database"])
+def test_batch_failing_before_its_transaction_keeps_the_claim(
+    failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while the batch is prepared (a bug, or a statement PostgreSQL
+    rejects, which aborts the claim's transaction) rolls back only the batch: the claimed
+    deliveries are processed one by one, nothing is lost or doubled."""
+    if not PG:
+        pytest.skip("the batch path is PostgreSQL-only")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        if failure == "bug":
+            raise RuntimeError("boom")
+        return real_rows_any("SELECT no_such_column FROM loyalty_member", [])
+
+    real_rows_any = ingest._rows_any
+    monkeypatch.setattr(ingest, "_rows_any", broken)
+    shop = shop_prepare("default")
+    record_all(
+        shop, [(f"p{n}", "orders/paid", order(63_000 + n, [line("10.00")])) for n in range(20)]
+    )
+
+    assert inbox.deliveries_drain(shop=shop, batch_min=1).processed == 20
+
+    member = Member.objects.get(shop=shop, customer_id=501)
+    assert member.balance == 200
+    assert LedgerEntry.objects.filter(member=member, kind="order_earn").count() == 20
+    assert set(WebhookDelivery.objects.filter(shop=shop).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
 def test_unparseable_order_is_left_to_the_per_delivery_path(batch_calls) -> None:
     """A payload the earning computation chokes on does not sink the batch: it is retried
     and reported on its own."""
