@@ -1,31 +1,38 @@
-"""Batch crediting of order deliveries: the set-based twin of ``order_webhook_process``.
+"""Batch crediting of order and refund deliveries: the set-based twin of
+``order_webhook_process`` and ``refund_webhook_process``.
 
-A drain claims hundreds of deliveries at once. For the common case (an ``orders/paid``
-that is the earning trigger of an order Beam has never seen, for a customer, with the
-program enabled) this module does the work of many per-delivery transactions in one:
-a multi-row ``INSERT … ON CONFLICT DO NOTHING`` of the orders, one of the new members, the
-members locked in pk order, a bulk insert of the ledger entries and one ``UPDATE … FROM
-unnest(…)`` of the cached balances — all in one transaction, so balances still change only
-with their entries.
+A drain claims hundreds of deliveries at once. For the common cases — an ``orders/paid``
+that is the earning trigger of an order Beam has never seen (or holds open, with no member,
+because a refund came first), for a customer, with the program enabled; a
+``refunds/create`` of an order that is credited, open, or credited or created by another
+delivery of the same batch — this module does the work of many per-delivery transactions
+in one: a multi-row ``INSERT … ON CONFLICT DO NOTHING`` of the orders, one of the new
+members, the members locked in pk order, bulk inserts of the refunds and the ledger entries
+and ``UPDATE … FROM unnest(…)`` of the cached balances and the changed orders — all in one
+transaction, so balances still change only with their entries.
 
 It must produce exactly the rows the per-delivery path produces (same order snapshot, same
-idempotency keys, same balances). Two rules make that hold:
+idempotency keys, same reversals and shortfalls, same balances). Two rules make that hold:
 
-* **Independence.** A delivery is batched only if no other delivery of the claimed set that
-  goes the per-delivery way touches the same order, customer, email or discount code (and
-  no two batched deliveries share an order). Batched deliveries of one customer are applied
-  in delivery (pk) order, as the per-delivery path would. Everything else — refunds,
-  cancellations, guests, a program that is off or credits on fulfilment, an order Beam
-  already holds, a new member with held guest orders, shops with lifecycle or compliance
-  deliveries in the set — is left to ``order_webhook_process``, which the caller runs after
-  this transaction commits.
+* **Independence.** A delivery is batched only if no delivery of the claimed set that goes
+  the per-delivery way touches the same order, customer (a refund touches the customer of
+  its order's member), email or discount code. Batched deliveries sharing an order are
+  refunds with distinct ids and at most one trigger. All batched deliveries are replayed
+  in delivery (pk) order, as the per-delivery path would run them. Everything else — a
+  refund id seen before, refunds of orders in other states, cancellations, guests, a
+  program that is off or credits on fulfilment, an order Beam already holds in another
+  state, a new member with held guest orders, shops with lifecycle or compliance
+  deliveries in the set — is left to the services, which the caller runs after this
+  transaction commits.
 * **Shared code.** The snapshot, the earning computation (with product tags and bonus events
-  read once per batch), the profile update rule and the attribution are the services'
-  own functions.
+  read once per batch), the refund base, the reversal plan (``order_reversal_plan``: the
+  rounding, the pending bucket first, the shortfall policy), the profile update rule and the
+  attribution are the services' own functions.
 
-Lock order (``loyalty.lock_objects``): orders first (inserted rows, in (shop, order id)
-order), then members in pk order. PostgreSQL only: elsewhere (SQLite serialises writers
-anyway) the caller keeps the per-delivery path.
+Lock order (``loyalty.lock_objects``): orders first (the held orders the batch changes, in
+pk order, then the inserted rows, in (shop, order id) order), then members in pk order.
+PostgreSQL only: elsewhere (SQLite serialises writers anyway) the caller keeps the
+per-delivery path.
 """
 
 from __future__ import annotations
@@ -39,12 +46,20 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models, transaction
 from django.utils import timezone
 
 from loyalty import services
-from loyalty.lock_objects import member_qs_select_for_update
-from loyalty.models import BonusEvent, LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member
+from loyalty.lock_objects import member_rows_select_for_update, order_qs_select_for_update
+from loyalty.models import (
+    BonusEvent,
+    LedgerEntry,
+    LoyaltyOrder,
+    LoyaltyProgram,
+    Member,
+    OrderRefund,
+)
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -57,6 +72,12 @@ REFUND_TOPIC = "refunds/create"
 CUSTOMER_TOPICS = frozenset(
     {"customers/create", "customers/update", "customers/delete", "customers/merge"}
 )
+CREDITED = LoyaltyOrder.State.CREDITED
+OPEN = LoyaltyOrder.State.OPEN
+# What a refund arriving first finds on the order row it creates (``get_or_create``).
+_FRESH_TAXES_INCLUDED = LoyaltyOrder._meta.get_field("taxes_included").get_default()
+_ORDER_TABLE = LoyaltyOrder._meta.db_table
+_MEMBER_TABLE = Member._meta.db_table
 
 
 @dataclass(frozen=True)
@@ -74,22 +95,100 @@ class OrderDelivery:
 class _Candidate:
     delivery: OrderDelivery
     order_id: int
-    customer_id: int
+    customer_id: int | None  # a refund's: its order's member's, once known
     customer: dict[str, Any]
     keys: set[tuple[Any, ...]]
-    order: LoyaltyOrder | None = None
+    refund_id: int | None = None  # set for a refunds/create
+    order: LoyaltyOrder | None = None  # the order row a trigger inserts
     earned: int = 0
+    refund_base: Decimal = Decimal(0)
+    before_trigger: bool = False  # a refund arriving before its order's trigger
+
+
+class _MemberRow:
+    """The locked member's columns the batch reads and writes (no model instance)."""
+
+    FIELDS = (
+        "id",
+        "customer_id",
+        "email",
+        "first_name",
+        "last_name",
+        "redacted",
+        "balance",
+        "pending_points",
+        "lifetime_earned",
+        "negative_balance_allowed",
+        "last_activity_at",
+    )
+    __slots__ = (
+        "balance",
+        "customer_id",
+        "email",
+        "first_name",
+        "last_activity_at",
+        "last_name",
+        "lifetime_earned",
+        "negative_balance_allowed",
+        "pending_points",
+        "pk",
+        "redacted",
+    )
+    pk: int
+    customer_id: int
+    email: str
+    first_name: str
+    last_name: str
+    redacted: bool
+    balance: int
+    pending_points: int
+    lifetime_earned: int
+    negative_balance_allowed: bool
+    last_activity_at: datetime | None
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        for name, value in zip(self.FIELDS, row, strict=True):
+            setattr(self, "pk" if name == "id" else name, value)
 
 
 @dataclass
 class _MemberState:
-    member: Member | None = None  # locked row (None until loaded)
+    member: _MemberRow | None = None  # locked row (None until loaded)
     created: bool = False
-    balance: int = 0
-    pending: int = 0
-    earned: int = 0
-    activity_at: datetime | None = None
-    profile_changed: set[str] = field(default_factory=set)
+    changed: bool = False
+
+
+@dataclass(frozen=True)
+class _Held:
+    """An order Beam holds that refunds of the batch change (a credited one: they reverse
+    its member's points; an open one: they only add to its refunded base), as read before
+    the transaction."""
+
+    pk: int
+    state: str
+    member_id: int | None
+    taxes_included: bool
+
+    @property
+    def credited(self) -> bool:
+        return self.state == CREDITED and self.member_id is not None
+
+
+@dataclass
+class _Known:
+    """What the database holds for the batch (read before the transaction)."""
+
+    members: dict[tuple[int, int], int] = field(default_factory=dict)  # (shop, customer) → pk
+    # (shop, order id) → the credited orders refunds reverse
+    held: dict[tuple[int, int], _Held] = field(default_factory=dict)
+    # (shop, order id) → the open orders (no member yet: refunds came first) a trigger
+    # credits, and their columns as read
+    opened: dict[tuple[int, int], LoyaltyOrder] = field(default_factory=dict)
+    opened_values: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+
+
+def _order_values(order: LoyaltyOrder) -> dict[str, Any]:
+    return {f.attname: f.value_from_object(order) for f in LoyaltyOrder._meta.concrete_fields}
 
 
 def batch_supported() -> bool:
@@ -103,7 +202,8 @@ def _clean_email(value: Any) -> str:
 
 def _delivery_keys(delivery: OrderDelivery) -> set[tuple[Any, ...]] | None:
     """What a delivery may touch (order, customer, emails, discount codes), or ``None`` when
-    it may touch anything of its shop (lifecycle, compliance, unknown topics, odd bodies)."""
+    it may touch anything of its shop (lifecycle, compliance, unknown topics, odd bodies).
+    A refund's member is added once its order is looked up (``_known_rows``)."""
     payload, shop_id, topic = delivery.payload, delivery.shop.pk, delivery.topic
     if not isinstance(payload, dict):
         return None
@@ -149,9 +249,11 @@ def _candidate(
 ) -> _Candidate | None:
     """The delivery as a batch candidate, or ``None`` when it needs the per-delivery path."""
     payload = delivery.payload
-    if program is None or not program.enabled or delivery.topic not in ORDER_TOPICS:
+    if program is None or not program.enabled or not delivery.shop.is_active:
         return None
-    if delivery.topic == "orders/cancelled" or not delivery.shop.is_active:
+    if delivery.topic == REFUND_TOPIC:
+        return _refund_candidate(delivery, keys)
+    if delivery.topic not in ORDER_TOPICS or delivery.topic == "orders/cancelled":
         return None
     if not services._order_is_trigger(program, delivery.topic, payload):
         return None
@@ -168,18 +270,43 @@ def _candidate(
     return _Candidate(delivery, order_id, customer_id, customer, keys)
 
 
+def _refund_candidate(delivery: OrderDelivery, keys: set[tuple[Any, ...]]) -> _Candidate | None:
+    payload = delivery.payload
+    refund_id = services._int_or_none(payload.get("id"))
+    order_id = services._int_or_none(payload.get("order_id"))
+    if refund_id is None or order_id is None:
+        return None
+    for name in ("refund_line_items", "order_adjustments", "refund_shipping_lines"):
+        if not isinstance(payload.get(name) or [], list):
+            return None
+    return _Candidate(delivery, order_id, None, {}, keys, refund_id=refund_id)
+
+
+def _order_key(cand: _Candidate) -> tuple[Any, ...]:
+    return ("order", cand.delivery.shop.pk, cand.order_id)
+
+
 def _independent(
     candidates: list[_Candidate], blocked: set[tuple[Any, ...]]
 ) -> tuple[list[_Candidate], list[_Candidate]]:
-    """Split candidates into those independent of ``blocked`` keys (and of each other's
-    orders) and the rest, to a fixpoint: a candidate left out blocks its order, customer
-    and code keys too."""
+    """Split candidates into those independent of ``blocked`` keys and the rest, to a
+    fixpoint: a candidate left out blocks its order, customer and code keys too. Candidates
+    sharing an order stay only as refunds with at most one trigger among them (refund ids
+    distinct in the whole batch)."""
     blocked = set(blocked)
-    order_count: dict[tuple[Any, ...], int] = defaultdict(int)
+    groups: dict[tuple[Any, ...], list[_Candidate]] = defaultdict(list)
+    refund_count: dict[tuple[int, int], int] = defaultdict(int)
     for cand in candidates:
-        order_count[("order", cand.delivery.shop.pk, cand.order_id)] += 1
-    for key, count in order_count.items():
-        if count > 1:
+        groups[_order_key(cand)].append(cand)
+        if cand.refund_id is not None:
+            refund_count[(cand.delivery.shop.pk, cand.refund_id)] += 1
+    for key, group in groups.items():
+        triggers = sum(1 for c in group if c.refund_id is None)
+        if triggers > 1 or any(
+            refund_count[(c.delivery.shop.pk, c.refund_id)] > 1
+            for c in group
+            if c.refund_id is not None
+        ):
             blocked.add(key)
     kept = list(candidates)
     dropped: list[_Candidate] = []
@@ -234,6 +361,53 @@ def _insert_sql(
     return fields, sql
 
 
+# Field classes whose ``get_db_prep_save`` returns a value of these types unchanged on
+# PostgreSQL (and whose ``pre_save`` is a plain read): such values skip the conversion.
+# Exact types for numbers (a bool is an int), subclasses for strings (text choices).
+_PASS_TYPES: dict[type[models.Field], tuple[type, bool]] = {
+    models.IntegerField: (int, True),
+    models.BigIntegerField: (int, True),
+    models.PositiveIntegerField: (int, True),
+    models.SmallIntegerField: (int, True),
+    models.ForeignKey: (int, True),
+    models.BooleanField: (bool, True),
+    models.CharField: (str, False),
+    models.TextField: (str, False),
+    models.DecimalField: (Decimal, False),  # a Decimal goes as it is
+}
+
+
+def _column(f: models.Field, objs: Sequence[models.Model], db: Any) -> list[Any]:
+    """``[f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs]``, short-cut where
+    that is the identity (plain fields holding values of their own type, aware datetimes);
+    ``auto_now`` fields get one timestamp for all the rows."""
+    attname = f.attname
+    if type(f) is models.DateTimeField and settings.USE_TZ:
+        if f.auto_now or f.auto_now_add:
+            now = timezone.now()
+            for obj in objs:
+                setattr(obj, attname, now)
+            return [now] * len(objs)
+        values = [getattr(obj, attname) for obj in objs]
+        if all(v is None or (type(v) is datetime and v.tzinfo is not None) for v in values):
+            return values
+        return [f.get_db_prep_save(v, db) for v in values]
+    if type(f) not in _PASS_TYPES:
+        return [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs]
+    kind, exact = _PASS_TYPES[type(f)]
+    values = [getattr(obj, attname) for obj in objs]
+    if exact and all(v is None or type(v) is kind for v in values):
+        return values
+    if not exact and all(v is None or isinstance(v, kind) for v in values):
+        return values
+    return [
+        v
+        if v is None or (type(v) is kind if exact else isinstance(v, kind))
+        else f.get_db_prep_save(v, db)
+        for v in values
+    ]
+
+
 def rows_insert_returning(
     model: type[models.Model],
     objs: Sequence[models.Model],
@@ -245,10 +419,10 @@ def rows_insert_returning(
     """``INSERT … ON CONFLICT (conflict) DO NOTHING RETURNING returning`` for model
     instances (one row: ``VALUES``; many: ``SELECT FROM unnest(one array per column)``, one
     short statement whatever the row count), with each field's own conversion
-    (``pre_save`` + ``get_db_prep_save``), so the stored values are those ``save()`` would
-    store. ``raw`` (one row only): driver-ready values for some fields, used as they are
-    (the webhook view passes the body's own JSON text for ``payload``). Returns the
-    inserted rows only."""
+    (``pre_save`` + ``get_db_prep_save``, skipped where it is the identity), so the stored
+    values are those ``save()`` would store. ``raw`` (one row only): driver-ready values for
+    some fields, used as they are (the webhook view passes the body's own JSON text for
+    ``payload``). Returns the inserted rows only."""
     if not objs:
         return []
     db = connections[DEFAULT_DB_ALIAS]  # the thread's connection itself, not the proxy
@@ -257,21 +431,100 @@ def rows_insert_returning(
         raise ValueError("raw values are for a single row")
     raw = raw or {}
     fields, sql = _insert_sql(db, model, conflict, returning, many)
-    values: list[list[Any]] = [[] for _ in fields]
-    for obj in objs:
-        for column, f in zip(values, fields, strict=True):
-            if f.name in raw:
-                column.append(raw[f.name])
-                continue
-            value = f.pre_save(obj, True)
-            if not (isinstance(value, Decimal) and isinstance(f, models.DecimalField)):
-                value = f.get_db_prep_save(value, db)  # a Decimal goes as it is
-            column.append(value)
     if many:
-        return _execute_bound(db, sql, values, fetch=True)
+        values = [_column(f, objs, db) for f in fields]
+        return _insert_many(db, model, fields, values, conflict, returning)
+    values1: list[Any] = []
+    for f in fields:
+        if f.name in raw:
+            values1.append(raw[f.name])
+            continue
+        value = f.pre_save(objs[0], True)
+        if not (isinstance(value, Decimal) and isinstance(f, models.DecimalField)):
+            value = f.get_db_prep_save(value, db)  # a Decimal goes as it is
+        values1.append(value)
     with _cursor_bound(db) as cursor:  # one row (the webhook view)
-        cursor.execute(sql, [column[0] for column in values])
+        cursor.execute(sql, values1)
         return list(cursor.fetchall())
+
+
+def _constant(values: list[Any]) -> bool:
+    """Whether every value is the first (the same object, or an equal int, str or bool)."""
+    first = values[0]
+    kind = type(first)
+    if first is None or kind in (int, str, bool):
+        return all(v is first or (type(v) is kind and v == first) for v in values)
+    return all(v is first for v in values)
+
+
+def _insert_many(
+    db: Any,
+    model: type[models.Model],
+    fields: list[Any],
+    values: list[list[Any]],
+    conflict: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """The multi-row insert: a column holding one value for every row goes as one
+    parameter, the others as arrays for ``unnest``."""
+    meta = model._meta
+    qn = db.ops.quote_name
+    select: list[str] = []
+    arrays: list[str] = []
+    aliases: list[str] = []
+    scalars: list[Any] = []
+    varying: list[list[Any]] = []
+    for n, (f, column) in enumerate(zip(fields, values, strict=True)):
+        db_type = f.db_type(db)
+        if len(column) > 1 and _constant(column) and (varying or n < len(fields) - 1):
+            if column[0] is None:
+                select.append(f"NULL::{db_type}")
+            else:
+                select.append(f"%b::{db_type}")
+                scalars.append(column[0])
+        else:
+            select.append(f"v.c{n}")
+            arrays.append(f"%b::{db_type}[]")
+            aliases.append(f"c{n}")
+            varying.append(column)
+    conflict_sql = ", ".join(qn(meta.get_field(name).column) for name in conflict)
+    returning_sql = ", ".join(qn(meta.get_field(name).column) for name in returning)
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(f.column) for f in fields)}) "  # noqa: S608
+        f"SELECT {', '.join(select)} FROM unnest({', '.join(arrays)}) AS v({', '.join(aliases)}) "
+        f"ON CONFLICT ({conflict_sql}) DO NOTHING RETURNING {returning_sql}"
+    )
+    return _execute_bound(db, sql, [*scalars, *varying], fetch=True)
+
+
+def rows_insert_columns(
+    model: type[models.Model],
+    columns: Mapping[str, list[Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """``rows_insert_returning`` for rows given column by column (``attname`` → values of
+    the field's own Python type: ints, strings, aware datetimes, Decimals), without a model
+    instance per row. Fields not given take their default (converted once), ``auto_now``
+    fields the current time."""
+    n = len(next(iter(columns.values()), []))
+    if not n:
+        return []
+    db = connections[DEFAULT_DB_ALIAS]
+    fields, _ = _insert_sql(db, model, conflict, returning, True)
+    now = timezone.now()
+    values: list[list[Any]] = []
+    for f in fields:
+        if f.attname in columns:
+            values.append(list(columns[f.attname]))
+        elif getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            values.append([now] * n)
+        elif f.has_default() or not f.null:
+            values.append([f.get_db_prep_save(f.get_default(), db)] * n)
+        else:
+            values.append([None] * n)
+    return _insert_many(db, model, fields, values, conflict, returning)
 
 
 def _cursor_bound(db: Any) -> Any:
@@ -295,6 +548,12 @@ def _execute_bound(db: Any, sql: str, params: list[Any], *, fetch: bool) -> list
     with db.wrap_database_errors, psycopg.Cursor(db.connection) as cursor:
         cursor.execute(sql, params)  # identifiers from model meta only
         return list(cursor.fetchall()) if fetch else []
+
+
+def _rows_any(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    """A read with array parameters (``= ANY(%s)``), bound server-side: one parameter for
+    hundreds of ids, where ``__in`` compiles and quotes each of them in Python."""
+    return _execute_bound(connections[DEFAULT_DB_ALIAS], sql, params, fetch=True)
 
 
 def _update_from_arrays(
@@ -326,8 +585,11 @@ def deliveries_batch_credit(
     deliveries: Sequence[OrderDelivery],
     mark_done: Callable[[list[int]], int],
     min_batch: int = BATCH_MIN,
+    savepoint: bool = False,
 ) -> set[int]:
-    """Credit the batchable deliveries of a claimed set in one transaction.
+    """Credit the batchable order deliveries and apply the batchable refunds of a claimed
+    set in one transaction (``savepoint``: in a savepoint of the caller's transaction,
+    which holds the claim).
 
     Returns the keys of the deliveries handled (``mark_done`` was called with them inside
     the transaction and must return how many it marked: fewer means a claim was lost, and
@@ -347,6 +609,7 @@ def deliveries_batch_credit(
     blocked: set[tuple[Any, ...]] = set()
     poisoned_shops: set[int] = set()
     candidates: list[_Candidate] = []
+    left_refunds: list[OrderDelivery] = []
     for delivery in deliveries:
         keys = _delivery_keys(delivery)
         if keys is None:
@@ -355,20 +618,23 @@ def deliveries_batch_credit(
         cand = _candidate(delivery, programs.get(delivery.shop.pk), keys)
         if cand is None:
             blocked |= keys
+            if delivery.topic == REFUND_TOPIC:
+                left_refunds.append(delivery)
         else:
             candidates.append(cand)
     candidates = [c for c in candidates if c.delivery.shop.pk not in poisoned_shops]
-    kept, _ = _independent(candidates, blocked)
+    kept, dropped = _independent(candidates, blocked)
     if len(kept) < min_batch:
         return set()
 
-    kept, known_members = _drop_known_orders_and_linked_guests(kept, blocked, programs)
-    kept = _orders_prepare(kept, blocked, programs, known_members)
+    left_refunds += [c.delivery for c in dropped if c.refund_id is not None]
+    kept, known, blocked = _known_rows(kept, blocked, programs, left_refunds)
+    kept = _orders_prepare(kept, blocked, programs, known)
     if len(kept) < min_batch:
         return set()
     try:
-        with transaction.atomic(durable=True):
-            done = _batch_apply(kept, known_members)
+        with transaction.atomic() if savepoint else transaction.atomic(durable=True):
+            done = _batch_apply(kept, known, programs)
             if mark_done(sorted(done)) != len(done):
                 raise _Abort("a claim ran out")
     except _Abort as exc:
@@ -386,20 +652,48 @@ def _orders_prepare(
     kept: list[_Candidate],
     blocked: set[tuple[Any, ...]],
     programs: dict[int, LoyaltyProgram],
-    known_members: dict[tuple[int, int], int],
+    known: _Known,
 ) -> list[_Candidate]:
     """Build each order row as the per-delivery path leaves a freshly credited order (the
-    snapshot and the earning computed by the services' code). A payload the computation
-    chokes on is left to the per-delivery path, which records the error and retries."""
+    snapshot and the earning computed by the services' code), and each refund's base. A
+    payload the computation chokes on is left to the per-delivery path, which records the
+    error and retries."""
     now = timezone.now()
     events, tags = _events_and_tags(kept)
     failed: set[tuple[Any, ...]] = set()
-    for cand in kept:
+    inserted: dict[tuple[int, int], LoyaltyOrder] = {}
+    for cand in sorted(kept, key=lambda c: c.delivery.key):
         delivery, shop_id = cand.delivery, cand.delivery.shop.pk
         program = programs[shop_id]
+        if cand.refund_id is not None:
+            held = known.held.get((shop_id, cand.order_id))
+            new = inserted.get((shop_id, cand.order_id))
+            try:
+                if held is not None:
+                    taxes_included = held.taxes_included
+                elif cand.before_trigger and (shop_id, cand.order_id) in known.opened:
+                    taxes_included = known.opened_values[(shop_id, cand.order_id)]["taxes_included"]
+                elif cand.before_trigger:
+                    taxes_included = _FRESH_TAXES_INCLUDED
+                elif new is not None:
+                    taxes_included = new.taxes_included
+                else:
+                    raise LookupError("the refund's order was not prepared")
+                cand.refund_base = services.refund_base_compute(
+                    shop=delivery.shop,
+                    program=program,
+                    payload=delivery.payload,
+                    taxes_included=taxes_included,
+                    tags=tags[shop_id],
+                ).quantize(services.CENT)
+            except Exception:  # the per-delivery path reports it
+                failed |= {k for k in cand.keys if k[0] != "email"}
+            continue
         when = delivery.triggered_at or now
         try:
-            order = LoyaltyOrder(shop_id=shop_id, order_id=cand.order_id)
+            order = known.opened.get((shop_id, cand.order_id)) or LoyaltyOrder(
+                shop_id=shop_id, order_id=cand.order_id
+            )
             services._order_snapshot(order, delivery.payload)
             earning = services.order_earning_compute(
                 shop=delivery.shop,
@@ -412,7 +706,8 @@ def _orders_prepare(
         except Exception:  # the per-delivery path reports it
             failed |= {k for k in cand.keys if k[0] != "email"}
             continue
-        order.member_id = known_members.get((shop_id, cand.customer_id))
+        assert cand.customer_id is not None
+        order.member_id = known.members.get((shop_id, cand.customer_id))
         order.customer_id = cand.customer_id
         pending = program.pending_days > 0
         release_at = when + timedelta(days=program.pending_days) if pending else None
@@ -423,41 +718,117 @@ def _orders_prepare(
         order.points_earned = earning.points
         order.points_pending = earning.points if pending else 0
         order.release_at = release_at if pending and earning.points else None
-        order.state = LoyaltyOrder.State.CREDITED
+        order.state = CREDITED
         order.credited_at = now
         cand.order, cand.earned = order, earning.points
+        inserted[(shop_id, cand.order_id)] = order
     if failed:
         kept, _ = _independent(kept, blocked | failed)
     return kept
 
 
-def _drop_known_orders_and_linked_guests(
-    kept: list[_Candidate], blocked: set[tuple[Any, ...]], programs: dict[int, LoyaltyProgram]
-) -> tuple[list[_Candidate], dict[tuple[int, int], int]]:
-    """Leave to the per-delivery path orders Beam already holds (a refund came first, a
-    duplicate order) and first orders of new members whose email has held guest orders
-    (the member's creation credits them). Also returns the known members' pks."""
+def _known_rows(
+    kept: list[_Candidate],
+    blocked: set[tuple[Any, ...]],
+    programs: dict[int, LoyaltyProgram],
+    left_refunds: list[OrderDelivery],
+) -> tuple[list[_Candidate], _Known, set[tuple[Any, ...]]]:
+    """Read what the database holds for the batch and keep what it allows:
+
+    * orders Beam already holds go the per-delivery way (a refund came first, a duplicate
+      order), and so do first orders of new members whose email has held guest orders (the
+      member's creation credits them);
+    * a refund stays only for an order that is credited to a member (the refund then
+      touches that member: its customer key) or that a trigger of the batch credits (a
+      refund arriving before the trigger creates the order, which Beam must not hold yet),
+      and only with a refund id never recorded;
+    * a refund going the per-delivery way blocks its order's member.
+
+    Returns the candidates kept, the known members and held orders, and the keys blocked."""
     by_shop: dict[int, list[_Candidate]] = defaultdict(list)
     for cand in kept:
         by_shop[cand.delivery.shop.pk].append(cand)
-    extra_blocked: set[tuple[Any, ...]] = set()
-    known_members: dict[tuple[int, int], int] = {}
+    left_by_shop: dict[int, list[int]] = defaultdict(list)
+    for delivery in left_refunds:
+        order_id = services._int_or_none(delivery.payload.get("order_id"))
+        if order_id is not None:
+            left_by_shop[delivery.shop.pk].append(order_id)
+    extra: set[tuple[Any, ...]] = set()
+    known = _Known()
     for shop_id, cands in by_shop.items():
-        known = set(
-            LoyaltyOrder.objects.filter(
-                shop_id=shop_id, order_id__in={c.order_id for c in cands}
-            ).values_list("order_id", flat=True)
+        rows = {
+            row[0]: row[1:]
+            for row in _rows_any(
+                "SELECT o.order_id, o.id, o.state, o.member_id, m.customer_id, o.taxes_included"  # noqa: S608
+                f" FROM {_ORDER_TABLE} o LEFT JOIN {_MEMBER_TABLE} m ON m.id = o.member_id"
+                " WHERE o.shop_id = %s AND o.order_id = ANY(%s)",
+                [shop_id, sorted({c.order_id for c in cands} | set(left_by_shop[shop_id]))],
+            )
+        }
+        refund_ids = {c.refund_id for c in cands if c.refund_id is not None}
+        recorded = (
+            set(
+                OrderRefund.objects.filter(shop_id=shop_id, refund_id__in=refund_ids).values_list(
+                    "refund_id", flat=True
+                )
+            )
+            if refund_ids
+            else set()
         )
-        for pk, customer_id in Member.objects.filter(
-            shop_id=shop_id, customer_id__in={c.customer_id for c in cands}
-        ).values_list("pk", "customer_id"):
-            known_members[(shop_id, customer_id)] = pk
+        customers = {c.customer_id for c in cands if c.refund_id is None}
+        for pk, customer_id in _rows_any(
+            f"SELECT id, customer_id FROM {_MEMBER_TABLE} WHERE shop_id = %s"  # noqa: S608
+            " AND customer_id = ANY(%s)",
+            [shop_id, sorted(customers)],
+        ):
+            known.members[(shop_id, customer_id)] = pk
+        triggers = {c.order_id: c for c in cands if c.refund_id is None}
         first_email: dict[int, str] = {}
+        opened: dict[int, tuple[int, int]] = {}
         for cand in cands:
-            if cand.order_id in known:
-                extra_blocked.add(("order", shop_id, cand.order_id))
-            if (shop_id, cand.customer_id) not in known_members:
-                first_email.setdefault(cand.customer_id, _new_member_email(cand))
+            order_key = _order_key(cand)
+            row = rows.get(cand.order_id)
+            if cand.refund_id is None:
+                if row is not None and row[1] == OPEN and row[2] is None:
+                    opened[row[0]] = (shop_id, cand.order_id)
+                elif row is not None:
+                    extra.add(order_key)
+                assert cand.customer_id is not None
+                if (shop_id, cand.customer_id) not in known.members:
+                    first_email.setdefault(cand.customer_id, _new_member_email(cand))
+                continue
+            trigger = triggers.get(cand.order_id)
+            if cand.refund_id in recorded:
+                extra.add(order_key)
+            elif trigger is not None:
+                if row is None or (row[1] == OPEN and row[2] is None):
+                    cand.customer_id = trigger.customer_id
+                    cand.keys.add(("customer", shop_id, trigger.customer_id))
+                    cand.before_trigger = cand.delivery.key < trigger.delivery.key
+                else:
+                    extra.add(order_key)
+            elif row is None:  # the refund creates the order (it comes before the trigger)
+                cand.before_trigger = True
+            elif (row[1] == CREDITED and row[2] is not None) or row[1] == OPEN:
+                pk, state, member_id, customer_id, taxes_included = row
+                held = _Held(pk, state, member_id, taxes_included)
+                known.held[(shop_id, cand.order_id)] = held
+                if held.credited:
+                    cand.customer_id = customer_id
+                    cand.keys.add(("customer", shop_id, customer_id))
+                    known.members[(shop_id, customer_id)] = member_id
+            else:
+                extra.add(order_key)
+        for order_id in left_by_shop[shop_id]:
+            row = rows.get(order_id)
+            if row is not None and row[2] is not None:
+                extra.add(("customer", shop_id, row[3]))
+        for order in LoyaltyOrder.objects.filter(pk__in=opened) if opened else ():
+            if order.state == OPEN and order.member_id is None:
+                known.opened[opened[order.pk]] = order
+                known.opened_values[opened[order.pk]] = _order_values(order)
+            else:
+                extra.add(("order", shop_id, order.order_id))
         emails = {e for e in first_email.values() if e}
         if not emails:
             continue
@@ -473,10 +844,10 @@ def _drop_known_orders_and_linked_guests(
         )
         for customer_id, email in first_email.items():
             if email in guest_emails:
-                extra_blocked.add(("customer", shop_id, customer_id))
-    if extra_blocked:
-        kept, _ = _independent(kept, blocked | extra_blocked)
-    return kept, known_members
+                extra.add(("customer", shop_id, customer_id))
+    blocked = blocked | extra
+    kept, _ = _independent(kept, blocked)
+    return kept, known, blocked
 
 
 def _new_member_email(cand: _Candidate) -> str:
@@ -487,15 +858,21 @@ def _new_member_email(cand: _Candidate) -> str:
 def _events_and_tags(
     cands: Iterable[_Candidate],
 ) -> tuple[dict[int, list[BonusEvent]], dict[int, dict[int, set[str]]]]:
+    """The shops' bonus events and the tags of the products the orders and refunds name."""
     by_shop: dict[int, set[int]] = defaultdict(set)
     for cand in cands:
         shop_id = cand.delivery.shop.pk
-        by_shop.setdefault(shop_id, set())
-        for line in cand.delivery.payload.get("line_items") or []:
+        pids = by_shop[shop_id]
+        payload = cand.delivery.payload
+        if cand.refund_id is None:
+            lines = payload.get("line_items") or []
+        else:
+            lines = [rli.get("line_item") for rli in payload.get("refund_line_items") or [] if rli]
+        for line in lines:
             if isinstance(line, dict):
                 pid = services._int_or_none(line.get("product_id"))
                 if pid is not None:
-                    by_shop[shop_id].add(pid)
+                    pids.add(pid)
     events = {shop_id: list(BonusEvent.objects.filter(shop_id=shop_id)) for shop_id in by_shop}
     tags = {
         shop_id: services._product_tags(shop=Shop(pk=shop_id), product_ids=pids)
@@ -504,70 +881,168 @@ def _events_and_tags(
     return events, tags
 
 
-def _batch_apply(kept: list[_Candidate], known_members: dict[tuple[int, int], int]) -> set[int]:
-    """The transaction's body; returns the keys of the deliveries it credited."""
+def _orders_lock(kept: list[_Candidate], known: _Known) -> dict[tuple[int, int], LoyaltyOrder]:
+    """Lock the orders Beam holds that the batch changes (the credited orders the refunds
+    reverse, the open orders a trigger credits), in pk order, and check they are as read.
+    Returns them (an open order as prepared: snapshot applied)."""
+    wanted = {
+        (c.delivery.shop.pk, c.order_id)
+        for c in kept
+        if (c.delivery.shop.pk, c.order_id) in known.held
+        or (c.delivery.shop.pk, c.order_id) in known.opened
+    }
+    if not wanted:
+        return {}
+    by_pk = {
+        (known.held[ident].pk if ident in known.held else known.opened[ident].pk): ident
+        for ident in wanted
+    }
+    orders: dict[tuple[int, int], LoyaltyOrder] = {}
+    for order in order_qs_select_for_update().filter(pk__in=by_pk):
+        ident = by_pk[order.pk]
+        read = known.held.get(ident)
+        if read is not None:
+            if (
+                order.state != read.state
+                or order.member_id != read.member_id
+                or order.taxes_included != read.taxes_included
+            ):
+                raise _Abort("an order changed since it was read")
+            orders[ident] = order
+        else:
+            if _order_values(order) != known.opened_values[ident]:
+                raise _Abort("an order changed since it was read")
+            orders[ident] = known.opened[ident]
+    if len(orders) != len(wanted):
+        raise _Abort("an order disappeared")
+    return orders
+
+
+class _Rows:
+    """Rows to insert, column by column."""
+
+    def __init__(self, *names: str) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in names}
+
+    def add(self, *values: Any) -> None:
+        for column, value in zip(self.columns.values(), values, strict=True):
+            column.append(value)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+
+def _batch_apply(
+    kept: list[_Candidate], known: _Known, programs: dict[int, LoyaltyProgram]
+) -> set[int]:
+    """The transaction's body; returns the keys of the deliveries it handled."""
     now = timezone.now()
-    # 1. The orders (lock order: orders first), in (shop, order id) order.
-    kept.sort(key=lambda c: (c.delivery.shop.pk, c.order_id))
+    # 1. The orders (lock order: orders first): the held ones, in pk order, then the
+    # inserted ones, in (shop, order id) order.
+    orders = _orders_lock(kept, known)
+    triggers = [c for c in kept if c.refund_id is None]
+    fresh: dict[tuple[int, int], LoyaltyOrder] = {}
+    for cand in triggers:
+        ident = (cand.delivery.shop.pk, cand.order_id)
+        if ident not in orders and cand.order is not None:
+            fresh[ident] = cand.order
+    for cand in kept:  # a refund coming first creates the order as get_or_create would
+        ident = (cand.delivery.shop.pk, cand.order_id)
+        if ident not in orders and ident not in fresh:
+            fresh[ident] = LoyaltyOrder(shop_id=ident[0], order_id=ident[1])
+    idents = sorted(fresh)
     inserted = {
         (shop_id, order_id): pk
         for pk, shop_id, order_id in rows_insert_returning(
             LoyaltyOrder,
-            [c.order for c in kept if c.order is not None],
+            [fresh[ident] for ident in idents],
             conflict=("shop", "order_id"),
             returning=("id", "shop", "order_id"),
         )
     }
-    if len(inserted) != len(kept):
+    if len(inserted) != len(fresh):
         # Another worker created one of these orders since the check: start over per delivery.
         raise _Abort("an order was created concurrently")
-    for cand in kept:
-        assert cand.order is not None
-        cand.order.pk = inserted[(cand.delivery.shop.pk, cand.order_id)]
+    for ident in idents:
+        fresh[ident].pk = inserted[ident]
+        orders[ident] = fresh[ident]
     kept.sort(key=lambda c: c.delivery.key)
 
     # 2. The members: create the new ones (first delivery's profile), then lock all in pk order.
-    states = _members_lock(kept, known_members)
+    states = _members_lock(kept, known.members)
 
-    # 3. Replay each delivery's member effects in delivery order.
-    entries: list[LedgerEntry] = []
+    # 3. Replay each delivery's effects in delivery order.
+    entries = _Rows(
+        "shop_id",
+        "member_id",
+        "amount",
+        "kind",
+        "bucket",
+        "release_at",
+        "source_type",
+        "source_id",
+        "idempotency_key",
+        "note",
+    )
+    refunds = _Rows("shop_id", "order_id", "refund_id", "base")
+    changed_orders: dict[int, LoyaltyOrder] = {}
     seen: set[tuple[int, int]] = set()
+    credited = {ident for ident, held in known.held.items() if held.credited and ident in orders}
     for cand in kept:
-        assert cand.order is not None
         shop_id = cand.delivery.shop.pk
-        state = states[(shop_id, cand.customer_id)]
+        if cand.refund_id is not None:
+            order = orders[(shop_id, cand.order_id)]
+            refunds.add(shop_id, cand.order_id, cand.refund_id, cand.refund_base)
+            order.refunded_base += cand.refund_base
+            changed_orders[order.pk] = order
+            if (shop_id, cand.order_id) in credited:
+                assert cand.customer_id is not None
+                state = states[(shop_id, cand.customer_id)]
+                member = state.member
+                assert member is not None
+                _reversal_apply(
+                    order,
+                    member,
+                    programs[shop_id],
+                    entries,
+                    key=f"refund:{cand.refund_id}",
+                    source_id=cand.refund_id,
+                )
+                state.changed = True
+            continue
+        assert cand.customer_id is not None
+        ident = (shop_id, cand.customer_id)
+        state = states[ident]
         member = state.member
         assert member is not None
-        if cand.order.member_id is None:
-            cand.order.member_id = member.pk
-        ident = (shop_id, cand.customer_id)
+        order = cand.order
+        assert order is not None
+        if order.member_id is None:
+            order.member_id = member.pk
+            changed_orders[order.pk] = order
         first = ident not in seen
         seen.add(ident)
-        if not (state.created and first):  # the creating delivery's profile is the insert's
-            state.profile_changed |= set(
-                services.member_profile_apply(
-                    member,
-                    email=_new_member_email(cand),
-                    first_name=cand.customer.get("first_name"),
-                    last_name=cand.customer.get("last_name"),
-                )
-            )
+        # The creating delivery's profile is the insert's.
+        if not (state.created and first) and services.member_profile_apply(
+            member,
+            email=_new_member_email(cand),
+            first_name=cand.customer.get("first_name"),
+            last_name=cand.customer.get("last_name"),
+        ):
+            state.changed = True
         if cand.earned > 0:
-            order = cand.order
             pending = order.points_pending > 0
-            entries.append(
-                LedgerEntry(
-                    shop_id=shop_id,
-                    member_id=member.pk,
-                    amount=cand.earned,
-                    kind=LedgerEntry.Kind.ORDER_EARN,
-                    bucket=LedgerEntry.Bucket.PENDING if pending else LedgerEntry.Bucket.AVAILABLE,
-                    release_at=order.release_at,
-                    source_type="order",
-                    source_id=str(order.order_id),
-                    idempotency_key=f"order:{order.order_id}:earn",
-                    note=order.name,
-                )
+            entries.add(
+                shop_id,
+                member.pk,
+                cand.earned,
+                LedgerEntry.Kind.ORDER_EARN,
+                LedgerEntry.Bucket.PENDING if pending else LedgerEntry.Bucket.AVAILABLE,
+                order.release_at,
+                "order",
+                str(order.order_id),
+                f"order:{order.order_id}:earn",
+                order.name,
             )
             if pending:
                 member.pending_points += cand.earned
@@ -575,18 +1050,23 @@ def _batch_apply(kept: list[_Candidate], known_members: dict[tuple[int, int], in
                 member.balance += cand.earned
             member.lifetime_earned += cand.earned
             member.last_activity_at = now
-            state.profile_changed |= {
-                "balance",
-                "pending_points",
-                "lifetime_earned",
-                "last_activity_at",
-            }
-    posted = rows_insert_returning(
-        LedgerEntry, entries, conflict=("shop", "idempotency_key"), returning=("id",)
-    )
-    if len(posted) != len(entries):  # a key already used: the per-delivery path decides
-        raise _Abort("an earning entry already exists")
-    touched = [s.member for s in states.values() if s.member is not None and s.profile_changed]
+            state.changed = True
+        credited.add((shop_id, cand.order_id))
+        if order.refunded_base:  # refunds that came first (``_order_credit``)
+            _reversal_apply(order, member, programs[shop_id], entries, key=None, source_id="")
+    if len(refunds):
+        recorded = rows_insert_columns(
+            OrderRefund, refunds.columns, conflict=("shop", "refund_id"), returning=("id",)
+        )
+        if len(recorded) != len(refunds):
+            raise _Abort("a refund was recorded concurrently")
+    if len(entries):
+        posted = rows_insert_columns(
+            LedgerEntry, entries.columns, conflict=("shop", "idempotency_key"), returning=("id",)
+        )
+        if len(posted) != len(entries):  # a key already used: the per-delivery path decides
+            raise _Abort("a ledger entry already exists")
+    touched = [s.member for s in states.values() if s.member is not None and s.changed]
     touched.sort(key=lambda m: m.pk)
     _update_from_arrays(
         Member._meta.db_table,
@@ -595,6 +1075,10 @@ def _batch_apply(kept: list[_Candidate], known_members: dict[tuple[int, int], in
             "balance": ("integer", [m.balance for m in touched]),
             "pending_points": ("integer", [m.pending_points for m in touched]),
             "lifetime_earned": ("integer", [m.lifetime_earned for m in touched]),
+            "negative_balance_allowed": (
+                "boolean",
+                [m.negative_balance_allowed for m in touched],
+            ),
             "last_activity_at": ("timestamptz", [m.last_activity_at for m in touched]),
             "email": ("text", [m.email for m in touched]),
             "first_name": ("text", [m.first_name for m in touched]),
@@ -603,24 +1087,84 @@ def _batch_apply(kept: list[_Candidate], known_members: dict[tuple[int, int], in
         },
         [m.pk for m in touched],
     )
-    fresh = [
-        c.order
-        for c in kept
-        if c.order is not None and (c.delivery.shop.pk, c.customer_id) not in known_members
-    ]
+    for cand in triggers:  # an open order a trigger credited: its every column changed
+        if (cand.delivery.shop.pk, cand.order_id) in known.opened and cand.order is not None:
+            changed_orders.pop(cand.order.pk, None)
+            cand.order.save()
+    changed = sorted(changed_orders.values(), key=lambda o: o.pk)
     _update_from_arrays(
         LoyaltyOrder._meta.db_table,
         "id",
-        {"member_id": ("bigint", [o.member_id for o in fresh])},
-        [o.pk for o in fresh],
+        {
+            "member_id": ("bigint", [o.member_id for o in changed]),
+            "refunded_base": ("numeric", [Decimal(o.refunded_base) for o in changed]),
+            "points_pending": ("integer", [o.points_pending for o in changed]),
+            "points_reversed": ("integer", [o.points_reversed for o in changed]),
+            "points_shortfall": ("integer", [o.points_shortfall for o in changed]),
+            "updated_at": ("timestamptz", [now] * len(changed)),
+        },
+        [o.pk for o in changed],
     )
     # 4. Attribution of redemption codes, in delivery order.
-    for cand in kept:
+    for cand in triggers:
         if services.order_discount_codes(cand.delivery.payload):
             services._redemptions_attribute(
                 shop=cand.delivery.shop, order_id=cand.order_id, payload=cand.delivery.payload
             )
     return {c.delivery.key for c in kept}
+
+
+def _reversal_apply(
+    order: LoyaltyOrder,
+    member: _MemberRow,
+    program: LoyaltyProgram,
+    entries: _Rows,
+    *,
+    key: str | None,
+    source_id: str | int,
+) -> None:
+    """What ``_order_reversal_sync`` does to a credited order and its member (both
+    locked), with the ledger entries added to ``entries``."""
+    plan = services.order_reversal_plan(
+        order=order, balance=member.balance, program=program, key=key, source_id=source_id
+    )
+    if plan is None:
+        return
+    shop_id = order.shop_id
+    if plan.from_pending:
+        entries.add(
+            shop_id,
+            member.pk,
+            -plan.from_pending,
+            plan.kind,
+            LedgerEntry.Bucket.PENDING,
+            None,
+            plan.source_type,
+            plan.source_id,
+            f"{plan.key}:pending",
+            order.name,
+        )
+        member.pending_points -= plan.from_pending
+        order.points_pending -= plan.from_pending
+    if plan.take:
+        entries.add(
+            shop_id,
+            member.pk,
+            -plan.take,
+            plan.kind,
+            LedgerEntry.Bucket.AVAILABLE,
+            None,
+            plan.source_type,
+            plan.source_id,
+            plan.key,
+            plan.note,
+        )
+        member.balance -= plan.take
+        if member.balance < 0:  # only the allow_negative policy gets here
+            member.negative_balance_allowed = True
+    member.lifetime_earned -= plan.delta
+    order.points_reversed += plan.delta
+    order.points_shortfall += plan.shortfall
 
 
 def _members_lock(
@@ -631,9 +1175,11 @@ def _members_lock(
     states: dict[tuple[int, int], _MemberState] = {}
     new: list[Member] = []
     for cand in kept:
+        if cand.customer_id is None:
+            continue  # a refund of an order without a member
         ident = (cand.delivery.shop.pk, cand.customer_id)
-        if ident in states:
-            continue
+        if ident in states or (cand.refund_id is not None and ident not in known):
+            continue  # a refund's member is a held order's or its trigger's
         states[ident] = _MemberState()
         if ident not in known:
             new.append(
@@ -646,22 +1192,28 @@ def _members_lock(
                 )
             )
     new.sort(key=lambda m: (m.shop_id, m.customer_id))
-    created = {
-        (shop_id, customer_id)
-        for _, shop_id, customer_id in rows_insert_returning(
-            Member, new, conflict=("shop", "customer_id"), returning=("id", "shop", "customer_id")
-        )
-    }
-    by_shop: dict[int, set[int]] = defaultdict(set)
-    for shop_id, customer_id in states:
-        by_shop[shop_id].add(customer_id)
-    q = models.Q()
-    for shop_id, customer_ids in by_shop.items():
-        q |= models.Q(shop_id=shop_id, customer_id__in=customer_ids)
-    for member in member_qs_select_for_update().filter(q):
-        state = states[(member.shop_id, member.customer_id)]
+    pks = {ident: pk for ident, pk in known.items() if ident in states}
+    created: set[int] = set()
+    for pk, shop_id, customer_id in rows_insert_returning(
+        Member, new, conflict=("shop", "customer_id"), returning=("id", "shop", "customer_id")
+    ):
+        pks[(shop_id, customer_id)] = pk
+        created.add(pk)
+    missing = [ident for ident in states if ident not in pks]
+    if missing:  # created by another worker since the check
+        q = models.Q()
+        for shop_id, customer_id in missing:
+            q |= models.Q(shop_id=shop_id, customer_id=customer_id)
+        for pk, shop_id, customer_id in Member.objects.filter(q).values_list(
+            "pk", "shop_id", "customer_id"
+        ):
+            pks[(shop_id, customer_id)] = pk
+    idents = {pk: ident for ident, pk in pks.items()}
+    for row in member_rows_select_for_update(pks=sorted(idents), columns=_MemberRow.FIELDS):
+        member = _MemberRow(row)
+        state = states[idents[member.pk]]
         state.member = member
-        state.created = (member.shop_id, member.customer_id) in created
+        state.created = member.pk in created
     if any(s.member is None for s in states.values()):
         raise _Abort("a member disappeared")
     return states

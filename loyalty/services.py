@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from django.db import models, transaction
 from django.db.models import Count, F, Q, Sum
@@ -302,8 +302,17 @@ def _member_upsert(
     return member, created
 
 
+class MemberProfile(Protocol):
+    """A member's profile fields: a ``Member`` or the batch path's locked-row record."""
+
+    email: str
+    first_name: str
+    last_name: str
+    redacted: bool
+
+
 def member_profile_apply(
-    member: Member, *, email: str, first_name: str | None, last_name: str | None
+    member: MemberProfile, *, email: str, first_name: str | None, last_name: str | None
 ) -> list[str]:
     """Copy the non-empty profile values that differ onto ``member`` (not a redacted one);
     returns the fields changed. Shared by the per-delivery and the batch paths."""
@@ -497,14 +506,22 @@ def order_earning_compute(
 
 
 def refund_base_compute(
-    *, shop: Shop, program: LoyaltyProgram, payload: dict[str, Any], taxes_included: bool
+    *,
+    shop: Shop,
+    program: LoyaltyProgram,
+    payload: dict[str, Any],
+    taxes_included: bool,
+    tags: dict[int, set[str]] | None = None,
 ) -> Decimal:
-    """The part of the earning base a refund gives back (see the module docstring)."""
+    """The part of the earning base a refund gives back (see the module docstring).
+
+    The batch path passes the product ``tags`` it read once for many deliveries."""
     rlis = payload.get("refund_line_items") or []
     lines = [rli.get("line_item") or {} for rli in rlis]
-    tags = _product_tags(
-        shop=shop, product_ids=(_int_or_none(li.get("product_id")) for li in lines)
-    )
+    if tags is None:
+        tags = _product_tags(
+            shop=shop, product_ids=(_int_or_none(li.get("product_id")) for li in lines)
+        )
     total = ZERO
     for rli, line in zip(rlis, lines, strict=True):
         if not _line_eligible(line, program, tags):
@@ -585,6 +602,68 @@ def _order_credit(*, order: LoyaltyOrder, program: LoyaltyProgram) -> None:
     _order_reversal_sync(order=order, member=member, program=program, key=None, source_id="")
 
 
+@dataclass(frozen=True)
+class ReversalPlan:
+    """The points a reversal takes back and from where (see ``order_reversal_plan``)."""
+
+    delta: int  # reversed in all: the order's points_reversed grows by it
+    from_pending: int  # taken from the pending bucket (entry key ``key + ":pending"``)
+    take: int  # taken from the available balance (entry key ``key``)
+    shortfall: int  # what the balance could not cover (deduct_to_zero policy)
+    kind: str
+    key: str
+    source_type: str
+    source_id: str
+    note: str  # of the available entry; the pending entry's note is the order's name
+
+
+def order_reversal_plan(
+    *,
+    order: LoyaltyOrder,
+    balance: int,
+    program: LoyaltyProgram,
+    key: str | None,
+    source_id: str | int,
+    cancel: bool = False,
+) -> ReversalPlan | None:
+    """What bringing the order's reversed points up to what its refunds (or cancellation)
+    require takes, given the member's available ``balance``; ``None`` when nothing is due.
+    Pure: the per-delivery path (``_order_reversal_sync``) and the batch path
+    (``loyalty.ingest``) both apply it."""
+    earned = order.points_earned
+    if cancel:
+        target = earned
+    elif order.base > 0 and earned > 0:
+        ratio = min(Decimal(1), order.refunded_base / order.base)
+        target = int((earned * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    else:
+        target = 0
+    delta = min(target, earned) - order.points_reversed
+    if delta <= 0:
+        return None
+    kind = Kind.ORDER_CANCEL if cancel else Kind.ORDER_REFUND
+    key = key or f"order:{order.order_id}:reversal:{order.points_reversed + delta}"
+    source_type = "order" if cancel or not source_id else "refund"
+    source_id = source_id or order.order_id
+    from_pending = min(delta, order.points_pending)
+    rest = delta - from_pending
+    take, shortfall = rest, 0
+    if rest and program.negative_balance_policy != LoyaltyProgram.NegativePolicy.ALLOW_NEGATIVE:
+        take = min(rest, max(balance, 0))
+        shortfall = rest - take
+    return ReversalPlan(
+        delta=delta,
+        from_pending=from_pending,
+        take=take,
+        shortfall=shortfall,
+        kind=kind,
+        key=key,
+        source_type=source_type,
+        source_id=str(source_id),
+        note=order.name + (f" (shortfall {shortfall})" if shortfall else ""),
+    )
+
+
 def _order_reversal_sync(
     *,
     order: LoyaltyOrder,
@@ -599,60 +678,47 @@ def _order_reversal_sync(
     Precondition: the order and member rows are locked. Pending points are reduced first;
     the available balance pays the rest under the shop's negative-balance policy.
     """
-    earned = order.points_earned
-    if cancel:
-        target = earned
-    elif order.base > 0 and earned > 0:
-        ratio = min(Decimal(1), order.refunded_base / order.base)
-        target = int((earned * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    else:
-        target = 0
-    delta = min(target, earned) - order.points_reversed
-    if delta <= 0:
+    plan = order_reversal_plan(
+        order=order,
+        balance=member.balance,
+        program=program,
+        key=key,
+        source_id=source_id,
+        cancel=cancel,
+    )
+    if plan is None:
         return 0
-    kind = Kind.ORDER_CANCEL if cancel else Kind.ORDER_REFUND
-    key = key or f"order:{order.order_id}:reversal:{order.points_reversed + delta}"
-    source_type = "order" if cancel or not source_id else "refund"
-    source_id = source_id or order.order_id
-    from_pending = min(delta, order.points_pending)
-    if from_pending:
+    if plan.from_pending:
         _ledger_post(
             member=member,
-            amount=-from_pending,
-            kind=kind,
-            key=f"{key}:pending",
+            amount=-plan.from_pending,
+            kind=plan.kind,
+            key=f"{plan.key}:pending",
             bucket=PENDING,
-            source_type=source_type,
-            source_id=source_id,
+            source_type=plan.source_type,
+            source_id=plan.source_id,
             note=order.name,
         )
-        order.points_pending -= from_pending
-    rest = delta - from_pending
-    shortfall = 0
-    if rest:
-        take = rest
-        if program.negative_balance_policy != LoyaltyProgram.NegativePolicy.ALLOW_NEGATIVE:
-            take = min(rest, max(member.balance, 0))
-            shortfall = rest - take
-        if take:
-            _ledger_post(
-                member=member,
-                amount=-take,
-                kind=kind,
-                key=key,
-                source_type=source_type,
-                source_id=source_id,
-                note=order.name + (f" (shortfall {shortfall})" if shortfall else ""),
-                allow_negative=True,
-            )
-    member.lifetime_earned -= delta
+        order.points_pending -= plan.from_pending
+    if plan.take:
+        _ledger_post(
+            member=member,
+            amount=-plan.take,
+            kind=plan.kind,
+            key=plan.key,
+            source_type=plan.source_type,
+            source_id=plan.source_id,
+            note=plan.note,
+            allow_negative=True,
+        )
+    member.lifetime_earned -= plan.delta
     member.save(update_fields=["lifetime_earned", "updated_at"])
-    order.points_reversed += delta
-    order.points_shortfall += shortfall
+    order.points_reversed += plan.delta
+    order.points_shortfall += plan.shortfall
     order.save(
         update_fields=["points_pending", "points_reversed", "points_shortfall", "updated_at"]
     )
-    return delta
+    return plan.delta
 
 
 def _order_is_trigger(program: LoyaltyProgram, topic: str, payload: dict[str, Any]) -> bool:

@@ -2,10 +2,12 @@
 
 Property-style: the same randomly generated deliveries (orders for new and known
 customers, guests, duplicate deliveries and duplicate orders, refunds before and after the
-payment, cancellations, customer sign-ups, codes of issued rewards, bonus events, a
-pending period, a disabled program, crediting on fulfilment) are stored for two identical
-shops; one shop's inbox is drained one delivery at a time, the other's with the batch path.
-Members, ledgers, orders, refunds, redemptions and delivery outcomes must be identical.
+payment, two refunds of one order, a refund sent again under another webhook id,
+cancellations, customer sign-ups, codes of issued rewards, bonus events, a pending period,
+a disabled program, crediting on fulfilment, the negative-balance policy) are stored for
+two identical shops; one shop's inbox is drained one delivery at a time, the other's with
+the batch path. Members, ledgers, orders, refunds, redemptions and delivery outcomes must
+be identical.
 
 The batch path is PostgreSQL-only; on SQLite the drain keeps the per-delivery path, so the
 comparison there checks that the drain's fallback is transparent.
@@ -128,9 +130,18 @@ def scenario(seed: int, *, orders: int = 30) -> list[tuple[str, str, dict[str, A
         if rng.random() < 0.1:
             deliveries.append((f"fulfilled-{n}", "orders/fulfilled", payload))
         if rng.random() < 0.2:
-            deliveries.append(
-                (f"refund-{n}", "refunds/create", refund(70_000 + n, order_id, [(1, "10.00")]))
-            )
+            first_refund = refund(70_000 + n, order_id, [(1, "10.00")])
+            deliveries.append((f"refund-{n}", "refunds/create", first_refund))
+            if rng.random() < 0.3:  # a second refund of the same order
+                deliveries.append(
+                    (
+                        f"refund-b-{n}",
+                        "refunds/create",
+                        refund(71_000 + n, order_id, [(2, f"{rng.randint(1, 60)}.00")]),
+                    )
+                )
+            if rng.random() < 0.15:  # the same refund under another webhook id
+                deliveries.append((f"refund-again-{n}", "refunds/create", first_refund))
         if rng.random() < 0.08:
             deliveries.append((f"cancel-{n}", "orders/cancelled", payload))
         if guest and rng.random() < 0.3:
@@ -152,6 +163,8 @@ def shop_prepare(variant: str) -> Shop:
         program.enabled = False
     elif variant == "fulfilled":
         program.earn_trigger = LoyaltyProgram.EarnTrigger.FULFILLED
+    elif variant == "allow_negative":
+        program.negative_balance_policy = LoyaltyProgram.NegativePolicy.ALLOW_NEGATIVE
     elif variant == "tenth_nearest_shipping":
         program.points_per_currency_unit = Decimal("0.1")
         program.rounding = LoyaltyProgram.Rounding.NEAREST
@@ -286,7 +299,15 @@ def _assert_same(one: dict[str, Any], two: dict[str, Any]) -> None:
         assert one[key] == two[key], key
 
 
-VARIANTS = ["default", "pending", "disabled", "fulfilled", "tenth_nearest_shipping", "bonus"]
+VARIANTS = [
+    "default",
+    "pending",
+    "disabled",
+    "fulfilled",
+    "tenth_nearest_shipping",
+    "bonus",
+    "allow_negative",
+]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -337,6 +358,135 @@ def test_clean_burst_is_credited_entirely_by_the_batch_path(batch_calls) -> None
     assert (member.balance, member.lifetime_earned) == (50 + 4 * 44, 50 + 4 * 44)
 
 
+def _paid(n: int, customer_id: int) -> tuple[str, str, dict[str, Any]]:
+    payload = order(
+        80_000 + n,
+        [line("19.99", 2, line_id=1), line("5.00", line_id=2)],
+        customer_id=customer_id,
+        email=f"c{customer_id}@example.com",
+    )
+    return (f"paid-{n}", "orders/paid", payload)
+
+
+def _refund(n: int, suffix: str, items: list[tuple[int, str]]) -> tuple[str, str, dict[str, Any]]:
+    refund_id = 70_000 + n * 10 + len(suffix)
+    return (f"refund-{n}-{suffix}", "refunds/create", refund(refund_id, 80_000 + n, items))
+
+
+def _drain_both(
+    reference: Shop,
+    batched: Shop,
+    deliveries: list[tuple[str, str, dict[str, Any]]],
+    batch_calls: list[int],
+    *,
+    batch_size: int = 500,
+) -> int:
+    """Record the deliveries for both shops, drain one per delivery and the other with the
+    batch path; returns how many deliveries the batch path handled."""
+    record_all(reference, deliveries)
+    record_all(batched, deliveries)
+    inbox.deliveries_drain(shop=reference, batch_min=10**9)
+    batch_calls.clear()
+    inbox.deliveries_drain(shop=batched, batch_min=1, batch_size=batch_size)
+    _assert_same(outcome(reference), outcome(batched))
+    assert not ledger_verify(shop=batched).drifts
+    return sum(batch_calls)
+
+
+@pytest.mark.parametrize("batch_size", [7, 500])
+def test_refunds_are_applied_by_the_batch_path(batch_size: int, batch_calls) -> None:
+    """Refunds of orders credited earlier, of orders credited in the same claim, arriving
+    before their order (in the same claim or an earlier one), two refunds of one order:
+    all set-based, with the per-delivery path's exact results."""
+    reference, batched = shop_prepare("default"), shop_prepare("default")
+    first = [_paid(n, 9000 + n % 6) for n in range(8)]
+    assert _drain_both(reference, batched, first, batch_calls) == (8 if PG else 0)
+
+    second = [
+        _refund(0, "a", [(1, "39.98")]),  # an order credited by the first drain
+        _refund(1, "a", [(1, "19.99")]),  # two refunds of one credited order
+        _refund(1, "bb", [(2, "5.00")]),
+        _refund(12, "a", [(1, "39.98")]),  # before its order, same claim
+        _paid(12, 9003),
+        _paid(13, 9004),
+        _refund(13, "a", [(2, "5.00")]),  # after its order, same claim
+        _refund(13, "bb", [(1, "39.98")]),
+        _refund(20, "a", [(1, "19.99")]),  # its order comes in the next drain
+        *(_paid(n, 9000 + n % 7) for n in range(30, 45)),
+    ]
+    handled = _drain_both(reference, batched, second, batch_calls, batch_size=batch_size)
+    assert handled == (len(second) if PG else 0)
+    third = [_refund(20, "bb", [(2, "5.00")]), _paid(20, 9005), *(_paid(n, 9001) for n in (50, 51))]
+    handled = _drain_both(reference, batched, third, batch_calls, batch_size=batch_size)
+    assert handled == (len(third) if PG else 0)
+
+    orders = {o.order_id: o for o in LoyaltyOrder.objects.filter(shop=batched)}
+    assert (orders[80_000].points_earned, orders[80_000].points_reversed) == (44, 39)
+    assert (orders[80_001].refunded_base, orders[80_001].points_reversed) == (Decimal("24.99"), 24)
+    assert (orders[80_012].refunded_base, orders[80_012].points_reversed) == (Decimal("39.98"), 39)
+    assert (orders[80_020].state, orders[80_020].points_reversed) == ("credited", 24)
+    assert set(
+        LedgerEntry.objects.filter(shop=batched, kind="order_refund").values_list(
+            "idempotency_key", flat=True
+        )
+    ) == {
+        "refund:70001",
+        "refund:70011",
+        "refund:70012",
+        "refund:70132",
+        "refund:70131",
+        "order:80012:reversal:39",
+        "order:80020:reversal:24",
+    }
+
+
+@pytest.mark.parametrize("pending", [False, True])
+@pytest.mark.parametrize("policy", ["deduct_to_zero_record_shortfall", "allow_negative"])
+def test_refund_reversals_when_the_points_were_spent(
+    policy: str, pending: bool, batch_calls
+) -> None:
+    """Refunds after the members spent their points: the shortfall policy (or a negative
+    balance) and the pending bucket as the per-delivery path applies them."""
+    shops = []
+    for _ in range(2):
+        shop = shop_prepare("default")
+        LoyaltyProgram.objects.filter(shop=shop).update(
+            negative_balance_policy=policy, pending_days=14 if pending else 0
+        )
+        shops.append(shop)
+    reference, batched = shops
+    first = [_paid(n, 9000 + n % 4) for n in range(12)]
+    _drain_both(reference, batched, first, batch_calls)
+    for shop in shops:
+        for member in Member.objects.filter(shop=shop, balance__gt=3).order_by("customer_id"):
+            points_adjust(
+                shop=shop,
+                member=member,
+                amount=3 - member.balance,
+                reason="spent",
+                actor="t",
+                idempotency_key=f"spend-{member.customer_id}",
+            )
+
+    second = [_refund(n, "a", [(1, "39.98"), (2, "5.00")]) for n in range(0, 12, 2)]
+    second += [_paid(20, 9000), _refund(20, "a", [(1, "39.98")]), _refund(1, "a", [(1, "9.99")])]
+    handled = _drain_both(reference, batched, second, batch_calls)
+
+    assert handled == (len(second) if PG else 0)
+    orders = LoyaltyOrder.objects.filter(shop=batched)
+    if pending:
+        assert not orders.filter(points_shortfall__gt=0).exists()
+        assert Member.objects.filter(shop=batched, pending_points__gt=0).exists()
+    elif policy == "allow_negative":
+        assert Member.objects.filter(shop=batched, balance__lt=0).exists()
+        assert not Member.objects.filter(
+            shop=batched, negative_balance_allowed=False, balance__lt=0
+        )
+    else:
+        assert orders.filter(points_shortfall__gt=0).exists()
+        assert not Member.objects.filter(shop=batched, balance__lt=0).exists()
+
+
 def test_small_claims_keep_the_per_delivery_path(batch_calls) -> None:
     shop = shop_prepare("default")
     record_all(
@@ -370,6 +520,38 @@ def test_failing_batch_falls_back_to_the_per_delivery_path(
     assert inbox.deliveries_drain(shop=shop, batch_min=1).processed == 20
 
     assert batch_calls == [0]
+    member = Member.objects.get(shop=shop, customer_id=501)
+    assert member.balance == 200
+    assert LedgerEntry.objects.filter(member=member, kind="order_earn").count() == 20
+    assert set(WebhookDelivery.objects.filter(shop=shop).values_list("status", flat=True)) == {
+        "succeeded"
+    }
+
+
+@pytest.mark.parametrize("failure", ["bug", "database"])
+def test_batch_failing_before_its_transaction_keeps_the_claim(
+    failure: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unexpected error while the batch is prepared (a bug, or a statement PostgreSQL
+    rejects, which aborts the claim's transaction) rolls back only the batch: the claimed
+    deliveries are processed one by one, nothing is lost or doubled."""
+    if not PG:
+        pytest.skip("the batch path is PostgreSQL-only")
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        if failure == "bug":
+            raise RuntimeError("boom")
+        return real_rows_any("SELECT no_such_column FROM loyalty_member", [])
+
+    real_rows_any = ingest._rows_any
+    monkeypatch.setattr(ingest, "_rows_any", broken)
+    shop = shop_prepare("default")
+    record_all(
+        shop, [(f"p{n}", "orders/paid", order(63_000 + n, [line("10.00")])) for n in range(20)]
+    )
+
+    assert inbox.deliveries_drain(shop=shop, batch_min=1).processed == 20
+
     member = Member.objects.get(shop=shop, customer_id=501)
     assert member.balance == 200
     assert LedgerEntry.objects.filter(member=member, kind="order_earn").count() == 20
