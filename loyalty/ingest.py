@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from loyalty import services
 from loyalty.lock_objects import member_qs_select_for_update
+from loyalty.member_versions import members_changed_on_commit
 from loyalty.models import BonusEvent, LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member
 from merchants.models import Shop
 
@@ -528,6 +529,11 @@ def _batch_apply(kept: list[_Candidate], known_members: dict[tuple[int, int], in
 
     # 2. The members: create the new ones (first delivery's profile), then lock all in pk order.
     states = _members_lock(kept, known_members)
+    by_shop: dict[int, list[int]] = defaultdict(list)
+    for shop_id, customer_id in states:
+        by_shop[shop_id].append(customer_id)
+    for shop_id, customer_ids in by_shop.items():  # their storefront views, after commit
+        members_changed_on_commit(shop_id=shop_id, customer_ids=customer_ids)
 
     # 3. Replay each delivery's member effects in delivery order.
     entries: list[LedgerEntry] = []

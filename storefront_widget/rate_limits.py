@@ -1,19 +1,27 @@
 """Fixed-window request limits per shop and per shopper, counted in the shared cache.
 
-In production the cache is Redis: one pipelined round trip ``INCR`` + ``EXPIRE NX`` per key,
-atomic across every worker process and machine. Other cache backends (local memory in
+In production the cache is Redis: one script call per request (``INCR``, ``EXPIRE`` on a
+key's first hit, for every key), atomic across every worker process and machine; the same
+call can read a versioned document (the shopper's ``me``), so a cached read costs one round
+trip in all. Other cache backends (local memory in
 local/test settings, per process) go through the Django cache API. Limits can be tuned with
 ``settings.STOREFRONT_RATE_LIMITS`` (same keys as ``DEFAULT_LIMITS``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
+import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
@@ -30,35 +38,113 @@ def _limits() -> dict[str, tuple[int, int]]:
     return {**DEFAULT_LIMITS, **getattr(settings, "STOREFRONT_RATE_LIMITS", {})}
 
 
-_CLIENTS: dict[int, Any] = {}
+# One script call per request: INCR each counter (EXPIRE on its first hit), then, when asked,
+# read a versioned document: each version key's value (a missing one is created with a
+# never-used value: the server's clock plus a sequence), the stamp they make, and the
+# document (stored as stamp + body; served only when its stamp is the current one).
+_SCRIPT = """
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local count = redis.call('INCR', KEYS[i])
+  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) end
+  out[i] = count
+end
+if #KEYS > n then
+  local stamp = ''
+  local fresh = nil
+  for i = n + 1, #KEYS - 1 do
+    local version = redis.call('GET', KEYS[i])
+    if not version then
+      if not fresh then
+        local now = redis.call('TIME')
+        fresh = now[1] .. '.' .. now[2] .. '.' .. redis.call('INCR', ARGV[n + 3])
+      end
+      version = fresh
+      redis.call('SET', KEYS[i], version, 'EX', ARGV[n + 2])
+    end
+    stamp = stamp .. version .. '|'
+  end
+  out[n + 1] = stamp
+  out[n + 2] = redis.call('GET', KEYS[#KEYS])
+end
+return out
+"""
+_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+VERSION_SECONDS = 3600
+SEQUENCE_KEY = "sf:version-seq"
 
 
-def _redis_client():  # type: ignore[no-untyped-def]
-    """The raw Redis client on the connection pool of Django's RedisCache (one per pool:
-    Django builds a new client object per call, which costs more than the round trip), or
-    None for other backends."""
+@dataclass(frozen=True, slots=True)
+class VersionedKeys:
+    """A document cached under versions: read it in the limits' round trip."""
+
+    versions: tuple[str, ...]
+    document: str
+    seconds: int
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedRead:
+    """The current stamp of a ``VersionedKeys`` and its document's body when the cached one
+    was stored under that stamp (else None: read the source, then ``versioned_store``)."""
+
+    keys: VersionedKeys
+    stamp: bytes
+    body: bytes | None
+
+
+def _redis_pool():  # type: ignore[no-untyped-def]
+    """The connection pool of Django's RedisCache, or None for other backends."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
-    inner = backend._cache
-    pool = inner._get_connection_pool(True)
-    client = _CLIENTS.get(id(pool))
-    if client is None:
-        client = _CLIENTS[id(pool)] = inner._client(connection_pool=pool)
-    return client
+    return backend._cache._get_connection_pool(True)
 
 
-def _counts(keys: list[tuple[str, int]]) -> list[int]:
-    """Increment each ``(key, ttl)`` and return the new counts."""
-    client = _redis_client()
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
-        for key, ttl in keys:
-            full = cache.make_and_validate_key(key)
-            pipe.incr(full)
-            pipe.expire(full, ttl, nx=True)
-        replies = pipe.execute()
-        return [int(n) for n in replies[0::2]]
+def _redis_call(pool: Any, *args: Any) -> Any:
+    """One command on a pooled connection: no client object, no pipeline, no reply callbacks
+    (they cost more CPU than the round trip). A dropped connection is retried once."""
+    conn = pool.get_connection()
+    try:
+        try:
+            conn.send_packed_command(conn.pack_command(*args), check_health=False)
+            return conn.read_response()
+        except (RedisConnectionError, RedisTimeoutError):
+            conn.disconnect()
+            conn.send_packed_command(conn.pack_command(*args), check_health=True)
+            return conn.read_response()
+    finally:
+        pool.release(conn)
+
+
+def _script(pool: Any, keys: list[str], args: list[Any]) -> list[Any]:
+    try:
+        return _redis_call(pool, "EVALSHA", _SCRIPT_SHA, len(keys), *keys, *args)
+    except NoScriptError:  # first call on this server (or after a restart / SCRIPT FLUSH)
+        return _redis_call(pool, "EVAL", _SCRIPT, len(keys), *keys, *args)
+
+
+def _counts_and_read(
+    keys: list[tuple[str, int]], read: VersionedKeys | None
+) -> tuple[list[int], VersionedRead | None]:
+    """Increment each ``(key, ttl)`` and return the new counts, with ``read`` read."""
+    pool = _redis_pool()
+    if pool is not None:
+        make_key = cache.make_key
+        full = [make_key(key) for key, _ in keys]
+        args: list[Any] = [len(keys), *(ttl for _, ttl in keys)]
+        if read is not None:
+            full += [make_key(k) for k in read.versions]
+            full.append(make_key(read.document))
+            args += [VERSION_SECONDS, make_key(SEQUENCE_KEY)]
+        replies = _script(pool, full, args)
+        counts = [int(n) for n in replies[: len(keys)]]
+        if read is None:
+            return counts, None
+        stamp, doc = replies[len(keys)], replies[len(keys) + 1]
+        body = doc[len(stamp) :] if doc is not None and doc.startswith(stamp) else None
+        return counts, VersionedRead(read, stamp, body)
     counts = []
     for key, ttl in keys:
         if cache.add(key, 1, timeout=ttl):
@@ -69,12 +155,43 @@ def _counts(keys: list[tuple[str, int]]) -> list[int]:
         except ValueError:  # expired between add and incr
             cache.add(key, 1, timeout=ttl)
             counts.append(1)
-    return counts
+    return counts, (None if read is None else _read_cache_api(read))
 
 
-def rate_limit_hits(hits: list[tuple[str, str]], *, now: float | None = None) -> None:
+def _read_cache_api(read: VersionedKeys) -> VersionedRead:
+    """The same read on another cache backend, through Django's cache API."""
+    found = cache.get_many([*read.versions, read.document])
+    parts = []
+    for key in read.versions:
+        version = found.get(key)
+        if version is None:
+            cache.add(key, uuid.uuid4().hex, VERSION_SECONDS)
+            version = cache.get(key)
+        parts.append(f"{version}|")
+    stamp = "".join(parts).encode()
+    doc = found.get(read.document)
+    body = doc[len(stamp) :] if doc is not None and doc.startswith(stamp) else None
+    return VersionedRead(read, stamp, body)
+
+
+def versioned_store(read: VersionedRead, body: bytes) -> None:
+    """Cache ``body`` under the stamp ``read`` saw before the source was read: if a writer
+    dropped a version meanwhile, the stored document is never served."""
+    value = read.stamp + body
+    pool = _redis_pool()
+    if pool is None:
+        cache.set(read.keys.document, value, read.keys.seconds)
+        return
+    key = cache.make_key(read.keys.document)
+    _redis_call(pool, "SET", key, value, "EX", read.keys.seconds)
+
+
+def rate_limit_hits(
+    hits: list[tuple[str, str]], *, now: float | None = None, read: VersionedKeys | None = None
+) -> VersionedRead | None:
     """Count one request for each ``(scope, ident)``; raise ``RateLimited`` when any of them
-    is past its limit (the request still counts: hammering does not reset the window)."""
+    is past its limit (the request still counts: hammering does not reset the window).
+    With ``read``, also read that versioned document in the same round trip."""
     limits = _limits()
     current = time.time() if now is None else now
     keys = []
@@ -82,7 +199,8 @@ def rate_limit_hits(hits: list[tuple[str, str]], *, now: float | None = None) ->
         _, window = limits[scope]
         slot = int(current // window)
         keys.append((f"sf:rl:{scope}:{ident}:{slot}", window + 1))
-    for (scope, _), count in zip(hits, _counts(keys), strict=True):
+    counts, found = _counts_and_read(keys, read)
+    for (scope, _), count in zip(hits, counts, strict=True):
         limit, window = limits[scope]
         if count > limit:
             retry_after = max(1, int((int(current // window) + 1) * window - current))
@@ -90,6 +208,7 @@ def rate_limit_hits(hits: list[tuple[str, str]], *, now: float | None = None) ->
                 f"Too many requests ({scope}); try again in {retry_after} s.",
                 retry_after=retry_after,
             )
+    return found
 
 
 def rate_limit_hit(*, scope: str, ident: str, now: float | None = None) -> None:
@@ -97,10 +216,13 @@ def rate_limit_hit(*, scope: str, ident: str, now: float | None = None) -> None:
     rate_limit_hits([(scope, ident)], now=now)
 
 
-def storefront_rate_limit(*, proxy: ProxyContext, write: bool = False) -> None:
-    """The limits of one storefront request: the shop's and the shopper's (one round trip)."""
+def storefront_rate_limit(
+    *, proxy: ProxyContext, write: bool = False, read: VersionedKeys | None = None
+) -> VersionedRead | None:
+    """The limits of one storefront request: the shop's and the shopper's, and ``read``
+    when given (one round trip)."""
     hits = [("shop", str(proxy.shop.pk))]
     if proxy.customer_id is not None:
         scope = "customer_write" if write else "customer"
         hits.append((scope, f"{proxy.shop.pk}:{proxy.customer_id}"))
-    rate_limit_hits(hits)
+    return rate_limit_hits(hits, read=read)
