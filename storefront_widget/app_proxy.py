@@ -8,7 +8,7 @@ never reach Beam through the proxy anyway.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from django.conf import settings
 from django.core.cache import cache
@@ -97,9 +97,17 @@ def _query_pairs(request: HttpRequest) -> list[tuple[str, str]]:
     parsed directly, which is several times cheaper than building ``request.GET``; anything
     else goes through Django's parsing (encodings, the field-count limit)."""
     raw = request.META.get("QUERY_STRING", "")
-    if raw.isascii() and raw.count("&") < settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:
-        return parse_qsl(raw, keep_blank_values=True)
-    return [(key, value) for key, values in request.GET.lists() for value in values]
+    if not raw.isascii() or raw.count("&") >= settings.DATA_UPLOAD_MAX_NUMBER_FIELDS:
+        return [(key, value) for key, values in request.GET.lists() for value in values]
+    pairs = []
+    for part in raw.split("&"):  # what parse_qsl(keep_blank_values=True) gives, faster
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        if "%" in part or "+" in part:
+            key, value = unquote_plus(key), unquote_plus(value)
+        pairs.append((key, value))
+    return pairs
 
 
 def app_proxy_verify(request: HttpRequest) -> ProxyContext:

@@ -19,12 +19,11 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
+from storefront_widget.redis_link import redis_call
 
 # scope: (requests, window seconds)
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
@@ -94,51 +93,27 @@ class VersionedRead:
     body: bytes | None
 
 
-def _redis_pool():  # type: ignore[no-untyped-def]
-    """The connection pool of Django's RedisCache, or None for other backends."""
-    backend = caches["default"]
-    if not isinstance(backend, RedisCache):
-        return None
-    return backend._cache._get_connection_pool(True)
-
-
-def _redis_call(pool: Any, *args: Any) -> Any:
-    """One command on a pooled connection: no client object, no pipeline, no reply callbacks
-    (they cost more CPU than the round trip). A dropped connection is retried once."""
-    conn = pool.get_connection()
+def _script(keys: list[str], args: list[Any]) -> list[Any]:
     try:
-        try:
-            conn.send_packed_command(conn.pack_command(*args), check_health=False)
-            return conn.read_response()
-        except (RedisConnectionError, RedisTimeoutError):
-            conn.disconnect()
-            conn.send_packed_command(conn.pack_command(*args), check_health=True)
-            return conn.read_response()
-    finally:
-        pool.release(conn)
-
-
-def _script(pool: Any, keys: list[str], args: list[Any]) -> list[Any]:
-    try:
-        return _redis_call(pool, "EVALSHA", _SCRIPT_SHA, len(keys), *keys, *args)
+        return redis_call(b"EVALSHA", _SCRIPT_SHA, len(keys), *keys, *args)
     except NoScriptError:  # first call on this server (or after a restart / SCRIPT FLUSH)
-        return _redis_call(pool, "EVAL", _SCRIPT, len(keys), *keys, *args)
+        return redis_call(b"EVAL", _SCRIPT, len(keys), *keys, *args)
 
 
 def _counts_and_read(
     keys: list[tuple[str, int]], read: VersionedKeys | None
 ) -> tuple[list[int], VersionedRead | None]:
     """Increment each ``(key, ttl)`` and return the new counts, with ``read`` read."""
-    pool = _redis_pool()
-    if pool is not None:
-        make_key = cache.make_key
+    backend = caches["default"]
+    if isinstance(backend, RedisCache):
+        make_key = backend.make_key
         full = [make_key(key) for key, _ in keys]
         args: list[Any] = [len(keys), *(ttl for _, ttl in keys)]
         if read is not None:
             full += [make_key(k) for k in read.versions]
             full.append(make_key(read.document))
             args += [VERSION_SECONDS, make_key(SEQUENCE_KEY)]
-        replies = _script(pool, full, args)
+        replies = _script(full, args)
         counts = [int(n) for n in replies[: len(keys)]]
         if read is None:
             return counts, None
@@ -178,12 +153,10 @@ def versioned_store(read: VersionedRead, body: bytes) -> None:
     """Cache ``body`` under the stamp ``read`` saw before the source was read: if a writer
     dropped a version meanwhile, the stored document is never served."""
     value = read.stamp + body
-    pool = _redis_pool()
-    if pool is None:
+    if not isinstance(caches["default"], RedisCache):
         cache.set(read.keys.document, value, read.keys.seconds)
         return
-    key = cache.make_key(read.keys.document)
-    _redis_call(pool, "SET", key, value, "EX", read.keys.seconds)
+    redis_call(b"SET", cache.make_key(read.keys.document), value, b"EX", read.keys.seconds)
 
 
 def rate_limit_hits(
