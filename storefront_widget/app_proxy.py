@@ -86,10 +86,16 @@ def shop_for_proxy(domain: str) -> Shop | None:
     return shop or None
 
 
+_ENCODED: dict[tuple[str, str], list[bytes]] = {}
+
+
 def _secrets() -> list[bytes]:
-    return [
-        s.encode() for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS) if s
-    ]
+    """The current and previous app secrets, encoded (once per pair of values)."""
+    pair = (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_API_SECRET_PREVIOUS)
+    encoded = _ENCODED.get(pair)
+    if encoded is None:
+        encoded = _ENCODED[pair] = [s.encode() for s in pair if s]
+    return encoded
 
 
 def _query_pairs(request: HttpRequest) -> list[tuple[str, str]]:
