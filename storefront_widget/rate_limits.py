@@ -3,14 +3,15 @@
 In production the cache is Redis: one script call per request (``INCR``, ``EXPIRE`` on a
 key's first hit, for every key), atomic across every worker process and machine; the same
 call can read a versioned document (the shopper's ``me``), so a cached read costs one round
-trip in all. Other cache backends (local memory in
-local/test settings, per process) go through the Django cache API. Limits can be tuned with
-``settings.STOREFRONT_RATE_LIMITS`` (same keys as ``DEFAULT_LIMITS``).
+trip in all. Other cache backends (local memory in local/test settings, per process) go
+through the Django cache API. Limits can be tuned with ``settings.STOREFRONT_RATE_LIMITS``
+(same keys as ``DEFAULT_LIMITS``).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,11 +20,13 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
 from storefront_widget.redis_link import redis_call
+
+logger = logging.getLogger(__name__)
 
 # scope: (requests, window seconds)
 DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
@@ -156,7 +159,10 @@ def versioned_store(read: VersionedRead, body: bytes) -> None:
     if not isinstance(caches["default"], RedisCache):
         cache.set(read.keys.document, value, read.keys.seconds)
         return
-    redis_call(b"SET", cache.make_key(read.keys.document), value, b"EX", read.keys.seconds)
+    try:
+        redis_call(b"SET", cache.make_key(read.keys.document), value, b"EX", read.keys.seconds)
+    except (OSError, RedisError) as exc:  # the answer stands; the next read fills again
+        logger.warning("storefront document not cached: %s", exc)
 
 
 def rate_limit_hits(
