@@ -1,8 +1,8 @@
 """Fixed-window request limits per shop and per shopper, counted in the shared cache.
 
-In production the cache is Redis: one script call per request (``INCR``, ``EXPIRE`` on a
-key's first hit, for every key), atomic across every worker process and machine; the same
-call can read a versioned document (the shopper's ``me``), so a cached read costs one round
+In production the cache is Redis: one pipelined round trip per request (``INCR`` +
+``EXPIRE … NX`` per key), atomic across every worker process and machine; the same round
+trip can read a versioned document (the shopper's ``me``), so a cached read costs one round
 trip in all. Other cache backends (local memory in local/test settings, per process) go
 through the Django cache API. Limits can be tuned with ``settings.STOREFRONT_RATE_LIMITS``
 (same keys as ``DEFAULT_LIMITS``).
@@ -10,21 +10,19 @@ through the Django cache API. Limits can be tuned with ``settings.STOREFRONT_RAT
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import RedisError
 
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
-from storefront_widget.redis_link import redis_call
+from storefront_widget.redis_link import redis_call, redis_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -40,41 +38,10 @@ def _limits() -> dict[str, tuple[int, int]]:
     return {**DEFAULT_LIMITS, **getattr(settings, "STOREFRONT_RATE_LIMITS", {})}
 
 
-# One script call per request: INCR each counter (EXPIRE on its first hit), then, when asked,
-# read a versioned document: each version key's value (a missing one is created with a
-# never-used value: the server's clock plus a sequence), the stamp they make, and the
-# document (stored as stamp + body; served only when its stamp is the current one).
-_SCRIPT = """
-local n = tonumber(ARGV[1])
-local out = {}
-for i = 1, n do
-  local count = redis.call('INCR', KEYS[i])
-  if count == 1 then redis.call('EXPIRE', KEYS[i], ARGV[i + 1]) end
-  out[i] = count
-end
-if #KEYS > n then
-  local stamp = ''
-  local fresh = nil
-  for i = n + 1, #KEYS - 1 do
-    local version = redis.call('GET', KEYS[i])
-    if not version then
-      if not fresh then
-        local now = redis.call('TIME')
-        fresh = now[1] .. '.' .. now[2] .. '.' .. redis.call('INCR', ARGV[n + 3])
-      end
-      version = fresh
-      redis.call('SET', KEYS[i], version, 'EX', ARGV[n + 2])
-    end
-    stamp = stamp .. version .. '|'
-  end
-  out[n + 1] = stamp
-  out[n + 2] = redis.call('GET', KEYS[#KEYS])
-end
-return out
-"""
-_SCRIPT_SHA = hashlib.sha1(_SCRIPT.encode()).hexdigest()  # noqa: S324 - Redis names scripts so
+# A versioned document is stored as stamp + body, the stamp being the values of its version
+# keys; it is served only while its stamp is the current one. A missing version key is
+# created with a new random value, so a dropped version never comes back.
 VERSION_SECONDS = 3600
-SEQUENCE_KEY = "sf:version-seq"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,33 +63,49 @@ class VersionedRead:
     body: bytes | None
 
 
-def _script(keys: list[str], args: list[Any]) -> list[Any]:
-    try:
-        return redis_call(b"EVALSHA", _SCRIPT_SHA, len(keys), *keys, *args)
-    except NoScriptError:  # first call on this server (or after a restart / SCRIPT FLUSH)
-        return redis_call(b"EVAL", _SCRIPT, len(keys), *keys, *args)
-
-
 def _counts_and_read(
     keys: list[tuple[str, int]], read: VersionedKeys | None
 ) -> tuple[list[int], VersionedRead | None]:
-    """Increment each ``(key, ttl)`` and return the new counts, with ``read`` read."""
+    """Increment each ``(key, ttl)`` and return the new counts, with ``read`` read. On
+    Redis: one round trip (``INCR`` and ``EXPIRE … NX`` per key, ``MGET`` of the versions
+    and the document), a second one only to create a missing version."""
     backend = caches["default"]
-    if isinstance(backend, RedisCache):
-        make_key = backend.make_key
-        full = [make_key(key) for key, _ in keys]
-        args: list[Any] = [len(keys), *(ttl for _, ttl in keys)]
-        if read is not None:
-            full += [make_key(k) for k in read.versions]
-            full.append(make_key(read.document))
-            args += [VERSION_SECONDS, make_key(SEQUENCE_KEY)]
-        replies = _script(full, args)
-        counts = [int(n) for n in replies[: len(keys)]]
-        if read is None:
-            return counts, None
-        stamp, doc = replies[len(keys)], replies[len(keys) + 1]
-        body = doc[len(stamp) :] if doc is not None and doc.startswith(stamp) else None
-        return counts, VersionedRead(read, stamp, body)
+    if not isinstance(backend, RedisCache):
+        return _counts_cache_api(keys), (None if read is None else _read_cache_api(read))
+    make_key = backend.make_key
+    commands: list[tuple[bytes | str | int, ...]] = []
+    for key, ttl in keys:
+        full = make_key(key)
+        commands += [(b"INCR", full), (b"EXPIRE", full, ttl, b"NX")]
+    if read is not None:
+        versions = [make_key(k) for k in read.versions]
+        commands.append((b"MGET", *versions, make_key(read.document)))
+    replies = redis_pipeline(commands)
+    counts = [int(n) for n in replies[0 : 2 * len(keys) : 2]]
+    if read is None:
+        return counts, None
+    *found, doc = replies[-1]
+    if None in found:
+        found, doc = _versions_create(versions, found), None
+    stamp = b"".join(v + b"|" for v in found)
+    body = doc[len(stamp) :] if doc is not None and doc.startswith(stamp) else None
+    return counts, VersionedRead(read, stamp, body)
+
+
+def _versions_create(keys: list[str], found: list[bytes | None]) -> list[bytes]:
+    """Give each missing version key a new random value (unless another reader just did:
+    ``SET … NX GET`` answers the value that won)."""
+    pairs = enumerate(zip(keys, found, strict=True))
+    missing = [(n, key) for n, (key, value) in pairs if value is None]
+    fresh = uuid.uuid4().hex.encode()
+    commands = [(b"SET", key, fresh, b"NX", b"GET", b"EX", VERSION_SECONDS) for _, key in missing]
+    values = list(found)
+    for (n, _), old in zip(missing, redis_pipeline(commands), strict=True):
+        values[n] = fresh if old is None else old
+    return values  # type: ignore[return-value]
+
+
+def _counts_cache_api(keys: list[tuple[str, int]]) -> list[int]:
     counts = []
     for key, ttl in keys:
         if cache.add(key, 1, timeout=ttl):
@@ -133,7 +116,7 @@ def _counts_and_read(
         except ValueError:  # expired between add and incr
             cache.add(key, 1, timeout=ttl)
             counts.append(1)
-    return counts, (None if read is None else _read_cache_api(read))
+    return counts
 
 
 def _read_cache_api(read: VersionedKeys) -> VersionedRead:

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 _LOCAL = threading.local()
 _CHUNK = 65536
@@ -40,15 +40,27 @@ class RedisLink:
     def close(self) -> None:
         self.conn.disconnect()
 
-    def call(self, *args: bytes | str | int) -> Any:
-        """Send one command and return its reply; an error reply raises ``ResponseError``."""
-        parts = [b"*%d\r\n" % len(args)]
-        for arg in args:
-            data = arg if isinstance(arg, bytes) else str(arg).encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    def pipeline(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
+        """Send the commands at once and return their replies in order. An error reply
+        raises ``ResponseError`` once every reply has been read (the link stays in step)."""
+        parts = []
+        for args in commands:
+            parts.append(b"*%d\r\n" % len(args))
+            for arg in args:
+                data = arg if isinstance(arg, bytes) else str(arg).encode()
+                parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
         self.buffer, self.pos = b"", 0
         self.sock.sendall(b"".join(parts))
-        return self._reply()
+        replies, error = [], None
+        for _ in commands:
+            try:
+                replies.append(self._reply())
+            except ResponseError as exc:
+                error = error or exc
+                replies.append(exc)
+        if error is not None:
+            raise error
+        return replies
 
     def _fill(self) -> None:
         chunk = self.sock.recv(_CHUNK)
@@ -91,10 +103,7 @@ class RedisLink:
         if kind == b"#":
             return rest == b"t"
         if kind == b"-":
-            message = rest.decode(errors="replace")
-            if message.startswith("NOSCRIPT"):
-                raise NoScriptError(message)
-            raise ResponseError(message)
+            raise ResponseError(rest.decode(errors="replace"))
         raise ConnectionError(f"unexpected Redis reply {line[:20]!r}")
 
 
@@ -110,21 +119,27 @@ def redis_link() -> RedisLink | None:
     return link
 
 
-def redis_call(*args: bytes | str | int) -> Any:
-    """One command on this thread's link; a broken connection is reopened and the command
-    sent once more (the storefront's commands tolerate a repeat: a limit counted twice)."""
+def redis_pipeline(commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
+    """Commands sent at once on this thread's link, their replies in order; a broken
+    connection is reopened and the commands sent once more (the storefront's commands
+    tolerate a repeat: a limit counted twice)."""
     link = redis_link()
     assert link is not None, "the default cache is not Redis"
     try:
-        return link.call(*args)
-    except ResponseError:  # a whole error reply was read: the connection is in step
+        return link.pipeline(commands)
+    except ResponseError:  # every reply was read: the connection is in step
         raise
     except OSError:
         _drop(link)
-        return redis_link().call(*args)  # type: ignore[union-attr]
+        return redis_link().pipeline(commands)  # type: ignore[union-attr]
     except BaseException:
         _drop(link)  # a reply read halfway: never reuse the connection
         raise
+
+
+def redis_call(*args: bytes | str | int) -> Any:
+    """One command (``redis_pipeline`` of one)."""
+    return redis_pipeline([args])[0]
 
 
 def _drop(link: RedisLink) -> None:

@@ -1,5 +1,5 @@
-"""The storefront's direct Redis link: replies, errors, a dropped connection, a server that
-does not know the script yet."""
+"""The storefront's direct Redis link: replies, errors, large values, a dropped connection;
+the versions it reads."""
 
 from __future__ import annotations
 
@@ -46,10 +46,21 @@ def test_a_dropped_connection_is_reopened():
     assert redis_link.redis_call(b"CLIENT", b"ID") != own_id
 
 
-def test_a_server_without_the_script_gets_it_sent(monkeypatch, settings):
-    settings.STOREFRONT_RATE_LIMITS = {"customer": (1, 60)}
-    monkeypatch.setattr(rate_limits, "_SCRIPT_SHA", "0" * 40)  # unknown: NOSCRIPT
+def test_an_error_in_a_pipeline_is_raised_after_every_reply_was_read():
+    key = cache.make_key("link:text")
+    redis_link.redis_call(b"SET", key, b"text", b"EX", 60)
 
-    rate_limits.rate_limit_hit(scope="customer", ident="noscript")
-    with pytest.raises(rate_limits.RateLimited):
-        rate_limits.rate_limit_hit(scope="customer", ident="noscript")
+    with pytest.raises(ResponseError):
+        redis_link.redis_pipeline([(b"INCR", key), (b"GET", key)])
+
+    assert redis_link.redis_call(b"GET", key) == b"text"  # the link is still in step
+
+
+def test_a_missing_version_is_created_once_whoever_creates_it():
+    keys = rate_limits.VersionedKeys(versions=("test:v1", "test:v2"), document="d", seconds=60)
+    cache.set("test:v1", "x")  # not the raw format: the Redis client pickles; still a value
+    first = rate_limits.rate_limit_hits([], read=keys)
+    again = rate_limits.rate_limit_hits([], read=keys)
+
+    assert first is not None and again is not None
+    assert first.stamp == again.stamp  # the version created by the first read is kept
