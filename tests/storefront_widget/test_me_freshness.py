@@ -186,9 +186,12 @@ def test_points_expiry(proxy, program, member, give_points, cached_me, committed
     assert proxy.get("api/me").json()["member"]["balance"] == 0
 
 
+@pytest.mark.parametrize("welcome", [100, 0])  # without welcome points: no ledger entry
 def test_sign_up_turns_the_newcomer_into_a_member(
-    proxy, program, shop, customer, cached_me, committed
+    proxy, program, shop, customer, cached_me, committed, welcome
 ):
+    program.welcome_points = welcome
+    program.save()
     assert cached_me()["member"]["done"] == []
 
     committed(
@@ -201,7 +204,7 @@ def test_sign_up_turns_the_newcomer_into_a_member(
 
     data = proxy.get("api/me").json()
     assert data["member"]["done"] == ["signup"]
-    assert data["member"]["balance"] == 100  # the welcome points
+    assert data["member"]["balance"] == welcome
 
 
 def test_redaction(proxy, program, member, shop, cached_me, committed):
