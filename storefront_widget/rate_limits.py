@@ -1,11 +1,11 @@
 """Fixed-window request limits per shop and per shopper, counted in the shared cache.
 
-In production the cache is Redis: one pipelined round trip per request (``INCR`` +
-``EXPIRE … NX`` per key), atomic across every worker process and machine; the same round
-trip can read a versioned document (the shopper's ``me``), so a cached read costs one round
-trip in all. Other cache backends (local memory in local/test settings, per process) go
-through the Django cache API. Limits can be tuned with ``settings.STOREFRONT_RATE_LIMITS``
-(same keys as ``DEFAULT_LIMITS``).
+In production the cache is Redis: one pipelined round trip per request (an ``INCR`` per
+key; a window's first hit also sets the key's lifetime), atomic across every worker process
+and machine; the same round trip can read a versioned document (the shopper's ``me``), so a
+cached read costs one round trip in all. Other cache backends (local memory in local/test
+settings, per process) go through the Django cache API. Limits can be tuned with
+``settings.STOREFRONT_RATE_LIMITS`` (same keys as ``DEFAULT_LIMITS``).
 """
 
 from __future__ import annotations
@@ -67,21 +67,21 @@ def _counts_and_read(
     keys: list[tuple[str, int]], read: VersionedKeys | None
 ) -> tuple[list[int], VersionedRead | None]:
     """Increment each ``(key, ttl)`` and return the new counts, with ``read`` read. On
-    Redis: one round trip (``INCR`` and ``EXPIRE … NX`` per key, ``MGET`` of the versions
-    and the document), a second one only to create a missing version."""
+    Redis: one round trip (``INCR`` per key, ``MGET`` of the versions and the document); a
+    second one only for a window's first hit or to create a missing version."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return _counts_cache_api(keys), (None if read is None else _read_cache_api(read))
     make_key = backend.make_key
-    commands: list[tuple[bytes | str | int, ...]] = []
-    for key, ttl in keys:
-        full = make_key(key)
-        commands += [(b"INCR", full), (b"EXPIRE", full, ttl, b"NX")]
+    counters = [(make_key(key), ttl) for key, ttl in keys]
+    commands: list[tuple[bytes | str | int, ...]] = [(b"INCR", full) for full, _ in counters]
     if read is not None:
         versions = [make_key(k) for k in read.versions]
         commands.append((b"MGET", *versions, make_key(read.document)))
     replies = redis_pipeline(commands)
-    counts = [int(n) for n in replies[0 : 2 * len(keys) : 2]]
+    counts = [int(n) for n in replies[: len(keys)]]
+    if 1 in counts:
+        _lifetimes_set([c for c, n in zip(counters, counts, strict=True) if n == 1])
     if read is None:
         return counts, None
     *found, doc = replies[-1]
@@ -90,6 +90,16 @@ def _counts_and_read(
     stamp = b"".join(v + b"|" for v in found)
     body = doc[len(stamp) :] if doc is not None and doc.startswith(stamp) else None
     return counts, VersionedRead(read, stamp, body)
+
+
+def _lifetimes_set(counters: list[tuple[str, int]]) -> None:
+    """Give the counters of a window's first hit their lifetime. It only frees memory: the
+    window's slot is part of the key, so a key left without one (a crash in between) never
+    counts beyond its window."""
+    try:
+        redis_pipeline([(b"EXPIRE", full, ttl) for full, ttl in counters])
+    except (OSError, RedisError) as exc:
+        logger.warning("rate-limit counters left without a lifetime: %s", exc)
 
 
 def _versions_create(keys: list[str], found: list[bytes | None]) -> list[bytes]:

@@ -64,3 +64,15 @@ def test_a_missing_version_is_created_once_whoever_creates_it():
 
     assert first is not None and again is not None
     assert first.stamp == again.stamp  # the version created by the first read is kept
+
+
+def test_counters_get_their_window_as_lifetime(settings):
+    settings.STOREFRONT_RATE_LIMITS = {"customer": (10, 60)}
+    now = 1_000_000.0
+    key = cache.make_key(f"sf:rl:customer:ttl:{int(now // 60)}")
+
+    rate_limits.rate_limit_hit(scope="customer", ident="ttl", now=now)
+    rate_limits.rate_limit_hit(scope="customer", ident="ttl", now=now)
+
+    assert redis_link.redis_call(b"GET", key) == b"2"
+    assert 0 < redis_link.redis_call(b"TTL", key) <= 61
