@@ -52,6 +52,7 @@ from django.utils import timezone
 
 from loyalty import services
 from loyalty.lock_objects import member_rows_select_for_update, order_qs_select_for_update
+from loyalty.member_versions import members_changed_on_commit
 from loyalty.models import (
     BonusEvent,
     LedgerEntry,
@@ -970,6 +971,11 @@ def _batch_apply(
 
     # 2. The members: create the new ones (first delivery's profile), then lock all in pk order.
     states = _members_lock(kept, known.members)
+    by_shop: dict[int, list[int]] = defaultdict(list)
+    for shop_id, customer_id in states:
+        by_shop[shop_id].append(customer_id)
+    for shop_id, customer_ids in by_shop.items():  # their storefront views, after commit
+        members_changed_on_commit(shop_id=shop_id, customer_ids=customer_ids)
 
     # 3. Replay each delivery's effects in delivery order.
     entries = _Rows(

@@ -51,6 +51,11 @@ from loyalty.errors import (
     RewardNotAvailable,
 )
 from loyalty.lock_objects import member_qs_select_for_update, order_qs_select_for_update
+from loyalty.member_versions import (
+    member_changed_on_commit,
+    members_changed_on_commit,
+    shop_members_changed_on_commit,
+)
 from loyalty.models import (
     BonusEvent,
     ExpiryWarning,
@@ -216,6 +221,7 @@ def _ledger_post(
         member.negative_balance_allowed = True
         fields.append("negative_balance_allowed")
     member.save(update_fields=fields)
+    member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
     return entry
 
 
@@ -299,6 +305,8 @@ def _member_upsert(
         )
         if changed:
             member.save(update_fields=[*changed, "updated_at"])
+    if created:
+        member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
     return member, created
 
 
@@ -713,6 +721,7 @@ def _order_reversal_sync(
         )
     member.lifetime_earned -= plan.delta
     member.save(update_fields=["lifetime_earned", "updated_at"])
+    member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
     order.points_reversed += plan.delta
     order.points_shortfall += plan.shortfall
     order.save(
@@ -747,9 +756,12 @@ def _redemptions_attribute(*, shop: Shop, order_id: int, payload: dict[str, Any]
     codes = order_discount_codes(payload)
     if not codes:
         return 0
-    return Redemption.objects.filter(
-        shop=shop, code__in=codes, status=Redemption.Status.ISSUED
-    ).update(status=Redemption.Status.USED, order_id=order_id, used_at=timezone.now())
+    issued = Redemption.objects.filter(shop=shop, code__in=codes, status=Redemption.Status.ISSUED)
+    customer_ids = list(issued.values_list("member__customer_id", flat=True))
+    if not customer_ids:
+        return 0
+    members_changed_on_commit(shop_id=shop.pk, customer_ids=customer_ids)
+    return issued.update(status=Redemption.Status.USED, order_id=order_id, used_at=timezone.now())
 
 
 def order_webhook_process(
@@ -1406,6 +1418,7 @@ def _redemption_mark_issued(redemption: Redemption, *, discount_id: str) -> Rede
         error="",
         updated_at=timezone.now(),
     )
+    member_changed_on_commit(shop_id=redemption.shop_id, customer_id=redemption.member.customer_id)
     redemption.refresh_from_db()
     return redemption
 
@@ -1489,6 +1502,7 @@ def _redemption_mark_used(redemption: Redemption) -> None:
     Redemption.objects.filter(pk=redemption.pk, status=Redemption.Status.ISSUED).update(
         status=Redemption.Status.USED, used_at=timezone.now(), updated_at=timezone.now()
     )
+    member_changed_on_commit(shop_id=redemption.shop_id, customer_id=redemption.member.customer_id)
 
 
 def redemptions_expire_due(*, now: datetime | None = None) -> int:
@@ -1630,6 +1644,7 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
                     "updated_at",
                 ]
             )
+            member_changed_on_commit(shop_id=shop.pk, customer_id=member.customer_id)
         orders = LoyaltyOrder.objects.filter(shop=shop)
         match = Q(customer_id=customer_id)
         if emails:
@@ -1646,6 +1661,7 @@ def shop_data_erase(*, shop: Shop) -> None:
         models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
         for model in (Member, Reward, BonusEvent, ProductTags, LoyaltyProgram):
             model.objects.filter(shop=shop).delete()
+        shop_members_changed_on_commit(shop_id=shop.pk)
 
 
 # --- embedded admin: configuration changes, each audited ----------------------------------

@@ -253,19 +253,19 @@ def program_data(*, shop: Shop) -> dict[str, Any]:
 def program_document(*, shop: Shop) -> CachedDocument:
     """The program as JSON bytes with its ETag, from the per-shop cache when there."""
     key = _program_key(shop.pk)
-    cached = memo_get(key)
-    if cached is None:
-        cached = cache.get(key)
-        if cached is not None:
-            memo_set(key, cached)
+    doc = memo_get(key)  # the document itself (immutable), shared by the process's requests
+    if doc is not None:
+        return doc
+    cached = cache.get(key)
     if cached is not None:
-        return CachedDocument(*cached)
-    data = program_data(shop=shop)
-    data.pop("landing")
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    doc = CachedDocument(body=body, etag=_etag(body))
-    cache.set(key, (doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
-    memo_set(key, (doc.body, doc.etag))
+        doc = CachedDocument(*cached)
+    else:
+        data = program_data(shop=shop)
+        data.pop("landing")
+        body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+        doc = CachedDocument(body=body, etag=_etag(body))
+        cache.set(key, (doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
+    memo_set(key, doc)
     return doc
 
 

@@ -118,6 +118,33 @@ def app_proxy_signature_compute(params: Iterable[tuple[str, str]] | Mapping, *, 
     return _hex_hmac(secret, app_proxy_message(params))
 
 
+def app_proxy_pairs_signed(pairs: Sequence[tuple[str, str]], *, secrets: Sequence[bytes]) -> bool:
+    """True when the decoded query ``pairs`` carry a ``signature`` that matches under any of
+    ``secrets`` (encoded, rotation). The storefront's hot path: the same message as
+    ``app_proxy_message``, built without the generic conversions, and one-shot HMACs."""
+    grouped: dict[str, list[str]] = {}
+    supplied = ""
+    for key, value in pairs:
+        if key == "signature":
+            supplied = value
+        elif key in grouped:
+            grouped[key].append(value)
+        else:
+            grouped[key] = [value]
+    if len(supplied) != 64:  # hex of a SHA-256 HMAC
+        return False
+    try:
+        wanted = bytes.fromhex(supplied)
+    except ValueError:
+        return False
+    message = "".join(sorted([f"{k}={','.join(v)}" for k, v in grouped.items()])).encode()
+    return any(
+        hmac.compare_digest(hmac.digest(secret, message, "sha256"), wanted)
+        for secret in secrets
+        if secret
+    )
+
+
 def app_proxy_signature_valid(
     params: Iterable[tuple[str, str]] | Mapping,
     *,

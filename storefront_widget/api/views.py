@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from loyalty import services as loyalty_services
 from loyalty.errors import InsufficientPoints
+from loyalty.member_versions import member_version_key, shop_version_key
 from loyalty.models import Redemption
 from merchants.errors import BeamError
 from merchants.models import Shop
@@ -30,7 +31,12 @@ from storefront_widget import selectors
 from storefront_widget.api.serializers import RedeemInputSerializer
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
 from storefront_widget.errors import LoginRequired, RedemptionNotFound
-from storefront_widget.rate_limits import storefront_rate_limit
+from storefront_widget.rate_limits import (
+    VersionedKeys,
+    VersionedRead,
+    storefront_rate_limit,
+    versioned_store,
+)
 
 PRIVATE = "private, no-store"
 PROGRAM_CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=300"
@@ -90,40 +96,48 @@ def error_response(exc: BeamError) -> HttpResponse:
     return response
 
 
+Handler = Callable[[HttpRequest, ProxyContext, VersionedRead | None], HttpResponse]
+
+
 def proxy_read(
-    handler: Callable[[HttpRequest, ProxyContext], HttpResponse],
-) -> Callable[..., HttpResponse]:
+    cached: Callable[[ProxyContext], VersionedKeys | None] | None = None,
+) -> Callable[[Handler], Callable[..., HttpResponse]]:
     """A GET endpoint behind the app proxy: signature, shop and limits before the handler;
-    ``Cache-Control: private, no-store`` unless the handler says otherwise."""
+    ``Cache-Control: private, no-store`` unless the handler says otherwise. ``cached`` names
+    the versioned document to read in the limits' round trip; the handler gets the read."""
 
-    @csrf_exempt
-    @wraps(handler)
-    def view(request: HttpRequest) -> HttpResponse:
-        if request.method not in ("GET", "HEAD"):
-            message = f'Method "{request.method}" not allowed.'
-            response = _json(
-                {"error": {"code": "method_not_allowed", "message": message}}, status=405
-            )
-            response["Allow"] = "GET, HEAD"
-        else:
-            try:
-                proxy = app_proxy_verify(request)
-                storefront_rate_limit(proxy=proxy, write=False)
-                response = handler(request, proxy)
-            except BeamError as exc:
-                response = error_response(exc)
-        if not response.has_header("Cache-Control"):
-            response["Cache-Control"] = PRIVATE
-        return response
+    def decorate(handler: Handler) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @wraps(handler)
+        def view(request: HttpRequest) -> HttpResponse:
+            if request.method not in ("GET", "HEAD"):
+                message = f'Method "{request.method}" not allowed.'
+                response = _json(
+                    {"error": {"code": "method_not_allowed", "message": message}}, status=405
+                )
+                response["Allow"] = "GET, HEAD"
+            else:
+                try:
+                    proxy = app_proxy_verify(request)
+                    keys = cached(proxy) if cached is not None else None
+                    found = storefront_rate_limit(proxy=proxy, write=False, read=keys)
+                    response = handler(request, proxy, found)
+                except BeamError as exc:
+                    response = error_response(exc)
+            if "Cache-Control" not in response:
+                response["Cache-Control"] = PRIVATE
+            return response
 
-    return view
+        return view
+
+    return decorate
 
 
-@proxy_read
-def program_get(request: HttpRequest, proxy: ProxyContext) -> HttpResponse:
+@proxy_read()
+def program_get(request: HttpRequest, proxy: ProxyContext, _: VersionedRead | None) -> HttpResponse:
     """Shop-wide: served from the per-shop cache with an ETag (304 when unchanged)."""
     doc = selectors.program_document(shop=proxy.shop)
-    if request.headers.get("If-None-Match") == doc.etag:
+    if request.META.get("HTTP_IF_NONE_MATCH") == doc.etag:
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(doc.body, content_type="application/json")
@@ -132,13 +146,32 @@ def program_get(request: HttpRequest, proxy: ProxyContext) -> HttpResponse:
     return response
 
 
-@proxy_read
-def me_get(request: HttpRequest, proxy: ProxyContext) -> HttpResponse:
-    """The shopper's balance, pending points, history page and codes, read fresh on every
-    request; guests get the invitation to join."""
+ME_DOCUMENT_SECONDS = 300
+
+
+def _me_document(proxy: ProxyContext) -> VersionedKeys | None:
+    """The first page of a logged-in shopper's ``me`` is cached under the shop's and the
+    member's versions (``loyalty.member_versions``: every writer drops them after commit)."""
+    if proxy.customer_id is None or "page" in proxy.params:
+        return None
+    shop_id, customer_id = proxy.shop.pk, proxy.customer_id
+    return VersionedKeys(
+        versions=(shop_version_key(shop_id), member_version_key(shop_id, customer_id)),
+        document=f"sf:me:{shop_id}:{customer_id}",
+        seconds=ME_DOCUMENT_SECONDS,
+    )
+
+
+@proxy_read(_me_document)
+def me_get(request: HttpRequest, proxy: ProxyContext, cached: VersionedRead | None) -> HttpResponse:
+    """The shopper's balance, pending points, history page and codes, as fresh as the
+    database (the cached first page is dropped by every writer); guests get the invitation
+    to join."""
     if proxy.customer_id is None:
         return _json({"member": None, "invitation": {"sign_up": True, "log_in": True}})
-    page = request.GET.get("page")
+    if cached is not None and cached.body is not None:
+        return HttpResponse(cached.body, content_type="application/json")
+    page = proxy.params.get("page")
     if page is not None and not PAGE_TOKEN.fullmatch(page):
         fields = {"page": ["This value does not match the required pattern."]}
         error = {"code": "invalid", "message": "Invalid input.", "fields": fields}
@@ -146,7 +179,10 @@ def me_get(request: HttpRequest, proxy: ProxyContext) -> HttpResponse:
     data = selectors.member_data(
         shop=proxy.shop, customer_id=proxy.customer_id, before=int(page) if page else None
     )
-    return _json(data)
+    response = _json(data)
+    if cached is not None:
+        versioned_store(cached, response.content)
+    return response
 
 
 class RedeemApi(ProxyApi):
