@@ -1,13 +1,12 @@
 """Each thread's own connection to the cache's Redis, for the storefront's one command per
 request.
 
-Through redis-py, a single small command costs several times the CPU of its round trip
-(pool checkout with a readiness poll, generic argument packing, event and metrics hooks,
-reply callbacks), and the storefront's reads make one on every request. Here the
-connection is opened by redis-py (same URL, credentials, database, TLS and protocol as
-Django's ``RedisCache``) and then kept by its thread; commands are packed and replies read
-directly on its socket. Only what the storefront's commands answer is understood:
-integers, bulk and simple strings, nulls, arrays and errors, in RESP2 and RESP3.
+Through a redis-py client, a single small command costs several times the CPU of its
+round trip (pool checkout with a readiness poll, argument handling, event and metrics
+hooks, reply callbacks), and the storefront's reads make one on every request. Here each
+thread keeps one redis-py ``Connection`` (opened from the same pool settings as Django's
+``RedisCache``: URL, credentials, database, TLS, protocol) and uses it directly: the
+commands packed by the connection, sent at once, the replies read by its parser (hiredis).
 """
 
 from __future__ import annotations
@@ -19,10 +18,11 @@ from typing import Any
 
 from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 _LOCAL = threading.local()
-_CHUNK = 65536
 
 
 class RedisLink:
@@ -33,9 +33,6 @@ class RedisLink:
         self.pid = os.getpid()
         self.conn = pool.connection_class(**pool.connection_kwargs)
         self.conn.connect()  # handshake: AUTH, HELLO/SELECT, TLS
-        self.sock = self.conn._sock
-        self.buffer = b""
-        self.pos = 0
 
     def close(self) -> None:
         self.conn.disconnect()
@@ -43,68 +40,17 @@ class RedisLink:
     def pipeline(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
         """Send the commands at once and return their replies in order. An error reply
         raises ``ResponseError`` once every reply has been read (the link stays in step)."""
-        parts = []
-        for args in commands:
-            parts.append(b"*%d\r\n" % len(args))
-            for arg in args:
-                data = arg if isinstance(arg, bytes) else str(arg).encode()
-                parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-        self.buffer, self.pos = b"", 0
-        self.sock.sendall(b"".join(parts))
+        self.conn.send_packed_command(self.conn.pack_commands(commands), check_health=False)
         replies, error = [], None
         for _ in commands:
             try:
-                replies.append(self._reply())
+                replies.append(self.conn.read_response())
             except ResponseError as exc:
                 error = error or exc
                 replies.append(exc)
         if error is not None:
             raise error
         return replies
-
-    def _fill(self) -> None:
-        chunk = self.sock.recv(_CHUNK)
-        if not chunk:
-            raise ConnectionError("Redis closed the connection")
-        self.buffer = self.buffer[self.pos :] + chunk
-        self.pos = 0
-
-    def _line(self) -> bytes:
-        while True:
-            end = self.buffer.find(b"\r\n", self.pos)
-            if end >= 0:
-                line = self.buffer[self.pos : end]
-                self.pos = end + 2
-                return line
-            self._fill()
-
-    def _bytes(self, size: int) -> bytes:
-        while len(self.buffer) - self.pos < size + 2:
-            self._fill()
-        data = self.buffer[self.pos : self.pos + size]
-        self.pos += size + 2
-        return data
-
-    def _reply(self) -> Any:
-        line = self._line()
-        kind, rest = line[:1], line[1:]
-        if kind == b":":
-            return int(rest)
-        if kind in (b"$", b"="):  # bulk / verbatim string
-            size = int(rest)
-            return None if size < 0 else self._bytes(size)
-        if kind in (b"*", b"~", b">"):  # array / set / push
-            count = int(rest)
-            return None if count < 0 else [self._reply() for _ in range(count)]
-        if kind == b"_":
-            return None
-        if kind == b"+":
-            return rest
-        if kind == b"#":
-            return rest == b"t"
-        if kind == b"-":
-            raise ResponseError(rest.decode(errors="replace"))
-        raise ConnectionError(f"unexpected Redis reply {line[:20]!r}")
 
 
 def redis_link() -> RedisLink | None:
@@ -129,7 +75,7 @@ def redis_pipeline(commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
         return link.pipeline(commands)
     except ResponseError:  # every reply was read: the connection is in step
         raise
-    except OSError:
+    except (OSError, RedisConnectionError, RedisTimeoutError):
         _drop(link)
         return redis_link().pipeline(commands)  # type: ignore[union-attr]
     except BaseException:
