@@ -11,12 +11,13 @@ never uses, and each delivery's ``INSERT`` is its own transaction. Here:
   checks, in the same order, with the same answers as the Django view — and stored here;
   every other request (other paths and methods, ``app/uninstalled``, compliance topics, a
   body without ``Content-Length``, SQLite) goes to Django unchanged.
-* ``GroupCommitter`` (one thread per process) takes the rows the request threads hand it and
-  writes all that are waiting in one ``INSERT … SELECT FROM unnest(…) ON CONFLICT
-  (webhook_id) DO NOTHING RETURNING``, one commit for all. A request is answered 200 only
-  after the commit that holds its row: nothing is acknowledged before it is stored. A batch
-  the database refuses (a value ``jsonb`` cannot hold) is retried row by row so only the bad
-  delivery gets its 400; any other failure answers 503 and the platform retries.
+* ``GroupCommitter`` (per process, no thread of its own): the first request that finds no
+  commit in flight writes all rows waiting in one ``INSERT … SELECT FROM unnest(…) ON
+  CONFLICT (webhook_id) DO NOTHING RETURNING``, one commit for all, while later requests
+  wait and then lead the next one. A request is answered 200 only after the commit that
+  holds its row: nothing is acknowledged before it is stored. A batch the database
+  refuses (a value ``jsonb`` cannot hold) is retried row by row so only the bad delivery
+  gets its 400; any other failure answers 503 and the platform retries.
 
 Host validation (``ALLOWED_HOSTS``) still applies; the HTTPS redirect does not (the platform
 only calls HTTPS endpoints, and a redirected POST would not be followed anyway).
@@ -51,7 +52,7 @@ PREFIX = "/webhooks/"
 # compliance topics read the shop fresh: both stay with Django).
 FAST_TOPICS = frozenset(inbox.WEBHOOK_TOPICS) - {inbox.APP_UNINSTALLED}
 BATCH_MAX = 500
-# The writer lingers up to LINGER_SECONDS for LINGER_ROWS rows, only while deliveries arrive
+# A leader lingers up to LINGER_SECONDS for LINGER_ROWS rows, only while deliveries arrive
 # less than LINGER_IDLE apart (a quiet shop's webhook is written at once).
 LINGER_SECONDS = 0.002
 LINGER_ROWS = 8
@@ -71,6 +72,7 @@ class _Pending:
     done: threading.Event = field(default_factory=threading.Event)
     delivery_id: int | None = None  # set when this request's row was inserted
     error: BaseException | None = None
+    lead: bool = False  # woken to lead the next commit, not with a result
 
 
 def _columns() -> tuple[list[str], str]:
@@ -157,13 +159,16 @@ def _insert(items: list[_Pending]) -> None:
 
 
 class GroupCommitter:
-    """One writer thread per process: the rows that arrive while a commit is in flight go
-    together in the next one. Started on first use and again after a fork."""
+    """Group commit with no writer thread (leader and followers): a request that finds no
+    commit in flight leads one — it writes every row waiting, its own included — while
+    the requests arriving meanwhile wait; when the commit is done the leader wakes each of
+    them, and hands the lead to the first of those that came during its commit. Each
+    waiting request is woken exactly once, by its result or by the lead."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
-        self._close: threading.Event | None = None
+        self._leading = False
         self._pid = 0
         self._busy = False  # recent batches came close together: linger
         self._last = 0.0
@@ -173,51 +178,49 @@ class GroupCommitter:
         ``DataError`` for values the database refuses, ``IntakeUnavailable`` otherwise."""
         item = _Pending(accepted)
         with self._cond:
-            if self._pid != os.getpid():
-                self._pid = os.getpid()
-                self._queue = []
-                threading.Thread(target=self._run, name="webhook-intake", daemon=True).start()
+            if self._pid != os.getpid():  # a forked child starts with no leader
+                self._pid, self._queue, self._leading = os.getpid(), [], False
             self._queue.append(item)
-            self._cond.notify()
-        if not item.done.wait(WAIT_SECONDS):
-            raise IntakeUnavailable("the intake commit timed out")
+            lead = not self._leading
+            if lead:
+                self._leading = True
+            else:
+                self._cond.notify()  # a lingering leader counts the rows
+        if not lead:
+            if not item.done.wait(WAIT_SECONDS):
+                with self._cond:
+                    if item in self._queue and not item.lead:
+                        self._queue.remove(item)  # never written: the platform retries
+                        raise IntakeUnavailable("the intake commit timed out")
+                item.done.wait()  # taken into a commit or handed the lead meanwhile
+            lead = item.lead
+        if lead:
+            self._lead()
         if item.error is not None:
             raise item.error
         return item.delivery_id
 
-    def connection_close(self) -> None:
-        """Have the writer thread close its database connection (it reconnects on its next
-        batch): for shutdown hooks and tests that drop the database."""
+    def _lead(self) -> None:
         with self._cond:
-            if self._pid != os.getpid():
-                return
-            self._close = threading.Event()
-            self._cond.notify()
-            closed = self._close
-        closed.wait(WAIT_SECONDS)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._queue and self._close is None:
-                    self._cond.wait()
-                # A commit costs far more than a row (the WAL flush): under load, wait a
-                # moment for the requests already in flight to join this one.
-                deadline = time.monotonic() + LINGER_SECONDS
-                while self._close is None and len(self._queue) < LINGER_ROWS:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or not self._busy:
-                        break
-                    self._cond.wait(left)
-                batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
-                close, self._close = self._close, None
-            if batch:
-                self._busy = len(batch) > 1 or time.monotonic() - self._last < LINGER_IDLE
-                self._last = time.monotonic()
-                self._commit(batch)
-            if close is not None:
-                connection.close()
-                close.set()
+            # A commit costs far more than a row (the WAL flush): under load, wait a
+            # moment for the requests already in flight to join this one.
+            deadline = time.monotonic() + LINGER_SECONDS
+            while self._busy and len(self._queue) < LINGER_ROWS:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            batch, self._queue = self._queue[:BATCH_MAX], self._queue[BATCH_MAX:]
+        self._busy = len(batch) > 1 or time.monotonic() - self._last < LINGER_IDLE
+        self._last = time.monotonic()
+        self._commit(batch)
+        with self._cond:
+            successor = self._queue[0] if self._queue else None
+            if successor is None:
+                self._leading = False
+        if successor is not None:
+            successor.lead = True
+            successor.done.set()
 
     def _commit(self, batch: list[_Pending]) -> None:
         try:

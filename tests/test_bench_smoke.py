@@ -74,4 +74,6 @@ def test_ledger_bench_finds_no_overdraft() -> None:
         },
     )
     assert result["redeemed"] > 0 and result["overdrafts"] == 0
-    assert result["balance_read_buffers_10m"] == result["balance_read_buffers_small"]
+    # The read touches the member's index and row only, never the ledger (the redemptions
+    # in between may leave a member's row one page further along its update chain).
+    assert result["balance_read_buffers_10m"] <= result["balance_read_buffers_small"] + 1

@@ -14,7 +14,7 @@ from wsgiref.util import setup_testing_defaults
 import pytest
 from django.core.signals import request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import DataError
+from django.db import DataError, connection
 from django.test import Client
 
 from loyalty.models import LoyaltyProgram, Member
@@ -36,7 +36,6 @@ def _fresh_shop_cache() -> Iterator[None]:
     webhooks._shop_cache.clear()
     yield
     webhooks._shop_cache.clear()
-    intake._committer.connection_close()  # the test database is dropped at the end
 
 
 @pytest.fixture
@@ -247,10 +246,13 @@ def test_concurrent_deliveries_are_each_stored_once(app: intake.IntakeApp, shop:
     lock = threading.Lock()
 
     def worker(part: list[tuple[bytes, dict[str, str]]]) -> None:
-        for body, headers in part:
-            status, _, data = call(app, "/webhooks/customers/create", body, headers)
-            with lock:
-                answers.append((headers["X-Shopify-Webhook-Id"], (status, data)))
+        try:
+            for body, headers in part:
+                status, _, data = call(app, "/webhooks/customers/create", body, headers)
+                with lock:
+                    answers.append((headers["X-Shopify-Webhook-Id"], (status, data)))
+        finally:
+            connection.close()  # a leader commits on its own thread's connection
 
     threads = [threading.Thread(target=worker, args=(requests[i::12],)) for i in range(12)]
     for t in threads:
