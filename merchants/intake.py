@@ -184,8 +184,8 @@ class GroupCommitter:
             lead = not self._leading
             if lead:
                 self._leading = True
-            else:
-                self._cond.notify()  # a lingering leader counts the rows
+            elif len(self._queue) >= LINGER_ROWS:
+                self._cond.notify()  # enough rows for a lingering leader: no more waiting
         if not lead:
             if not item.done.wait(WAIT_SECONDS):
                 with self._cond:
