@@ -152,7 +152,8 @@ def app_proxy_signature_valid(
     max_age: int | None = None,
     now: float | None = None,
 ) -> bool:
-    """True when the app-proxy ``signature`` matches (and the timestamp is fresh)."""
+    """True when the app-proxy ``signature`` matches (and the timestamp is fresh); the
+    verification itself is the storefront's (``app_proxy_pairs_signed``)."""
     pairs = list(_pairs(params))
     supplied = next((v[-1] for k, v in pairs if k == "signature"), "")
     if not supplied or not secret:
@@ -161,5 +162,5 @@ def app_proxy_signature_valid(
         ts = next((v[-1] for k, v in pairs if k == "timestamp"), None)
         if not timestamp_fresh(ts, max_age, now=now):
             return False
-    expected = app_proxy_signature_compute(params, secret=secret)
-    return hmac.compare_digest(expected, supplied.lower())
+    flat = [(key, value) for key, values in pairs for value in values]
+    return app_proxy_pairs_signed(flat, secrets=[secret.encode()])
