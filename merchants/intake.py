@@ -12,7 +12,7 @@ never uses, and each delivery's ``INSERT`` is its own transaction. Here:
   every other request (other paths and methods, ``app/uninstalled``, compliance topics, a
   body without ``Content-Length``, SQLite) goes to Django unchanged.
 * ``GroupCommitter`` (per process, no thread of its own): the first request that finds no
-  commit in flight writes all rows waiting in one ``INSERT … SELECT FROM unnest(…) ON
+  commit in flight writes all rows waiting in one prepared ``INSERT … VALUES … ON
   CONFLICT (webhook_id) DO NOTHING RETURNING``, one commit for all, while later requests
   wait and then lead the next one. A request is answered 200 only after the commit that
   holds its row: nothing is acknowledged before it is stored. A batch the database
@@ -25,6 +25,7 @@ only calls HTTPS endpoints, and a redirected POST would not be followed anyway).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -35,11 +36,12 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
+import psycopg
 from django.conf import settings
 from django.db import DataError, connection
 from django.http import HttpHeaders
 from django.http.request import split_domain_port, validate_host
-from django.utils import timezone
+from psycopg.types.numeric import Int8
 
 from merchants import inbox
 from merchants.models import WebhookDelivery
@@ -58,6 +60,9 @@ LINGER_SECONDS = 0.002
 LINGER_ROWS = 8
 LINGER_IDLE = 0.005
 WAIT_SECONDS = 10.0
+# psycopg prepares a statement run this many times; Django's own cursors bind on the client
+# and never prepare, so on this connection only ``prepare=True`` statements are prepared.
+PREPARE_ONLY_WHEN_ASKED = 1 << 30
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -75,84 +80,94 @@ class _Pending:
     lead: bool = False  # woken to lead the next commit, not with a result
 
 
-def _columns() -> tuple[list[str], str]:
-    """The insert's column list and its ``SELECT`` source (built once; every column is sent as
-    an array and the JSON columns as text, cast by PostgreSQL)."""
-    meta = WebhookDelivery._meta
-    types = {
-        "shop_id": "bigint",
-        "webhook_id": "text",
-        "event_id": "text",
-        "topic": "text",
-        "resource_id": "bigint",
-        "source": "text",
-        "api_version": "text",
-        "triggered_at": "timestamptz",
-        "headers": "jsonb",
-        "payload": "jsonb",
-        "status": "text",
-        "attempts": "integer",
-        "next_attempt_at": "timestamptz",
-        "last_error": "text",
-        "note": "text",
-        "received_at": "timestamptz",
-        "processed_at": "timestamptz",
+# The columns each delivery brings, with the SQL of one row's parameters, and the columns
+# every new delivery starts with (constants of the statement, never sent per row).
+_SENT = {
+    "shop_id": "%b",
+    "webhook_id": "%b",
+    "event_id": "%b",
+    "topic": "%b",
+    "resource_id": "%b",
+    "api_version": "%b",
+    "triggered_at": "%b",
+    "headers": "%b::jsonb",
+    "payload": "%b::jsonb",
+}
+
+
+def _initial() -> dict[str, str]:
+    """The initial values of a stored delivery as SQL literals (from the model's own choices,
+    so the fast path cannot drift from ``delivery_record``)."""
+    source, status = WebhookDelivery.Source.WEBHOOK.value, WebhookDelivery.Status.RECEIVED.value
+    if not (source.isidentifier() and status.isidentifier()):
+        raise RuntimeError("intake: unexpected choice values")
+    return {
+        "source": f"'{source}'",
+        "status": f"'{status}'",
+        "attempts": "0",
+        "next_attempt_at": "NULL",
+        "last_error": "''",
+        "note": "''",
+        "received_at": "statement_timestamp()",
+        "processed_at": "NULL",
     }
-    concrete = {f.column for f in meta.concrete_fields if not f.primary_key}
-    if concrete != set(types):  # a new column must be added here too
-        raise RuntimeError(f"intake columns out of date: {sorted(concrete ^ set(types))}")
-    names = list(types)
-    arrays = ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for kind in types.values())
-    casts = ", ".join(f"{n}::jsonb" if types[n] == "jsonb" else n for n in names)
-    source = f"SELECT {casts} FROM unnest({arrays}) AS v({', '.join(names)})"  # noqa: S608
-    return names, source
 
 
-_NAMES, _SOURCE = _columns()
-_INSERT = (
-    f"INSERT INTO {WebhookDelivery._meta.db_table} ({', '.join(_NAMES)}) {_SOURCE}"
-    " ON CONFLICT (webhook_id) DO NOTHING RETURNING id, webhook_id"
-)
+def _insert_head() -> tuple[str, str]:
+    """``INSERT INTO … VALUES`` and one row's ``(…)`` (built once; a new model column must be
+    added here too)."""
+    initial = _initial()
+    concrete = {f.column for f in WebhookDelivery._meta.concrete_fields if not f.primary_key}
+    if concrete != set(_SENT) | set(initial):
+        raise RuntimeError(
+            f"intake columns out of date: {sorted(concrete ^ (set(_SENT) | set(initial)))}"
+        )
+    names = [*_SENT, *initial]
+    head = f"INSERT INTO {WebhookDelivery._meta.db_table} ({', '.join(names)}) VALUES "  # noqa: S608
+    return head, f"({', '.join([*_SENT.values(), *initial.values()])})"
 
 
-def _arrays(items: list[_Pending]) -> list[list[Any]]:
-    now = timezone.now()
-    rows = []
+_HEAD, _ROW = _insert_head()
+_TAIL = " ON CONFLICT (webhook_id) DO NOTHING RETURNING id, webhook_id"
+
+
+@functools.lru_cache(maxsize=BATCH_MAX)
+def _insert_sql(rows: int) -> str:
+    """The statement for ``rows`` deliveries: one row of parameters each (psycopg dumps each
+    value with its C dumper, where arrays were dumped element by element in Python)."""
+    return _HEAD + ", ".join([_ROW] * rows) + _TAIL
+
+
+def _params(items: list[_Pending]) -> list[Any]:
+    params: list[Any] = []
     for item in items:
         a = item.accepted
-        rows.append(
-            (
-                a.shop.pk,
-                a.webhook_id,
-                a.event_id[:255],
-                a.topic,
-                inbox._resource_id(a.payload),
-                WebhookDelivery.Source.WEBHOOK,
-                a.api_version[:16],
-                a.triggered_at,
-                json.dumps(a.headers),
-                a.text,
-                WebhookDelivery.Status.RECEIVED,
-                0,
-                None,
-                "",
-                "",
-                now,
-                None,
-            )
+        resource_id = inbox._resource_id(a.payload)
+        params += (
+            Int8(a.shop.pk),  # one parameter type whatever the value: one prepared statement
+            a.webhook_id,
+            a.event_id[:255],
+            a.topic,
+            None if resource_id is None else Int8(resource_id),
+            a.api_version[:16],
+            a.triggered_at,
+            json.dumps(a.headers),
+            a.text,
         )
-    return [list(column) for column in zip(*rows, strict=True)]
+    return params
 
 
 def _insert(items: list[_Pending]) -> None:
     """One statement, one commit: sets ``delivery_id`` of the rows inserted (the first of
     several requests carrying one webhook id wins; the others are duplicates)."""
-    import psycopg
-
     connection.ensure_connection()
     raw = connection.connection
+    if raw.prepare_threshold is None:  # Django turns preparing off; ours is asked for by name
+        raw.prepare_threshold = PREPARE_ONLY_WHEN_ASKED
     with connection.wrap_database_errors, psycopg.Cursor(raw) as cursor:
-        cursor.execute(_INSERT, _arrays(items))  # autocommit: committed when it returns
+        # Prepared once per connection and batch size: a burst runs these thousands of
+        # times, and parsing and planning each cost the server more than its rows did.
+        cursor.execute(_insert_sql(len(items)), _params(items), prepare=True)  # autocommit
         inserted = {webhook_id: pk for pk, webhook_id in cursor.fetchall()}
     for item in items:
         item.delivery_id = inserted.pop(item.accepted.webhook_id, None)

@@ -308,3 +308,41 @@ def test_an_unavailable_database_answers_503_and_stores_nothing(
 
     assert (status, data["error"]) == (503, "unavailable")
     assert not inbox.WebhookDelivery.objects.exists()
+
+
+def test_the_fast_insert_writes_what_the_django_path_writes(shop: Shop) -> None:
+    """The prepared multi-row insert sets the columns it does not send to the model's
+    initial values, and a payload of several kilobytes is stored LZ4-compressed where the
+    server has LZ4 (migration 0004)."""
+    payload = order_payload(5150) | {"note": "gift " * 2000}  # compressible, over the TOAST limit
+    accepted = [
+        webhooks.delivery_check(*signed_parts("orders/paid", payload), topics=PAID),
+        webhooks.delivery_check(*signed_parts("orders/paid", order_payload(5151)), topics=PAID),
+    ]
+    items = [intake._Pending(a) for a in accepted]
+
+    intake._insert(items)
+
+    rows = WebhookDelivery.objects.filter(pk__in=[i.delivery_id for i in items]).order_by("pk")
+    assert [r.resource_id for r in rows] == [5150, 5151]
+    for row in rows:
+        assert row.status == WebhookDelivery.Status.RECEIVED
+        assert row.source == WebhookDelivery.Source.WEBHOOK
+        assert (row.attempts, row.next_attempt_at, row.processed_at) == (0, None, None)
+        assert (row.last_error, row.note) == ("", "")
+        assert row.received_at is not None and row.shop_id == shop.pk
+    assert rows[0].payload == payload
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 'lz4' = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'"
+        )
+        if cursor.fetchone()[0]:
+            cursor.execute(
+                "SELECT pg_column_compression(payload) FROM merchants_webhookdelivery"
+                " WHERE id = %s",
+                [items[0].delivery_id],
+            )
+            assert cursor.fetchone()[0] == "lz4"
+
+
+PAID = frozenset({"orders/paid"})
