@@ -165,8 +165,12 @@ class LedgerEntry(models.Model):
         AVAILABLE = "available"
         PENDING = "pending"
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="entries")
+    # No single-column indexes on the keys: every entry of a burst updates every index, and
+    # the composite indexes and the idempotency constraint below start with them.
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.ForeignKey(
+        Member, on_delete=models.PROTECT, related_name="entries", db_index=False
+    )
     amount = models.IntegerField()
     kind = models.CharField(max_length=32, choices=Kind.choices)
     bucket = models.CharField(max_length=16, choices=Bucket.choices, default=Bucket.AVAILABLE)
@@ -229,7 +233,9 @@ class LoyaltyOrder(models.Model):
         NOT_ELIGIBLE = "not_eligible"  # program disabled when the trigger happened
         CANCELLED = "cancelled"
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    # Indexes kept to what queries use (each order insert and update writes all of them):
+    # ``shop`` leads the unique constraint and the composite indexes.
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
     order_id = models.BigIntegerField()
     order_gid = models.CharField(max_length=128, blank=True)
     name = models.CharField(max_length=64, blank=True)
@@ -237,7 +243,7 @@ class LoyaltyOrder(models.Model):
         Member, on_delete=models.PROTECT, null=True, blank=True, related_name="orders"
     )
     customer_id = models.BigIntegerField(null=True, blank=True)
-    email = models.CharField(max_length=254, blank=True, db_index=True)
+    email = models.CharField(max_length=254, blank=True)  # lower-cased; guest index below
     currency = models.CharField(max_length=3, blank=True)
     placed_at = models.DateTimeField(null=True, blank=True)
     taxes_included = models.BooleanField(default=False)
@@ -273,7 +279,18 @@ class LoyaltyOrder(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "release_at"], name="loyaltyorder_release_idx"),
+            # Only orders with points still pending, and guest orders waiting for their
+            # shopper, are in these two: most orders never are.
+            models.Index(
+                fields=["release_at"],
+                name="loyaltyorder_release_idx",
+                condition=Q(points_pending__gt=0),
+            ),
+            models.Index(
+                fields=["shop", "email"],
+                name="loyaltyorder_guest_email_idx",
+                condition=Q(state="guest"),
+            ),
             # Analytics rollups read orders by change, by customer and by day.
             models.Index(fields=["shop", "updated_at"], name="loyaltyorder_shop_updated_idx"),
             models.Index(fields=["shop", "customer_id"], name="loyaltyorder_shop_customer_idx"),
@@ -287,7 +304,7 @@ class LoyaltyOrder(models.Model):
 class OrderRefund(models.Model):
     """A refund as received (once per refund id), whether or not its order was credited."""
 
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
     order_id = models.BigIntegerField()
     refund_id = models.BigIntegerField()
     base = models.DecimalField(max_digits=14, decimal_places=2)
