@@ -31,7 +31,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
@@ -39,7 +39,6 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import DataError, connection
-from django.http import HttpHeaders
 from django.http.request import split_domain_port, validate_host
 from psycopg.types.numeric import Int8
 
@@ -261,14 +260,56 @@ class GroupCommitter:
 _committer = GroupCommitter()
 
 
-def _respond(start_response: Callable[..., Any], answer: webhooks.Answer) -> list[bytes]:
+_Encoded = tuple[str, tuple[tuple[str, str], ...], bytes]
+
+
+def _encode(answer: webhooks.Answer) -> _Encoded:
     body = json.dumps(answer.body).encode()
     status = f"{answer.status} {HTTPStatus(answer.status).phrase}"
     headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
     if answer.allow:
         headers.append(("Allow", answer.allow))
-    start_response(status, headers)
+    return status, tuple(headers), body
+
+
+# The answers of nearly every delivery, encoded once.
+_STORED, _DUPLICATE = _encode(webhooks.STORED), _encode(webhooks.DUPLICATE)
+
+
+def _respond(start_response: Callable[..., Any], answer: webhooks.Answer) -> list[bytes]:
+    if answer is webhooks.STORED:
+        status, headers, body = _STORED
+    elif answer is webhooks.DUPLICATE:
+        status, headers, body = _DUPLICATE
+    else:
+        status, headers, body = _encode(answer)
+    start_response(status, list(headers))
     return [body]
+
+
+class _EnvironHeaders(Mapping[str, str]):
+    """The request's headers read straight from the WSGI environ, named and looked up as
+    Django's ``HttpHeaders`` does (case-insensitive), without building its dictionary for
+    every delivery."""
+
+    _UNPREFIXED = frozenset({"CONTENT_TYPE", "CONTENT_LENGTH"})
+
+    def __init__(self, environ: Mapping[str, Any]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        key = name.upper().replace("-", "_")
+        return self._environ[key if key in self._UNPREFIXED else "HTTP_" + key]
+
+    def __iter__(self) -> Iterator[str]:
+        for key in self._environ:
+            if key.startswith("HTTP_"):
+                yield key[5:].replace("_", "-").title()
+            elif key in self._UNPREFIXED:
+                yield key.replace("_", "-").title()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 def _host_allowed(environ: dict[str, Any]) -> bool:
@@ -309,10 +350,11 @@ class IntakeApp:
         body = environ["wsgi.input"].read(length) if length else b""
         if len(body) != length:
             return _respond(start_response, webhooks.Answer(400, {"error": "incomplete_body"}))
-        return _respond(start_response, intake(body, HttpHeaders(environ), path[len(PREFIX) :]))
+        topic = path[len(PREFIX) :]
+        return _respond(start_response, intake(body, _EnvironHeaders(environ), topic))
 
 
-def intake(body: bytes, headers: HttpHeaders, topic: str) -> webhooks.Answer:
+def intake(body: bytes, headers: Mapping[str, str], topic: str) -> webhooks.Answer:
     """Check, store (group commit) and answer one delivery of ``topic``'s endpoint."""
     checked = webhooks.delivery_check(body, headers, topics=frozenset({topic}))
     if isinstance(checked, webhooks.Answer):

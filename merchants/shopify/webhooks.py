@@ -222,8 +222,12 @@ def delivery_check(
 INVALID_VALUES = _error(400, "invalid_payload", "The body holds values that cannot be stored.")
 
 
+STORED = Answer(200, {"ok": True, "duplicate": False})
+DUPLICATE = Answer(200, {"ok": True, "duplicate": True})
+
+
 def stored_answer(*, created: bool) -> Answer:
-    return Answer(200, {"ok": True, "duplicate": not created})
+    return STORED if created else DUPLICATE
 
 
 def _json(answer: Answer) -> JsonResponse:

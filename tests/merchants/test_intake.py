@@ -346,3 +346,23 @@ def test_the_fast_insert_writes_what_the_django_path_writes(shop: Shop) -> None:
 
 
 PAID = frozenset({"orders/paid"})
+
+
+def test_environ_headers_read_as_djangos_http_headers() -> None:
+    from django.http import HttpHeaders
+
+    environ = {
+        "HTTP_X_SHOPIFY_TOPIC": "orders/paid",
+        "HTTP_X_SHOPIFY_API_VERSION": "2026-10",
+        "CONTENT_TYPE": "application/json",
+        "CONTENT_LENGTH": "12",
+        "REQUEST_METHOD": "POST",
+        "wsgi.input": io.BytesIO(b""),
+    }
+    ours = intake._EnvironHeaders(environ)
+
+    assert dict(ours) == dict(HttpHeaders(environ))
+    assert len(ours) == 4
+    assert ours.get("x-shopify-topic") == ours["X-Shopify-Topic"] == "orders/paid"
+    assert ours.get("Content-Type") == "application/json"
+    assert ours.get("X-Shopify-Hmac-Sha256") is None
