@@ -6,7 +6,7 @@ own database (``bench_ingest``), starts gunicorn with the Procfile's web command
 
 1. the no-op Celery task rate (one task per delivery is the design this replaces);
 2. the floor: a minimal Django view served by the same gunicorn, same load generator, same
-   request bodies;
+   request bodies, before and after the burst (the bars use the mean: the machine drifts);
 3. the burst: ``ORDERS`` signed ``orders/paid`` deliveries for ``MEMBERS`` customers plus
    5 % repeated deliveries (same webhook id) and some refunds, sent concurrently: the ack
    rate and latency, and how fast the orders are credited end to end (first request sent
@@ -386,6 +386,22 @@ def balances_check(shop_id: int, dsn: str) -> dict[str, Any]:
     }
 
 
+def floor_run(when: str) -> S.LoadResult:
+    """The minimal view under the burst's load generator (same connections, same bodies)."""
+    floor = S.load_run(
+        port=PORT,
+        make=make_floor,
+        count=FLOOR_REQUESTS,
+        processes=CLIENT_PROCESSES,
+        connections=CLIENT_CONNECTIONS,
+    )
+    print(
+        f"floor (minimal view, {when}): {floor.per_s:,.0f} req/s, p50 {floor.pct(0.5):.1f} ms,"
+        f" p99 {floor.pct(0.99):.1f} ms, statuses {floor.statuses}"
+    )
+    return floor
+
+
 def main() -> int:
     env = S.bench_env(db_name=DB, redis_db=REDIS_DB, port=PORT)
     dsn = f"postgresql://{S.PG_USER}@{S.PG_HOST}:5432/{DB}"
@@ -420,17 +436,7 @@ def main() -> int:
         procs.append(S.celery_start(env, concurrency=DRAIN_CONCURRENCY, log=logs / "worker.log"))
         time.sleep(3)
 
-        floor = S.load_run(
-            port=PORT,
-            make=make_floor,
-            count=FLOOR_REQUESTS,
-            processes=CLIENT_PROCESSES,
-            connections=CLIENT_CONNECTIONS,
-        )
-        print(
-            f"floor (minimal view): {floor.per_s:,.0f} req/s, p50 {floor.pct(0.5):.1f} ms,"
-            f" p99 {floor.pct(0.99):.1f} ms, statuses {floor.statuses}"
-        )
+        floor = floor_run("before the burst")
 
         watch: dict[str, float] = {}
         watcher = threading.Thread(
@@ -458,6 +464,7 @@ def main() -> int:
         print(
             f"credited end to end: {ORDERS} orders in {e2e_seconds:.1f} s = {credited_per_s:,.0f}/s"
         )
+        floor_after = floor_run("after it")
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -467,16 +474,21 @@ def main() -> int:
     check = balances_check(shop_id, dsn)
     print(f"check: {check}")
 
-    ack_ok = burst.per_s >= 0.5 * floor.per_s and burst.pct(0.99) <= 50
+    # The floor is the mean of the runs before and after the burst: these machines drift
+    # (neighbours come and go), and the burst sits between the two.
+    floor_per_s = (floor.per_s + floor_after.per_s) / 2
+    ack_ok = burst.per_s >= 0.5 * floor_per_s and burst.pct(0.99) <= 50
     credit_ok = credited_per_s >= 3 * noop_per_s
     result = {
         "ack_per_s": round(burst.per_s, 1),
         "ack_p50_ms": round(burst.pct(0.5), 2),
         "ack_p99_ms": round(burst.pct(0.99), 2),
         "ack_non_200": sum(n for code, n in burst.statuses.items() if code != 200),
-        "view_floor_per_s": round(floor.per_s, 1),
-        "view_floor_p99_ms": round(floor.pct(0.99), 2),
-        "ack_vs_floor": round(burst.per_s / floor.per_s, 3),
+        "view_floor_per_s": round(floor_per_s, 1),
+        "view_floor_before_per_s": round(floor.per_s, 1),
+        "view_floor_after_per_s": round(floor_after.per_s, 1),
+        "view_floor_p99_ms": round(max(floor.pct(0.99), floor_after.pct(0.99)), 2),
+        "ack_vs_floor": round(burst.per_s / floor_per_s, 3),
         "credited_per_s": round(credited_per_s, 1),
         "noop_task_per_s": round(noop_per_s, 1),
         "credited_vs_noop": round(credited_per_s / noop_per_s, 2),
