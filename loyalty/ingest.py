@@ -530,9 +530,8 @@ def rows_insert_columns(
 
 def _cursor_bound(db: Any) -> Any:
     """Django's cursor wrapper (query logging, execute wrappers) around a server-binding
-    psycopg cursor: no quoting of the parameters in Python, and psycopg prepares a
-    statement it sees repeatedly, so PostgreSQL stops parsing and planning the view's
-    insert."""
+    psycopg cursor: no quoting of the parameters in Python (not prepared: Django turns
+    psycopg's prepared statements off)."""
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     db.close_if_health_check_failed()

@@ -59,8 +59,10 @@ LINGER_SECONDS = 0.002
 LINGER_ROWS = 8
 LINGER_IDLE = 0.005
 WAIT_SECONDS = 10.0
-# psycopg prepares a statement run this many times; Django's own cursors bind on the client
-# and never prepare, so on this connection only ``prepare=True`` statements are prepared.
+# Django turns psycopg's prepared statements off; the intake turns them back on for its own
+# connections with this threshold, so only statements asked for with ``prepare=True`` are
+# prepared. Not for every statement: the drain's set-based SQL measured slower once
+# PostgreSQL switched it to generic plans.
 PREPARE_ONLY_WHEN_ASKED = 1 << 30
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
