@@ -11,30 +11,30 @@ from django.db import migrations
 COLUMNS = ("payload", "headers")
 
 
-def _lz4(apps, schema_editor) -> None:  # noqa: ANN001
+def _compression_set(schema_editor, method: str) -> None:  # noqa: ANN001
+    """Set ``method`` on the JSON columns (PostgreSQL only; LZ4 only where the server has it)."""
     if schema_editor.connection.vendor != "postgresql":
         return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(
-            "SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression'"
-            " AND 'lz4' = ANY(enumvals)"
+            "SELECT %s = ANY(enumvals) FROM pg_settings WHERE name = 'default_toast_compression'",
+            [method],
         )
-        if cursor.fetchone() is None:
+        if not cursor.fetchone()[0]:
             return
         for column in COLUMNS:
             cursor.execute(
-                f"ALTER TABLE merchants_webhookdelivery ALTER COLUMN {column} SET COMPRESSION lz4"
+                f"ALTER TABLE merchants_webhookdelivery ALTER COLUMN {column}"
+                f" SET COMPRESSION {method}"
             )
+
+
+def _lz4(apps, schema_editor) -> None:  # noqa: ANN001
+    _compression_set(schema_editor, "lz4")
 
 
 def _pglz(apps, schema_editor) -> None:  # noqa: ANN001
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        for column in COLUMNS:
-            cursor.execute(
-                f"ALTER TABLE merchants_webhookdelivery ALTER COLUMN {column} SET COMPRESSION pglz"
-            )
+    _compression_set(schema_editor, "pglz")
 
 
 class Migration(migrations.Migration):
