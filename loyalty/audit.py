@@ -6,6 +6,7 @@ it has one, so the trail and the change commit (or roll back) together.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,15 @@ from django.db.models import QuerySet
 
 from loyalty.models import AuditEvent
 from merchants.models import Shop
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """Who asked for an admin change. Given to a write service, it makes the service write
+    the ``AuditEvent`` inside the change's own transaction: never a change without its audit
+    row, nor an audit row without a change."""
+
+    actor: str
 
 
 def _jsonable(value: Any) -> Any:

@@ -61,6 +61,7 @@ from loyalty.models import (
     Member,
     OrderRefund,
 )
+from loyalty.payloads import int_or_none
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -210,7 +211,7 @@ def _delivery_keys(delivery: OrderDelivery) -> set[tuple[Any, ...]] | None:
         return None
     keys: set[tuple[Any, ...]] = set()
     if topic in ANY_ORDER_TOPICS:
-        order_id = services._int_or_none(payload.get("id"))
+        order_id = int_or_none(payload.get("id"))
         if order_id is None:
             return set()  # ignored by the services
         keys.add(("order", shop_id, order_id))
@@ -218,7 +219,7 @@ def _delivery_keys(delivery: OrderDelivery) -> set[tuple[Any, ...]] | None:
         if customer is not None and not isinstance(customer, dict):
             return None
         customer = customer or {}
-        customer_id = services._int_or_none(customer.get("id"))
+        customer_id = int_or_none(customer.get("id"))
         if customer_id is not None:
             keys.add(("customer", shop_id, customer_id))
         for value in (payload.get("email"), payload.get("contact_email"), customer.get("email")):
@@ -231,12 +232,12 @@ def _delivery_keys(delivery: OrderDelivery) -> set[tuple[Any, ...]] | None:
             keys.add(("code", shop_id, code))
         return keys
     if topic == REFUND_TOPIC:
-        order_id = services._int_or_none(payload.get("order_id"))
+        order_id = int_or_none(payload.get("order_id"))
         if order_id is not None:
             keys.add(("order", shop_id, order_id))
         return keys
     if topic in CUSTOMER_TOPICS:
-        customer_id = services._int_or_none(payload.get("id"))
+        customer_id = int_or_none(payload.get("id"))
         if customer_id is not None:
             keys.add(("customer", shop_id, customer_id))
         if _clean_email(payload.get("email")):
@@ -256,13 +257,13 @@ def _candidate(
         return _refund_candidate(delivery, keys)
     if delivery.topic not in ORDER_TOPICS or delivery.topic == "orders/cancelled":
         return None
-    if not services._order_is_trigger(program, delivery.topic, payload):
+    if not services.order_is_trigger(program, delivery.topic, payload):
         return None
-    order_id = services._int_or_none(payload.get("id"))
+    order_id = int_or_none(payload.get("id"))
     customer = payload.get("customer")
     if order_id is None or not isinstance(customer, dict):
         return None
-    customer_id = services._int_or_none(customer.get("id"))
+    customer_id = int_or_none(customer.get("id"))
     if customer_id is None:
         return None
     for name in ("line_items", "shipping_lines", "discount_codes"):
@@ -273,8 +274,8 @@ def _candidate(
 
 def _refund_candidate(delivery: OrderDelivery, keys: set[tuple[Any, ...]]) -> _Candidate | None:
     payload = delivery.payload
-    refund_id = services._int_or_none(payload.get("id"))
-    order_id = services._int_or_none(payload.get("order_id"))
+    refund_id = int_or_none(payload.get("id"))
+    order_id = int_or_none(payload.get("order_id"))
     if refund_id is None or order_id is None:
         return None
     for name in ("refund_line_items", "order_adjustments", "refund_shipping_lines"):
@@ -694,7 +695,7 @@ def _orders_prepare(
             order = known.opened.get((shop_id, cand.order_id)) or LoyaltyOrder(
                 shop_id=shop_id, order_id=cand.order_id
             )
-            services._order_snapshot(order, delivery.payload)
+            services.order_snapshot(order, delivery.payload)
             earning = services.order_earning_compute(
                 shop=delivery.shop,
                 program=program,
@@ -750,7 +751,7 @@ def _known_rows(
         by_shop[cand.delivery.shop.pk].append(cand)
     left_by_shop: dict[int, list[int]] = defaultdict(list)
     for delivery in left_refunds:
-        order_id = services._int_or_none(delivery.payload.get("order_id"))
+        order_id = int_or_none(delivery.payload.get("order_id"))
         if order_id is not None:
             left_by_shop[delivery.shop.pk].append(order_id)
     extra: set[tuple[Any, ...]] = set()
@@ -870,12 +871,12 @@ def _events_and_tags(
             lines = [rli.get("line_item") for rli in payload.get("refund_line_items") or [] if rli]
         for line in lines:
             if isinstance(line, dict):
-                pid = services._int_or_none(line.get("product_id"))
+                pid = int_or_none(line.get("product_id"))
                 if pid is not None:
                     pids.add(pid)
     events = {shop_id: list(BonusEvent.objects.filter(shop_id=shop_id)) for shop_id in by_shop}
     tags = {
-        shop_id: services._product_tags(shop=Shop(pk=shop_id), product_ids=pids)
+        shop_id: services.product_tags_read(shop=Shop(pk=shop_id), product_ids=pids)
         for shop_id, pids in by_shop.items()
     }
     return events, tags
@@ -1113,7 +1114,7 @@ def _batch_apply(
     # 4. Attribution of redemption codes, in delivery order.
     for cand in triggers:
         if services.order_discount_codes(cand.delivery.payload):
-            services._redemptions_attribute(
+            services.redemptions_attribute(
                 shop=cand.delivery.shop, order_id=cand.order_id, payload=cand.delivery.payload
             )
     return {c.delivery.key for c in kept}

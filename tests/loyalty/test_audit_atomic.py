@@ -15,17 +15,20 @@ from django.db import connection
 from devstore import services as store
 from devstore.models import DevDiscountCode
 from loyalty import audit as audit_module
-from loyalty import services
 from loyalty.errors import InsufficientPoints
 from loyalty.models import AuditEvent, LedgerEntry, Member, Redemption, Reward
 from loyalty.services import (
     AuditRecord,
+    adjustments,
     deliveries_replay_audited,
     member_points_adjust,
     members_import_audited,
     members_import_balances,
     points_adjust,
+    program_config,
     redemption_cancel_audited,
+    redemptions,
+    replay,
     reward_redeem,
 )
 from merchants.models import Shop, WebhookDelivery
@@ -40,12 +43,18 @@ class AuditDown(Exception):
     """The audit insert failed (disk full, constraint, lost connection...)."""
 
 
+def audit_patch(monkeypatch, replacement) -> None:
+    """Replace ``audit_record`` where each service module looks it up."""
+    for module in (adjustments, program_config, redemptions, replay):
+        monkeypatch.setattr(module, "audit_record", replacement)
+
+
 @pytest.fixture
 def audit_fails(monkeypatch) -> None:
     def broken(**kwargs):
         raise AuditDown(kwargs["action"])
 
-    monkeypatch.setattr(services, "audit_record", broken)
+    audit_patch(monkeypatch, broken)
 
 
 @pytest.fixture
@@ -66,7 +75,7 @@ def audit_calls(monkeypatch) -> list[dict]:
         )
         return audit_module.audit_record(**kwargs)
 
-    monkeypatch.setattr(services, "audit_record", recording)
+    audit_patch(monkeypatch, recording)
     return calls
 
 
@@ -184,7 +193,7 @@ def test_import_run_writes_one_audit_row_in_the_runs_transaction(shop, program, 
 
 
 def test_import_that_fails_midway_applies_no_row_and_audits_nothing(shop, program, monkeypatch):
-    real_post = services._ledger_post
+    real_post = adjustments.ledger_post
     posts = {"n": 0}
 
     def failing_second_post(**kwargs):
@@ -193,7 +202,7 @@ def test_import_that_fails_midway_applies_no_row_and_audits_nothing(shop, progra
             raise RuntimeError("database went away")
         return real_post(**kwargs)
 
-    monkeypatch.setattr(services, "_ledger_post", failing_second_post)
+    monkeypatch.setattr(adjustments, "ledger_post", failing_second_post)
     before = state(shop)
 
     with pytest.raises(RuntimeError):

@@ -639,7 +639,9 @@ def test_concurrent_batch_drains_and_redemptions_keep_the_ledger_exact(batch_cal
 
     from unittest import mock
 
-    with mock.patch.object(services, "enqueue_on_commit", lambda *a: None):
+    from loyalty.services import redemptions
+
+    with mock.patch.object(redemptions, "enqueue_on_commit", lambda *a: None):
         threads = [threading.Thread(target=drain) for _ in range(2)]
         threads += [threading.Thread(target=redeem, args=(i,)) for i in range(2)]
         for t in threads:

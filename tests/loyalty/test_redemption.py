@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from loyalty import services
 from loyalty.errors import (
     InsufficientPoints,
     InvalidRedemption,
@@ -22,6 +21,7 @@ from loyalty.services import (
     order_webhook_process,
     points_adjust,
     redemption_cancel,
+    redemptions,
     redemptions_expire_due,
     reward_redeem,
 )
@@ -90,11 +90,13 @@ class FakeStore:
 @pytest.fixture
 def store(monkeypatch) -> FakeStore:
     fake = FakeStore()
-    monkeypatch.setattr(services, "discount_code_basic_create", fake.basic_create)
-    monkeypatch.setattr(services, "discount_code_free_shipping_create", fake.free_shipping_create)
-    monkeypatch.setattr(services, "discount_code_lookup", fake.lookup)
-    monkeypatch.setattr(services, "discount_code_deactivate", fake.deactivate)
-    monkeypatch.setattr(services, "store_credit_account_credit", fake.store_credit)
+    monkeypatch.setattr(redemptions, "discount_code_basic_create", fake.basic_create)
+    monkeypatch.setattr(
+        redemptions, "discount_code_free_shipping_create", fake.free_shipping_create
+    )
+    monkeypatch.setattr(redemptions, "discount_code_lookup", fake.lookup)
+    monkeypatch.setattr(redemptions, "discount_code_deactivate", fake.deactivate)
+    monkeypatch.setattr(redemptions, "store_credit_account_credit", fake.store_credit)
     return fake
 
 

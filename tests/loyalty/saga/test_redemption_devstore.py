@@ -15,13 +15,13 @@ from django.utils import timezone
 from devstore import services as store
 from devstore.errors import DiscountCodeRefused
 from devstore.models import DevAppToken, DevDiscountCode
-from loyalty import services
 from loyalty.errors import RedemptionNotCancellable
 from loyalty.models import LedgerEntry, Member, Redemption, Reward
 from loyalty.services import (
     ledger_verify,
     points_adjust,
     redemption_cancel,
+    redemptions,
     redemptions_expire_due,
     reward_redeem,
 )
@@ -130,7 +130,7 @@ def test_store_rejection_gives_the_points_back(
 ) -> None:
     # a merchant's own discount already uses the code Beam picks: the store refuses it
     store.discount_code_create(dev_shop, code="BEAM-TAKN-CODE", title="Merchant code")
-    monkeypatch.setattr(services, "redemption_code_generate", lambda: "BEAM-TAKN-CODE")
+    monkeypatch.setattr(redemptions, "redemption_code_generate", lambda: "BEAM-TAKN-CODE")
 
     r = redeem(member, reward)
 

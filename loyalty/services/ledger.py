@@ -1,0 +1,152 @@
+"""The points ledger: posting entries with their cached balances, member locks, drift checks."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
+
+from loyalty.errors import (
+    MemberNotFound,
+)
+from loyalty.lock_objects import member_qs_select_for_update
+from loyalty.member_versions import (
+    member_changed_on_commit,
+)
+from loyalty.models import (
+    LedgerDrift,
+    LedgerEntry,
+    Member,
+)
+from merchants.models import Shop
+
+logger = logging.getLogger(__name__)
+
+
+AVAILABLE = LedgerEntry.Bucket.AVAILABLE
+PENDING = LedgerEntry.Bucket.PENDING
+Kind = LedgerEntry.Kind
+CENT = Decimal("0.01")
+ZERO = Decimal(0)
+
+
+def enqueue_on_commit(task: Any, *args: Any) -> None:
+    """Queue a Celery task once the current transaction commits (at once in autocommit)."""
+    transaction.on_commit(lambda: task.delay(*args))
+
+
+def ledger_post(
+    *,
+    member: Member,
+    amount: int,
+    kind: str,
+    key: str,
+    bucket: str = AVAILABLE,
+    source_type: str = "",
+    source_id: str | int = "",
+    actor: str = "",
+    note: str = "",
+    release_at: datetime | None = None,
+    earned: int = 0,
+    redeemed: int = 0,
+    activity_at: datetime | None = None,
+    allow_negative: bool = False,
+) -> LedgerEntry | None:
+    """Append one entry and update the cached sums in the same transaction.
+
+    Precondition: inside a transaction, ``member`` was fetched with
+    ``member_qs_select_for_update()``. Only ``allow_negative`` (a reversal under the
+    ``allow_negative`` policy) may take the balance below zero. Returns None (and changes
+    nothing) when the key was already used: this is what makes every caller replay-safe.
+    """
+    if amount == 0:
+        return None
+    if LedgerEntry.objects.filter(shop_id=member.shop_id, idempotency_key=key).exists():
+        return None
+    entry = LedgerEntry.objects.create(
+        shop_id=member.shop_id,
+        member=member,
+        amount=amount,
+        kind=kind,
+        bucket=bucket,
+        release_at=release_at,
+        source_type=source_type,
+        source_id=str(source_id),
+        idempotency_key=key,
+        actor=actor,
+        note=note,
+    )
+    if bucket == AVAILABLE:
+        member.balance += amount
+    else:
+        member.pending_points += amount
+    member.lifetime_earned += earned
+    member.lifetime_redeemed += redeemed
+    fields = ["balance", "pending_points", "lifetime_earned", "lifetime_redeemed", "updated_at"]
+    if activity_at is not None:
+        member.last_activity_at = activity_at
+        fields.append("last_activity_at")
+    if member.balance < 0 and allow_negative:
+        member.negative_balance_allowed = True
+        fields.append("negative_balance_allowed")
+    member.save(update_fields=fields)
+    member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
+    return entry
+
+
+def member_lock(*, shop_id: int, member_id: int) -> Member:
+    member = member_qs_select_for_update().filter(shop_id=shop_id, pk=member_id).first()
+    if member is None:
+        raise MemberNotFound()
+    return member
+
+
+@dataclass
+class DriftReport:
+    members_checked: int
+    drifts: list[LedgerDrift]
+
+
+def ledger_verify(*, shop: Shop | None = None) -> DriftReport:
+    """Compare every member's cached balance and pending points with the ledger sums and
+    record a ``LedgerDrift`` row for each mismatch (the cache must always equal the ledger)."""
+    members = Member.objects.all() if shop is None else Member.objects.filter(shop=shop)
+    annotated = members.annotate(
+        ledger_balance=Coalesce(Sum("entries__amount", filter=Q(entries__bucket=AVAILABLE)), 0),
+        ledger_pending=Coalesce(Sum("entries__amount", filter=Q(entries__bucket=PENDING)), 0),
+    )
+    checked = 0
+    drifts: list[LedgerDrift] = []
+    for member in annotated.iterator(chunk_size=2000):
+        checked += 1
+        if (
+            member.balance == member.ledger_balance
+            and member.pending_points == member.ledger_pending
+        ):
+            continue
+        logger.error(
+            "ledger drift shop=%s member=%s balance=%s ledger=%s pending=%s ledger_pending=%s",
+            member.shop_id,
+            member.pk,
+            member.balance,
+            member.ledger_balance,
+            member.pending_points,
+            member.ledger_pending,
+        )
+        drifts.append(
+            LedgerDrift.objects.create(
+                shop_id=member.shop_id,
+                member=member,
+                balance=member.balance,
+                ledger_balance=member.ledger_balance,
+                pending_points=member.pending_points,
+                ledger_pending=member.ledger_pending,
+            )
+        )
+    return DriftReport(members_checked=checked, drifts=drifts)

@@ -1,0 +1,142 @@
+"""Privacy: customer data export, customer and shop redaction."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.db import models, transaction
+from django.db.models import Q
+
+from loyalty.member_versions import (
+    member_changed_on_commit,
+    shop_members_changed_on_commit,
+)
+from loyalty.models import (
+    BonusEvent,
+    ExpiryWarning,
+    LedgerDrift,
+    LedgerEntry,
+    LoyaltyOrder,
+    LoyaltyProgram,
+    Member,
+    OrderRefund,
+    ProductTags,
+    Redemption,
+    Reward,
+)
+from merchants.models import Shop
+
+
+def _member_for_customer(
+    *, shop: Shop, customer_id: int | None, email: str | None
+) -> Member | None:
+    if customer_id is not None:
+        member = Member.objects.filter(shop=shop, customer_id=customer_id).first()
+        if member is not None:
+            return member
+    if email:
+        return Member.objects.filter(shop=shop, email__iexact=email.strip()).first()
+    return None
+
+
+def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> dict[str, Any]:
+    """Everything Beam holds on one customer (compliance customers/data_request)."""
+    member = _member_for_customer(shop=shop, customer_id=customer_id, email=email)
+    if member is None:
+        return {"customer_id": customer_id, "email": email, "member": None}
+
+    def _iso(value: datetime | date | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "customer_id": customer_id,
+        "email": email,
+        "member": {
+            "customer_id": member.customer_id,
+            "email": member.email,
+            "first_name": member.first_name,
+            "last_name": member.last_name,
+            "birthday": _iso(member.birthday),
+            "balance": member.balance,
+            "pending_points": member.pending_points,
+            "lifetime_earned": member.lifetime_earned,
+            "lifetime_redeemed": member.lifetime_redeemed,
+            "created_at": _iso(member.created_at),
+        },
+        "ledger": [
+            {
+                "created_at": _iso(e.created_at),
+                "amount": e.amount,
+                "kind": e.kind,
+                "bucket": e.bucket,
+                "source_type": e.source_type,
+                "source_id": e.source_id,
+                "note": e.note,
+            }
+            for e in member.entries.order_by("pk")
+        ],
+        "orders": [
+            {
+                "order_id": o.order_id,
+                "name": o.name,
+                "points_earned": o.points_earned,
+                "points_reversed": o.points_reversed,
+                "state": o.state,
+            }
+            for o in member.orders.order_by("pk")
+        ],
+        "redemptions": [
+            {
+                "code": r.code,
+                "reward": r.reward.name,
+                "points_spent": r.points_spent,
+                "value": str(r.value),
+                "currency": r.currency,
+                "status": r.status,
+                "created_at": _iso(r.created_at),
+            }
+            for r in member.redemptions.select_related("reward").order_by("pk")
+        ],
+    }
+
+
+def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
+    """Erase the customer's personal data; anonymous ledger totals stay (customers/redact)."""
+    with transaction.atomic(durable=True):
+        member = _member_for_customer(shop=shop, customer_id=customer_id, email=email)
+        emails = {e.strip().lower() for e in (email, member.email if member else None) if e}
+        if member is not None:
+            member.email = ""
+            member.first_name = ""
+            member.last_name = ""
+            member.birthday = None
+            member.redacted = True
+            member.save(
+                update_fields=[
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "birthday",
+                    "redacted",
+                    "updated_at",
+                ]
+            )
+            member_changed_on_commit(shop_id=shop.pk, customer_id=member.customer_id)
+        orders = LoyaltyOrder.objects.filter(shop=shop)
+        match = Q(customer_id=customer_id)
+        if emails:
+            match |= Q(email__in=emails)
+        orders.filter(match).update(email="")
+
+
+def shop_data_erase(*, shop: Shop) -> None:
+    """Erase every loyalty row of the shop (shop/redact). The only path that deletes ledger
+    entries: the shop's data must go entirely."""
+    with transaction.atomic(durable=True):
+        for model in (LedgerDrift, ExpiryWarning, Redemption, OrderRefund, LoyaltyOrder):
+            model.objects.filter(shop=shop).delete()
+        models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
+        for model in (Member, Reward, BonusEvent, ProductTags, LoyaltyProgram):
+            model.objects.filter(shop=shop).delete()
+        shop_members_changed_on_commit(shop_id=shop.pk)
