@@ -307,7 +307,11 @@ class OrderRefund(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
     order_id = models.BigIntegerField()
     refund_id = models.BigIntegerField()
-    base = models.DecimalField(max_digits=14, decimal_places=2)
+    base = models.DecimalField(max_digits=14, decimal_places=2)  # as applied to its order
+    # The base for an order whose prices exclude / include tax: a refund can arrive before
+    # its order, and the order's ``taxes_included`` then picks the one that applies.
+    base_taxes_excluded = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    base_taxes_included = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

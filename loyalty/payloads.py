@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -50,3 +51,49 @@ def int_or_none(value: Any) -> int | None:
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
+
+
+@dataclass(frozen=True)
+class OrderFacts:
+    """An order payload's identity and customer, parsed once; ``raw`` feeds the rules."""
+
+    order_id: int
+    customer_id: int | None
+    member_email: str | None  # what a member created from this order gets (not cleaned)
+    first_name: str | None
+    last_name: str | None
+    raw: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RefundFacts:
+    refund_id: int
+    order_id: int
+    raw: dict[str, Any]
+
+
+def order_parse(payload: dict[str, Any]) -> OrderFacts | None:
+    """``None`` for a payload without an order id (nothing to do)."""
+    order_id = int_or_none(payload.get("id"))
+    if order_id is None:
+        return None
+    customer = payload.get("customer") or {}
+    if not isinstance(customer, dict):
+        return OrderFacts(order_id, None, None, None, None, payload)
+    return OrderFacts(
+        order_id=order_id,
+        customer_id=int_or_none(customer.get("id")),
+        member_email=customer.get("email") or payload.get("email"),
+        first_name=customer.get("first_name"),
+        last_name=customer.get("last_name"),
+        raw=payload,
+    )
+
+
+def refund_parse(payload: dict[str, Any]) -> RefundFacts | None:
+    """``None`` for a payload without a refund id or an order id (nothing to do)."""
+    refund_id = int_or_none(payload.get("id"))
+    order_id = int_or_none(payload.get("order_id"))
+    if refund_id is None or order_id is None:
+        return None
+    return RefundFacts(refund_id=refund_id, order_id=order_id, raw=payload)

@@ -14,20 +14,44 @@ Each handler is idempotent: processing the same delivery twice leaves the same s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from loyalty import services as loyalty_services
 from merchants import inbox
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
 
 DATA_REQUEST = "customers/data_request"
 CUSTOMER_REDACT = "customers/redact"
 SHOP_REDACT = "shop/redact"
+
+
+@dataclass(frozen=True)
+class DomainPrivacy:
+    """What the domain does for the privacy topics (registered from its ``AppConfig.ready``:
+    this app never imports the domain). Each must be idempotent."""
+
+    customer_data_export: Callable[..., dict[str, Any]]
+    customer_redact: Callable[..., Any]
+    shop_data_erase: Callable[..., Any]
+
+
+_domain: list[DomainPrivacy] = []
+
+
+def privacy_handlers_register(handlers: DomainPrivacy) -> None:
+    _domain[:] = [handlers]
+
+
+def _privacy() -> DomainPrivacy:
+    if not _domain:
+        raise RuntimeError("no domain privacy handlers registered")
+    return _domain[0]
+
 
 # Keys holding personal data wherever they appear in a REST payload.
 _PERSONAL_KEYS = frozenset(
@@ -137,7 +161,7 @@ def customer_data_request_fulfil(*, delivery: WebhookDelivery) -> ComplianceRequ
     shop, payload = delivery.shop, delivery.payload
     customer_id, email, phone = _customer_of(payload)
     orders_requested = _ids(payload.get("orders_requested"))
-    loyalty_export = loyalty_services.customer_data_export(
+    loyalty_export = _privacy().customer_data_export(
         shop=shop, customer_id=customer_id, email=email
     )
     deliveries = [
@@ -180,7 +204,7 @@ def customer_redact_fulfil(*, delivery: WebhookDelivery) -> ComplianceRequest:
     shop, payload = delivery.shop, delivery.payload
     customer_id, email, _ = _customer_of(payload)
     orders_to_redact = _ids(payload.get("orders_to_redact"))
-    loyalty_services.customer_redact(shop=shop, customer_id=customer_id, email=email)
+    _privacy().customer_redact(shop=shop, customer_id=customer_id, email=email)
     with transaction.atomic():
         rows = list(
             customer_deliveries(
@@ -227,7 +251,7 @@ def shop_redact_fulfil(*, delivery: WebhookDelivery) -> ComplianceRequest | None
     if delivery.triggered_at and shop.installed_at and delivery.triggered_at < shop.installed_at:
         return None
     inbox.uninstall_apply(shop=shop, triggered_at=delivery.triggered_at)
-    loyalty_services.shop_data_erase(shop=shop)
+    _privacy().shop_data_erase(shop=shop)
     with transaction.atomic():
         deliveries, _ = WebhookDelivery.objects.filter(shop=shop).exclude(pk=delivery.pk).delete()
         sync_runs, _ = SyncRun.objects.filter(shop=shop).delete()

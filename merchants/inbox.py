@@ -1,8 +1,12 @@
 """The durable webhook inbox: record a delivery, claim due ones, process, retry, replay.
 
 Every delivery (a platform webhook or an order the reconciliation job pulled) is stored in
-``WebhookDelivery`` before anyone acts on it; processing dispatches by topic to the loyalty
-entry points, the compliance handlers or the shop lifecycle.
+``WebhookDelivery`` before anyone acts on it; processing dispatches by topic to the handlers
+the domain registers (``handler_register``, from its ``AppConfig.ready``: this app never
+imports the domain), the compliance handlers or the shop lifecycle. A drain hands each
+shop's claimed deliveries to their topic's handler as a batch, in delivery order; a batch
+that fails is run again one delivery at a time, so failures, retries and parking stay
+per delivery.
 
 Lifecycle (STYLE rule 10)::
 
@@ -11,13 +15,10 @@ Lifecycle (STYLE rule 10)::
        └── error, attempts < MAX_ATTEMPTS ──┘ (next_attempt_at = now + backoff)
                             └── error, attempts >= MAX_ATTEMPTS ──▶ failed (parked; replay)
 
-On PostgreSQL a delivery the drain's batch credits (``loyalty.ingest``) goes from
-``received`` to ``succeeded`` within the claim's own transaction, without a lease.
-
 While a row is ``processing`` its ``next_attempt_at`` holds the claim's lease deadline: a
 worker that dies leaves a row whose lease runs out, and the next drain counts that as a
-failed attempt and retries it. The loyalty entry points are idempotent, so a delivery that
-is processed again after a lost lease has no second effect.
+failed attempt and retries it. The handlers are idempotent, so a delivery that is processed
+again after a lost lease (or after its batch failed) has no second effect.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,8 +40,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from loyalty import ingest
-from loyalty import services as loyalty_services
+from core.db import rows_insert
 from merchants.models import Shop, WebhookDelivery
 from merchants.services import shop_uninstall
 
@@ -147,15 +147,12 @@ def delivery_record(
     triggered_at: datetime | None = None,
     headers: Mapping[str, str] | None = None,
     source: str = WebhookDelivery.Source.WEBHOOK,
-    payload_text: str | None = None,
 ) -> RecordResult:
     """Store a delivery under its unique ``webhook_id``; a duplicate changes nothing and
     returns the stored row with ``created=False``. Processing is queued after commit.
 
-    Costs one ``INSERT … ON CONFLICT (webhook_id) DO NOTHING`` on the happy path (the
-    webhook view is benchmarked): no read first, no savepoint. ``payload_text``: the JSON
-    text ``payload`` was parsed from (the webhook body); on PostgreSQL it is stored as it is
-    and cast to ``jsonb`` by the server, instead of serialising ``payload`` again in Python.
+    Costs one ``INSERT … ON CONFLICT (webhook_id) DO NOTHING`` on the happy path: no read
+    first, no savepoint outside a transaction.
     """
     delivery = WebhookDelivery(
         shop=shop,
@@ -169,42 +166,17 @@ def delivery_record(
         headers=dict(headers or {}),
         payload=payload,
     )
-    if connection.vendor == "postgresql":
-        # One statement, no savepoint: a duplicate is a no-op instead of an error.
-        raw = None if payload_text is None else {"payload": _json_text(payload_text)}
-
-        def insert() -> list[tuple[Any, ...]]:
-            return ingest.rows_insert_returning(
-                WebhookDelivery, [delivery], conflict=("webhook_id",), returning=("id",), raw=raw
-            )
-
-        if connection.in_atomic_block:
-            with transaction.atomic():  # a savepoint: a bad value must not break the caller
-                inserted = insert()
-        else:
-            inserted = insert()
-        if not inserted:
-            return _duplicate(webhook_id)
-        delivery.pk = inserted[0][0]
-        delivery._state.adding = False
+    if connection.in_atomic_block:
+        with transaction.atomic():  # a savepoint: a bad value must not break the caller
+            inserted = rows_insert([delivery], conflict=("webhook_id",))
     else:
-        try:
-            if connection.in_atomic_block:
-                with transaction.atomic():  # a savepoint: a duplicate must not break the caller
-                    delivery.save(force_insert=True)
-            else:
-                delivery.save(force_insert=True)  # autocommit: one statement, committed at once
-        except IntegrityError:
-            return _duplicate(webhook_id)
+        inserted = rows_insert([delivery], conflict=("webhook_id",))  # autocommit
+    if not inserted:
+        return _duplicate(webhook_id)
+    delivery.pk = inserted[0][0]
+    delivery._state.adding = False
     delivery_process_on_commit(delivery_id=delivery.pk)
     return RecordResult(delivery, created=True)
-
-
-def _json_text(text: str) -> Any:
-    """JSON text as a ``jsonb`` parameter: PostgreSQL parses (and validates) it."""
-    from psycopg.types.json import Jsonb
-
-    return Jsonb(None, dumps=lambda _obj: text)
 
 
 def _duplicate(webhook_id: str) -> RecordResult:
@@ -335,6 +307,19 @@ class DeliveryUnprocessable(Exception):
     """The delivery can never be processed (unknown topic): parked without retries."""
 
 
+# A handler does a shop's deliveries of its topics, in list order, idempotently; raising
+# fails them all (the drain then runs each alone, so only the bad one is retried).
+Handler = Callable[[Shop, list[WebhookDelivery]], None]
+_handlers: dict[str, tuple[Handler, bool]] = {}
+
+
+def handler_register(*, topics: Iterable[str], handler: Handler, batch: bool = True) -> None:
+    """Route ``topics`` to ``handler`` (called by the domain's ``AppConfig.ready``).
+    ``batch``: the handler takes many deliveries at once; otherwise it gets one at a time."""
+    for topic in topics:
+        _handlers[topic] = (handler, batch)
+
+
 def _error_text(exc: BaseException | str) -> str:
     text = exc if isinstance(exc, str) else f"{type(exc).__name__}: {exc}"
     return text[:LAST_ERROR_MAX_CHARS]
@@ -437,14 +422,8 @@ def _dispatch(delivery: WebhookDelivery) -> tuple[str, str]:
         return Status.SUCCEEDED, ""
     if not shop.is_active:
         return Status.SKIPPED, "shop uninstalled: not processed"
-    if topic in ORDER_TOPICS:
-        loyalty_services.order_webhook_process(
-            shop=shop, topic=topic, payload=delivery.payload, triggered_at=delivery.triggered_at
-        )
-    elif topic == REFUND_TOPIC:
-        loyalty_services.refund_webhook_process(shop=shop, payload=delivery.payload)
-    elif topic in CUSTOMER_TOPICS:
-        loyalty_services.customer_webhook_process(shop=shop, topic=topic, payload=delivery.payload)
+    if topic in _handlers:
+        _handlers[topic][0](shop, [delivery])
     elif topic == SHOP_UPDATE:
         return Status.SUCCEEDED, _shop_update_apply(shop=shop, delivery=delivery)
     else:
@@ -453,11 +432,7 @@ def _dispatch(delivery: WebhookDelivery) -> tuple[str, str]:
 
 
 def _claimed_run(delivery_id: int, *, lease: datetime) -> str | None:
-    """Process a delivery this worker holds the claim on; returns its new status.
-
-    The dispatch is not wrapped in a transaction: the loyalty services own theirs
-    (``atomic(durable=True)``) and are idempotent, which is what makes a retry safe.
-    """
+    """Process a delivery this worker holds the claim on; returns its new status."""
     delivery = (
         WebhookDelivery.objects.select_related("shop")
         .filter(pk=delivery_id, status=Status.PROCESSING, next_attempt_at=lease)
@@ -465,6 +440,12 @@ def _claimed_run(delivery_id: int, *, lease: datetime) -> str | None:
     )
     if delivery is None:
         return None
+    return _delivery_run(delivery, lease=lease)
+
+
+def _delivery_run(delivery: WebhookDelivery, *, lease: datetime) -> str:
+    """Dispatch one claimed delivery and record the outcome. The dispatch is not wrapped in
+    a transaction: the handlers own theirs and are idempotent, which makes a retry safe."""
     try:
         status, note = _dispatch(delivery)
     except Exception as exc:
@@ -474,8 +455,13 @@ def _claimed_run(delivery_id: int, *, lease: datetime) -> str | None:
         _failure_record(delivery=delivery, lease=lease, error=exc, now=now, permanent=permanent)
         attempts = delivery.attempts + 1
         return Status.FAILED if permanent or attempts >= MAX_ATTEMPTS else Status.RECEIVED
-    WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=Status.PROCESSING, next_attempt_at=lease
+    _succeeded([delivery.pk], lease=lease, status=status, note=note)
+    return status
+
+
+def _succeeded(ids: list[int], *, lease: datetime, status: str, note: str = "") -> int:
+    return WebhookDelivery.objects.filter(
+        pk__in=ids, status=Status.PROCESSING, next_attempt_at=lease
     ).update(
         status=status,
         processed_at=timezone.now(),
@@ -483,7 +469,58 @@ def _claimed_run(delivery_id: int, *, lease: datetime) -> str | None:
         last_error="",
         note=note[:255],
     )
-    return status
+
+
+def _claimed_batch_run(ids: list[int], *, lease: datetime) -> int:
+    """Process claimed deliveries: per shop, each run of consecutive deliveries whose topic
+    has a batch handler goes to it at once; the rest (and a failed run) one by one, in
+    order. Returns how many were processed."""
+    deliveries = list(
+        WebhookDelivery.objects.select_related("shop")
+        .filter(pk__in=ids, status=Status.PROCESSING, next_attempt_at=lease)
+        .order_by("pk")
+    )
+    by_shop: dict[int, list[WebhookDelivery]] = {}
+    for delivery in deliveries:
+        by_shop.setdefault(delivery.shop_id, []).append(delivery)
+    for shop_deliveries in by_shop.values():
+        for handler, run in _handler_runs(shop_deliveries):
+            if handler is not None and len(run) > 1:
+                shop = run[0].shop
+                shop.refresh_from_db(fields=["uninstalled_at"])  # an earlier run may uninstall
+                if shop.is_active and _batch_handle(handler, shop, run, lease=lease):
+                    continue
+            for delivery in run:
+                _delivery_run(delivery, lease=lease)
+    return len(deliveries)
+
+
+def _handler_runs(
+    deliveries: list[WebhookDelivery],
+) -> list[tuple[Handler | None, list[WebhookDelivery]]]:
+    """Consecutive deliveries sharing a batch handler, as runs (``None``: one at a time)."""
+    runs: list[tuple[Handler | None, list[WebhookDelivery]]] = []
+    for delivery in deliveries:
+        handler, batch = _handlers.get(delivery.topic, (None, False))
+        handler = handler if batch else None
+        if runs and handler is not None and runs[-1][0] is handler:
+            runs[-1][1].append(delivery)
+        else:
+            runs.append((handler, [delivery]))
+    return runs
+
+
+def _batch_handle(
+    handler: Handler, shop: Shop, run: list[WebhookDelivery], *, lease: datetime
+) -> bool:
+    """Run a batch; ``False`` (nothing recorded) when it failed: it is then run one by one."""
+    try:
+        handler(shop, run)
+    except Exception:
+        logger.exception("batch of %d deliveries failed: they go one by one", len(run))
+        return False
+    _succeeded([d.pk for d in run], lease=lease, status=Status.SUCCEEDED)
+    return True
 
 
 def delivery_process(*, delivery_id: int) -> str | None:
@@ -506,41 +543,27 @@ def deliveries_drain(
     batch_size: int = DRAIN_BATCH_SIZE,
     shop: Shop | None = None,
     time_budget: float = DRAIN_TIME_BUDGET_SECONDS,
-    batch_min: int = ingest.BATCH_MIN,
     linger: float = 0.0,
 ) -> DrainOutcome:
     """Process due deliveries batch by batch until none is due or the time budget is spent.
-    Safe to run in many workers at once: each claims a disjoint batch.
-
-    Each claimed batch first goes through the set-based crediting of ``loyalty.ingest``
-    (PostgreSQL, at least ``batch_min`` batchable deliveries, in the claim's transaction);
-    what it leaves is processed one delivery at a time, in pk order. ``linger``: return
-    only once nothing was due at least this long after starting (the woken drain, see
-    ``delivery_process_on_commit``)."""
+    Safe to run in many workers at once: each claims a disjoint batch, which its topics'
+    handlers get at once (``_claimed_batch_run``). ``linger``: return only once nothing was
+    due at least this long after starting (the woken drain, see ``delivery_stored``)."""
     started = time.monotonic()
     processed = 0
     deliveries_reclaim_abandoned()
     while True:
         if time.monotonic() - started >= time_budget:
             return DrainOutcome(processed, budget_exhausted=True)
-        if ingest.batch_supported():
-            with _gc_paused():
-                ids, lease, done = _claim_and_credit(
-                    limit=batch_size, shop=shop, batch_min=batch_min
-                )
-        else:
-            (ids, lease), done = deliveries_claim(limit=batch_size, shop=shop), set()
+        ids, lease = deliveries_claim(limit=batch_size, shop=shop)
         if not ids:
             waited = time.monotonic() - started
             if waited >= linger:
                 return DrainOutcome(processed, budget_exhausted=False)
             time.sleep(min(linger - waited, 0.05))
             continue
-        processed += len(done)
-        for delivery_id in ids:
-            if delivery_id not in done:
-                _claimed_run(delivery_id, lease=lease)
-                processed += 1
+        with _gc_paused():
+            processed += _claimed_batch_run(ids, lease=lease)
         if linger > 0 and len(ids) < batch_size:
             # Caught up with a stream of deliveries: let the next batch gather for a moment
             # (points a fraction of a second later; far fewer, larger, cheaper batches, and
@@ -561,73 +584,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _claim_and_credit(
-    *, limit: int, shop: Shop | None, batch_min: int
-) -> tuple[list[int], datetime, set[int]]:
-    """PostgreSQL: claim up to ``limit`` due deliveries and credit the batchable ones in one
-    transaction. The claim's row locks (``FOR UPDATE SKIP LOCKED``) keep other drains off
-    the rows while the batch runs (in a savepoint: a failed batch keeps the claim), so a
-    batched delivery goes from ``received`` straight to ``succeeded``; only the others get
-    the lease (``processing``) for the per-delivery path after the commit. Returns the ids
-    claimed, the lease and the ids handled by the batch."""
-    now = timezone.now()
-    lease = now + PROCESSING_LEASE
-    with transaction.atomic(durable=True):
-        ids = _due_ids_lock(now=now, shop=shop, limit=limit)
-        rows: list[tuple[Any, ...]] = []
-        if ids and len(ids) >= batch_min:
-            # The claimed rows (locked: as claimed) as tuples, not instances (a claim is
-            # hundreds of rows), by their pk range: a short statement, no sort of whole rows.
-            wanted = set(ids)
-            rows = [
-                row
-                for row in WebhookDelivery.objects.filter(
-                    pk__gte=ids[0], pk__lte=ids[-1]
-                ).values_list("pk", "shop_id", "topic", "payload", "triggered_at")
-                if row[0] in wanted
-            ]
-        done: set[int] = set()
-        if rows:
-            shops = Shop.objects.in_bulk({row[1] for row in rows})
-            deliveries = [
-                ingest.OrderDelivery(
-                    key=pk,
-                    shop=shops[shop_id],
-                    topic=topic,
-                    payload=payload,
-                    triggered_at=triggered_at,
-                )
-                for pk, shop_id, topic, payload, triggered_at in rows
-            ]
-
-            def mark_done(keys: list[int]) -> int:
-                return WebhookDelivery.objects.filter(pk__in=keys, status=Status.RECEIVED).update(
-                    status=Status.SUCCEEDED,
-                    processed_at=timezone.now(),
-                    next_attempt_at=None,
-                    last_error="",
-                    note="",
-                )
-
-            try:
-                with transaction.atomic():  # whatever fails in the batch, the claim stays
-                    done = ingest.deliveries_batch_credit(
-                        deliveries=deliveries,
-                        mark_done=mark_done,
-                        min_batch=batch_min,
-                        savepoint=True,
-                    )
-            except Exception:
-                logger.exception("batch credit failed: %d deliveries go one by one", len(ids))
-                done = set()
-        rest = [pk for pk in ids if pk not in done]
-        if rest:
-            WebhookDelivery.objects.filter(pk__in=rest).update(
-                status=Status.PROCESSING, next_attempt_at=lease
-            )
-    return ids, lease, done
 
 
 # --- replay ----------------------------------------------------------------------------

@@ -5,6 +5,8 @@ write ``from loyalty import services`` or ``from loyalty.services import points_
 """
 
 from loyalty.audit import AuditRecord
+from loyalty.rules.earning import EarningResult
+from loyalty.rules.reversal import ReversalPlan, order_reversal_plan
 from loyalty.services.adjustments import (
     IMPORT_COLUMNS,
     ImportPreviewRow,
@@ -15,13 +17,18 @@ from loyalty.services.adjustments import (
     members_import_preview,
     points_adjust,
 )
+from loyalty.services.crediting import (
+    Delivery,
+    deliveries_credit,
+    guest_orders_link,
+    order_webhook_process,
+    refund_webhook_process,
+)
 from loyalty.services.customers import customer_webhook_process
 from loyalty.services.earning import (
-    EarningResult,
     order_earning_compute,
     product_tags_read,
     product_tags_record,
-    refund_base_compute,
 )
 from loyalty.services.expiry import (
     points_expire_due,
@@ -34,6 +41,7 @@ from loyalty.services.ledger import (
     DriftReport,
     Kind,
     enqueue_on_commit,
+    ledger_effect_apply,
     ledger_post,
     ledger_verify,
     member_lock,
@@ -44,17 +52,11 @@ from loyalty.services.members import (
     member_upsert,
 )
 from loyalty.services.orders import (
-    ReversalPlan,
-    guest_orders_link,
-    order_credit,
     order_discount_codes,
     order_is_trigger,
-    order_reversal_plan,
     order_snapshot,
-    order_webhook_process,
     pending_release_due,
     redemptions_attribute,
-    refund_webhook_process,
 )
 from loyalty.services.privacy import (
     customer_data_export,
@@ -104,6 +106,7 @@ __all__ = [
     "STORE_CREDIT_CLOCK_SKEW",
     "ZERO",
     "AuditRecord",
+    "Delivery",
     "DriftReport",
     "EarningResult",
     "ImportPreviewRow",
@@ -118,9 +121,11 @@ __all__ = [
     "customer_data_export",
     "customer_redact",
     "customer_webhook_process",
+    "deliveries_credit",
     "deliveries_replay_audited",
     "enqueue_on_commit",
     "guest_orders_link",
+    "ledger_effect_apply",
     "ledger_post",
     "ledger_verify",
     "member_lock",
@@ -130,7 +135,6 @@ __all__ = [
     "members_import_audited",
     "members_import_balances",
     "members_import_preview",
-    "order_credit",
     "order_discount_codes",
     "order_earning_compute",
     "order_is_trigger",
@@ -152,7 +156,6 @@ __all__ = [
     "redemption_issue",
     "redemptions_attribute",
     "redemptions_expire_due",
-    "refund_base_compute",
     "refund_webhook_process",
     "reward_create",
     "reward_redeem",

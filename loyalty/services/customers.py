@@ -9,9 +9,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from loyalty.payloads import int_or_none
+from loyalty.services.crediting import guest_orders_link
 from loyalty.services.ledger import Kind, ledger_post, member_lock
 from loyalty.services.members import member_upsert
-from loyalty.services.orders import guest_orders_link
 from loyalty.services.privacy import customer_redact
 from loyalty.services.program_config import program_get_or_create
 from merchants.models import Shop

@@ -69,7 +69,48 @@ def ledger_post(
         return None
     if LedgerEntry.objects.filter(shop_id=member.shop_id, idempotency_key=key).exists():
         return None
-    entry = LedgerEntry.objects.create(
+    entry = ledger_entry_new(
+        member=member,
+        amount=amount,
+        kind=kind,
+        key=key,
+        bucket=bucket,
+        release_at=release_at,
+        source_type=source_type,
+        source_id=source_id,
+        actor=actor,
+        note=note,
+    )
+    entry.save(force_insert=True)
+    fields = ledger_effect_apply(
+        member,
+        amount=amount,
+        bucket=bucket,
+        earned=earned,
+        redeemed=redeemed,
+        activity_at=activity_at,
+        allow_negative=allow_negative,
+    )
+    member.save(update_fields=[*fields, "updated_at"])
+    member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
+    return entry
+
+
+def ledger_entry_new(
+    *,
+    member: Member,
+    amount: int,
+    kind: str,
+    key: str,
+    bucket: str,
+    release_at: datetime | None,
+    source_type: str,
+    source_id: str | int,
+    note: str,
+    actor: str = "",
+) -> LedgerEntry:
+    """An unsaved entry of ``member`` (``ledger_post`` saves one, the engine many at once)."""
+    return LedgerEntry(
         shop_id=member.shop_id,
         member=member,
         amount=amount,
@@ -82,22 +123,34 @@ def ledger_post(
         actor=actor,
         note=note,
     )
+
+
+def ledger_effect_apply(
+    member: Member,
+    *,
+    amount: int,
+    bucket: str,
+    earned: int = 0,
+    redeemed: int = 0,
+    activity_at: datetime | None = None,
+    allow_negative: bool = False,
+) -> list[str]:
+    """What one entry does to the member's cached sums (in memory; returns the fields
+    changed). The one rule for ``ledger_post`` and the crediting engine's batches."""
     if bucket == AVAILABLE:
         member.balance += amount
     else:
         member.pending_points += amount
     member.lifetime_earned += earned
     member.lifetime_redeemed += redeemed
-    fields = ["balance", "pending_points", "lifetime_earned", "lifetime_redeemed", "updated_at"]
+    fields = ["balance", "pending_points", "lifetime_earned", "lifetime_redeemed"]
     if activity_at is not None:
         member.last_activity_at = activity_at
         fields.append("last_activity_at")
     if member.balance < 0 and allow_negative:
         member.negative_balance_allowed = True
         fields.append("negative_balance_allowed")
-    member.save(update_fields=fields)
-    member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
-    return entry
+    return fields
 
 
 def member_lock(*, shop_id: int, member_id: int) -> Member:

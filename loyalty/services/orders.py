@@ -1,40 +1,26 @@
-"""Orders: crediting on the trigger topic, cancellations, refunds and their reversals,
-pending releases."""
+"""Orders: the snapshot of an order payload, the earning trigger, code attribution and
+pending releases (crediting, cancellations and refunds are ``loyalty.services.crediting``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from loyalty.lock_objects import order_qs_select_for_update
 from loyalty.member_versions import (
-    member_changed_on_commit,
     members_changed_on_commit,
 )
 from loyalty.models import (
     LoyaltyOrder,
     LoyaltyProgram,
-    Member,
-    OrderRefund,
     Redemption,
 )
-from loyalty.payloads import datetime_parse, int_or_none, shop_amount
-from loyalty.services.earning import order_earning_compute, refund_base_compute
-from loyalty.services.ledger import AVAILABLE, CENT, PENDING, Kind, ledger_post, member_lock
-from loyalty.services.members import member_upsert
-from loyalty.services.program_config import program_get_or_create
+from loyalty.payloads import datetime_parse, shop_amount
+from loyalty.services.ledger import CENT, PENDING, Kind, ledger_post, member_lock
 from merchants.models import Shop
-
-
-def _order_upsert_locked(*, shop: Shop, order_id: int) -> LoyaltyOrder:
-    LoyaltyOrder.objects.get_or_create(shop=shop, order_id=order_id)
-    return order_qs_select_for_update().get(shop=shop, order_id=order_id)
 
 
 def order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
@@ -55,187 +41,6 @@ def order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
     order.discount_codes = order_discount_codes(payload)
     if not order.email:
         order.email = (payload.get("email") or payload.get("contact_email") or "").strip().lower()
-
-
-def order_credit(*, order: LoyaltyOrder, program: LoyaltyProgram) -> None:
-    """Post the order's due points to its member, then apply refunds received earlier.
-
-    Precondition: the order row is locked and has a member; the state is OPEN or GUEST.
-    """
-    assert order.member_id is not None
-    member = member_lock(shop_id=order.shop_id, member_id=order.member_id)
-    now = timezone.now()
-    trigger = order.triggered_at or now
-    amount = order.points_due
-    pending = program.pending_days > 0
-    release_at = trigger + timedelta(days=program.pending_days) if pending else None
-    if amount > 0:
-        ledger_post(
-            member=member,
-            amount=amount,
-            kind=Kind.ORDER_EARN,
-            key=f"order:{order.order_id}:earn",
-            bucket=PENDING if pending else AVAILABLE,
-            release_at=release_at,
-            source_type="order",
-            source_id=order.order_id,
-            note=order.name,
-            earned=amount,
-            activity_at=now,
-        )
-    order.points_earned = amount
-    order.points_pending = amount if pending else 0
-    order.release_at = release_at if pending and amount else None
-    order.state = LoyaltyOrder.State.CREDITED
-    order.credited_at = now
-    order.save()
-    _order_reversal_sync(order=order, member=member, program=program, key=None, source_id="")
-
-
-def guest_orders_link(*, shop: Shop, member: Member, program: LoyaltyProgram) -> int:
-    """Credit the held guest orders with the member's email placed within the window."""
-    if not member.email:
-        return 0
-    since = timezone.now() - timedelta(days=program.guest_link_window_days)
-    ids = list(
-        LoyaltyOrder.objects.filter(
-            shop=shop,
-            state=LoyaltyOrder.State.GUEST,
-            member__isnull=True,
-            email__iexact=member.email,
-            triggered_at__gte=since,
-        ).values_list("pk", flat=True)
-    )
-    if not ids:
-        return 0
-    # Orders first, then the member: the lock order every order path uses.
-    orders = list(order_qs_select_for_update().filter(pk__in=ids, state=LoyaltyOrder.State.GUEST))
-    for order in orders:
-        order.member = member
-        order.customer_id = member.customer_id
-        order.save(update_fields=["member", "customer_id", "updated_at"])
-        order_credit(order=order, program=program)
-    return len(orders)
-
-
-@dataclass(frozen=True)
-class ReversalPlan:
-    """The points a reversal takes back and from where (see ``order_reversal_plan``)."""
-
-    delta: int  # reversed in all: the order's points_reversed grows by it
-    from_pending: int  # taken from the pending bucket (entry key ``key + ":pending"``)
-    take: int  # taken from the available balance (entry key ``key``)
-    shortfall: int  # what the balance could not cover (deduct_to_zero policy)
-    kind: str
-    key: str
-    source_type: str
-    source_id: str
-    note: str  # of the available entry; the pending entry's note is the order's name
-
-
-def order_reversal_plan(
-    *,
-    order: LoyaltyOrder,
-    balance: int,
-    program: LoyaltyProgram,
-    key: str | None,
-    source_id: str | int,
-    cancel: bool = False,
-) -> ReversalPlan | None:
-    """What bringing the order's reversed points up to what its refunds (or cancellation)
-    require takes, given the member's available ``balance``; ``None`` when nothing is due.
-    Pure: the per-delivery path (``_order_reversal_sync``) and the batch path
-    (``loyalty.ingest``) both apply it."""
-    earned = order.points_earned
-    if cancel:
-        target = earned
-    elif order.base > 0 and earned > 0:
-        ratio = min(Decimal(1), order.refunded_base / order.base)
-        target = int((earned * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    else:
-        target = 0
-    delta = min(target, earned) - order.points_reversed
-    if delta <= 0:
-        return None
-    kind = Kind.ORDER_CANCEL if cancel else Kind.ORDER_REFUND
-    key = key or f"order:{order.order_id}:reversal:{order.points_reversed + delta}"
-    source_type = "order" if cancel or not source_id else "refund"
-    source_id = source_id or order.order_id
-    from_pending = min(delta, order.points_pending)
-    rest = delta - from_pending
-    take, shortfall = rest, 0
-    if rest and program.negative_balance_policy != LoyaltyProgram.NegativePolicy.ALLOW_NEGATIVE:
-        take = min(rest, max(balance, 0))
-        shortfall = rest - take
-    return ReversalPlan(
-        delta=delta,
-        from_pending=from_pending,
-        take=take,
-        shortfall=shortfall,
-        kind=kind,
-        key=key,
-        source_type=source_type,
-        source_id=str(source_id),
-        note=order.name + (f" (shortfall {shortfall})" if shortfall else ""),
-    )
-
-
-def _order_reversal_sync(
-    *,
-    order: LoyaltyOrder,
-    member: Member,
-    program: LoyaltyProgram,
-    key: str | None,
-    source_id: str | int,
-    cancel: bool = False,
-) -> int:
-    """Bring the order's reversed points up to what its refunds (or cancellation) require.
-
-    Precondition: the order and member rows are locked. Pending points are reduced first;
-    the available balance pays the rest under the shop's negative-balance policy.
-    """
-    plan = order_reversal_plan(
-        order=order,
-        balance=member.balance,
-        program=program,
-        key=key,
-        source_id=source_id,
-        cancel=cancel,
-    )
-    if plan is None:
-        return 0
-    if plan.from_pending:
-        ledger_post(
-            member=member,
-            amount=-plan.from_pending,
-            kind=plan.kind,
-            key=f"{plan.key}:pending",
-            bucket=PENDING,
-            source_type=plan.source_type,
-            source_id=plan.source_id,
-            note=order.name,
-        )
-        order.points_pending -= plan.from_pending
-    if plan.take:
-        ledger_post(
-            member=member,
-            amount=-plan.take,
-            kind=plan.kind,
-            key=plan.key,
-            source_type=plan.source_type,
-            source_id=plan.source_id,
-            note=plan.note,
-            allow_negative=True,
-        )
-    member.lifetime_earned -= plan.delta
-    member.save(update_fields=["lifetime_earned", "updated_at"])
-    member_changed_on_commit(shop_id=member.shop_id, customer_id=member.customer_id)
-    order.points_reversed += plan.delta
-    order.points_shortfall += plan.shortfall
-    order.save(
-        update_fields=["points_pending", "points_reversed", "points_shortfall", "updated_at"]
-    )
-    return plan.delta
 
 
 def order_is_trigger(program: LoyaltyProgram, topic: str, payload: dict[str, Any]) -> bool:
@@ -270,114 +75,6 @@ def redemptions_attribute(*, shop: Shop, order_id: int, payload: dict[str, Any])
         return 0
     members_changed_on_commit(shop_id=shop.pk, customer_ids=customer_ids)
     return issued.update(status=Redemption.Status.USED, order_id=order_id, used_at=timezone.now())
-
-
-def order_webhook_process(
-    *, shop: Shop, topic: str, payload: dict[str, Any], triggered_at: datetime | None
-) -> None:
-    """Handle orders/paid, orders/fulfilled, orders/cancelled (and reconciled orders),
-    orders/create and orders/updated (snapshot and attribution only).
-
-    The earning trigger credits an OPEN order once; a cancelled order never earns; a
-    cancellation reverses whatever the order still holds.
-    """
-    order_id = int_or_none(payload.get("id"))
-    if order_id is None:
-        return
-    when = triggered_at or timezone.now()
-    customer = payload.get("customer") or {}
-    customer_id = int_or_none(customer.get("id")) if isinstance(customer, dict) else None
-    new_member: Member | None = None
-    with transaction.atomic(durable=True):
-        program = program_get_or_create(shop=shop)
-        order = _order_upsert_locked(shop=shop, order_id=order_id)
-        order_snapshot(order, payload)
-        if customer_id is not None and order.member_id is None:
-            member, created = member_upsert(
-                shop=shop,
-                customer_id=customer_id,
-                email=customer.get("email") or payload.get("email"),
-                first_name=customer.get("first_name"),
-                last_name=customer.get("last_name"),
-            )
-            order.member = member
-            order.customer_id = customer_id
-            new_member = member if created else None
-        order.save()
-
-        if topic == "orders/cancelled":
-            _order_cancel(order=order, program=program, when=when)
-        elif order_is_trigger(program, topic, payload) and order.state == LoyaltyOrder.State.OPEN:
-            earning = order_earning_compute(
-                shop=shop, program=program, payload=payload, placed_at=order.placed_at or when
-            )
-            order.base = earning.base.quantize(CENT)
-            order.multiplier = earning.multiplier
-            order.points_due = earning.points
-            order.triggered_at = when
-            if not program.enabled:
-                order.state = LoyaltyOrder.State.NOT_ELIGIBLE
-                order.save()
-            elif order.member_id is None:
-                order.state = LoyaltyOrder.State.GUEST
-                order.save()
-            else:
-                order.save()
-                order_credit(order=order, program=program)
-        if new_member is not None:
-            guest_orders_link(shop=shop, member=new_member, program=program)
-        redemptions_attribute(shop=shop, order_id=order_id, payload=payload)
-
-
-def _order_cancel(*, order: LoyaltyOrder, program: LoyaltyProgram, when: datetime) -> None:
-    """Precondition: the order row is locked."""
-    if order.state == LoyaltyOrder.State.CANCELLED:
-        return
-    if order.state == LoyaltyOrder.State.CREDITED and order.member_id is not None:
-        member = member_lock(shop_id=order.shop_id, member_id=order.member_id)
-        _order_reversal_sync(
-            order=order,
-            member=member,
-            program=program,
-            key=f"order:{order.order_id}:cancel",
-            source_id=order.order_id,
-            cancel=True,
-        )
-    order.state = LoyaltyOrder.State.CANCELLED
-    order.cancelled_at = when
-    order.save(update_fields=["state", "cancelled_at", "updated_at"])
-
-
-def refund_webhook_process(*, shop: Shop, payload: dict[str, Any]) -> None:
-    """Handle refunds/create: record the refund once and reverse points in proportion.
-
-    A refund arriving before its order was credited is kept and applied at the credit.
-    """
-    refund_id = int_or_none(payload.get("id"))
-    order_id = int_or_none(payload.get("order_id"))
-    if refund_id is None or order_id is None:
-        return
-    with transaction.atomic(durable=True):
-        program = program_get_or_create(shop=shop)
-        order = _order_upsert_locked(shop=shop, order_id=order_id)
-        if OrderRefund.objects.filter(shop=shop, refund_id=refund_id).exists():
-            return
-        base = refund_base_compute(
-            shop=shop, program=program, payload=payload, taxes_included=order.taxes_included
-        ).quantize(CENT)
-        OrderRefund.objects.create(shop=shop, order_id=order_id, refund_id=refund_id, base=base)
-        order.refunded_base = F("refunded_base") + base
-        order.save(update_fields=["refunded_base", "updated_at"])
-        order.refresh_from_db()
-        if order.state == LoyaltyOrder.State.CREDITED and order.member_id is not None:
-            member = member_lock(shop_id=shop.pk, member_id=order.member_id)
-            _order_reversal_sync(
-                order=order,
-                member=member,
-                program=program,
-                key=f"refund:{refund_id}",
-                source_id=refund_id,
-            )
 
 
 def pending_release_due(*, now: datetime | None = None) -> int:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
+import pytest
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member, OrderRefund
@@ -234,3 +236,34 @@ def test_cancel_during_pending_clears_pending_only(shop, program):
     assert pending_release_due(now=timezone.now() + timedelta(days=8)) == 0
     assert member(shop).balance == 0
     assert ledger_verify(shop=shop).drifts == []
+
+
+def _taxed_refund(refund_id: int, order_id: int) -> dict:
+    """A refund of 75.00 of which 6.00 is tax (the order's prices include tax)."""
+    payload = refund(refund_id, order_id, [(1, "75.00")])
+    payload["refund_line_items"][0].update(
+        total_tax=6.0, total_tax_set={"shop_money": {"amount": "6.00", "currency_code": "USD"}}
+    )
+    return payload
+
+
+@pytest.mark.parametrize("refund_first", [False, True])
+def test_taxes_included_refund_gives_back_the_same_in_either_order(
+    shop, program, refund_first: bool
+):
+    """Issue 12.1: a refund processed before its ``taxes_included`` order used to be based
+    on a placeholder order (tax not included) and reversed 75 instead of 69."""
+    paid = order(1, [line("150.00", line_id=1, tax="12.00")], taxes_included=True)
+    steps = [
+        lambda: process(shop, paid),
+        lambda: refund_webhook_process(shop=shop, payload=_taxed_refund(71, 1)),
+    ]
+    for step in reversed(steps) if refund_first else steps:
+        step()
+
+    o = snapshot(shop)
+    assert (o.base, o.points_earned, o.points_reversed) == (Decimal("138.00"), 138, 69)
+    assert o.refunded_base == Decimal("69.00")
+    assert OrderRefund.objects.get(shop=shop, refund_id=71).base == Decimal("69.00")
+    assert (member(shop).balance, member(shop).lifetime_earned) == (69, 69)
+    assert not ledger_verify(shop=shop).drifts

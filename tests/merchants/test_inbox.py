@@ -70,7 +70,7 @@ def test_processing_moves_received_to_processing_to_succeeded(
     def handler(**kwargs: Any) -> None:
         seen.append(WebhookDelivery.objects.get(pk=delivery.pk).status)
 
-    monkeypatch.setattr("loyalty.services.order_webhook_process", handler)
+    monkeypatch.setattr("loyalty.services.deliveries_credit", handler)
     delivery = record(shop)
     assert delivery.status == "received"
 
@@ -396,9 +396,9 @@ def test_concurrent_drains_never_process_a_delivery_twice(
     def handler(**kwargs: Any) -> None:
         time.sleep(0.002)  # widen the window in which the two drains overlap
         with lock:
-            processed.append(kwargs["payload"]["id"])
+            processed.extend(d.payload["id"] for d in kwargs["deliveries"])
 
-    monkeypatch.setattr("loyalty.services.order_webhook_process", handler)
+    monkeypatch.setattr("loyalty.services.deliveries_credit", handler)
     errors: list[BaseException] = []
 
     def worker() -> None:

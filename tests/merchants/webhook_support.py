@@ -15,6 +15,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from merchants import compliance
 from merchants.models import Shop, WebhookDelivery
 from merchants.shopify.signatures import webhook_hmac_compute
 
@@ -164,20 +165,28 @@ class LoyaltyCalls:
         return record
 
 
-LOYALTY_ENTRY_POINTS = (
-    "order_webhook_process",
-    "refund_webhook_process",
-    "customer_webhook_process",
-    "customer_data_export",
-    "customer_redact",
-    "shop_data_erase",
-)
+LOYALTY_ENTRY_POINTS = ("customer_webhook_process",)
+PRIVACY_ENTRY_POINTS = ("customer_data_export", "customer_redact", "shop_data_erase")
 
 
 def loyalty_calls_install(monkeypatch: pytest.MonkeyPatch) -> LoyaltyCalls:
     recorder = LoyaltyCalls()
     for name in LOYALTY_ENTRY_POINTS:
         monkeypatch.setattr(f"loyalty.services.{name}", recorder._recorder(name))
+    order = recorder._recorder("order_webhook_process")
+    refund = recorder._recorder("refund_webhook_process")
+
+    def deliveries_credit(*, shop: Any, deliveries: list[Any]) -> None:
+        """The crediting engine's batch, recorded as its deliveries' per-delivery calls."""
+        for d in deliveries:
+            if d.topic == "refunds/create":
+                refund(shop=shop, payload=d.payload)
+            else:
+                order(shop=shop, topic=d.topic, payload=d.payload, triggered_at=d.triggered_at)
+
+    monkeypatch.setattr("loyalty.services.deliveries_credit", deliveries_credit)
+    privacy = compliance.DomainPrivacy(**{n: recorder._recorder(n) for n in PRIVACY_ENTRY_POINTS})
+    monkeypatch.setattr(compliance, "_domain", [privacy])
     return recorder
 
 

@@ -257,7 +257,7 @@ def test_shop_data_erased(proxy, program, member, shop, give_points, cached_me, 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the batch path is PostgreSQL's")
 def test_batch_crediting(client, settings, monkeypatch, committed, cached_me):
     from merchants import inbox, tasks
-    from tests.loyalty.test_ingest import record_all, shop_prepare
+    from tests.loyalty.test_crediting import record_all, shop_prepare
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     monkeypatch.setattr(tasks.webhooks_drain, "delay", lambda: None)
@@ -274,7 +274,7 @@ def test_batch_crediting(client, settings, monkeypatch, committed, cached_me):
     ]
     record_all(shop, deliveries)
 
-    committed(lambda: inbox.deliveries_drain(shop=shop, batch_min=1))
+    committed(lambda: inbox.deliveries_drain(shop=shop))
 
     data = shopper.get("api/me").json()
     assert data["member"]["balance"] == 50 + 20 * 10

@@ -1,0 +1,42 @@
+"""The domain's handlers for the inbox's topics, registered in ``LoyaltyConfig.ready``:
+the inbox hands over claimed deliveries; ``merchants`` never imports ``loyalty``."""
+
+from __future__ import annotations
+
+from merchants import compliance, inbox
+from merchants.models import Shop, WebhookDelivery
+
+CREDITING_TOPICS = ("orders/paid", "orders/fulfilled", "orders/cancelled", "refunds/create")
+
+
+def crediting_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> None:
+    """Orders and refunds of one shop: one batch of the crediting engine."""
+    from loyalty.services import Delivery, deliveries_credit
+
+    deliveries_credit(
+        shop=shop,
+        deliveries=[Delivery(d.topic, d.payload, d.triggered_at) for d in deliveries],
+    )
+
+
+def customer_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> None:
+    from loyalty.services import customer_webhook_process
+
+    for delivery in deliveries:
+        customer_webhook_process(shop=shop, topic=delivery.topic, payload=delivery.payload)
+
+
+def handlers_register() -> None:
+    from loyalty import services
+
+    inbox.handler_register(topics=CREDITING_TOPICS, handler=crediting_handle)
+    inbox.handler_register(
+        topics=sorted(inbox.CUSTOMER_TOPICS), handler=customer_handle, batch=False
+    )
+    compliance.privacy_handlers_register(
+        compliance.DomainPrivacy(
+            customer_data_export=services.customer_data_export,
+            customer_redact=services.customer_redact,
+            shop_data_erase=services.shop_data_erase,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Pure rules of the loyalty domain: no database access, values in, values out."""
