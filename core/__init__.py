@@ -1,0 +1,1 @@
+"""Project-wide infrastructure below the apps (no domain code)."""
