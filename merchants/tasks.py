@@ -22,9 +22,9 @@ def webhooks_drain() -> int:
     Published after commit by the webhook view (coalesced, throttled) and by beat every
     30 s. The pending flag is cleared before claiming so a delivery stored meanwhile wakes a
     new drain; the drain lingers for the wake-up interval (see
-    ``inbox.delivery_process_on_commit``). Claimed batches are credited set-based where
-    possible (``loyalty.ingest``). When the time budget runs out with work left, the drain
-    queues itself again.
+    ``inbox.delivery_process_on_commit``). Claimed batches go to the handlers the domain
+    registered (orders and refunds: one batch of the crediting engine per shop). When the
+    time budget runs out with work left, the drain queues itself again.
     """
     cache.delete(inbox.DRAIN_PENDING_KEY)
     outcome = inbox.deliveries_drain(linger=inbox.wake_interval())

@@ -57,6 +57,8 @@ def test_ingest_bench_credits_every_order_through_the_real_processes() -> None:
         },
     )
     assert result["orders"] == 400 and result["deliveries"] > 400  # duplicates and refunds
+    assert result["backlog_deliveries"] == result["deliveries"]  # the whole mix, stored first
+    assert result["backlog_credited_per_s"] > 0
     assert result["ack_non_200"] == 0
     assert result["balances_match"] is True
 
