@@ -1,36 +1,68 @@
 """Set-based SQL helpers: multi-row inserts and updates in one statement.
 
-Everything goes through Django's ``connection.cursor()``, so query counts, logging and any
-instrumentation that wraps Django's cursor see these statements. The SQL is the same on
-PostgreSQL and SQLite (3.35+: ``ON CONFLICT``, ``RETURNING``, ``UPDATE … FROM``); only
-PostgreSQL gets explicit casts, because it types a ``VALUES`` list from its first row.
+Everything goes through Django's cursor (``connection.cursor()``), so query counts, logging
+and any instrumentation that wraps it see these statements. Each field's value is converted
+as ``save()`` converts it (``pre_save`` + ``get_db_prep_save``); the rows then travel as ONE
+JSON parameter, unpacked by the server: a short statement whatever the row count (no
+thousands of placeholders for the driver to parse and quote). The statements have the same
+shape on PostgreSQL and SQLite (3.35+: ``ON CONFLICT``, ``RETURNING``, ``UPDATE … FROM``);
+only the JSON row source is spelt per database.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connections, models
 
-# Rows per statement: keeps the parameters under SQLite's limit (32,766) and PostgreSQL's
-# (65,535) for the widest table written in bulk.
-ROWS_PER_STATEMENT = 500
+ROWS_PER_STATEMENT = 2000
 
 
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
+def _json_value(value: Any) -> Any:
+    """What a converted value is in the JSON parameter (the server casts it back)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if hasattr(value, "obj"):  # a driver's JSON adapter (PostgreSQL ``jsonb``): its object
+        return value.obj
+    raise TypeError(f"cannot send {type(value).__name__} in a JSON row")
 
 
-def _placeholder(field: models.Field) -> str:
-    if connection.vendor == "postgresql":
-        return f"CAST(%s AS {field.cast_db_type(connection)})"
-    return "%s"
+def _rows_source(db: Any, fields: Sequence[models.Field], names: Sequence[str]) -> str:
+    """``SELECT <column i of each row> AS name_i … FROM <the JSON rows parameter>``."""
+    qn = db.ops.quote_name
+    if db.vendor == "postgresql":
+        columns = [
+            f"(r->{i})::jsonb"
+            if f.get_internal_type() == "JSONField"
+            # ``->>`` gives the text form; the cast reads it as the column's type
+            else f"(r->>{i})::{f.cast_db_type(db)}"
+            for i, f in enumerate(fields)
+        ]
+        source = "json_array_elements(%s::json) AS r"
+    elif db.vendor == "sqlite":
+        columns = [f"json_extract(value, '$[{i}]')" for i in range(len(fields))]
+        source = "json_each(%s)"
+    else:
+        raise NotImplementedError(f"no JSON rows on {db.vendor}")
+    selected = ", ".join(f"{c} AS {qn(n)}" for c, n in zip(columns, names, strict=True))
+    return f"SELECT {selected} FROM {source}"  # noqa: S608 (model meta only)
 
 
-def _prep(field: models.Field, obj: models.Model, *, add: bool) -> Any:
-    """The value ``save()`` would store (``pre_save`` sets ``auto_now`` fields on ``obj``)."""
-    return field.get_db_prep_save(field.pre_save(obj, add), connection)
+def _rows_json(db: Any, objs: Sequence[models.Model], fields: Sequence[models.Field]) -> str:
+    rows = [
+        [f.get_db_prep_save(f.pre_save(obj, obj.pk is None), db) for f in fields] for obj in objs
+    ]
+    return json.dumps(rows, default=_json_value, separators=(",", ":"))
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i : i + ROWS_PER_STATEMENT] for i in range(0, len(items), ROWS_PER_STATEMENT)]
 
 
 def rows_insert(
@@ -39,38 +71,39 @@ def rows_insert(
     conflict: Sequence[str],
     returning: Sequence[str] = ("id",),
 ) -> list[tuple[Any, ...]]:
-    """``INSERT … VALUES (…), (…) ON CONFLICT (conflict) DO NOTHING RETURNING returning`` for
+    """``INSERT … SELECT … ON CONFLICT (conflict) DO NOTHING RETURNING returning`` for
     unsaved instances of one model; returns the rows actually inserted (a conflicting row
-    is skipped, not an error). Each field is converted as ``save()`` converts it."""
+    is skipped, not an error)."""
     if not objs:
         return []
+    db = connections[DEFAULT_DB_ALIAS]
     meta = objs[0]._meta
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    row_sql = "(" + ", ".join(_placeholder(f) for f in fields) + ")"
-    columns = ", ".join(qn(f.column) for f in fields)
-    head = f"INSERT INTO {qn(meta.db_table)} ({columns}) VALUES "  # noqa: S608 (model meta)
-    tail = (
-        f" ON CONFLICT ({', '.join(qn(meta.get_field(n).column) for n in conflict)}) DO NOTHING"
-        f" RETURNING {', '.join(qn(meta.get_field(n).column) for n in returning)}"
+    names = [f.column for f in fields]
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(n) for n in names)}) "
+        f"{_rows_source(db, fields, names)} WHERE true "  # WHERE: SQLite's upsert grammar
+        f"ON CONFLICT ({', '.join(qn(meta.get_field(n).column) for n in conflict)}) DO NOTHING "
+        f"RETURNING {', '.join(qn(meta.get_field(n).column) for n in returning)}"
     )
     inserted: list[tuple[Any, ...]] = []
-    with connection.cursor() as cursor:
-        for chunk in _chunks(objs, ROWS_PER_STATEMENT):
-            params = [_prep(f, obj, add=True) for obj in chunk for f in fields]
-            cursor.execute(head + ", ".join([row_sql] * len(chunk)) + tail, params)
+    with db.cursor() as cursor:
+        for chunk in _chunks(objs):
+            cursor.execute(sql, [_rows_json(db, chunk, fields)])
             inserted.extend(cursor.fetchall())
     return inserted
 
 
 def rows_update(objs: Sequence[models.Model], *, fields: Sequence[str]) -> int:
-    """``WITH v(pk, …) AS (VALUES …) UPDATE … SET f = v.f … FROM v WHERE pk = v.pk``: write
-    ``fields`` of saved instances of one model in one statement (``auto_now`` fields are
-    refreshed as ``save(update_fields=…)`` would). Returns the rows updated."""
+    """``UPDATE … SET f = v.f … FROM (rows) AS v WHERE pk = v.pk``: write ``fields`` of saved
+    instances of one model in one statement (``auto_now`` fields are refreshed as
+    ``save(update_fields=…)`` would). Returns the rows updated."""
     if not objs:
         return 0
+    db = connections[DEFAULT_DB_ALIAS]
     meta = objs[0]._meta
-    qn = connection.ops.quote_name
+    qn = db.ops.quote_name
     pk = meta.pk
     assert pk is not None
     names = list(fields)
@@ -79,22 +112,17 @@ def rows_update(objs: Sequence[models.Model], *, fields: Sequence[str]) -> int:
         for f in meta.concrete_fields
         if getattr(f, "auto_now", False) and f.name not in names
     ]
-    targets = [meta.get_field(n) for n in names]
-    row_sql = "(" + ", ".join(_placeholder(f) for f in [pk, *targets]) + ")"
-    aliases = ["k", *(f"c{i}" for i in range(len(targets)))]
-    sets = ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(targets))
+    targets = [pk, *(meta.get_field(n) for n in names)]
+    aliases = ["k", *(f"c{i}" for i in range(len(names)))]
+    sets = ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(targets[1:]))
+    table = qn(meta.db_table)
+    sql = (
+        f"UPDATE {table} SET {sets} FROM ({_rows_source(db, targets, aliases)}) AS v "  # noqa: S608
+        f"WHERE {table}.{qn(pk.column)} = v.k"
+    )
     updated = 0
-    with connection.cursor() as cursor:
-        for chunk in _chunks(objs, ROWS_PER_STATEMENT):
-            params: list[Any] = []
-            for obj in chunk:
-                params.append(pk.get_db_prep_save(obj.pk, connection))
-                params.extend(_prep(f, obj, add=False) for f in targets)
-            cursor.execute(
-                f"WITH v({', '.join(aliases)}) AS (VALUES {', '.join([row_sql] * len(chunk))}) "  # noqa: S608
-                f"UPDATE {qn(meta.db_table)} SET {sets} FROM v "
-                f"WHERE {qn(meta.db_table)}.{qn(pk.column)} = v.k",
-                params,
-            )
+    with db.cursor() as cursor:
+        for chunk in _chunks(objs):
+            cursor.execute(sql, [_rows_json(db, chunk, targets)])
             updated += cursor.rowcount
     return updated

@@ -1,0 +1,360 @@
+"""The crediting engine's planning step: deliveries folded, in order, over the batch's
+in-memory state (orders, members, refunds as loaded and locked by ``crediting``).
+
+Nothing here reads or writes the database: each step applies the pure rules
+(``loyalty.rules``) and the ledger's effect rule to the state and collects what to write in
+a ``CreditPlan``, so two events of one order or member in a batch compose exactly as if
+they ran one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from loyalty.models import (
+    BonusEvent,
+    LedgerEntry,
+    LoyaltyOrder,
+    LoyaltyProgram,
+    Member,
+    OrderRefund,
+)
+from loyalty.payloads import OrderFacts, RefundFacts
+from loyalty.rules.earning import earning_compute, refund_base_compute
+from loyalty.rules.reversal import order_reversal_plan
+from loyalty.services.ledger import (
+    AVAILABLE,
+    CENT,
+    PENDING,
+    Kind,
+    ledger_effect_apply,
+    ledger_entry_new,
+)
+from loyalty.services.members import member_profile_apply
+from loyalty.services.orders import order_is_trigger, order_snapshot
+from merchants.models import Shop
+
+GUEST = LoyaltyOrder.State.GUEST
+OPEN = LoyaltyOrder.State.OPEN
+CREDITED = LoyaltyOrder.State.CREDITED
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One order or refund delivery as the engine sees it; batches run in list order."""
+
+    topic: str
+    payload: dict[str, Any]
+    triggered_at: datetime | None = None
+
+
+@dataclass
+class CreditState:
+    """What the batch reads (locked) and changes in memory."""
+
+    shop: Shop
+    program: LoyaltyProgram
+    now: datetime
+    orders: dict[int, LoyaltyOrder]  # by platform order id
+    members: dict[int, Member]  # by pk
+    by_customer: dict[int, Member]
+    created: set[int]  # pks of members this batch created, not yet claimed by a delivery
+    refunds: dict[int, list[OrderRefund]]  # by order id: recorded ones (to re-base) and new
+    recorded: set[int]  # refund ids
+    tags: dict[int, set[str]]
+    events: list[BonusEvent]
+    taken_keys: set[str]  # ledger keys already used: posting them again is a no-op
+    guests: dict[str, list[LoyaltyOrder]] = field(default_factory=dict)  # GUEST, by email
+
+    def __post_init__(self) -> None:
+        for order in self.orders.values():
+            if order.state == GUEST:
+                self.guest_add(order)
+
+    def guest_add(self, order: LoyaltyOrder) -> None:
+        self.guests.setdefault(order.email.lower(), []).append(order)
+
+
+@dataclass
+class CreditPlan:
+    """What a batch writes: new refunds and ledger entries, changed members and orders."""
+
+    entries: list[LedgerEntry] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    refunds: list[OrderRefund] = field(default_factory=list)
+    rebased: dict[int, OrderRefund] = field(default_factory=dict)  # recorded ones, by pk
+    members: dict[int, Member] = field(default_factory=dict)  # changed, by pk
+    orders: dict[int, LoyaltyOrder] = field(default_factory=dict)  # changed, by pk
+    attributions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+    def post(
+        self,
+        state: CreditState,
+        member: Member,
+        *,
+        amount: int,
+        kind: str,
+        key: str,
+        bucket: str = AVAILABLE,
+        release_at: datetime | None = None,
+        source_type: str,
+        source_id: str | int,
+        note: str,
+        earned: int = 0,
+        activity_at: datetime | None = None,
+        allow_negative: bool = False,
+    ) -> None:
+        """Plan one ledger entry and its effect on the member (``ledger_post``'s rule: no
+        entry for zero points, nothing for a key already used)."""
+        if amount == 0 or key in self.keys or key in state.taken_keys:
+            return
+        self.keys.add(key)
+        self.entries.append(
+            ledger_entry_new(
+                member=member,
+                amount=amount,
+                kind=kind,
+                key=key,
+                bucket=bucket,
+                release_at=release_at,
+                source_type=source_type,
+                source_id=source_id,
+                note=note,
+            )
+        )
+        ledger_effect_apply(
+            member,
+            amount=amount,
+            bucket=bucket,
+            earned=earned,
+            activity_at=activity_at,
+            allow_negative=allow_negative,
+        )
+        self.members[member.pk] = member
+
+
+# --- fold --------------------------------------------------------------------------------
+
+
+def order_fold(state: CreditState, plan: CreditPlan, delivery: Delivery, facts: OrderFacts) -> None:
+    program, payload = state.program, facts.raw
+    when = delivery.triggered_at or state.now
+    order = state.orders[facts.order_id]
+    taxes_included = order.taxes_included
+    order_snapshot(order, payload)
+    if order.taxes_included != taxes_included:
+        _refunds_rebase(state, plan, order)
+    new_member: Member | None = None
+    if facts.customer_id is not None and order.member_id is None:
+        member = state.by_customer[facts.customer_id]
+        if member.pk in state.created:
+            state.created.discard(member.pk)  # the insert carried this delivery's profile
+            new_member = member
+        elif member_profile_apply(
+            member,
+            email=(facts.member_email or "").strip().lower(),
+            first_name=facts.first_name,
+            last_name=facts.last_name,
+        ):
+            plan.members[member.pk] = member
+        order.member_id = member.pk
+        order.customer_id = facts.customer_id
+    plan.orders[order.pk] = order
+
+    if delivery.topic == "orders/cancelled":
+        _order_cancel(state, plan, order, when)
+    elif order_is_trigger(program, delivery.topic, payload) and order.state == OPEN:
+        earning = earning_compute(
+            program=program,
+            payload=payload,
+            placed_at=order.placed_at or when,
+            tags=state.tags,
+            shop_events=state.events,
+        )
+        order.base = earning.base.quantize(CENT)
+        order.multiplier = earning.multiplier
+        order.points_due = earning.points
+        order.triggered_at = when
+        if not program.enabled:
+            order.state = LoyaltyOrder.State.NOT_ELIGIBLE
+        elif order.member_id is None:
+            order.state = GUEST
+            state.guest_add(order)
+        else:
+            _order_credit(state, plan, order)
+    if new_member is not None:
+        guest_link(state, plan, new_member)
+    plan.attributions.append((facts.order_id, payload))
+
+
+def refund_fold(state: CreditState, plan: CreditPlan, facts: RefundFacts) -> None:
+    if facts.refund_id in state.recorded:
+        return
+    state.recorded.add(facts.refund_id)
+    order = state.orders[facts.order_id]
+    bases = {
+        included: refund_base_compute(
+            program=state.program, payload=facts.raw, taxes_included=included, tags=state.tags
+        ).quantize(CENT)
+        for included in (False, True)
+    }
+    refund = OrderRefund(
+        shop_id=state.shop.pk,
+        order_id=facts.order_id,
+        refund_id=facts.refund_id,
+        base=bases[order.taxes_included],
+        base_taxes_excluded=bases[False],
+        base_taxes_included=bases[True],
+    )
+    plan.refunds.append(refund)
+    state.refunds.setdefault(order.order_id, []).append(refund)
+    order.refunded_base += refund.base
+    plan.orders[order.pk] = order
+    if order.state == CREDITED and order.member_id is not None:
+        _reversal_sync(
+            state,
+            plan,
+            order,
+            key=f"refund:{facts.refund_id}",
+            source_id=facts.refund_id,
+        )
+
+
+def _refunds_rebase(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -> None:
+    """The order's prices turned out to (not) include tax: its refunds' bases follow, so a
+    refund processed before its order gives back what it would have after it."""
+    total = Decimal(0)
+    for refund in state.refunds.get(order.order_id, []):
+        base = refund.base_taxes_included if order.taxes_included else refund.base_taxes_excluded
+        if refund.base != base and refund.pk is not None:
+            plan.rebased[refund.pk] = refund
+        refund.base = base
+        total += base
+    if order.order_id in state.refunds:
+        order.refunded_base = total
+
+
+def _order_credit(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -> None:
+    """Post the order's due points to its member, then apply refunds received earlier
+    (the order has a member; its state is OPEN or GUEST)."""
+    assert order.member_id is not None
+    member = state.members[order.member_id]
+    program, now = state.program, state.now
+    amount = order.points_due
+    pending = program.pending_days > 0
+    release_at = (order.triggered_at or now) + timedelta(days=program.pending_days)
+    plan.post(
+        state,
+        member,
+        amount=amount,
+        kind=Kind.ORDER_EARN,
+        key=f"order:{order.order_id}:earn",
+        bucket=PENDING if pending else AVAILABLE,
+        release_at=release_at if pending else None,
+        source_type="order",
+        source_id=order.order_id,
+        note=order.name,
+        earned=amount,
+        activity_at=now,
+    )
+    order.points_earned = amount
+    order.points_pending = amount if pending else 0
+    order.release_at = release_at if pending and amount else None
+    order.state = CREDITED
+    order.credited_at = now
+    plan.orders[order.pk] = order
+    _reversal_sync(state, plan, order, key=None, source_id="")
+
+
+def _order_cancel(
+    state: CreditState, plan: CreditPlan, order: LoyaltyOrder, when: datetime
+) -> None:
+    if order.state == LoyaltyOrder.State.CANCELLED:
+        return
+    if order.state == CREDITED and order.member_id is not None:
+        _reversal_sync(
+            state,
+            plan,
+            order,
+            key=f"order:{order.order_id}:cancel",
+            source_id=order.order_id,
+            cancel=True,
+        )
+    order.state = LoyaltyOrder.State.CANCELLED
+    order.cancelled_at = when
+
+
+def _reversal_sync(
+    state: CreditState,
+    plan: CreditPlan,
+    order: LoyaltyOrder,
+    *,
+    key: str | None,
+    source_id: str | int,
+    cancel: bool = False,
+) -> None:
+    """Bring the order's reversed points up to what its refunds (or cancellation) require:
+    pending points first, the available balance the rest (the reversal rule's plan)."""
+    assert order.member_id is not None
+    member = state.members[order.member_id]
+    reversal = order_reversal_plan(
+        order=order,
+        balance=member.balance,
+        program=state.program,
+        key=key,
+        source_id=source_id,
+        cancel=cancel,
+    )
+    if reversal is None:
+        return
+    common = {"kind": reversal.kind, "source_type": reversal.source_type}
+    plan.post(
+        state,
+        member,
+        amount=-reversal.from_pending,
+        key=f"{reversal.key}:pending",
+        bucket=PENDING,
+        source_id=reversal.source_id,
+        note=order.name,
+        **common,
+    )
+    plan.post(
+        state,
+        member,
+        amount=-reversal.take,
+        key=reversal.key,
+        source_id=reversal.source_id,
+        note=reversal.note,
+        allow_negative=True,
+        **common,
+    )
+    order.points_pending -= reversal.from_pending
+    member.lifetime_earned -= reversal.delta
+    plan.members[member.pk] = member
+    order.points_reversed += reversal.delta
+    order.points_shortfall += reversal.shortfall
+    plan.orders[order.pk] = order
+
+
+def guest_link(state: CreditState, plan: CreditPlan, member: Member) -> int:
+    """Credit the guest orders (held, or left GUEST earlier in the batch) with the new
+    member's email placed within the window, in pk order."""
+    if not member.email:
+        return 0
+    since = state.now - timedelta(days=state.program.guest_link_window_days)
+    linked = 0
+    for order in sorted(state.guests.pop(member.email.lower(), []), key=lambda o: o.pk):
+        if (
+            order.state == GUEST
+            and order.member_id is None
+            and order.triggered_at is not None
+            and order.triggered_at >= since
+        ):
+            order.member_id = member.pk
+            order.customer_id = member.customer_id
+            _order_credit(state, plan, order)
+            linked += 1
+    return linked
