@@ -34,6 +34,7 @@ from loyalty.models import BonusEvent, LoyaltyProgram
 from loyalty.payloads import allocations_total, int_or_none, shop_amount, tax_total
 
 ZERO = Decimal(0)
+CENT = Decimal("0.01")
 
 
 def points_round(value: Decimal, rounding: str) -> int:
@@ -162,6 +163,21 @@ def refund_base_compute(
         for rsl in payload.get("refund_shipping_lines") or []:
             total += shop_amount(rsl, "subtotal_amount")
     return max(total, ZERO)
+
+
+def refund_bases_compute(
+    *, program: LoyaltyProgram, payload: dict[str, Any], tags: dict[int, set[str]]
+) -> tuple[Decimal, Decimal]:
+    """The refund's base were its order's prices to exclude tax, and to include it (in
+    cents). A refund can be processed before its order says which: ``OrderRefund`` keeps
+    both, and the order's snapshot picks."""
+    excluded, included = (
+        refund_base_compute(
+            program=program, payload=payload, taxes_included=flag, tags=tags
+        ).quantize(CENT)
+        for flag in (False, True)
+    )
+    return excluded, included
 
 
 def refund_product_ids(payload: dict[str, Any]) -> set[int]:

@@ -16,6 +16,19 @@ from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram
 Kind = LedgerEntry.Kind
 
 
+def order_reversal_target(*, order: LoyaltyOrder, cancel: bool = False) -> int:
+    """The points the order's refunds (or its cancellation) take back in all:
+    ``round_half_up(earned * refunded_base / base)``, at most what it earned. Multiplied
+    before dividing, so the quotient of a tie (``k.5``) is exact and rounds up."""
+    earned = order.points_earned
+    if cancel:
+        return earned
+    if order.base <= 0 or earned <= 0:
+        return 0
+    exact = min(earned * Decimal(order.refunded_base) / Decimal(order.base), Decimal(earned))
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class ReversalPlan:
     """The points a reversal takes back and from where (see ``order_reversal_plan``)."""
@@ -43,15 +56,7 @@ def order_reversal_plan(
     """What bringing the order's reversed points up to what its refunds (or cancellation)
     require takes, given the member's available ``balance``; ``None`` when nothing is due.
     Pure: the crediting engine applies it."""
-    earned = order.points_earned
-    if cancel:
-        target = earned
-    elif order.base > 0 and earned > 0:
-        ratio = min(Decimal(1), order.refunded_base / order.base)
-        target = int((earned * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    else:
-        target = 0
-    delta = min(target, earned) - order.points_reversed
+    delta = order_reversal_target(order=order, cancel=cancel) - order.points_reversed
     if delta <= 0:
         return None
     kind = Kind.ORDER_CANCEL if cancel else Kind.ORDER_REFUND

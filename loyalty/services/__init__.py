@@ -5,8 +5,8 @@ write ``from loyalty import services`` or ``from loyalty.services import points_
 """
 
 from loyalty.audit import AuditRecord
-from loyalty.rules.earning import EarningResult
-from loyalty.rules.reversal import ReversalPlan, order_reversal_plan
+from loyalty.rules.earning import EarningResult, refund_bases_compute
+from loyalty.rules.reversal import ReversalPlan, order_reversal_plan, order_reversal_target
 from loyalty.services.adjustments import (
     IMPORT_COLUMNS,
     ImportPreviewRow,
@@ -52,9 +52,11 @@ from loyalty.services.members import (
     member_upsert,
 )
 from loyalty.services.orders import (
+    OrderDrift,
     order_discount_codes,
     order_is_trigger,
     order_snapshot,
+    orders_reversal_verify,
     pending_release_due,
     redemptions_attribute,
 )
@@ -113,6 +115,7 @@ __all__ = [
     "ImportReport",
     "Kind",
     "MemberProfile",
+    "OrderDrift",
     "ReversalPlan",
     "bonus_event_create",
     "bonus_event_delete",
@@ -139,8 +142,10 @@ __all__ = [
     "order_earning_compute",
     "order_is_trigger",
     "order_reversal_plan",
+    "order_reversal_target",
     "order_snapshot",
     "order_webhook_process",
+    "orders_reversal_verify",
     "pending_release_due",
     "points_adjust",
     "points_expire_due",
@@ -156,6 +161,7 @@ __all__ = [
     "redemption_issue",
     "redemptions_attribute",
     "redemptions_expire_due",
+    "refund_bases_compute",
     "refund_webhook_process",
     "reward_create",
     "reward_redeem",

@@ -23,7 +23,7 @@ from loyalty.models import (
     OrderRefund,
 )
 from loyalty.payloads import OrderFacts, RefundFacts
-from loyalty.rules.earning import earning_compute, refund_base_compute
+from loyalty.rules.earning import earning_compute, refund_bases_compute
 from loyalty.rules.reversal import order_reversal_plan
 from loyalty.services.ledger import (
     AVAILABLE,
@@ -195,19 +195,16 @@ def refund_fold(state: CreditState, plan: CreditPlan, facts: RefundFacts) -> Non
         return
     state.recorded.add(facts.refund_id)
     order = state.orders[facts.order_id]
-    bases = {
-        included: refund_base_compute(
-            program=state.program, payload=facts.raw, taxes_included=included, tags=state.tags
-        ).quantize(CENT)
-        for included in (False, True)
-    }
+    excluded, included = refund_bases_compute(
+        program=state.program, payload=facts.raw, tags=state.tags
+    )
     refund = OrderRefund(
         shop_id=state.shop.pk,
         order_id=facts.order_id,
         refund_id=facts.refund_id,
-        base=bases[order.taxes_included],
-        base_taxes_excluded=bases[False],
-        base_taxes_included=bases[True],
+        base=included if order.taxes_included else excluded,
+        base_tax_excluded=excluded,
+        base_tax_included=included,
     )
     plan.refunds.append(refund)
     state.refunds.setdefault(order.order_id, []).append(refund)
@@ -228,11 +225,12 @@ def _refunds_rebase(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -
     refund processed before its order gives back what it would have after it."""
     total = Decimal(0)
     for refund in state.refunds.get(order.order_id, []):
-        base = refund.base_taxes_included if order.taxes_included else refund.base_taxes_excluded
-        if refund.base != base and refund.pk is not None:
-            plan.rebased[refund.pk] = refund
-        refund.base = base
-        total += base
+        chosen = refund.base_tax_included if order.taxes_included else refund.base_tax_excluded
+        if chosen is not None and chosen != refund.base:  # None: recorded before both were
+            refund.base = chosen
+            if refund.pk is not None:
+                plan.rebased[refund.pk] = refund
+        total += refund.base
     if order.order_id in state.refunds:
         order.refunded_base = total
 

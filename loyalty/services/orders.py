@@ -1,12 +1,17 @@
 """Orders: the snapshot of an order payload, the earning trigger, code attribution and
-pending releases (crediting, cancellations and refunds are ``loyalty.services.crediting``)."""
+pending releases, the reversal check (crediting, cancellations and refunds are
+``loyalty.services.crediting``)."""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from loyalty.lock_objects import order_qs_select_for_update
@@ -16,11 +21,15 @@ from loyalty.member_versions import (
 from loyalty.models import (
     LoyaltyOrder,
     LoyaltyProgram,
+    OrderRefund,
     Redemption,
 )
 from loyalty.payloads import datetime_parse, shop_amount
+from loyalty.rules.reversal import order_reversal_target
 from loyalty.services.ledger import CENT, PENDING, Kind, ledger_post, member_lock
 from merchants.models import Shop
+
+logger = logging.getLogger(__name__)
 
 
 def order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
@@ -112,3 +121,65 @@ def pending_release_due(*, now: datetime | None = None) -> int:
             order.save(update_fields=["points_pending", "updated_at"])
             released += 1
     return released
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderDrift:
+    """An order whose stored points disagree with its own snapshot and refunds."""
+
+    shop_id: int
+    order_id: int
+    problem: str
+
+
+def _order_drift(order: LoyaltyOrder, refunds: list[OrderRefund]) -> str:
+    """What is wrong with the order's refunds and reversed points, or ``""``: each refund's
+    base must be the one for the order's ``taxes_included``, the refunded base their sum,
+    and the reversed points what ``order_reversal_target`` derives from them."""
+    for refund in refunds:
+        chosen = refund.base_tax_included if order.taxes_included else refund.base_tax_excluded
+        if chosen is not None and chosen != refund.base:
+            return f"refund {refund.refund_id} base {refund.base} != {chosen}"
+    total = sum((refund.base for refund in refunds), Decimal(0))
+    if total != order.refunded_base:
+        return f"refunded base {order.refunded_base} != refunds' {total}"
+    cancel = order.state == LoyaltyOrder.State.CANCELLED
+    target = order_reversal_target(order=order, cancel=cancel)
+    if order.points_reversed != target:
+        return f"reversed {order.points_reversed} != {target}"
+    return ""
+
+
+def orders_reversal_verify(*, shop: Shop | None = None, chunk: int = 2000) -> list[OrderDrift]:
+    """Recompute the reversal of every order with refunds or reversed points from its
+    stored snapshot and refunds; log and return each order that disagrees (part of
+    ``ledger_verify``: a balance can equal its ledger and still be wrong)."""
+    has_refund = Exists(
+        OrderRefund.objects.filter(shop_id=OuterRef("shop_id"), order_id=OuterRef("order_id"))
+    )
+    orders = LoyaltyOrder.objects.filter(has_refund | Q(points_reversed__gt=0)).order_by("pk")
+    if shop is not None:
+        orders = orders.filter(shop=shop)
+    drifts: list[OrderDrift] = []
+    batch: list[LoyaltyOrder] = []
+    for order in [*orders.iterator(chunk_size=chunk), None]:
+        if order is not None:
+            batch.append(order)
+        if batch and (order is None or len(batch) == chunk):
+            refunds: dict[tuple[int, int], list[OrderRefund]] = {}
+            for refund in OrderRefund.objects.filter(
+                shop_id__in={o.shop_id for o in batch}, order_id__in={o.order_id for o in batch}
+            ):
+                refunds.setdefault((refund.shop_id, refund.order_id), []).append(refund)
+            for one in batch:
+                problem = _order_drift(one, refunds.get((one.shop_id, one.order_id), []))
+                if problem:
+                    logger.error(
+                        "order drift shop=%s order=%s: %s", one.shop_id, one.order_id, problem
+                    )
+                    drifts.append(OrderDrift(one.shop_id, one.order_id, problem))
+            batch = []
+    return drifts
