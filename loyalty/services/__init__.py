@@ -5,8 +5,8 @@ write ``from loyalty import services`` or ``from loyalty.services import points_
 """
 
 from loyalty.audit import AuditRecord
-from loyalty.rules.earning import EarningResult, refund_bases_compute
-from loyalty.rules.reversal import ReversalPlan, order_reversal_plan, order_reversal_target
+from loyalty.rules.earning import EarningResult
+from loyalty.rules.reversal import ReversalPlan, order_reversal_plan
 from loyalty.services.adjustments import (
     IMPORT_COLUMNS,
     ImportPreviewRow,
@@ -142,7 +142,6 @@ __all__ = [
     "order_earning_compute",
     "order_is_trigger",
     "order_reversal_plan",
-    "order_reversal_target",
     "order_snapshot",
     "order_webhook_process",
     "orders_reversal_verify",
@@ -161,7 +160,6 @@ __all__ = [
     "redemption_issue",
     "redemptions_attribute",
     "redemptions_expire_due",
-    "refund_bases_compute",
     "refund_webhook_process",
     "reward_create",
     "reward_redeem",
