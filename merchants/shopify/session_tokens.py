@@ -7,7 +7,9 @@ Admin tokens are decoded by the platform's library,
 ``exp``/``nbf``/``iat`` with its 10 s clock-skew leeway, ``iss``, ``dest``, ``sub``, ``jti``
 and ``sid`` required, ``iss`` a shop's admin on the same origin as ``dest``. Beam adds that
 ``exp`` must be present (the library checks it only when it is there). Either way the shop
-comes from ``dest`` only after its host passed Beam's shop-domain check.
+comes from ``dest`` only after its host passed Beam's shop-domain check. The library's issuer
+check refuses a one-character shop name, which the platform's documented pattern (and so
+Beam's domain check) allows: such a shop's admin tokens are refused.
 """
 
 from __future__ import annotations
