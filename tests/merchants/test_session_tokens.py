@@ -12,6 +12,7 @@ import time
 
 import jwt
 import pytest
+import shopify
 from django.conf import settings
 
 from merchants.services import shop_uninstall
@@ -202,8 +203,6 @@ def test_a_one_character_shops_admin_token_is_refused_by_the_librarys_issuer_che
 
 
 def test_the_librarys_process_global_session_is_not_used(monkeypatch) -> None:
-    import shopify
-
     monkeypatch.setattr(shopify.Session, "secret", "process-global-secret")
     monkeypatch.setattr(shopify.Session, "api_key", "process-global-key")
 
