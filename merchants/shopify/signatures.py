@@ -1,7 +1,9 @@
 """Every signature the platform puts on what it sends Beam, verified in constant time.
 
 - OAuth / app-URL query HMAC (hex, sorted ``key=value`` joined by ``&``): the platform's
-  library, ``shopify.Session.calculate_hmac``/``validate_hmac``
+  library, ``shopify.Session.calculate_hmac``/``validate_hmac``, and the documented form with
+  percent-encoded values (SHOPIFY.md §1) — the platform's own libraries disagree on how a
+  value with ``/ + = : space`` is written in the signed message, so either form is accepted
 - webhook HMAC (base64 of HMAC-SHA256 over the raw body)
 - app-proxy signature (hex, sorted ``key=value`` with decoded values, no separator)
 """
@@ -13,6 +15,7 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote
 
 from merchants.shopify.library_session import app_session_class
 
@@ -77,7 +80,21 @@ def query_hmac_valid(
         isinstance(timestamp, str) and timestamp_fresh(timestamp, max_age, now=now)
     ):
         return False
-    return bool(app_session_class(secret=secret).validate_hmac(query))
+    if app_session_class(secret=secret).validate_hmac(query):
+        return True
+    return hmac.compare_digest(_hex_hmac(secret, _percent_encoded_message(query)), supplied)
+
+
+def _percent_encoded_message(query: Mapping[str, str | list[str]]) -> str:
+    """The documented message: sorted ``key=value`` with percent-encoded values (space as
+    ``%20``), joined by ``&``; a ``key[]`` list is signed as the library signs it."""
+    parts = []
+    for key, value in sorted(query.items()):
+        if key == "hmac":
+            continue
+        text = value if isinstance(value, str) else "[" + ", ".join(f'"{v}"' for v in value) + "]"
+        parts.append(f"{quote(key.removesuffix('[]'), safe='')}={quote(text, safe='')}")
+    return "&".join(parts)
 
 
 def timestamp_fresh(value: str | None, max_age: int, *, now: float | None = None) -> bool:

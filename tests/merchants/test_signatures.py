@@ -98,9 +98,11 @@ def _hex(message: str, secret: str = "hush") -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def test_query_hmac_signs_the_decoded_values() -> None:
-    """The platform signs the values as sent, escaping only ``%`` and ``&`` (and ``=`` in
-    keys); a percent-encoded message (``/`` as %2F, space as %20) is not what it signs."""
+def test_query_hmac_accepts_the_decoded_and_the_percent_encoded_message() -> None:
+    """The platform's libraries disagree on how ``/ + = : space`` are written in the signed
+    message: the Python library signs the values as sent (escaping only ``%`` and ``&``),
+    the documented form (SHOPIFY.md §1) percent-encodes them. Beam computes the first and
+    accepts either; a value changed after signing fails both."""
     params = {
         "host": "YWRtaW4/c2hvcA+==",
         "shop": "a.myshopify.com",
@@ -114,7 +116,11 @@ def test_query_hmac_signs_the_decoded_values() -> None:
 
     assert query_hmac_compute(params, secret="hush") == _hex(decoded)
     assert query_hmac_valid({**params, "hmac": _hex(decoded)}, secret="hush")
-    assert not query_hmac_valid({**params, "hmac": _hex(encoded)}, secret="hush")
+    assert query_hmac_valid({**params, "hmac": _hex(encoded)}, secret="hush")
+    tampered = {**params, "state": "a b:d"}
+    assert not query_hmac_valid({**tampered, "hmac": _hex(decoded)}, secret="hush")
+    assert not query_hmac_valid({**tampered, "hmac": _hex(encoded)}, secret="hush")
+    assert not query_hmac_valid({**params, "hmac": _hex(encoded, "other")}, secret="hush")
 
 
 def test_query_hmac_escapes_delimiters_so_values_cannot_forge_pairs() -> None:
