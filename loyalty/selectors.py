@@ -22,7 +22,7 @@ from loyalty.rules.rewards import reward_entry_cost, variable_range
 from merchants.models import Shop
 
 TEXT_LIMIT = 300
-ENTRY_LABELS = {
+ENTRY_LABELS: dict[str, str] = {
     LedgerEntry.Kind.ORDER_EARN: "Order {note}",
     LedgerEntry.Kind.ORDER_REFUND: "Refund on order {note}",
     LedgerEntry.Kind.ORDER_CANCEL: "Order {note} cancelled",
@@ -34,7 +34,7 @@ ENTRY_LABELS = {
     LedgerEntry.Kind.EXPIRE: "Points expired",
     LedgerEntry.Kind.BONUS: "Bonus points",
 }
-KIND_TITLES = {
+KIND_TITLES: dict[str, str] = {
     Reward.Kind.FIXED_AMOUNT: "{value} off your order",
     Reward.Kind.PERCENTAGE: "{pct}% off your order",
     Reward.Kind.FREE_SHIPPING: "Free shipping",

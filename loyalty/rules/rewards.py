@@ -135,12 +135,12 @@ def reward_settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str
 
 def _variable_problems(settings: Mapping[str, Any], missing: list[str]) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
-    step = settings.get("points_per_unit")
-    if "points_per_unit" not in missing and step <= 0:
+    step: int | None = settings.get("points_per_unit")
+    if step is not None and "points_per_unit" not in missing and step <= 0:
         problems.append(("points_per_unit", "Points per step must be at least 1."))
         step = None
-    unit_value = settings.get("value_per_unit")
-    if "value_per_unit" not in missing and unit_value <= 0:
+    unit_value: Decimal | None = settings.get("value_per_unit")
+    if unit_value is not None and "value_per_unit" not in missing and unit_value <= 0:
         problems.append(("value_per_unit", "The value per step must be more than 0."))
     low, high = settings.get("min_points"), settings.get("max_points")
     if step:

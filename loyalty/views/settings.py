@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.http import (
@@ -18,6 +19,7 @@ from loyalty.forms import (
     ExpiryForm,
     form_service_error,
 )
+from loyalty.models import LoyaltyProgram
 from merchants.auth import embedded_admin_required
 from merchants.views.pages import (
     admin_page,
@@ -32,9 +34,11 @@ def settings_page(
     *,
     form_class: type,
     template: str,
-    initial: dict[str, Any],
-    to_data: Any,
+    initial: Callable[[LoyaltyProgram], dict[str, Any]],
+    to_data: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> HttpResponse:
+    """A form over the program row: shows ``initial(program)``, saves ``to_data(cleaned)``
+    through ``program_update`` (which audits it)."""
     shop = request_shop(request)
     program = services.program_get_or_create(shop=shop)
     toast = None
