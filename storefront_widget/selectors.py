@@ -149,23 +149,6 @@ def landing_document(*, shop: Shop, path_prefix: str, render: Any) -> CachedDocu
 
 # --- the shopper ----------------------------------------------------------------------------
 
-MEMBER_FIELDS = (
-    "id",
-    "shop_id",
-    "customer_id",
-    "balance",
-    "pending_points",
-    "lifetime_earned",
-    "lifetime_redeemed",
-    "birthday",
-    "created_at",
-)
-
-
-def member_for_customer(*, shop: Shop, customer_id: int) -> Member | None:
-    return Member.objects.filter(shop=shop, customer_id=customer_id).only(*MEMBER_FIELDS).first()
-
-
 # The shopper's read runs on every panel open: hand-written SQL with plain tuples, because
 # compiling the equivalent querysets and building model instances cost several times more CPU
 # than the database work itself. Portable SQL (SQLite and PostgreSQL); the values are

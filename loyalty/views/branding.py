@@ -24,9 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST, req
 
 from loyalty import services
 from loyalty.branding import branding_resolve, branding_validate
-from loyalty.errors import (
-    InvalidBranding,
-)
+from loyalty.errors import InvalidBranding
 from loyalty.forms import (
     BrandingForm,
     form_service_error,
@@ -45,14 +43,8 @@ from merchants.views.pages import (
 )
 
 PREVIEW_SALT = "loyalty.branding.preview"
-
-
 PREVIEW_MAX_AGE = 3600
-
-
 THEME_ASSETS = Path(settings.BASE_DIR) / "extensions" / "beam-theme" / "assets"
-
-
 PREVIEW_ASSETS = (
     "beam-launcher.js",
     "beam-panel-views.js",

@@ -46,8 +46,6 @@ from merchants.views.pages import (
 )
 
 MEMBERS_PER_PAGE = 25
-
-
 LEDGER_PER_PAGE = 50
 
 

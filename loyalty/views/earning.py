@@ -11,9 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from loyalty import services
-from loyalty.errors import (
-    InvalidConfiguration,
-)
+from loyalty.errors import InvalidConfiguration
 from loyalty.forms import (
     BonusEventForm,
     EarningForm,

@@ -12,9 +12,7 @@ from django.http import (
 from django.views.decorators.http import require_http_methods
 
 from loyalty import services
-from loyalty.errors import (
-    InvalidConfiguration,
-)
+from loyalty.errors import InvalidConfiguration
 from loyalty.forms import (
     ExpiryForm,
     form_service_error,
