@@ -1,5 +1,5 @@
-"""The checkout's cart, in the loyalty domain's terms: the ids the extensions send, and the
-points a cart would earn.
+"""The checkout's cart in the loyalty domain's terms: the order ids the extensions send, and
+the points a cart would earn.
 
 The estimate builds an order-shaped payload from the cart and runs it through
 ``loyalty.services.order_earning_compute`` — the very function that credits real orders — so
@@ -25,14 +25,7 @@ from merchants.models import Shop
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)
-CUSTOMER_GID_RE = re.compile(r"^gid://shopify/Customer/([0-9]{1,19})$")
 ORDER_REF_RE = re.compile(r"^(?:gid://shopify/(?:Order|OrderIdentity)/)?([0-9]{1,19})$")
-
-
-def customer_id_from_gid(sub: str) -> int | None:
-    """The numeric customer id of a ``gid://shopify/Customer/<id>`` ``sub`` claim."""
-    match = CUSTOMER_GID_RE.match(sub or "")
-    return int(match.group(1)) if match else None
 
 
 def order_id_from_ref(ref: str) -> int | None:

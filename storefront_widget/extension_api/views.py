@@ -14,31 +14,30 @@ Callers run in the platform's sandboxed worker, so:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from loyalty.models import Member, Redemption
 from loyalty.selectors import member_get_by_customer, redemption_data
 from loyalty.services import customer_reward_redeem, redemption_release
-from merchants.auth import bearer_token, embedded_shop_authenticate
-from merchants.models import Shop
-from merchants.shopify.session_tokens import SessionTokenClaims, SessionTokenInvalid
 from storefront_widget import selectors
 from storefront_widget.errors import CustomerLoginRequired, OrderNotFound
+from storefront_widget.extension_api.auth import (
+    ExtensionBuyer,
+    ExtensionTokenAuthentication,
+    ReadThrottle,
+    RedeemThrottle,
+)
 from storefront_widget.extension_api.cart import (
     CENT,
     CartLine,
     cart_earning_estimate,
-    customer_id_from_gid,
     order_id_from_ref,
 )
 from storefront_widget.extension_api.serializers import CartSummaryInput, RedeemInput
@@ -50,59 +49,6 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 HISTORY_LIMIT = 50
-
-
-@dataclass(frozen=True)
-class ExtensionBuyer:
-    """``request.user`` of an extension request: the shop and, when logged in, the customer."""
-
-    shop: Shop
-    claims: SessionTokenClaims
-    customer_id: int | None
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-
-
-class ExtensionTokenAuthentication(BaseAuthentication):
-    """Verify the extension session token (no ``iss`` in these tokens) and load the shop. A
-    ``sub`` that is present but not a customer GID is refused rather than treated as a guest."""
-
-    def authenticate(self, request: Request) -> tuple[ExtensionBuyer, SessionTokenClaims]:
-        shop, claims = embedded_shop_authenticate(bearer_token(request._request), require_iss=False)
-        customer_id = customer_id_from_gid(claims.sub) if claims.sub else None
-        if claims.sub and customer_id is None:
-            raise SessionTokenInvalid("The session token's sub is not a customer GID.")
-        return ExtensionBuyer(shop=shop, claims=claims, customer_id=customer_id), claims
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="beam-extensions"'
-
-
-class _BuyerThrottle(SimpleRateThrottle):
-    """Per shop and customer (guests: per client address), in the default cache."""
-
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        buyer = request.user
-        if not isinstance(buyer, ExtensionBuyer):
-            return None
-        who = f"c{buyer.customer_id}" if buyer.customer_id else f"ip{self.get_ident(request)}"
-        return f"beam:ext:{self.scope}:{buyer.shop.pk}:{who}"
-
-
-class ReadThrottle(_BuyerThrottle):
-    scope = "ext_read"
-    rate = "120/min"
-
-    def get_rate(self) -> str:
-        return self.rate
-
-
-class RedeemThrottle(_BuyerThrottle):
-    scope = "ext_redeem"
-    rate = "10/min"
-
-    def get_rate(self) -> str:
-        return self.rate
 
 
 class ExtensionApi(APIView):
