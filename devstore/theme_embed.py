@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.urls import reverse
 
-from devstore.admin_graphql import APP_ID
+from devstore.graphql import APP_ID
 from devstore.models import DevCustomer, DevMetafield, DevShop
 
 I18N_LANGUAGES = ("fr", "de", "es")

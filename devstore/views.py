@@ -29,8 +29,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devstore import services, theme_embed
-from devstore.admin_graphql import graphql_request
 from devstore.errors import DevstoreError, OAuthError
+from devstore.graphql import graphql_request
 from devstore.models import DevCustomer, DevOrder, DevShop, DevVariant, DevWebhookLog
 from devstore.oauth import (
     access_token_lookup,

@@ -15,7 +15,7 @@ REDEMPTION_ISSUE_MAX_RETRIES = 5
 
 
 @shared_task(bind=True, max_retries=REDEMPTION_ISSUE_MAX_RETRIES)
-def redemption_issue(self, redemption_id: int) -> str:  # type: ignore[no-untyped-def]
+def redemption_issue(self, redemption_id: int) -> str:
     """Create the redemption's discount; transient failures retry with bounded backoff and
     the last attempt refunds the points. Eager (tests, demo) retries inline, so the shopper
     gets the code or the refund before ``reward_redeem`` returns."""

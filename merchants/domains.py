@@ -1,5 +1,10 @@
 """The one check of a shop's hostname: nothing builds a URL, a CSP or a query from a shop
-domain that did not pass it."""
+domain that did not pass it.
+
+The pattern is the platform's documented one. ShopifyAPI's ``shop_url.sanitize_shop_domain``
+is not this check: it accepts forms the docs say to reject (a scheme, a path, a bare name,
+surrounding spaces) and refuses one-character names the pattern allows.
+"""
 
 import re
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache import caches
@@ -37,7 +38,7 @@ class RedisLink:
     def close(self) -> None:
         self.conn.disconnect()
 
-    def pipeline(self, commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
+    def pipeline(self, commands: Sequence[tuple[bytes | str | int, ...]]) -> list[Any]:
         """Send the commands at once and return their replies in order. An error reply
         raises ``ResponseError`` once every reply has been read (the link stays in step)."""
         self.conn.send_packed_command(self.conn.pack_commands(commands), check_health=False)
@@ -58,14 +59,14 @@ def redis_link() -> RedisLink | None:
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
         return None
-    pool = backend._cache._get_connection_pool(True)
+    pool = backend._cache._get_connection_pool(True)  # type: ignore[attr-defined]
     link: RedisLink | None = getattr(_LOCAL, "link", None)
     if link is None or link.pool is not pool or link.pid != os.getpid():
         link = _LOCAL.link = RedisLink(pool)
     return link
 
 
-def redis_pipeline(commands: list[tuple[bytes | str | int, ...]]) -> list[Any]:
+def redis_pipeline(commands: Sequence[tuple[bytes | str | int, ...]]) -> list[Any]:
     """Commands sent at once on this thread's link, their replies in order; a broken
     connection is reopened and the commands sent once more (the storefront's commands
     tolerate a repeat: a limit counted twice)."""

@@ -221,12 +221,12 @@ def value_per_point_best(*, shop: Shop) -> tuple[Decimal, int] | None:
     ).values_list("kind", "points_cost", "value", "points_per_unit", "value_per_unit")
     best: tuple[Decimal, int] | None = None
     for kind, cost, value, per_unit, unit_value in rows:
-        pair = (unit_value, per_unit) if kind == Reward.Kind.VARIABLE else (value, cost)
-        if pair[0] is None or pair[0] <= 0:
+        money, points = (unit_value, per_unit) if kind == Reward.Kind.VARIABLE else (value, cost)
+        if money is None or money <= 0 or not points:
             continue
         # a/b > c/d  <=>  a*d > c*b (exact, no division)
-        if best is None or pair[0] * best[1] > best[0] * pair[1]:
-            best = (pair[0], pair[1])
+        if best is None or money * best[1] > best[0] * points:
+            best = (money, points)
     return best
 
 

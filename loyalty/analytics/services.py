@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connections, models, transaction
@@ -89,7 +90,7 @@ def orders_counted(*, shop: Shop) -> models.QuerySet[LoyaltyOrder]:
     )
 
 
-def reward_order_ids(*, shop: Shop) -> models.QuerySet[Redemption]:
+def reward_order_ids(*, shop: Shop) -> models.QuerySet[Redemption, Any]:
     """The ids of the orders that used a Beam redemption code (attributed as ``used``).
 
     Used as an uncorrelated ``order_id IN (…)``: the database hashes it once per statement
@@ -112,7 +113,8 @@ def _insert_select(
     sql, params = source.query.get_compiler(using=source.db).as_sql()
     connection = connections[source.db]
     qn = connection.ops.quote_name
-    target = ", ".join(qn(model._meta.get_field(f).column) for f in ("shop", *mapping))
+    fields = [cast(models.Field, model._meta.get_field(f)) for f in ("shop", *mapping)]
+    target = ", ".join(qn(str(f.column)) for f in fields)
     picked = ", ".join(f"sub.{qn(alias)}" for alias in mapping.values())
     statement = (
         f"INSERT INTO {qn(model._meta.db_table)} ({target}) "  # noqa: S608 (names, not input)
@@ -151,7 +153,7 @@ def _orders_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None)
     used = Q(order_id__in=reward_order_ids(shop=shop))
     source = orders_counted(shop=shop).annotate(day=TruncDate("placed_at", tzinfo=zone))
     source = _on_days(source, field="placed_at", days=days, zone=zone)
-    source = source.values("day").annotate(
+    rows = source.values("day").annotate(
         a_orders=Count("pk"),
         a_revenue=Coalesce(Sum("total_price"), V(Decimal(0))),
         a_reward_orders=Count("pk", filter=used),
@@ -167,7 +169,7 @@ def _orders_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None)
             "reward_orders": "a_reward_orders",
             "reward_revenue": "a_reward_revenue",
         },
-        source=source,
+        source=rows,
     )
 
 
@@ -175,12 +177,12 @@ def _points_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None)
     _rows_of_days(DailyPointsStats, shop=shop, days=days)
     if days is not None and not days:
         return 0
-    source = LedgerEntry.objects.filter(shop=shop).annotate(
+    source: models.QuerySet[Any, Any] = LedgerEntry.objects.filter(shop=shop).annotate(
         day=TruncDate("created_at", tzinfo=zone)
     )
     source = _on_days(source, field="created_at", days=days, zone=zone)
     issued = Q(kind__in=EARN_KINDS) | Q(kind__in=GRANT_KINDS, amount__gt=0)
-    source = source.values("day").annotate(
+    rows = source.values("day").annotate(
         a_issued=Coalesce(Sum("amount", filter=issued), 0),
         a_redeemed=Coalesce(-Sum("amount", filter=Q(kind__in=REDEEM_KINDS)), 0),
         a_expired=Coalesce(-Sum("amount", filter=Q(kind=Kind.EXPIRE)), 0),
@@ -198,7 +200,7 @@ def _points_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None)
             "reversed": "a_reversed",
             "available_delta": "a_available",
         },
-        source=source,
+        source=rows,
     )
 
 
@@ -208,12 +210,12 @@ def _members_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None
         return 0
     source = Member.objects.filter(shop=shop).annotate(day=TruncDate("created_at", tzinfo=zone))
     source = _on_days(source, field="created_at", days=days, zone=zone)
-    source = source.values("day").annotate(a_enrolled=Count("pk"))
+    rows = source.values("day").annotate(a_enrolled=Count("pk"))
     return _insert_select(
         model=DailyMemberStats,
         shop=shop,
         mapping={"day": "day", "enrolled": "a_enrolled"},
-        source=source,
+        source=rows,
     )
 
 
@@ -227,7 +229,7 @@ def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, ids: set[int] | None) -> i
         stale = stale.filter(customer_id__in=sorted(ids))
         source = source.filter(customer_id__in=sorted(ids))
     stale.delete()
-    source = source.values("customer_id").annotate(
+    rows = source.values("customer_id").annotate(
         a_orders=Count("pk"),
         a_revenue=Coalesce(Sum("total_price"), V(Decimal(0))),
         a_first=Min("placed_at"),
@@ -253,11 +255,11 @@ def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, ids: set[int] | None) -> i
             "enrolled_at": "a_enrolled",
             "is_member": "a_member",
         },
-        source=source,
+        source=rows,
     )
 
 
-def _cohort_days_of(*, shop: Shop, ids: set[int] | None) -> set[date]:
+def _cohort_days_of(*, shop: Shop, ids: set[int]) -> set[date]:
     return set(
         CustomerStats.objects.filter(shop=shop, customer_id__in=sorted(ids))
         .values_list("first_order_day", flat=True)
@@ -276,7 +278,7 @@ def _cohorts_rebuild(*, shop: Shop, days: set[date] | None) -> int:
         source = source.filter(first_order_day__in=sorted(days))
     member, repeat = Q(is_member=True), Q(orders_count__gte=2)
     steps = {f"a_with_{x}": Count("pk", filter=Q(orders_count__gte=x)) for x in REPEAT_STEPS}
-    source = source.values("first_order_day").annotate(
+    rows = source.values("first_order_day").annotate(
         a_customers=Count("pk"),
         a_members=Count("pk", filter=member),
         a_member_repeaters=Count("pk", filter=member & repeat),
@@ -298,7 +300,7 @@ def _cohorts_rebuild(*, shop: Shop, days: set[date] | None) -> int:
             "revenue": "a_revenue",
             **{f"with_{x}": f"a_with_{x}" for x in REPEAT_STEPS},
         },
-        source=source,
+        source=rows,
     )
 
 

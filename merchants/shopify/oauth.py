@@ -1,7 +1,10 @@
 """Calls to the shop's token endpoint: authorization code, token exchange and refresh.
 
 Every grant asks for an expiring offline token (``expiring: "1"``), which the platform
-requires of new public apps; each refresh returns a new refresh token too.
+requires of new public apps; each refresh returns a new refresh token too. The grants are
+Beam's own: ShopifyAPI's ``Session.request_token`` does only the code grant (form-encoded,
+no ``expiring``, no timeout) and has no token exchange or refresh. The permission URL and
+the scope arithmetic are the library's.
 """
 
 from __future__ import annotations
@@ -10,13 +13,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlsplit
 
 import requests
+import shopify
 from django.conf import settings
 from django.utils import timezone
 
 from merchants.errors import BeamError, ShopifyApiError
+from merchants.shopify.library_session import app_session_class
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
@@ -122,28 +127,36 @@ def scopes_required() -> list[str]:
 
 
 def scopes_missing(granted: Iterable[str], required: Iterable[str] | None = None) -> list[str]:
-    """Required scopes the grant lacks. The platform reports ``write_x`` alone when both
-    ``read_x`` and ``write_x`` were granted, so a write scope satisfies its read scope."""
-    have = {s.strip() for s in granted if s.strip()}
-    missing = []
-    for scope in scopes_required() if required is None else required:
-        implied_by_write = scope.startswith("read_") and "write_" + scope[5:] in have
-        if scope not in have and not implied_by_write:
-            missing.append(scope)
-    return missing
+    """Required scopes the grant does not cover, in the order they are required. Coverage is
+    the library's (``shopify.ApiAccess``): the platform reports ``write_x`` alone when both
+    ``read_x`` and ``write_x`` were granted, so a write scope covers its read scope. A scope
+    the library cannot parse (e.g. ``customer_read_orders``) covers only itself, rather than
+    failing the page."""
+    have = {scope.strip() for scope in granted if scope.strip()}
+    access = shopify.ApiAccess([scope for scope in have if shopify.ApiAccess.SCOPE_RE.match(scope)])
+
+    def covered(scope: str) -> bool:
+        if scope in have:
+            return True
+        return bool(shopify.ApiAccess.SCOPE_RE.match(scope)) and access.covers(
+            shopify.ApiAccess([scope])
+        )
+
+    wanted = scopes_required() if required is None else list(required)
+    return [scope for scope in wanted if not covered(scope)]
 
 
 def authorize_url(*, shop_domain: str, state: str) -> str:
-    """Where the authorization-code grant starts, for a validated shop domain."""
-    query = urlencode(
-        {
-            "client_id": settings.SHOPIFY_API_KEY,
-            "scope": ",".join(scopes_required()),
-            "redirect_uri": f"{settings.SHOPIFY_APP_URL}/auth/callback",
-            "state": state,
-        }
+    """Where the authorization-code grant starts, for a validated shop domain: the
+    library's permission URL (``Session.create_permission_url``), on the devstore's origin
+    in local and test settings."""
+    session_class = app_session_class(api_key=settings.SHOPIFY_API_KEY)
+    session = session_class(shop_domain, settings.SHOPIFY_API_VERSION)
+    url = session.create_permission_url(
+        scopes_required(), f"{settings.SHOPIFY_APP_URL}/auth/callback", state=state
     )
-    return f"{store_origin(shop_domain)}/admin/oauth/authorize?{query}"
+    parts = urlsplit(url)
+    return f"{store_origin(shop_domain)}{parts.path}?{parts.query}"
 
 
 def embedded_app_url(*, shop_domain: str) -> str:

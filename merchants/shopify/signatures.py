@@ -1,6 +1,7 @@
 """Every signature the platform puts on what it sends Beam, verified in constant time.
 
-- OAuth / app-URL query HMAC (hex, sorted ``key=value`` joined by ``&``)
+- OAuth / app-URL query HMAC (hex, sorted ``key=value`` joined by ``&``): the platform's
+  library, ``shopify.Session.calculate_hmac``/``validate_hmac``
 - webhook HMAC (base64 of HMAC-SHA256 over the raw body)
 - app-proxy signature (hex, sorted ``key=value`` with decoded values, no separator)
 """
@@ -12,9 +13,12 @@ import hashlib
 import hmac
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from urllib.parse import quote
 
-_QUERY_SIGNATURE_KEYS = {"hmac", "signature"}
+from merchants.shopify.library_session import app_session_class
+
+# The platform leaves the legacy ``signature`` out of the signed message; the library
+# would sign it like any other parameter, so it is dropped before the library sees it.
+_LEGACY_QUERY_SIGNATURE = "signature"
 
 
 def _hex_hmac(secret: str, message: str) -> str:
@@ -30,30 +34,25 @@ def _pairs(params: Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
     return out
 
 
-def _query_message(params: Mapping | Iterable[tuple[str, str]], *, encode: bool) -> str:
-    """The signed message: hmac/signature dropped, ``key=value`` sorted, joined with ``&``.
-
-    The platform's libraries differ on escaping; ``encode=True`` percent-encodes like the
-    JavaScript library (space as %20), ``encode=False`` only escapes delimiters like the
-    Python one. Both agree for the characters the platform actually sends.
-    """
-    parts = []
+def _signed_query(params: Mapping | Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+    """The query as the library signs it: each key's last value (the one views read, so a
+    repeated key cannot smuggle a value the signature did not cover), the whole list for a
+    ``key[]`` (signed as ``key=["a", "b"]``), without the legacy ``signature``."""
+    single: dict[str, str] = {}
+    listed: dict[str, list[str]] = {}
     for key, values in _pairs(params):
-        if key in _QUERY_SIGNATURE_KEYS:
+        if key == _LEGACY_QUERY_SIGNATURE or not values:
             continue
-        value = values[-1] if len(values) == 1 else "[" + ", ".join(f'"{v}"' for v in values) + "]"
-        if encode:
-            parts.append(f"{quote(key, safe='*')}={quote(value, safe='*')}")
+        if key.endswith("[]"):
+            listed.setdefault(key, []).extend(values)
         else:
-            k = key.replace("%", "%25").replace("=", "%3D").replace("&", "%26")
-            v = value.replace("%", "%25").replace("&", "%26")
-            parts.append(f"{k}={v}")
-    return "&".join(sorted(parts))
+            single[key] = values[-1]
+    return {**single, **listed}
 
 
 def query_hmac_compute(params: Mapping | Iterable[tuple[str, str]], *, secret: str) -> str:
     """The lower-case hex HMAC the platform puts on an OAuth/app-URL query."""
-    return _hex_hmac(secret, _query_message(params, encode=True))
+    return app_session_class(secret=secret).calculate_hmac(_signed_query(params))
 
 
 def query_hmac_valid(
@@ -63,18 +62,22 @@ def query_hmac_valid(
     max_age: int | None = None,
     now: float | None = None,
 ) -> bool:
-    """True when the query's ``hmac`` matches and (with ``max_age``) its timestamp is fresh."""
-    pairs = {k: v[-1] for k, v in _pairs(params)}
-    supplied = pairs.get("hmac", "")
-    if not supplied or not secret:
+    """True when the query's ``hmac`` matches and (with ``max_age``) its timestamp is fresh.
+
+    The HMAC check is the library's (exact lower-case hex, constant time). Its own
+    ``validate_params`` only refuses timestamps over a day old (and fails on a timestamp
+    that is not a number), so the window here is ``timestamp_fresh``: ``max_age`` seconds,
+    either way."""
+    query = _signed_query(params)
+    supplied = query.get("hmac")
+    if not secret or not isinstance(supplied, str) or not supplied:
         return False
-    if max_age is not None and not timestamp_fresh(pairs.get("timestamp"), max_age, now=now):
+    timestamp = query.get("timestamp")
+    if max_age is not None and not (
+        isinstance(timestamp, str) and timestamp_fresh(timestamp, max_age, now=now)
+    ):
         return False
-    for encode in (True, False):
-        expected = _hex_hmac(secret, _query_message(params, encode=encode))
-        if hmac.compare_digest(expected, supplied.lower()):
-            return True
-    return False
+    return bool(app_session_class(secret=secret).validate_hmac(query))
 
 
 def timestamp_fresh(value: str | None, max_age: int, *, now: float | None = None) -> bool:
@@ -87,6 +90,7 @@ def timestamp_fresh(value: str | None, max_age: int, *, now: float | None = None
     return abs(current - ts) <= max_age
 
 
+# ShopifyAPI (12.7) has no webhook or app-proxy verification: both checks below are Beam's.
 def webhook_hmac_compute(body: bytes, *, secret: str) -> str:
     """The base64 HMAC-SHA256 of a raw webhook body."""
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()

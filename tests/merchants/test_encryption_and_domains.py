@@ -1,7 +1,8 @@
 import pytest
 from cryptography.fernet import Fernet
+from shopify.utils import shop_url
 
-from merchants.domains import shop_domain_is_valid
+from merchants.domains import shop_domain_is_valid, shop_domain_normalise
 from merchants.encryption import InvalidToken, secret_decrypt, secret_encrypt
 from merchants.models import Shop
 
@@ -27,10 +28,36 @@ def test_valid_shop_domains(value: str) -> None:
         "",
         None,
         "x_y.myshopify.com",
+        "acme",
+        " acme.myshopify.com ",
+        "acme.myshopify.com/",
+        "acme.myshopify.com#x",
+        "http://acme.myshopify.com",
     ],
 )
 def test_invalid_shop_domains(value: object) -> None:
     assert not shop_domain_is_valid(value)
+    assert shop_domain_normalise(value) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "library_sanitised", "beam"),
+    [
+        ("https://acme.myshopify.com/", "acme.myshopify.com", None),
+        ("acme", "acme.myshopify.com", None),
+        (" ACME.myshopify.com ", "acme.myshopify.com", None),
+        ("x.myshopify.com", None, "x.myshopify.com"),
+        ("ACME.myshopify.com", "acme.myshopify.com", "acme.myshopify.com"),
+    ],
+)
+def test_beam_follows_the_documented_pattern_where_the_librarys_sanitiser_differs(
+    value: str, library_sanitised: str | None, beam: str | None
+) -> None:
+    """The library turns loose input into a domain (and refuses one-character names); Beam
+    only accepts a domain already in the documented form, so a URL, a CSP or a query is
+    never built from something the platform did not send as a shop."""
+    assert shop_url.sanitize_shop_domain(value) == library_sanitised
+    assert shop_domain_normalise(value) == beam
 
 
 def test_secret_round_trip_and_key_rotation(settings) -> None:

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
+import shopify
 from django.conf import settings
 from django.utils import timezone
 
@@ -30,6 +31,15 @@ from tests.merchants.embedded_helpers import (
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+
+# What a grant of ``write_orders`` alone lacks of the test settings' scopes, in their order.
+MISSING_WITH_WRITE_ORDERS_ONLY = [
+    "read_customers",
+    "write_customers",
+    "write_discounts",
+    "read_products",
+    "write_store_credit_account_transactions",
+]
 
 
 def _start_install(client, shop: str = SHOP) -> str:
@@ -81,6 +91,25 @@ def test_production_authorize_url_is_the_shops_own_domain(settings) -> None:
     url = oauth.authorize_url(shop_domain=SHOP, state="n1")
     assert url.startswith(f"https://{SHOP}/admin/oauth/authorize?client_id=beam-test-api-key&")
     assert url.endswith("&state=n1")
+
+
+def test_authorize_url_is_the_librarys_permission_url_with_explicit_credentials(
+    settings, monkeypatch
+) -> None:
+    settings.SHOPIFY_STORE_ORIGIN = "https://{shop}"
+    settings.SHOPIFY_SCOPES = "read_orders,write_discounts"
+    monkeypatch.setattr(shopify.Session, "api_key", "process-global-key")
+
+    url = oauth.authorize_url(shop_domain="x.myshopify.com", state="n 1")
+
+    assert url == (
+        "https://x.myshopify.com/admin/oauth/authorize?client_id=beam-test-api-key"
+        "&scope=read_orders%2Cwrite_discounts"
+        "&redirect_uri=http%3A%2F%2Fbeam.test%2Fauth%2Fcallback&state=n+1"
+    )
+    settings.SHOPIFY_API_KEY = "rotated-key"
+    assert "?client_id=rotated-key&" in oauth.authorize_url(shop_domain=SHOP, state="n1")
+    assert shopify.Session.api_key == "process-global-key"
 
 
 @pytest.mark.parametrize(
@@ -329,6 +358,39 @@ def test_write_scope_implies_read_scope() -> None:
     ]
 
 
+def test_scope_coverage_edges() -> None:
+    required = ["read_orders", "write_orders", "unauthenticated_read_checkouts"]
+
+    assert oauth.scopes_missing(["read_orders"], required) == [
+        "write_orders",
+        "unauthenticated_read_checkouts",
+    ]
+    assert oauth.scopes_missing(["write_orders", "unauthenticated_write_checkouts"], required) == []
+    # A write scope of another resource, or the unauthenticated one, covers nothing else.
+    assert oauth.scopes_missing(["write_customers", "unauthenticated_write_orders"], required) == [
+        "read_orders",
+        "write_orders",
+        "unauthenticated_read_checkouts",
+    ]
+
+
+def test_a_granted_scope_the_library_cannot_parse_is_ignored_not_an_error() -> None:
+    granted = [" write_orders ", "customer_read_orders", "", "weird scope"]
+
+    assert oauth.scopes_missing(granted, ["read_orders", "customer_read_orders"]) == []
+    assert oauth.scopes_missing(granted, ["read_orders", "read_customers"]) == ["read_customers"]
+
+
+@pytest.mark.django_db
+def test_admin_home_of_a_shop_with_an_unparseable_scope_still_lists_what_is_missing(client) -> None:
+    installed_shop(scopes="write_orders,customer_read_orders")
+
+    response = client.get(f"/?shop={SHOP}&id_token={session_token()}", headers=HTML)
+
+    assert response.status_code == 403
+    assert response.context["missing_scopes"] == MISSING_WITH_WRITE_ORDERS_ONLY
+
+
 @pytest.mark.django_db
 def test_reinstall_after_uninstall_reactivates(client, platform_http) -> None:
     old = installed_shop()
@@ -443,13 +505,7 @@ def test_app_url_with_missing_scopes_shows_what_is_missing(client, platform_http
 
     assert response.status_code == 403
     assert response.templates[0].name == "merchants/scopes_missing.html"
-    assert response.context["missing_scopes"] == [
-        "read_customers",
-        "write_customers",
-        "write_discounts",
-        "read_products",
-        "write_store_credit_account_transactions",
-    ]
+    assert response.context["missing_scopes"] == MISSING_WITH_WRITE_ORDERS_ONLY
     assert Shop.objects.get(domain=SHOP).scopes == "write_orders"
 
 

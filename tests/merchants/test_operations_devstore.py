@@ -62,7 +62,7 @@ def customer(dev_shop):
 def test_devstore_prices_each_query_under_the_cap(name: str) -> None:
     from graphql import OperationDefinitionNode, parse
 
-    from devstore.admin_graphql import query_cost
+    from devstore.graphql import query_cost
 
     document = parse(getattr(ops, name))
     (operation,) = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]

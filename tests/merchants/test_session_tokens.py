@@ -5,11 +5,14 @@ is not installed)."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 
 import jwt
 import pytest
+import shopify
 from django.conf import settings
 
 from merchants.services import shop_uninstall
@@ -140,6 +143,71 @@ def test_custom_audience() -> None:
     token = session_token(aud="extension-client-id")
     assert session_token_verify(token, audience="extension-client-id").shop_domain == SHOP
     assert "another app" in _reason(token)
+
+
+# --- where the platform's library decides an edge (admin tokens) -------------------------------
+
+
+@pytest.mark.parametrize("claim", ["sub", "jti", "sid"])
+def test_admin_tokens_must_carry_sub_jti_and_sid(claim: str) -> None:
+    """Every App Bridge token carries them; the library requires them, Beam keeps that."""
+    token = session_token(**{claim: None})
+
+    assert f"lacks the {claim!r} claim" in _reason(token)
+    extension_style = session_token(iss=None, sid=None, jti=None, sub=None)
+    assert session_token_verify(extension_style, require_iss=False).shop_domain == SHOP
+
+
+def test_iat_in_the_future_rejected_beyond_leeway_only() -> None:
+    now = int(time.time())
+
+    assert session_token_verify(session_token(iat=now + 5)).shop_domain == SHOP
+    assert "not valid yet" in _reason(session_token(iat=now + 30))
+    assert "not valid yet" in _reason(session_token(iat=now + 30), require_iss=False)
+
+
+def test_iss_must_be_on_the_same_origin_as_dest_not_only_the_same_host() -> None:
+    token = session_token(iss=f"http://{SHOP}/admin")
+
+    assert "iss and dest" in _reason(token)
+
+
+def _hand_signed(**overrides: object) -> str:
+    """A token PyJWT would refuse to mint (e.g. a non-string ``iss``), signed with the app
+    secret the way the platform signs."""
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    claims = jwt.decode(session_token(), options={"verify_signature": False}) | overrides
+    signing_input = b64(b'{"alg":"HS256","typ":"JWT"}') + b"." + b64(json.dumps(claims).encode())
+    signature = hmac.new(settings.SHOPIFY_API_SECRET.encode(), signing_input, hashlib.sha256)
+    return (signing_input + b"." + b64(signature.digest())).decode()
+
+
+@pytest.mark.parametrize("iss", [5, ["https://acme.myshopify.com/admin"], "https://[acme/admin"])
+def test_signed_token_with_an_iss_that_is_not_a_url_is_a_401_not_an_error(iss: object) -> None:
+    assert session_token_verify(_hand_signed()).shop_domain == SHOP
+
+    assert "iss" in _reason(_hand_signed(iss=iss))
+
+
+def test_a_one_character_shops_admin_token_is_refused_by_the_librarys_issuer_check() -> None:
+    """The platform's documented pattern allows a one-character shop name (Beam's domain
+    check does), the library's issuer check does not; admin tokens follow the library."""
+    shop = "x.myshopify.com"
+
+    assert "not a valid shop domain" in _reason(session_token(shop))
+    extension = session_token(shop, iss=None, dest=shop, sub="gid://shopify/Customer/7")
+    assert session_token_verify(extension, require_iss=False).shop_domain == shop
+
+
+def test_the_librarys_process_global_session_is_not_used(monkeypatch) -> None:
+    monkeypatch.setattr(shopify.Session, "secret", "process-global-secret")
+    monkeypatch.setattr(shopify.Session, "api_key", "process-global-key")
+
+    assert session_token_verify(session_token()).shop_domain == SHOP
+    assert "signature" in _reason(session_token(secret="process-global-secret"))
 
 
 # --- the embedded admin over HTTP ----------------------------------------------------------

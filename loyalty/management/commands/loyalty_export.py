@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import IO, Any, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -25,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"unknown shop {options['shop']}")
         export = members_export_csv if options["what"] == "members" else ledger_export_csv
         if options["output"] == "-":
-            count = export(shop=shop, out=self.stdout)
+            count = export(shop=shop, out=cast(IO[str], self.stdout))  # a text stream
         else:
             with open(options["output"], "w", encoding="utf-8", newline="") as fh:
                 count = export(shop=shop, out=fh)
