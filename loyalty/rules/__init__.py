@@ -1,0 +1,1 @@
+"""Pure domain rules: decisions computed from values, no database writes."""
