@@ -248,7 +248,7 @@ def delivery_store(accepted: Accepted) -> Answer:
     transaction is open) and say so; the Django view's path. Other database errors
     propagate."""
     try:
-        recorded = inbox.delivery_record(**_delivery_fields(accepted), payload_text=accepted.text)
+        recorded = inbox.delivery_record(**_delivery_fields(accepted))
     except DataError:
         return INVALID_VALUES
     return stored_answer(created=recorded.created)

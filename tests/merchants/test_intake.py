@@ -290,7 +290,7 @@ def test_a_stalled_body_is_answered_408_at_its_deadline(
     took = time.monotonic() - started
 
     assert (status, data) == (408, intake.SLOW_BODY.body)
-    assert 0.3 <= took < 1.0
+    assert 0.3 <= took < 2.0
     assert environ["gunicorn.socket"].gettimeout() is None  # blocking again, as it was
     assert environ["gunicorn.socket"].recv(1) == b""  # read side shut: nothing is drained
     assert WebhookDelivery.objects.count() == 0
@@ -314,7 +314,7 @@ def test_stalled_bodies_hold_at_most_body_readers_threads(
             intake._readers.release()
 
     assert (status, data) == (503, intake.BUSY.body)
-    assert took < 0.5
+    assert took < 1.0
     assert WebhookDelivery.objects.count() == 0
     status, _, data = call(app, "/webhooks/orders/paid", body, headers)  # slots free again
     assert (status, data) == (200, {"ok": True, "duplicate": False})
@@ -508,7 +508,7 @@ def test_a_writer_that_does_not_answer_in_time_is_a_503_and_does_not_wedge(
     release.set()
 
     assert (status, data) == (503, intake.UNAVAILABLE.body)
-    assert 0.3 <= took < 1.0
+    assert 0.3 <= took < 2.0
     second, headers = signed("orders/paid", order_payload(17), webhook_id="second")
     status, _, data = call(app, "/webhooks/orders/paid", second, headers)
     assert (status, data) == (200, {"ok": True, "duplicate": False})
