@@ -100,8 +100,9 @@ class Writer:
     """One thread per process that stores what the requests queued: everything waiting
     when it looks, with ``webhooks.deliveries_store`` (one multi-row insert; row by row
     when the database refuses a value, so only that delivery fails) in one transaction —
-    one commit for the batch. Each request waits on its own future with
-    a timeout; a failed batch fails only its own futures and the thread carries on."""
+    one commit for the batch. Each request waits on its own future with a timeout; a
+    failed batch fails only its own futures, and a thread that ended is started again by
+    the next request."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
