@@ -21,6 +21,7 @@ Answers (JSON ``{"error": code, "detail": reason}`` on failure):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -255,19 +256,24 @@ def delivery_store(accepted: Accepted) -> Answer:
 
 
 def deliveries_store(accepted: list[Accepted]) -> list[Answer]:
-    """``delivery_store`` for many (the intake's writer, inside its transaction): one
-    multi-row insert on PostgreSQL; if the database refuses a value, each delivery is
-    stored on its own so only the bad one gets its 400."""
-    if len(accepted) > 1 and connection.vendor == "postgresql":
+    """``delivery_store`` for many (the intake's writer, in autocommit). On PostgreSQL one
+    multi-row insert, which commits by itself: one round trip and one commit for all.
+    Elsewhere, or when the database refuses a value in it, one transaction with a
+    savepoint per delivery, so only the bad one gets its 400."""
+    if len(accepted) == 1:
+        return [delivery_store(accepted[0])]
+    if connection.vendor == "postgresql":
         rows = [inbox.delivery_build(**_delivery_fields(a)) for a in accepted]
+        inside = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
         try:
-            with transaction.atomic():  # a savepoint inside the writer's transaction
+            with inside:  # a savepoint only where a caller's transaction must survive
                 pks = inbox.deliveries_insert(rows)
         except DataError:
             pass
         else:
             return [stored_answer(created=pk is not None) for pk in pks]
-    return [delivery_store(a) for a in accepted]
+    with transaction.atomic():
+        return [delivery_store(a) for a in accepted]
 
 
 def _json(answer: Answer) -> JsonResponse:

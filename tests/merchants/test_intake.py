@@ -333,6 +333,38 @@ def test_the_bad_delivery_gets_400_through_the_app(app: intake.IntakeApp, shop: 
     assert WebhookDelivery.objects.count() == 0
 
 
+def accepted_for(body: bytes, webhook_id: str) -> webhooks.Accepted:
+    headers = webhook_headers("customers/create", body, webhook_id=webhook_id)
+    accepted = webhooks.delivery_check(body, header_map(headers), topics=CUSTOMERS)
+    assert isinstance(accepted, webhooks.Accepted)
+    return accepted
+
+
+def test_a_batch_stores_each_webhook_id_once(shop: Shop) -> None:
+    """The writer's batch: new rows in one statement (PostgreSQL) or one transaction
+    (SQLite); a webhook id repeated in the batch or stored before is a duplicate."""
+    first = accepted_for(b'{"id": 1}', "b-1")
+    webhooks.delivery_store(first)
+    batch = [accepted_for(b'{"id": 2}', "b-2"), first, accepted_for(b'{"id": 2}', "b-2")]
+
+    answers = webhooks.deliveries_store([*batch, accepted_for(b'{"id": 3}', "b-3")])
+
+    assert answers == [webhooks.STORED, webhooks.DUPLICATE, webhooks.DUPLICATE, webhooks.STORED]
+    stored = WebhookDelivery.objects.order_by("pk").values_list("webhook_id", "resource_id")
+    assert list(stored) == [("b-1", 1), ("b-2", 2), ("b-3", 3)]
+
+
+@only_postgresql
+def test_one_value_the_database_refuses_fails_only_its_own_delivery(shop: Shop) -> None:
+    batch = [accepted_for(b'{"id": 1}', "g-1"), accepted_for(NUL_BODY, "bad")]
+    batch.append(accepted_for(b'{"id": 2}', "g-2"))
+
+    answers = webhooks.deliveries_store(batch)
+
+    assert answers == [webhooks.STORED, webhooks.INVALID_VALUES, webhooks.STORED]
+    assert sorted(WebhookDelivery.objects.values_list("webhook_id", flat=True)) == ["g-1", "g-2"]
+
+
 def concurrently(
     app: intake.IntakeApp, requests: list[tuple[bytes, dict[str, str]]], *, threads: int = 12
 ) -> list[tuple[str, int, Any]]:
@@ -509,6 +541,7 @@ def test_a_writer_that_does_not_answer_in_time_is_a_503_and_does_not_wedge(
 
     assert (status, data) == (503, intake.UNAVAILABLE.body)
     assert 0.3 <= took < 2.0
+    monkeypatch.setattr(intake, "WAIT_SECONDS", 10.0)  # the writer also credits (eager Celery)
     second, headers = signed("orders/paid", order_payload(17), webhook_id="second")
     status, _, data = call(app, "/webhooks/orders/paid", second, headers)
     assert (status, data) == (200, {"ok": True, "duplicate": False})
