@@ -136,6 +136,53 @@ class RecordResult:
     created: bool
 
 
+def delivery_build(
+    *,
+    shop: Shop,
+    webhook_id: str,
+    topic: str,
+    payload: dict[str, Any],
+    event_id: str = "",
+    api_version: str = "",
+    triggered_at: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+    source: str = WebhookDelivery.Source.WEBHOOK,
+) -> WebhookDelivery:
+    """The unsaved row of a new delivery, as both ``delivery_record`` and
+    ``deliveries_insert`` store it."""
+    return WebhookDelivery(
+        shop=shop,
+        webhook_id=webhook_id,
+        event_id=event_id[:255],
+        topic=topic,
+        resource_id=_resource_id(payload),
+        source=source,
+        api_version=api_version[:16],
+        triggered_at=triggered_at,
+        headers=dict(headers or {}),
+        payload=payload,
+    )
+
+
+def deliveries_insert(deliveries: list[WebhookDelivery]) -> list[int | None]:
+    """Insert built deliveries (``delivery_build``) with one ``INSERT … ON CONFLICT
+    (webhook_id) DO NOTHING`` (PostgreSQL only; the webhook intake's batches): the new pk of
+    each, ``None`` for a webhook id stored already or earlier in the list. Processing is
+    queued after commit. A value the database refuses fails the whole statement
+    (``DataError``): the caller then records the deliveries one by one."""
+    inserted = {
+        webhook_id: pk
+        for pk, webhook_id in ingest.rows_insert_returning(
+            WebhookDelivery, deliveries, conflict=("webhook_id",), returning=("id", "webhook_id")
+        )
+    }
+    pks = [inserted.pop(delivery.webhook_id, None) for delivery in deliveries]
+    for pk in pks:
+        if pk is not None:
+            delivery_process_on_commit(delivery_id=pk)
+    return pks
+
+
 def delivery_record(
     *,
     shop: Shop,
@@ -157,17 +204,16 @@ def delivery_record(
     text ``payload`` was parsed from (the webhook body); on PostgreSQL it is stored as it is
     and cast to ``jsonb`` by the server, instead of serialising ``payload`` again in Python.
     """
-    delivery = WebhookDelivery(
+    delivery = delivery_build(
         shop=shop,
         webhook_id=webhook_id,
-        event_id=event_id[:255],
         topic=topic,
-        resource_id=_resource_id(payload),
-        source=source,
-        api_version=api_version[:16],
-        triggered_at=triggered_at,
-        headers=dict(headers or {}),
         payload=payload,
+        event_id=event_id,
+        api_version=api_version,
+        triggered_at=triggered_at,
+        headers=headers,
+        source=source,
     )
     if connection.vendor == "postgresql":
         # One statement, no savepoint: a duplicate is a no-op instead of an error.
