@@ -1,4 +1,4 @@
-"""WSGI entry point: Django behind the webhook intake's fast path (``merchants.intake``)."""
+"""WSGI entry point: Django behind the webhook intake (``merchants.intake``)."""
 
 import os
 

@@ -6,6 +6,7 @@ it has one, so the trail and the change commit (or roll back) together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -62,3 +63,22 @@ def audit_record(
 def audit_events_recent(*, shop: Shop) -> QuerySet[AuditEvent]:
     """The shop's audit trail, newest first (paginate it)."""
     return AuditEvent.objects.filter(shop=shop).order_by("-created_at", "-pk")
+
+
+def replay_audit(*, shop: Shop, actor: str) -> Callable[[list[int]], None]:
+    """The audit row of an admin's webhook replay, as the ``on_queued`` callback of
+    ``merchants.inbox.deliveries_replay``: written in the transaction that queues the
+    deliveries again, and only when there was something to replay."""
+
+    def record(ids: list[int]) -> None:
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="webhooks.replay",
+            target_type="webhook_delivery",
+            target_id=",".join(str(i) for i in ids)[:64],
+            summary=f"{len(ids)} deliver{'y' if len(ids) == 1 else 'ies'} queued again",
+            changes={"deliveries": [None, ids]},
+        )
+
+    return record

@@ -43,6 +43,13 @@ class InvalidRedemption(BeamError):
     code = "invalid_redemption"
 
 
+class RedemptionNotFound(BeamError):
+    """No such redemption for this customer (someone else's looks exactly the same)."""
+
+    code = "redemption_not_found"
+    http_status = 404
+
+
 class RedemptionNotCancellable(BeamError):
     """Only an issued, unused redemption can be cancelled."""
 

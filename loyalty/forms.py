@@ -13,7 +13,9 @@ from typing import Any
 from django import forms
 
 from loyalty.branding import ICONS, LANGUAGES, POSITIONS, SHAPES
+from loyalty.errors import InvalidBranding, InvalidConfiguration
 from loyalty.models import LoyaltyProgram, Reward
+from loyalty.rules.rewards import reward_settings_problems
 from loyalty.services import STARTER_REWARDS
 
 HEX_MESSAGE = "Use a hex colour such as #4f46e5."
@@ -217,38 +219,12 @@ class RewardForm(forms.Form):
     active = forms.BooleanField(label="Shown to shoppers", required=False, initial=True)
 
     def clean(self) -> dict[str, Any]:
+        """The reward rules' own check (``reward_settings_problems``), on the fields that
+        passed their field-level validation."""
         data = super().clean()
-        kind = data.get("kind")
-        need = {
-            Reward.Kind.FIXED_AMOUNT: ("points_cost", "value"),
-            Reward.Kind.PERCENTAGE: ("points_cost", "value"),
-            Reward.Kind.FREE_SHIPPING: ("points_cost",),
-            Reward.Kind.FREE_PRODUCT: ("points_cost", "variant_gid"),
-            Reward.Kind.STORE_CREDIT: ("points_cost", "value"),
-            Reward.Kind.VARIABLE: ("points_per_unit", "value_per_unit"),
-        }.get(kind, ())
-        for name in need:
-            if data.get(name) in (None, "") and name not in self.errors:
-                self.add_error(name, "Required for this type of reward.")
-        value = data.get("value")
-        money_kinds = (Reward.Kind.FIXED_AMOUNT, Reward.Kind.STORE_CREDIT)
-        if kind in money_kinds and value is not None and value <= 0:
-            self.add_error("value", "The value must be more than 0.")
-        if kind == Reward.Kind.PERCENTAGE and value is not None and not 0 < value <= 100:
-            self.add_error("value", "A percentage is between 0 and 100.")
-        gid = data.get("variant_gid") or ""
-        if kind == Reward.Kind.FREE_PRODUCT and gid:
-            tail = gid.removeprefix("gid://shopify/ProductVariant/")
-            if gid == tail or not tail.isdigit():
-                self.add_error("variant_gid", "Use gid://shopify/ProductVariant/<number>.")
-        low, high = data.get("min_points"), data.get("max_points")
-        if low and high and low > high:
-            self.add_error("max_points", "The maximum must be at least the minimum.")
-        step = data.get("points_per_unit")
-        if kind == Reward.Kind.VARIABLE and step:
-            for name in ("min_points", "max_points"):
-                if data.get(name) and data[name] % step:
-                    self.add_error(name, f"Use a multiple of the step ({step} points).")
+        for field, message in reward_settings_problems(data):
+            if field not in self.errors:
+                self.add_error(field if field in self.fields else None, message)
         return data
 
     def service_data(self) -> dict[str, Any]:
@@ -415,3 +391,9 @@ class ImportUploadForm(forms.Form):
 
 class ImportApplyForm(forms.Form):
     csv_text = forms.CharField(widget=forms.HiddenInput, max_length=IMPORT_MAX_BYTES)
+
+
+def form_service_error(form: forms.Form, exc: InvalidConfiguration | InvalidBranding) -> None:
+    """Show a service's refusal on the field it names (or on the form when it names none)."""
+    field = getattr(exc, "field", "") or None
+    form.add_error(field if field in form.fields else None, str(exc))

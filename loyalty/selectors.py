@@ -1,14 +1,49 @@
-"""Reads of the loyalty domain. Every selector takes ``shop`` and filters by it."""
+"""Reads of the loyalty domain. Every selector takes ``shop`` and filters by it.
+
+The documents shoppers see are built here once: ``program_document`` is what the app proxy,
+the landing page, the admin's live preview and the UI extensions all show;
+``redemption_document`` and ``ledger_entry_label`` are the one serialisation of a
+redemption and the one wording of a ledger entry.
+"""
 
 from __future__ import annotations
 
 import csv
-from typing import IO
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import IO, Any
 
 from django.db.models import QuerySet
+from django.utils import timezone
 
-from loyalty.models import LedgerEntry, Member, Redemption, Reward
+from loyalty.branding import LANGUAGES, branding_resolve
+from loyalty.models import BonusEvent, LedgerEntry, LoyaltyProgram, Member, Redemption, Reward
+from loyalty.rules.rewards import reward_entry_cost, variable_range
 from merchants.models import Shop
+
+TEXT_LIMIT = 300
+ENTRY_LABELS: dict[str, str] = {
+    LedgerEntry.Kind.ORDER_EARN: "Order {note}",
+    LedgerEntry.Kind.ORDER_REFUND: "Refund on order {note}",
+    LedgerEntry.Kind.ORDER_CANCEL: "Order {note} cancelled",
+    LedgerEntry.Kind.WELCOME: "Welcome points",
+    LedgerEntry.Kind.MANUAL: "Adjustment",
+    LedgerEntry.Kind.IMPORT: "Imported balance",
+    LedgerEntry.Kind.REDEEM: "Redeemed {note}",
+    LedgerEntry.Kind.REDEEM_REFUND: "Reward refunded",
+    LedgerEntry.Kind.EXPIRE: "Points expired",
+    LedgerEntry.Kind.BONUS: "Bonus points",
+}
+KIND_TITLES: dict[str, str] = {
+    Reward.Kind.FIXED_AMOUNT: "{value} off your order",
+    Reward.Kind.PERCENTAGE: "{pct}% off your order",
+    Reward.Kind.FREE_SHIPPING: "Free shipping",
+    Reward.Kind.FREE_PRODUCT: "Free product",
+    Reward.Kind.VARIABLE: "Points discount",
+    Reward.Kind.STORE_CREDIT: "Store credit",
+}
+SHOWN_CODE_STATUSES = (Redemption.Status.ISSUED, Redemption.Status.USED)
+FAILED_REDEMPTION_MESSAGE = "The store did not accept the code; your points were returned."
 
 MEMBER_EXPORT_COLUMNS = (
     "customer_id",
@@ -47,10 +82,6 @@ def member_get_by_customer(*, shop: Shop, customer_id: int) -> Member | None:
 def member_ledger(*, shop: Shop, member: Member) -> QuerySet[LedgerEntry]:
     """The member's history, newest first."""
     return LedgerEntry.objects.filter(shop=shop, member=member).order_by("-created_at", "-pk")
-
-
-def rewards_active(*, shop: Shop) -> QuerySet[Reward]:
-    return Reward.objects.filter(shop=shop, active=True).order_by("points_cost", "pk")
 
 
 def member_redemptions(*, shop: Shop, member: Member) -> QuerySet[Redemption]:
@@ -137,3 +168,208 @@ def ledger_export_csv(*, shop: Shop, out: IO[str]) -> int:
         )
         count += 1
     return count
+
+
+# --- the documents shoppers see -------------------------------------------------------------
+
+
+def iso(value: datetime | None) -> str | None:
+    """UTC ISO-8601 with ``Z`` (what the panel's ``Date`` parses everywhere)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{Decimal(value):.2f}"
+
+
+def number_plain(value: Decimal) -> str:
+    """``1.0000`` → ``1``, ``2.5000`` → ``2.5``, ``10`` stays ``10`` (no exponent)."""
+    text = f"{Decimal(value):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def ledger_entry_label(*, kind: str, note: str, bucket: str) -> str:
+    """The one wording of a ledger entry for shoppers (panel, account page)."""
+    label = ENTRY_LABELS.get(kind, "Points").format(note=note or "").strip()
+    return f"{label} (pending)" if bucket == LedgerEntry.Bucket.PENDING else label
+
+
+def reward_title(*, name: str, kind: str, value: Decimal | None, currency: str) -> str:
+    """The reward's name, or a title made from its kind and value when it has none."""
+    if name:
+        return name
+    amount = Decimal(value or 0)
+    return KIND_TITLES[kind].format(value=f"{amount:.2f} {currency}", pct=number_plain(amount))
+
+
+def reward_document(reward: Reward, currency: str) -> dict[str, Any]:
+    """One reward as every surface shows it; a variable reward with its range and step."""
+    variable = None
+    if reward.kind == Reward.Kind.VARIABLE:
+        bounds = variable_range(reward)
+        variable = {
+            "min_points": bounds.min_points,
+            "max_points": bounds.max_points,
+            "points_per_unit": bounds.step,
+            "unit_value": money(bounds.unit_value),
+        }
+    return {
+        "id": str(reward.pk),
+        "title": reward_title(
+            name=reward.name, kind=reward.kind, value=reward.value, currency=currency
+        ),
+        "kind": reward.kind,
+        "points_cost": reward.points_cost if variable is None else None,
+        "value": money(reward.value) if variable is None else None,
+        "currency": currency,
+        "min_subtotal": money(reward.minimum_subtotal or Decimal(0)),
+        "variable": variable,
+    }
+
+
+def program_rewards(*, shop: Shop, program: LoyaltyProgram) -> list[Reward]:
+    """The rewards shoppers can pick: none while the program is paused, cheapest first (a
+    variable reward by its minimum), the same order on every database."""
+    if not program.enabled:
+        return []
+    rewards = Reward.objects.filter(shop=shop, active=True)
+    return sorted(rewards, key=lambda r: (reward_entry_cost(r), r.pk))
+
+
+def program_texts(program: LoyaltyProgram) -> dict[str, dict[str, str]]:
+    """The merchant's shopper texts per offered language (blank ones dropped)."""
+    out: dict[str, dict[str, str]] = {}
+    stored = program.texts if isinstance(program.texts, dict) else {}
+    for lang, entries in stored.items():
+        if lang not in LANGUAGES or not isinstance(entries, dict):
+            continue
+        out[lang] = {
+            str(k)[:40]: v[:TEXT_LIMIT]
+            for k, v in entries.items()
+            if isinstance(v, str) and v.strip()
+        }
+    return out
+
+
+def _earning(program: LoyaltyProgram, currency: str, bonuses: list[BonusEvent]) -> list[dict]:
+    if not program.enabled:
+        return []
+    ratio = number_plain(program.points_per_currency_unit)
+    ways: list[dict[str, Any]] = []
+    if program.points_per_currency_unit > 0:
+        unit = "point" if ratio == "1" else "points"
+        ways.append(
+            {
+                "key": "order",
+                "title": "Place an order",
+                "description": f"{ratio} {unit} for every 1 {currency} spent",
+                "points_label": f"{ratio} pt / 1 {currency}",
+                "done": None,
+            }
+        )
+    if program.welcome_points:
+        ways.append(
+            {
+                "key": "signup",
+                "title": "Create an account",
+                "description": "",
+                "points_label": f"{program.welcome_points} points",
+                "done": None,
+            }
+        )
+    for bonus in bonuses:
+        ways.append(
+            {
+                "key": f"bonus-{bonus.pk}",
+                "title": bonus.name or "Bonus points",
+                "description": f"Until {bonus.ends_at:%Y-%m-%d}",
+                "points_label": f"x{number_plain(bonus.multiplier)} points",
+                "done": None,
+            }
+        )
+    return ways
+
+
+def program_get(*, shop: Shop) -> LoyaltyProgram:
+    """The shop's program settings; an unsaved default one before the first save."""
+    return LoyaltyProgram.objects.filter(shop=shop).first() or LoyaltyProgram(shop=shop)
+
+
+def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> dict[str, Any]:
+    """The shop-wide program shoppers see: branding, texts, ways to earn, rewards, tiers
+    (3 queries, 2 with ``program``). The app proxy, the landing page, the admin's live
+    preview and the UI extensions all read this one document."""
+    program = program or program_get(shop=shop)
+    now = timezone.now()
+    bonuses = list(
+        BonusEvent.objects.filter(shop=shop, starts_at__lte=now, ends_at__gt=now).order_by(
+            "ends_at", "pk"
+        )
+    )
+    rewards = program_rewards(shop=shop, program=program)
+    return {
+        "shop": {"name": shop.name or shop.domain.split(".")[0], "currency": shop.currency},
+        "enabled": program.enabled,
+        "branding": branding_resolve(program.branding),
+        "texts": program_texts(program),
+        "earning": _earning(program, shop.currency, bonuses if program.enabled else []),
+        "rewards": [reward_document(r, shop.currency) for r in rewards],
+        "tiers": [],  # no VIP tiers in the domain yet; the panel and page hide the section
+    }
+
+
+def redemption_document(
+    *,
+    redemption_id: int,
+    code: str,
+    status: str,
+    reward_name: str,
+    reward_kind: str,
+    reward_value: Decimal | None,
+    value: Decimal | None,
+    currency: str,
+    points: int,
+    channel: str,
+    expires_at: datetime | None,
+    created_at: datetime | None,
+) -> dict[str, Any]:
+    """One redemption as shoppers see it, from its values (a model or a raw row): the code
+    only once it exists in the store, and why it failed when it did."""
+    shown = status in SHOWN_CODE_STATUSES
+    code = code if shown else ""
+    return {
+        "id": str(redemption_id),
+        "code": code or None,
+        "status": status,
+        "reward_title": reward_title(
+            name=reward_name, kind=reward_kind, value=reward_value, currency=currency
+        ),
+        "value": money(value),
+        "currency": currency,
+        "points": points,
+        "channel": channel,
+        "expires_at": iso(expires_at),
+        "created_at": iso(created_at),
+        "apply_path": f"discount/{code}?redirect=cart" if code else None,
+        "error": FAILED_REDEMPTION_MESSAGE if status == Redemption.Status.FAILED else "",
+    }
+
+
+def redemption_data(redemption: Redemption) -> dict[str, Any]:
+    """``redemption_document`` of a redemption row (its reward loaded)."""
+    return redemption_document(
+        redemption_id=redemption.pk,
+        code=redemption.code,
+        status=redemption.status,
+        reward_name=redemption.reward.name,
+        reward_kind=redemption.reward.kind,
+        reward_value=redemption.reward.value,
+        value=redemption.value,
+        currency=redemption.currency,
+        points=redemption.points_spent,
+        channel=redemption.channel,
+        expires_at=redemption.expires_at,
+        created_at=redemption.created_at,
+    )

@@ -136,6 +136,53 @@ class RecordResult:
     created: bool
 
 
+def delivery_build(
+    *,
+    shop: Shop,
+    webhook_id: str,
+    topic: str,
+    payload: dict[str, Any],
+    event_id: str = "",
+    api_version: str = "",
+    triggered_at: datetime | None = None,
+    headers: Mapping[str, str] | None = None,
+    source: str = WebhookDelivery.Source.WEBHOOK,
+) -> WebhookDelivery:
+    """The unsaved row of a new delivery, as both ``delivery_record`` and
+    ``deliveries_insert`` store it."""
+    return WebhookDelivery(
+        shop=shop,
+        webhook_id=webhook_id,
+        event_id=event_id[:255],
+        topic=topic,
+        resource_id=_resource_id(payload),
+        source=source,
+        api_version=api_version[:16],
+        triggered_at=triggered_at,
+        headers=dict(headers or {}),
+        payload=payload,
+    )
+
+
+def deliveries_insert(deliveries: list[WebhookDelivery]) -> list[int | None]:
+    """Insert built deliveries (``delivery_build``) with one ``INSERT … ON CONFLICT
+    (webhook_id) DO NOTHING`` (the webhook intake's batches): the new pk of
+    each, ``None`` for a webhook id stored already or earlier in the list. Processing is
+    queued after commit. A value the database refuses fails the whole statement
+    (``DataError``): the caller then records the deliveries one by one."""
+    inserted = {
+        webhook_id: pk
+        for pk, webhook_id in rows_insert(
+            deliveries, conflict=("webhook_id",), returning=("id", "webhook_id")
+        )
+    }
+    pks = [inserted.pop(delivery.webhook_id, None) for delivery in deliveries]
+    for pk in pks:
+        if pk is not None:
+            delivery_process_on_commit(delivery_id=pk)
+    return pks
+
+
 def delivery_record(
     *,
     shop: Shop,
@@ -154,17 +201,16 @@ def delivery_record(
     Costs one ``INSERT … ON CONFLICT (webhook_id) DO NOTHING`` on the happy path: no read
     first, no savepoint outside a transaction.
     """
-    delivery = WebhookDelivery(
+    delivery = delivery_build(
         shop=shop,
         webhook_id=webhook_id,
-        event_id=event_id[:255],
         topic=topic,
-        resource_id=_resource_id(payload),
-        source=source,
-        api_version=api_version[:16],
-        triggered_at=triggered_at,
-        headers=dict(headers or {}),
         payload=payload,
+        event_id=event_id,
+        api_version=api_version,
+        triggered_at=triggered_at,
+        headers=headers,
+        source=source,
     )
     if connection.in_atomic_block:
         with transaction.atomic():  # a savepoint: a bad value must not break the caller
@@ -595,24 +641,32 @@ def deliveries_replay(
     *,
     delivery_ids: Iterable[int] | None = None,
     shop: Shop | None = None,
+    on_queued: Callable[[list[int]], None] | None = None,
 ) -> dict[str, int]:
     """Run failed (parked) or retry-waiting deliveries again now, e.g. after a fix.
 
-    Select by ``delivery_ids`` and/or ``shop`` (at least one). Attempts are kept, so a
-    replayed delivery that fails again is parked at once; ``last_error`` stays until it
-    succeeds. Returns how many ended in each status.
+    Select by ``delivery_ids`` and/or ``shop`` (at least one). Putting them back in the
+    queue is one transaction; ``on_queued(ids)`` runs inside it when there is something to
+    replay, so a caller's record of the replay (the admin's audit row) commits with it.
+    Each delivery then runs in its handlers' own transactions, as a worker would run it.
+    Attempts are kept, so a replayed delivery that fails again is parked at once;
+    ``last_error`` stays until it succeeds. Returns how many ended in each status.
     """
     if delivery_ids is None and shop is None:
         raise ValueError("deliveries_replay needs delivery_ids or shop")
-    qs = WebhookDelivery.objects.filter(status__in=REPLAYABLE)
-    if delivery_ids is not None:
-        qs = qs.filter(pk__in=list(delivery_ids))
-    if shop is not None:
-        qs = qs.filter(shop=shop)
-    ids = list(qs.order_by("pk").values_list("pk", flat=True))
-    WebhookDelivery.objects.filter(pk__in=ids, status__in=REPLAYABLE).update(
-        status=Status.RECEIVED, next_attempt_at=None
-    )
+    with transaction.atomic(durable=True):
+        qs = WebhookDelivery.objects.filter(status__in=REPLAYABLE)
+        if delivery_ids is not None:
+            qs = qs.filter(pk__in=list(delivery_ids))
+        if shop is not None:
+            qs = qs.filter(shop=shop)
+        ids = list(qs.order_by("pk").select_for_update().values_list("pk", flat=True))
+        if ids:
+            WebhookDelivery.objects.filter(pk__in=ids).update(
+                status=Status.RECEIVED, next_attempt_at=None
+            )
+            if on_queued is not None:
+                on_queued(ids)
     outcome: dict[str, int] = {}
     for delivery_id in ids:
         status = delivery_process(delivery_id=delivery_id) or "not_claimed"

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from collections import defaultdict
+from typing import Any
+
+from django.db.models import Count, F, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
 
@@ -40,3 +44,45 @@ def sync_runs_recent(*, shop: Shop, limit: int = 20) -> QuerySet[SyncRun]:
 def compliance_requests_recent(*, shop: Shop, limit: int = 50) -> QuerySet[ComplianceRequest]:
     """The shop's privacy requests (data-request exports included), newest first."""
     return ComplianceRequest.objects.filter(shop=shop).order_by("-created_at", "-pk")[:limit]
+
+
+RECENT_PER_TOPIC = 5
+
+
+def webhook_health(*, shop: Shop) -> dict[str, Any]:
+    """The webhook health page's data: counts per topic and status, each topic's latest
+    deliveries, the parked failures and the last reconciliation run (4 queries)."""
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in (
+        WebhookDelivery.objects.filter(shop=shop)
+        .values("topic", "status")
+        .annotate(n=Count("pk"))
+        .order_by("topic", "status")
+    ):
+        counts[row["topic"]][row["status"]] = row["n"]
+    recent_by_topic: dict[str, list[WebhookDelivery]] = defaultdict(list)
+    latest_per_topic = (
+        WebhookDelivery.objects.filter(shop=shop)
+        .defer(*_LIST_DEFERRED)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("topic")],
+                order_by=[F("received_at").desc(), F("pk").desc()],
+            )
+        )
+        .filter(rank__lte=RECENT_PER_TOPIC)
+        .order_by("topic", "rank")
+    )
+    for delivery in latest_per_topic:
+        recent_by_topic[delivery.topic].append(delivery)
+    topics = [
+        {"topic": topic, "counts": counts[topic], "recent": recent_by_topic.get(topic, [])}
+        for topic in sorted(counts)
+    ]
+    runs = list(sync_runs_recent(shop=shop, limit=1))
+    return {
+        "topics": topics,
+        "failed": list(deliveries_failed(shop=shop, limit=50)),
+        "last_run": runs[0] if runs else None,
+    }

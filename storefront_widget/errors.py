@@ -1,4 +1,13 @@
-"""Storefront API errors (``BeamError`` subclasses: stable code + HTTP status)."""
+"""The storefront's errors and their one JSON shape, for both APIs (app proxy and ``/ext/``)
+and the landing page: ``{"error": {"code": ..., "message": ...}}`` with the headers an error
+asks for. DRF views get the same shape from ``merchants.api.exception_handler``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.http import HttpResponse
 
 from merchants.errors import BeamError
 
@@ -43,8 +52,34 @@ class RateLimited(BeamError):
         self.response_headers = {"Retry-After": str(retry_after)}
 
 
-class RedemptionNotFound(BeamError):
-    """No such redemption for this customer."""
+class CustomerLoginRequired(BeamError):
+    """This needs a logged-in customer; the buyer is browsing as a guest."""
 
-    code = "redemption_not_found"
+    code = "customer_login_required"
+    http_status = 401
+    response_headers = {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
+
+
+class OrderNotFound(BeamError):
+    """No such order for this customer (yet: the order webhook may still be on its way)."""
+
+    code = "order_not_found"
     http_status = 404
+
+
+def json_response(data: Any, *, status: int = 200) -> HttpResponse:
+    """Compact UTF-8 JSON, byte for byte what DRF's ``JSONRenderer`` writes."""
+    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+    return HttpResponse(body, status=status, content_type="application/json")
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def error_response(exc: BeamError) -> HttpResponse:
+    """The one error shape, with the headers the error asks for (``Retry-After``)."""
+    response = json_response(error_body(exc.code, str(exc)), status=exc.http_status)
+    for name, value in getattr(exc, "response_headers", {}).items():
+        response[name] = value
+    return response

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from storefront_widget import extension_api as api
+from storefront_widget.extension_api import views as api
 
 app_name = "extensions"
 

@@ -1,6 +1,7 @@
-"""Reads behind the storefront: the shop-wide program document (cached per shop) and the
-shopper's own data. Plain dicts on the hot read paths; a fixed, small number of queries per
-call whatever the size of the shop or of the shopper's history; never a platform API call.
+"""Reads behind the storefront: the shop-wide program document cached per shop, and the
+shopper's own data. The documents themselves are built by ``loyalty.selectors``; this module
+caches them and reads the shopper's rows with a fixed, small number of queries whatever the
+size of the shop or of the shopper's history; never a platform API call.
 """
 
 from __future__ import annotations
@@ -16,66 +17,36 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
-from django.utils import timezone
 
-from loyalty.branding import LANGUAGES, branding_resolve
-from loyalty.models import (
-    BonusEvent,
-    LedgerEntry,
-    LoyaltyOrder,
-    LoyaltyProgram,
-    Member,
-    Redemption,
-    Reward,
+from loyalty.errors import RedemptionNotFound
+from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward
+from loyalty.rules.rewards import (
+    reward_channel_refusal,
+    reward_entry_cost,
+    reward_points_for_balance,
+    variable_value,
 )
-from loyalty.selectors import rewards_active
+from loyalty.selectors import (
+    iso,
+    ledger_entry_label,
+    member_ledger,
+    member_redemptions,
+    money,
+    program_document,
+    program_get,
+    program_rewards,
+    redemption_data,
+    redemption_document,
+    reward_document,
+)
 from merchants.models import Shop
 
 HISTORY_PAGE_SIZE = 10
 REDEMPTIONS_SHOWN = 20
 PENDING_SHOWN = 10
-TEXT_LIMIT = 300
 # A safety net: saves go through ``program_cache_invalidate`` at once (see apps.py); a bulk
 # ``update()`` somewhere is picked up at the latest after this many seconds.
 PROGRAM_CACHE_SECONDS = 120
-
-ENTRY_LABELS = {
-    LedgerEntry.Kind.ORDER_EARN: "Order {note}",
-    LedgerEntry.Kind.ORDER_REFUND: "Refund on order {note}",
-    LedgerEntry.Kind.ORDER_CANCEL: "Order {note} cancelled",
-    LedgerEntry.Kind.WELCOME: "Welcome points",
-    LedgerEntry.Kind.MANUAL: "Adjustment",
-    LedgerEntry.Kind.IMPORT: "Imported balance",
-    LedgerEntry.Kind.REDEEM: "Redeemed {note}",
-    LedgerEntry.Kind.REDEEM_REFUND: "Reward refunded",
-    LedgerEntry.Kind.EXPIRE: "Points expired",
-    LedgerEntry.Kind.BONUS: "Bonus points",
-}
-KIND_TITLES = {
-    Reward.Kind.FIXED_AMOUNT: "{value} off your order",
-    Reward.Kind.PERCENTAGE: "{pct}% off your order",
-    Reward.Kind.FREE_SHIPPING: "Free shipping",
-    Reward.Kind.FREE_PRODUCT: "Free product",
-    Reward.Kind.VARIABLE: "Points discount",
-    Reward.Kind.STORE_CREDIT: "Store credit",
-}
-
-
-def iso(value: datetime | None) -> str | None:
-    """UTC ISO-8601 with ``Z`` (what the panel's ``Date`` parses everywhere)."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def money(value: Decimal | None) -> str | None:
-    return None if value is None else f"{Decimal(value):.2f}"
-
-
-def _number(value: Decimal) -> str:
-    text = f"{Decimal(value).normalize():f}"
-    return text
-
 
 # --- the shop-wide program document ---------------------------------------------------------
 
@@ -142,116 +113,9 @@ def program_cache_invalidate(*, shop_id: int) -> None:
     cache.delete_many(keys)
 
 
-def _texts(program: LoyaltyProgram) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
-    stored = program.texts if isinstance(program.texts, dict) else {}
-    for lang, entries in stored.items():
-        if lang not in LANGUAGES or not isinstance(entries, dict):
-            continue
-        out[lang] = {
-            str(k)[:40]: v[:TEXT_LIMIT]
-            for k, v in entries.items()
-            if isinstance(v, str) and v.strip()
-        }
-    return out
-
-
-def _reward_title(reward: Reward, currency: str) -> str:
-    if reward.name:
-        return reward.name
-    pct = _number(reward.value)
-    return KIND_TITLES[reward.kind].format(value=f"{reward.value:.2f} {currency}", pct=pct)
-
-
-def _reward(reward: Reward, currency: str) -> dict[str, Any]:
-    variable = None
-    if reward.kind == Reward.Kind.VARIABLE:
-        step = reward.points_per_unit or 1
-        variable = {
-            "min_points": reward.min_points or step,
-            "max_points": reward.max_points or step * 10_000,
-            "points_per_unit": step,
-            "unit_value": money(reward.value_per_unit),
-        }
-    return {
-        "id": str(reward.pk),
-        "title": _reward_title(reward, currency),
-        "kind": reward.kind,
-        "points_cost": reward.points_cost if variable is None else None,
-        "value": money(reward.value) if variable is None else None,
-        "currency": currency,
-        "min_subtotal": money(reward.minimum_subtotal or Decimal(0)),
-        "variable": variable,
-    }
-
-
-def _reward_order(reward: Reward) -> tuple[int, int]:
-    """Cheapest first (a variable reward by its minimum), the same on every database."""
-    return (reward.points_cost or reward.min_points or reward.points_per_unit or 0, reward.pk)
-
-
-def _earning(program: LoyaltyProgram, currency: str, bonuses: list[BonusEvent]) -> list[dict]:
-    ratio = _number(program.points_per_currency_unit)
-    ways: list[dict[str, Any]] = []
-    if program.points_per_currency_unit > 0:
-        unit = "point" if ratio == "1" else "points"
-        ways.append(
-            {
-                "key": "order",
-                "title": "Place an order",
-                "description": f"{ratio} {unit} for every 1 {currency} spent",
-                "points_label": f"{ratio} pt / 1 {currency}",
-                "done": None,
-            }
-        )
-    if program.welcome_points:
-        ways.append(
-            {
-                "key": "signup",
-                "title": "Create an account",
-                "description": "",
-                "points_label": f"{program.welcome_points} points",
-                "done": None,
-            }
-        )
-    for bonus in bonuses:
-        ways.append(
-            {
-                "key": f"bonus-{bonus.pk}",
-                "title": bonus.name or "Bonus points",
-                "description": f"Until {bonus.ends_at:%Y-%m-%d}",
-                "points_label": f"x{_number(bonus.multiplier)} points",
-                "done": None,
-            }
-        )
-    return ways
-
-
-def program_data(*, shop: Shop) -> dict[str, Any]:
-    """The shop-wide program: branding, texts, ways to earn, rewards, tiers (3 queries)."""
-    program = LoyaltyProgram.objects.filter(shop=shop).first() or LoyaltyProgram(shop=shop)
-    now = timezone.now()
-    bonuses = list(
-        BonusEvent.objects.filter(shop=shop, starts_at__lte=now, ends_at__gt=now).order_by(
-            "ends_at", "pk"
-        )
-    )
-    rewards = list(rewards_active(shop=shop)) if program.enabled else []
-    branding = branding_resolve(program.branding)
-    return {
-        "shop": {"name": shop.name or shop.domain.split(".")[0], "currency": shop.currency},
-        "enabled": program.enabled,
-        "branding": branding,
-        "texts": _texts(program),
-        "landing": program.landing if isinstance(program.landing, dict) else {},
-        "earning": _earning(program, shop.currency, bonuses) if program.enabled else [],
-        "rewards": [_reward(r, shop.currency) for r in sorted(rewards, key=_reward_order)],
-        "tiers": [],  # no VIP tiers in the domain yet; the panel and page hide the section
-    }
-
-
-def program_document(*, shop: Shop) -> CachedDocument:
-    """The program as JSON bytes with its ETag, from the per-shop cache when there."""
+def program_document_cached(*, shop: Shop) -> CachedDocument:
+    """``program_document`` as JSON bytes with its ETag, from the per-shop cache when
+    there (the app proxy's ``program``)."""
     key = _program_key(shop.pk)
     doc = memo_get(key)  # the document itself (immutable), shared by the process's requests
     if doc is not None:
@@ -260,8 +124,7 @@ def program_document(*, shop: Shop) -> CachedDocument:
     if cached is not None:
         doc = CachedDocument(*cached)
     else:
-        data = program_data(shop=shop)
-        data.pop("landing")
+        data = program_document(shop=shop)
         body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
         doc = CachedDocument(body=body, etag=_etag(body))
         cache.set(key, (doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
@@ -275,48 +138,16 @@ def landing_document(*, shop: Shop, path_prefix: str, render: Any) -> CachedDocu
     cached = cache.get(key)
     if cached is not None and cached[0] == path_prefix:
         return CachedDocument(cached[1], cached[2])
-    body = render(program_data(shop=shop)).encode()
+    program = program_get(shop=shop)
+    landing = program.landing if isinstance(program.landing, dict) else {}
+    data = {**program_document(shop=shop, program=program), "landing": landing}
+    body = render(data).encode()
     doc = CachedDocument(body=body, etag=_etag(body))
     cache.set(key, (path_prefix, doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
     return doc
 
 
 # --- the shopper ----------------------------------------------------------------------------
-
-MEMBER_FIELDS = (
-    "id",
-    "shop_id",
-    "customer_id",
-    "balance",
-    "pending_points",
-    "lifetime_earned",
-    "lifetime_redeemed",
-    "birthday",
-    "created_at",
-)
-
-
-def member_for_customer(*, shop: Shop, customer_id: int) -> Member | None:
-    return Member.objects.filter(shop=shop, customer_id=customer_id).only(*MEMBER_FIELDS).first()
-
-
-def redemption_data(redemption: Redemption) -> dict[str, Any]:
-    """One redemption as the panel shows it; the code only once it exists in the store."""
-    shown = redemption.status in (Redemption.Status.ISSUED, Redemption.Status.USED)
-    code = redemption.code if shown else None
-    return {
-        "id": str(redemption.pk),
-        "code": code,
-        "status": redemption.status,
-        "reward_title": _reward_title(redemption.reward, redemption.currency),
-        "value": money(redemption.value),
-        "currency": redemption.currency,
-        "points": redemption.points_spent,
-        "expires_at": iso(redemption.expires_at),
-        "created_at": iso(redemption.created_at),
-        "apply_path": f"discount/{code}?redirect=cart" if code and shown else None,
-    }
-
 
 # The shopper's read runs on every panel open: hand-written SQL with plain tuples, because
 # compiling the equivalent querysets and building model instances cost several times more CPU
@@ -351,8 +182,8 @@ def _history_sql(*, keyset: bool) -> str:
 def _redemptions_sql() -> str:
     t = _tables()
     return (
-        "SELECT r.id, r.code, r.status, r.value, r.currency, r.points_spent, r.expires_at,"  # noqa: S608 - constants only
-        " r.created_at, w.name, w.kind, w.value"
+        "SELECT r.id, r.code, r.status, w.name, w.kind, w.value, r.value, r.currency,"  # noqa: S608 - constants only
+        " r.points_spent, r.channel, r.expires_at, r.created_at"
         f" FROM {t['redemption']} r JOIN {t['reward']} w ON w.id = r.reward_id"
         " WHERE r.shop_id = %s AND r.member_id = %s"
         f" ORDER BY r.id DESC LIMIT {REDEMPTIONS_SHOWN}"
@@ -374,36 +205,32 @@ def _decimal(value: Any) -> Decimal | None:
 def _entry_row(
     entry_id: int, amount: int, kind: str, bucket: str, note: str, created: Any
 ) -> dict[str, Any]:
-    label = ENTRY_LABELS.get(kind, "Points").format(note=note or "").strip()
-    if bucket == LedgerEntry.Bucket.PENDING:
-        label = f"{label} (pending)"
     return {
         "id": str(entry_id),
         "amount": amount,
         "kind": kind,
-        "label": label,
+        "label": ledger_entry_label(kind=kind, note=note, bucket=bucket),
         "created_at": iso(_aware(created)),
     }
 
 
 def _redemption_row(row: tuple) -> dict[str, Any]:
-    """``redemption_data`` of one ``_redemptions_sql`` row (the same dict, no model)."""
-    pk, code, status, value, currency, points, expires_at, created_at, name, kind, rvalue = row
-    reward = Reward(name=name or "", kind=kind, value=_decimal(rvalue))
-    shown = status in (Redemption.Status.ISSUED, Redemption.Status.USED)
-    code = code if shown else None
-    return {
-        "id": str(pk),
-        "code": code,
-        "status": status,
-        "reward_title": _reward_title(reward, currency),
-        "value": money(_decimal(value)),
-        "currency": currency,
-        "points": points,
-        "expires_at": iso(_aware(expires_at)),
-        "created_at": iso(_aware(created_at)),
-        "apply_path": f"discount/{code}?redirect=cart" if code and shown else None,
-    }
+    """``redemption_document`` of one ``_redemptions_sql`` row (no model built)."""
+    pk, code, status, name, kind, reward_value, value, currency, points, channel = row[:10]
+    return redemption_document(
+        redemption_id=pk,
+        code=code,
+        status=status,
+        reward_name=name or "",
+        reward_kind=kind,
+        reward_value=_decimal(reward_value),
+        value=_decimal(value),
+        currency=currency,
+        points=points,
+        channel=channel,
+        expires_at=_aware(row[10]),
+        created_at=_aware(row[11]),
+    )
 
 
 def _done_of(birthday: Any) -> list[str]:
@@ -465,11 +292,121 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
 
 
 def redemption_for_customer(
-    *, shop: Shop, customer_id: int, redemption_id: int
-) -> Redemption | None:
-    """The redemption when it belongs to this shopper of this shop, else None (1 query)."""
-    return (
+    *, shop: Shop, customer_id: int, redemption_id: str | int
+) -> Redemption:
+    """The redemption when it belongs to this shopper of this shop (1 query); anything else
+    (someone else's, a malformed id) is the same ``RedemptionNotFound``."""
+    text = str(redemption_id)
+    found = (
         Redemption.objects.select_related("reward")
-        .filter(shop=shop, member__customer_id=customer_id, pk=redemption_id)
+        .filter(shop=shop, member__customer_id=customer_id, pk=int(text))
         .first()
+        if text.isdigit() and len(text) <= 19
+        else None
     )
+    if found is None:
+        raise RedemptionNotFound()
+    return found
+
+
+# --- the UI extensions (checkout, customer account) --------------------------------------------
+
+
+def member_summary(member: Member | None) -> dict[str, int]:
+    """Balance figures; a customer who never earned has a zero balance, not an error."""
+    if member is None:
+        return {"balance": 0, "pending": 0, "lifetime_earned": 0}
+    return {
+        "balance": member.balance,
+        "pending": member.pending_points,
+        "lifetime_earned": member.lifetime_earned,
+    }
+
+
+def reward_offers(*, shop: Shop, balance: int, channel: str) -> list[dict[str, Any]]:
+    """The program document's rewards (same ids, titles, prices) that ``channel`` can
+    redeem, each with what it would take from ``balance``: ``points`` (a variable reward's
+    most for this balance, else its minimum), ``variable_points``, ``value`` for those points
+    and ``affordable``."""
+    offers: list[dict[str, Any]] = []
+    for reward in program_rewards(shop=shop, program=program_get(shop=shop)):
+        if reward_channel_refusal(reward, channel):
+            continue
+        document = reward_document(reward, shop.currency)
+        if reward.kind == Reward.Kind.VARIABLE:
+            chosen = reward_points_for_balance(reward, balance)
+            cost = chosen or reward_entry_cost(reward)
+            value = money(variable_value(reward, chosen or 0))
+            affordable = chosen is not None
+        else:
+            chosen, cost, value = None, reward_entry_cost(reward), document["value"]
+            affordable = balance >= cost
+        offers.append(
+            {
+                **document,
+                "name": document["title"],
+                "points": cost,
+                "variable_points": chosen,
+                "value": value,
+                "affordable": affordable,
+            }
+        )
+    return offers
+
+
+def member_history(*, shop: Shop, member: Member | None, limit: int) -> dict[str, Any]:
+    """The member's newest ledger entries and redemptions (the customer account page), in
+    the storefront's wording and serialisation."""
+    if member is None:
+        return {"entries": [], "redemptions": []}
+    entries = [
+        {
+            "id": str(e.pk),
+            "amount": e.amount,
+            "kind": e.kind,
+            "label": ledger_entry_label(kind=e.kind, note=e.note, bucket=e.bucket),
+            "note": e.note,
+            "bucket": e.bucket,
+            "created_at": iso(e.created_at),
+        }
+        for e in member_ledger(shop=shop, member=member)[:limit]
+    ]
+    redemptions = [redemption_data(r) for r in member_redemptions(shop=shop, member=member)[:limit]]
+    return {"entries": entries, "redemptions": redemptions}
+
+
+ORDER_STATUS = {
+    LoyaltyOrder.State.OPEN: "processing",
+    LoyaltyOrder.State.GUEST: "guest",
+    LoyaltyOrder.State.NOT_ELIGIBLE: "not_eligible",
+    LoyaltyOrder.State.CANCELLED: "cancelled",
+}
+
+
+def order_points_for_customer(
+    *, shop: Shop, customer_id: int, order_id: int
+) -> dict[str, Any] | None:
+    """The points of the customer's own order; ``None`` for an unknown order and for someone
+    else's (the two are indistinguishable to the caller)."""
+    order = (
+        LoyaltyOrder.objects.filter(shop=shop, order_id=order_id).select_related("member").first()
+    )
+    if order is None:
+        return None
+    owner = order.member.customer_id if order.member is not None else order.customer_id
+    if owner != customer_id:
+        return None
+    if order.state == LoyaltyOrder.State.CREDITED:
+        status = "pending" if order.points_pending > 0 else "credited"
+    else:
+        status = ORDER_STATUS.get(LoyaltyOrder.State(order.state), "processing")
+    return {
+        "id": order.order_id,
+        "name": order.name,
+        "status": status,
+        "points": order.points_earned - order.points_reversed
+        if order.state == LoyaltyOrder.State.CREDITED
+        else order.points_due,
+        "pending_points": order.points_pending,
+        "release_at": order.release_at.isoformat() if order.release_at else None,
+    }

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from storefront_widget import views
-from storefront_widget.api import views as api
+from storefront_widget.proxy_api import views as api
 
 app_name = "storefront_widget"
 

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from django.contrib.staticfiles import finders
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
@@ -22,20 +22,12 @@ from loyalty.branding import BRANDING_DEFAULTS
 from merchants.errors import BeamError
 from storefront_widget import selectors
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
+from storefront_widget.errors import error_response
 from storefront_widget.rate_limits import storefront_rate_limit
 
 LANDING_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
-
-
-def _error(exc: BeamError) -> JsonResponse:
-    response = JsonResponse(
-        {"error": {"code": exc.code, "message": str(exc)}}, status=exc.http_status
-    )
-    for name, value in getattr(exc, "response_headers", {}).items():
-        response[name] = value
-    return response
 
 
 def _verified(request: HttpRequest) -> ProxyContext:
@@ -159,8 +151,8 @@ def landing(request: HttpRequest) -> HttpResponse:
     try:
         proxy = _verified(request)
     except BeamError as exc:
-        return _error(exc)
-    program = selectors.program_document(shop=proxy.shop)
+        return error_response(exc)
+    program = selectors.program_document_cached(shop=proxy.shop)
     doc = selectors.landing_document(
         shop=proxy.shop,
         path_prefix=proxy.path_prefix,
@@ -181,8 +173,8 @@ def landing_css(request: HttpRequest) -> HttpResponse:
     try:
         proxy = _verified(request)
     except BeamError as exc:
-        return _error(exc)
-    branding = json.loads(selectors.program_document(shop=proxy.shop).body)["branding"]
+        return error_response(exc)
+    branding = json.loads(selectors.program_document_cached(shop=proxy.shop).body)["branding"]
     response = HttpResponse(_css_for(branding), content_type="text/css; charset=utf-8")
     response["Cache-Control"] = "public, max-age=86400"
     return response

@@ -1,1 +1,1 @@
-"""Pure rules of the loyalty domain: no database access, values in, values out."""
+"""Pure domain rules: decisions computed from values, no database writes."""

@@ -82,23 +82,24 @@ from loyalty.services.program_config import (
     reward_update,
 )
 from loyalty.services.redemptions import (
+    CHECKOUT_CODE_VALID_FOR,
     CODE_ALPHABET,
     STORE_CREDIT_CLOCK_SKEW,
+    customer_reward_redeem,
     redemption_cancel,
     redemption_cancel_audited,
     redemption_code_generate,
     redemption_issue,
+    redemption_release,
     redemptions_expire_due,
     reward_redeem,
-)
-from loyalty.services.replay import (
-    deliveries_replay_audited,
 )
 
 __all__ = [
     "AVAILABLE",
     "BONUS_EVENT_EDITABLE_FIELDS",
     "CENT",
+    "CHECKOUT_CODE_VALID_FOR",
     "CODE_ALPHABET",
     "IMPORT_COLUMNS",
     "PENDING",
@@ -123,9 +124,9 @@ __all__ = [
     "branding_update",
     "customer_data_export",
     "customer_redact",
+    "customer_reward_redeem",
     "customer_webhook_process",
     "deliveries_credit",
-    "deliveries_replay_audited",
     "enqueue_on_commit",
     "guest_orders_link",
     "ledger_effect_apply",
@@ -158,6 +159,7 @@ __all__ = [
     "redemption_cancel_audited",
     "redemption_code_generate",
     "redemption_issue",
+    "redemption_release",
     "redemptions_attribute",
     "redemptions_expire_due",
     "refund_webhook_process",

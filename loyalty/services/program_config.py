@@ -20,6 +20,7 @@ from loyalty.models import (
     LoyaltyProgram,
     Reward,
 )
+from loyalty.rules.rewards import reward_settings_problems
 from merchants.errors import BeamError
 from merchants.models import Shop
 
@@ -201,37 +202,13 @@ def branding_update(
 
 
 def _reward_check(reward: Reward) -> None:
-    kind = reward.kind
-    if kind not in Reward.Kind.values:
-        raise InvalidConfiguration("Choose a reward type.", field="kind")
-    if not (reward.name or "").strip():
-        raise InvalidConfiguration("The reward needs a name.", field="name")
-    if kind == Reward.Kind.VARIABLE:
-        if not reward.points_per_unit or reward.points_per_unit <= 0:
-            raise InvalidConfiguration(
-                "Points per step must be at least 1.", field="points_per_unit"
-            )
-        if not reward.value_per_unit or reward.value_per_unit <= 0:
-            raise InvalidConfiguration(
-                "The value per step must be more than 0.", field="value_per_unit"
-            )
-        if reward.min_points and reward.max_points and reward.min_points > reward.max_points:
-            raise InvalidConfiguration(
-                "The minimum points cannot exceed the maximum.", field="max_points"
-            )
-        return
-    if not reward.points_cost or reward.points_cost <= 0:
-        raise InvalidConfiguration("The points cost must be at least 1.", field="points_cost")
-    if kind in (Reward.Kind.FIXED_AMOUNT, Reward.Kind.STORE_CREDIT) and reward.value <= 0:
-        raise InvalidConfiguration("The value must be more than 0.", field="value")
-    if kind == Reward.Kind.PERCENTAGE and not (0 < reward.value <= 100):
-        raise InvalidConfiguration("A percentage is between 0 and 100.", field="value")
-    if kind == Reward.Kind.FREE_PRODUCT and not reward.variant_gid.startswith(
-        "gid://shopify/ProductVariant/"
-    ):
-        raise InvalidConfiguration(
-            "Give the product variant (gid://shopify/ProductVariant/…).", field="variant_gid"
-        )
+    """Refuse the first problem the reward rules find in the reward's settings."""
+    problems = reward_settings_problems(
+        {name: getattr(reward, name) for name in REWARD_EDITABLE_FIELDS}
+    )
+    if problems:
+        field, message = problems[0]
+        raise InvalidConfiguration(message, field=field)
 
 
 def _config_create(

@@ -23,11 +23,9 @@ from loyalty.errors import (
 from loyalty.member_versions import (
     member_changed_on_commit,
 )
-from loyalty.models import (
-    Redemption,
-    Reward,
-)
-from loyalty.services.ledger import CENT, Kind, enqueue_on_commit, ledger_post, member_lock
+from loyalty.models import Member, Redemption, Reward
+from loyalty.rules.rewards import reward_channel_refusal, reward_price
+from loyalty.services.ledger import Kind, enqueue_on_commit, ledger_post, member_lock
 from loyalty.services.program_config import program_get_or_create
 from merchants.errors import ShopifyApiError, ShopifyUserError, ShopNotInstalled
 from merchants.models import Shop
@@ -53,23 +51,18 @@ def redemption_code_generate() -> str:
     return f"BEAM-{''.join(chars[:4])}-{''.join(chars[4:])}"
 
 
-def _reward_price(reward: Reward, points: int | None) -> tuple[int, Decimal]:
-    if reward.kind == Reward.Kind.VARIABLE:
-        assert reward.points_per_unit and reward.value_per_unit
-        if points is None or points <= 0:
-            raise InvalidRedemption("Choose how many points to spend.")
-        if reward.min_points and points < reward.min_points:
-            raise InvalidRedemption(f"At least {reward.min_points} points.")
-        if reward.max_points and points > reward.max_points:
-            raise InvalidRedemption(f"At most {reward.max_points} points.")
-        if points % reward.points_per_unit:
-            raise InvalidRedemption(f"Points must be a multiple of {reward.points_per_unit}.")
-        value = (Decimal(points) / reward.points_per_unit * reward.value_per_unit).quantize(CENT)
-        return points, value
-    assert reward.points_cost
-    if points is not None and points != reward.points_cost:
-        raise InvalidRedemption(f"This reward costs {reward.points_cost} points.")
-    return reward.points_cost, reward.value
+# A code redeemed in checkout is meant for that checkout: unused within a day, it expires
+# and ``redemptions_expire_due`` gives the points back.
+CHECKOUT_CODE_VALID_FOR = timedelta(hours=24)
+
+
+def _redemption_channel_check(reward: Reward, channel: str) -> timedelta | None:
+    """The channel's rules: what it may not redeem, and how long its codes live (``None``:
+    the reward's own ``code_valid_days``)."""
+    refusal = reward_channel_refusal(reward, channel)
+    if refusal:
+        raise InvalidRedemption(refusal)
+    return CHECKOUT_CODE_VALID_FOR if channel == Redemption.Channel.CHECKOUT else None
 
 
 def reward_redeem(
@@ -80,14 +73,14 @@ def reward_redeem(
     points: int | None = None,
     client_key: str,
     channel: str = "",
-    code_valid_for: timedelta | None = None,
 ) -> Redemption:
     """Spend points on a reward: one transaction locks the member, checks the balance,
     deducts and creates the redemption; the discount is created after commit by the
     ``redemption_issue`` task (synchronously when Celery is eager, so the code is returned).
     The same ``client_key`` returns the first redemption. ``channel`` records where it was
-    redeemed; ``code_valid_for`` shortens the code's life (checkout codes), so an unused one
-    expires early and its points come back through ``redemptions_expire_due``."""
+    redeemed and brings that channel's rules: checkout redeems no store credit, and its
+    codes live ``CHECKOUT_CODE_VALID_FOR`` (an unused one expires early and its points come
+    back through ``redemptions_expire_due``)."""
     client_key = (client_key or "").strip()
     if not client_key or len(client_key) > 100:
         raise InvalidRedemption("A client key (1-100 characters) is required.")
@@ -105,7 +98,8 @@ def reward_redeem(
             program = program_get_or_create(shop=shop)
             if not program.enabled:
                 raise RewardNotAvailable("The loyalty program is paused.")
-            cost, value = _reward_price(reward, points)
+            code_valid_for = _redemption_channel_check(reward, channel)
+            cost, value = reward_price(reward, points)
             if member.balance < cost:
                 raise InsufficientPoints(f"This reward needs {cost} points.")
             code = redemption_code_generate()
@@ -141,6 +135,32 @@ def reward_redeem(
             enqueue_on_commit(tasks.redemption_issue, redemption.pk)
     redemption.refresh_from_db()
     return redemption
+
+
+def customer_reward_redeem(
+    *,
+    shop: Shop,
+    customer_id: int,
+    reward_id: int,
+    points: int | None,
+    client_key: str,
+    channel: str,
+) -> Redemption:
+    """``reward_redeem`` for a shopper known by customer id (the storefront's and the
+    extensions' caller); a customer who is not a member yet has no points."""
+    member_id = (
+        Member.objects.filter(shop=shop, customer_id=customer_id).values_list("pk", flat=True)
+    ).first()
+    if member_id is None:
+        raise InsufficientPoints("You have no points yet.")
+    return reward_redeem(
+        shop=shop,
+        member_id=member_id,
+        reward_id=reward_id,
+        points=points,
+        client_key=client_key,
+        channel=channel,
+    )
 
 
 def _redemption_title(redemption: Redemption) -> str:
@@ -397,6 +417,20 @@ def redemption_cancel(
         actor=actor,
         audit=audit,
     )
+
+
+CODE_CHANNELS = (Redemption.Channel.CHECKOUT, Redemption.Channel.CUSTOMER_ACCOUNT)
+
+
+def redemption_release(*, shop: Shop, redemption: Redemption, actor: str) -> Redemption:
+    """Give back a code the checkout could not apply: ``redemption_cancel`` deactivates it
+    and refunds the points. Only codes redeemed through the extensions; releasing twice
+    answers the cancelled redemption."""
+    if redemption.channel not in CODE_CHANNELS:
+        raise RedemptionNotCancellable("Only codes redeemed here can be released here.")
+    if redemption.status == Redemption.Status.CANCELLED:
+        return redemption
+    return redemption_cancel(shop=shop, redemption_id=redemption.pk, actor=actor)
 
 
 def _redemption_mark_used(redemption: Redemption) -> None:

@@ -21,6 +21,7 @@ Answers (JSON ``{"error": code, "detail": reason}`` on failure):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -31,7 +32,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db import DataError
+from django.db import DataError, connection, transaction
 from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -230,6 +231,51 @@ def stored_answer(*, created: bool) -> Answer:
     return STORED if created else DUPLICATE
 
 
+def _delivery_fields(accepted: Accepted) -> dict[str, Any]:
+    return {
+        "shop": accepted.shop,
+        "webhook_id": accepted.webhook_id,
+        "topic": accepted.topic,
+        "payload": accepted.payload,
+        "event_id": accepted.event_id,
+        "api_version": accepted.api_version,
+        "triggered_at": accepted.triggered_at,
+        "headers": accepted.headers,
+    }
+
+
+def delivery_store(accepted: Accepted) -> Answer:
+    """Store a checked delivery (one insert, committed before this returns when no
+    transaction is open) and say so; the Django view's path. Other database errors
+    propagate."""
+    try:
+        recorded = inbox.delivery_record(**_delivery_fields(accepted))
+    except DataError:
+        return INVALID_VALUES
+    return stored_answer(created=recorded.created)
+
+
+def deliveries_store(accepted: list[Accepted]) -> list[Answer]:
+    """``delivery_store`` for many (the intake's writer, in autocommit). On PostgreSQL one
+    multi-row insert, which commits by itself: one round trip and one commit for all.
+    Elsewhere, or when the database refuses a value in it, one transaction with a
+    savepoint per delivery, so only the bad one gets its 400."""
+    if len(accepted) == 1:
+        return [delivery_store(accepted[0])]
+    if connection.vendor == "postgresql":
+        rows = [inbox.delivery_build(**_delivery_fields(a)) for a in accepted]
+        inside = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
+        try:
+            with inside:  # a savepoint only where a caller's transaction must survive
+                pks = inbox.deliveries_insert(rows)
+        except DataError:
+            pass
+        else:
+            return [stored_answer(created=pk is not None) for pk in pks]
+    with transaction.atomic():
+        return [delivery_store(a) for a in accepted]
+
+
 def _json(answer: Answer) -> JsonResponse:
     response = JsonResponse(answer.body, status=answer.status)
     if answer.allow:
@@ -248,20 +294,8 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
     checked = delivery_check(body, request.headers, topics=topics)
     if isinstance(checked, Answer):
         return _json(checked)
-    try:
-        recorded = inbox.delivery_record(
-            shop=checked.shop,
-            webhook_id=checked.webhook_id,
-            topic=checked.topic,
-            payload=checked.payload,
-            event_id=checked.event_id,
-            api_version=checked.api_version,
-            triggered_at=checked.triggered_at,
-            headers=checked.headers,
-        )
-    except DataError:
-        return _json(INVALID_VALUES)
-    if checked.topic == inbox.APP_UNINSTALLED:
+    answer = delivery_store(checked)
+    if checked.topic == inbox.APP_UNINSTALLED and answer.status == 200:
         # Stop API calls now, not when the queue gets to it; data stays until shop/redact.
         inbox.uninstall_apply(shop=checked.shop, triggered_at=checked.triggered_at)
-    return _json(stored_answer(created=recorded.created))
+    return _json(answer)

@@ -18,8 +18,12 @@ from tests.merchants.embedded_helpers import installed_shop
 
 
 def _age(shop: Shop) -> None:
-    """Everything so far happened an hour ago; the last refresh ran half an hour ago."""
-    hour_ago = timezone.now() - timedelta(hours=1)
+    """Everything so far happened an hour ago (never before the shop's midnight: a member's
+    day is fixed once a refresh counted it, as in production where ``created_at`` never
+    moves); the last refresh ran half an hour ago."""
+    now = timezone.now()
+    midnight = now.astimezone(NY).replace(hour=0, minute=0, second=0, microsecond=0)
+    hour_ago = max(now - timedelta(hours=1), midnight)
     LoyaltyOrder.objects.filter(shop=shop).update(updated_at=hour_ago)
     Redemption.objects.filter(shop=shop).update(updated_at=hour_ago)
     Member.objects.filter(shop=shop, created_at__gt=hour_ago).update(created_at=hour_ago)

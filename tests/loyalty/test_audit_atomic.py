@@ -20,7 +20,6 @@ from loyalty.models import AuditEvent, LedgerEntry, Member, Redemption, Reward
 from loyalty.services import (
     AuditRecord,
     adjustments,
-    deliveries_replay_audited,
     member_points_adjust,
     members_import_audited,
     members_import_balances,
@@ -28,9 +27,9 @@ from loyalty.services import (
     program_config,
     redemption_cancel_audited,
     redemptions,
-    replay,
     reward_redeem,
 )
+from merchants import inbox
 from merchants.models import Shop, WebhookDelivery
 from tests.devstore_install import beam_install
 from tests.loyalty.admin_helpers import admin_shop
@@ -39,13 +38,25 @@ from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 
 
+REAL_AUDIT_RECORD = audit_module.audit_record
+
+
+def deliveries_replay_audited(*, shop, actor, delivery_ids=None) -> dict[str, int]:
+    """The admin's replay: the inbox's one replay with the audit row as its callback."""
+    return inbox.deliveries_replay(
+        shop=shop,
+        delivery_ids=delivery_ids,
+        on_queued=audit_module.replay_audit(shop=shop, actor=actor),
+    )
+
+
 class AuditDown(Exception):
     """The audit insert failed (disk full, constraint, lost connection...)."""
 
 
 def audit_patch(monkeypatch, replacement) -> None:
     """Replace ``audit_record`` where each service module looks it up."""
-    for module in (adjustments, program_config, redemptions, replay):
+    for module in (adjustments, program_config, redemptions, audit_module):
         monkeypatch.setattr(module, "audit_record", replacement)
 
 
@@ -73,7 +84,7 @@ def audit_calls(monkeypatch) -> list[dict]:
                 "delivery_statuses": list(WebhookDelivery.objects.values_list("status", flat=True)),
             }
         )
-        return audit_module.audit_record(**kwargs)
+        return REAL_AUDIT_RECORD(**kwargs)
 
     audit_patch(monkeypatch, recording)
     return calls

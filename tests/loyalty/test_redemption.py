@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -327,3 +328,42 @@ def test_percentage_free_shipping_free_product_and_store_credit(shop, member, st
     ]
     assert Member.objects.get(pk=member.pk).balance == 600
     assert ledger_verify(shop=shop).drifts == []
+
+
+def test_checkout_redeems_no_store_credit_and_changes_nothing(shop, member, store):
+    credit = RewardFactory(
+        shop=shop, kind=Reward.Kind.STORE_CREDIT, value=Decimal("7.50"), points_cost=100
+    )
+
+    with pytest.raises(InvalidRedemption, match="Store credit cannot be applied as a checkout"):
+        reward_redeem(
+            shop=shop, member_id=member.pk, reward_id=credit.pk, client_key="c1", channel="checkout"
+        )
+
+    assert Member.objects.get(pk=member.pk).balance == 1000
+    assert kinds(member) == [("manual", 1000)]
+    assert not Redemption.objects.exists()
+    assert store.credits == [] and store.creates == []
+
+
+def test_checkout_codes_live_a_day_other_channels_the_rewards_own_days(
+    shop, member, reward, store, django_capture_on_commit_callbacks
+):
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        checkout = reward_redeem(
+            shop=shop, member_id=member.pk, reward_id=reward.pk, client_key="c", channel="checkout"
+        )
+        account = reward_redeem(
+            shop=shop,
+            member_id=member.pk,
+            reward_id=reward.pk,
+            client_key="a",
+            channel="customer_account",
+        )
+
+    after = timezone.now()
+    assert before + timedelta(hours=24) <= checkout.expires_at <= after + timedelta(hours=24)
+    own = timedelta(days=reward.code_valid_days)
+    assert before + own <= account.expires_at <= after + own
+    assert (checkout.channel, account.channel) == ("checkout", "customer_account")

@@ -269,6 +269,46 @@ def test_replay_that_fails_again_is_parked_again(shop: Shop, loyalty: LoyaltyCal
     assert delivery.last_error == "RuntimeError: still broken"
 
 
+def test_replay_calls_on_queued_with_the_ids_in_the_requeue_transaction(
+    shop: Shop, loyalty: LoyaltyCalls
+) -> None:
+    first, second = record(shop, order_id=1), record(shop, order_id=2)
+    park(first)
+    park(second)
+    seen: list[tuple[list[int], bool, list[str]]] = []
+
+    def on_queued(ids: list[int]) -> None:
+        statuses = list(WebhookDelivery.objects.order_by("pk").values_list("status", flat=True))
+        seen.append((ids, connection.in_atomic_block, statuses))
+
+    outcome = inbox.deliveries_replay(shop=shop, on_queued=on_queued)
+
+    assert outcome == {"succeeded": 2}
+    assert seen == [([first.pk, second.pk], True, ["received", "received"])]
+
+
+def test_replay_whose_callback_fails_requeues_nothing(shop: Shop, loyalty: LoyaltyCalls) -> None:
+    delivery = record(shop)
+    park(delivery)
+
+    def on_queued(ids: list[int]) -> None:
+        raise RuntimeError("audit down")
+
+    with pytest.raises(RuntimeError, match="audit down"):
+        inbox.deliveries_replay(delivery_ids=[delivery.pk], on_queued=on_queued)
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("failed", inbox.MAX_ATTEMPTS)
+    assert loyalty.of("order_webhook_process") == []
+
+
+def test_replay_with_nothing_to_replay_does_not_call_on_queued(shop: Shop) -> None:
+    calls: list[list[int]] = []
+
+    assert inbox.deliveries_replay(shop=shop, on_queued=calls.append) == {}
+    assert calls == []
+
+
 def test_replay_needs_a_selection() -> None:
     with pytest.raises(ValueError, match="delivery_ids or shop"):
         inbox.deliveries_replay()

@@ -19,7 +19,7 @@ from merchants.models import Shop
 from merchants.services import shop_uninstall
 from merchants.shopify import oauth
 from merchants.tasks import shop_details_sync
-from merchants.views import OAUTH_STATE_COOKIE
+from merchants.views.install import OAUTH_STATE_COOKIE
 from tests.merchants.embedded_helpers import (
     HTML,
     SHOP,

@@ -203,7 +203,7 @@ def test_preflight_is_answered_without_a_token(client, path):
 
 
 def test_reads_are_rate_limited_per_customer(client, shop, member, monkeypatch):
-    from storefront_widget import extension_api
+    from storefront_widget.extension_api import auth as extension_api
 
     monkeypatch.setattr(extension_api.ReadThrottle, "rate", "3/min")
     headers = bearer(shop.domain, member.customer_id)
@@ -222,7 +222,7 @@ def test_reads_are_rate_limited_per_customer(client, shop, member, monkeypatch):
 
 
 def test_redeem_is_rate_limited_more_tightly(client, post, shop, member, reward, monkeypatch):
-    from storefront_widget import extension_api
+    from storefront_widget.extension_api import auth as extension_api
 
     monkeypatch.setattr(extension_api.RedeemThrottle, "rate", "1/min")
     headers = bearer(shop.domain, member.customer_id)

@@ -13,7 +13,7 @@ import pytest
 from devstore import services as store
 from devstore.models import DevOrder
 from loyalty.models import Member
-from storefront_widget.extension_api import ExtensionTokenAuthentication
+from storefront_widget.extension_api.auth import ExtensionTokenAuthentication
 from tests.loyalty.factories import ProgramFactory, RewardFactory
 from tests.storefront_widget.extension_helpers import bearer, devstore_with_beam
 

@@ -206,7 +206,7 @@ export async function redeemAndApply({client, reward, applyCode, clientKey, chan
     released,
     balance,
     message: released
-      ? `This reward can't be used on this order, so your ${redemption.points_spent} points were returned.`
+      ? `This reward can't be used on this order, so your ${redemption.points} points were returned.`
       : `This reward can't be used on this order. Your code ${redemption.code} stays valid for a day.`,
     detail: applied?.message || '',
   };

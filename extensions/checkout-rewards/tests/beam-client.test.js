@@ -163,7 +163,7 @@ describe('rewards', () => {
 
 describe('redeemAndApply', () => {
   const reward = {id: 1, kind: 'fixed_amount', points: 500};
-  const issued = {redemption: {id: 4, status: 'issued', code: 'BEAM-AAAA-BBBB', points_spent: 500}, balance: 700};
+  const issued = {redemption: {id: 4, status: 'issued', code: 'BEAM-AAAA-BBBB', points: 500}, balance: 700};
 
   it('applies the code when the checkout accepts it', async () => {
     const {client, calls} = fakeBackend({'POST redemptions': () => jsonResponse(201, issued)});

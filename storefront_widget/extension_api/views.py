@@ -14,25 +14,33 @@ Callers run in the platform's sandboxed worker, so:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from rest_framework.authentication import BaseAuthentication
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from loyalty.models import Redemption
-from merchants.auth import bearer_token, embedded_shop_authenticate
-from merchants.errors import BeamError
-from merchants.models import Shop
-from merchants.shopify.session_tokens import SessionTokenClaims, SessionTokenInvalid
-from storefront_widget import extension_services as svc
-from storefront_widget.extension_serializers import CartSummaryInput, RedeemInput
+from loyalty.models import Member, Redemption
+from loyalty.selectors import member_get_by_customer, redemption_data
+from loyalty.services import customer_reward_redeem, redemption_release
+from storefront_widget import selectors
+from storefront_widget.errors import CustomerLoginRequired, OrderNotFound
+from storefront_widget.extension_api.auth import (
+    ExtensionBuyer,
+    ExtensionTokenAuthentication,
+    ReadThrottle,
+    RedeemThrottle,
+)
+from storefront_widget.extension_api.cart import (
+    CENT,
+    CartLine,
+    cart_earning_estimate,
+    order_id_from_ref,
+)
+from storefront_widget.extension_api.serializers import CartSummaryInput, RedeemInput
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -41,74 +49,6 @@ CORS_HEADERS = {
     "Access-Control-Max-Age": "86400",
 }
 HISTORY_LIMIT = 50
-
-
-class CustomerLoginRequired(BeamError):
-    """This needs a logged-in customer; the buyer is browsing as a guest."""
-
-    code = "customer_login_required"
-    http_status = 401
-    response_headers = {"WWW-Authenticate": 'Bearer error="insufficient_scope"'}
-
-
-class OrderNotFound(BeamError):
-    """No such order for this customer (yet: the order webhook may still be on its way)."""
-
-    code = "order_not_found"
-    http_status = 404
-
-
-@dataclass(frozen=True)
-class ExtensionBuyer:
-    """``request.user`` of an extension request: the shop and, when logged in, the customer."""
-
-    shop: Shop
-    claims: SessionTokenClaims
-    customer_id: int | None
-    is_authenticated: bool = True
-    is_anonymous: bool = False
-
-
-class ExtensionTokenAuthentication(BaseAuthentication):
-    """Verify the extension session token (no ``iss`` in these tokens) and load the shop. A
-    ``sub`` that is present but not a customer GID is refused rather than treated as a guest."""
-
-    def authenticate(self, request: Request) -> tuple[ExtensionBuyer, SessionTokenClaims]:
-        shop, claims = embedded_shop_authenticate(bearer_token(request._request), require_iss=False)
-        customer_id = svc.customer_id_from_gid(claims.sub) if claims.sub else None
-        if claims.sub and customer_id is None:
-            raise SessionTokenInvalid("The session token's sub is not a customer GID.")
-        return ExtensionBuyer(shop=shop, claims=claims, customer_id=customer_id), claims
-
-    def authenticate_header(self, request: Request) -> str:
-        return 'Bearer realm="beam-extensions"'
-
-
-class _BuyerThrottle(SimpleRateThrottle):
-    """Per shop and customer (guests: per client address), in the default cache."""
-
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
-        buyer = request.user
-        if not isinstance(buyer, ExtensionBuyer):
-            return None
-        who = f"c{buyer.customer_id}" if buyer.customer_id else f"ip{self.get_ident(request)}"
-        return f"beam:ext:{self.scope}:{buyer.shop.pk}:{who}"
-
-
-class ReadThrottle(_BuyerThrottle):
-    scope = "ext_read"
-    rate = "120/min"
-
-    def get_rate(self) -> str:
-        return self.rate
-
-
-class RedeemThrottle(_BuyerThrottle):
-    scope = "ext_redeem"
-    rate = "10/min"
-
-    def get_rate(self) -> str:
-        return self.rate
 
 
 class ExtensionApi(APIView):
@@ -145,9 +85,14 @@ class ExtensionApi(APIView):
             raise CustomerLoginRequired()
         return self.buyer.customer_id
 
-    def member_and_summary(self) -> tuple[Any, dict[str, Any]]:
-        member = svc.member_for(shop=self.buyer.shop, customer_id=self.buyer.customer_id)
-        return member, svc.member_summary(member)
+    def member_and_summary(self) -> tuple[Member | None, dict[str, Any]]:
+        customer_id = self.buyer.customer_id
+        member = (
+            member_get_by_customer(shop=self.buyer.shop, customer_id=customer_id)
+            if customer_id
+            else None
+        )
+        return member, selectors.member_summary(member)
 
 
 class CheckoutSummaryApi(ExtensionApi):
@@ -159,10 +104,10 @@ class CheckoutSummaryApi(ExtensionApi):
         data.is_valid(raise_exception=True)
         shop = self.buyer.shop
         v = data.validated_data
-        earning = svc.cart_earning_estimate(
+        earning = cart_earning_estimate(
             shop=shop,
             lines=[
-                svc.CartLine(
+                CartLine(
                     product_id=line.get("product_id"),
                     quantity=line["quantity"],
                     total=line["total"],
@@ -179,7 +124,7 @@ class CheckoutSummaryApi(ExtensionApi):
             "earn": {
                 "points": earning.points,
                 "multiplier": str(earning.multiplier.normalize()),
-                "base": str(earning.base.quantize(svc.CENT)),
+                "base": str(earning.base.quantize(CENT)),
             },
             "customer": None,
             "rewards": [],
@@ -187,8 +132,8 @@ class CheckoutSummaryApi(ExtensionApi):
         if self.buyer.customer_id is not None:
             _member, summary = self.member_and_summary()
             body["customer"] = summary
-            body["rewards"] = svc.reward_options(
-                shop=shop, balance=summary["balance"], for_checkout=True, currency=shop.currency
+            body["rewards"] = selectors.reward_offers(
+                shop=shop, balance=summary["balance"], channel=Redemption.Channel.CHECKOUT
             )
         return Response(body)
 
@@ -203,11 +148,10 @@ class CustomerSummaryApi(ExtensionApi):
         return Response(
             {
                 "customer": summary,
-                "rewards": svc.reward_options(
+                "rewards": selectors.reward_offers(
                     shop=shop,
                     balance=summary["balance"],
-                    for_checkout=False,
-                    currency=shop.currency,
+                    channel=Redemption.Channel.CUSTOMER_ACCOUNT,
                 ),
             }
         )
@@ -219,7 +163,7 @@ class CustomerHistoryApi(ExtensionApi):
     def get(self, request: Request) -> Response:
         self.customer_required()
         member, summary = self.member_and_summary()
-        history = svc.member_history(shop=self.buyer.shop, member=member, limit=HISTORY_LIMIT)
+        history = selectors.member_history(shop=self.buyer.shop, member=member, limit=HISTORY_LIMIT)
         return Response({"customer": summary, **history})
 
 
@@ -229,39 +173,35 @@ class RedemptionCreateApi(ExtensionApi):
     throttle_classes = [ReadThrottle, RedeemThrottle]
 
     def post(self, request: Request) -> Response:
-        self.customer_required()
+        customer_id = self.customer_required()
         data = RedeemInput(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        member, _summary = self.member_and_summary()
-        redemption = svc.extension_redeem(
+        redemption = customer_reward_redeem(
             shop=self.buyer.shop,
-            member=member,
+            customer_id=customer_id,
             reward_id=v["reward_id"],
             points=v.get("points"),
             client_key=v["client_key"],
             channel=v["channel"],
         )
-        member.refresh_from_db()
+        _member, summary = self.member_and_summary()
         status = 201 if redemption.status == Redemption.Status.ISSUED else 202
         if redemption.status == Redemption.Status.FAILED:
             status = 502
-        return Response(
-            {"redemption": svc.redemption_payload(redemption), **svc.member_summary(member)},
-            status=status,
-        )
+        return Response({"redemption": redemption_data(redemption), **summary}, status=status)
 
 
 class RedemptionDetailApi(ExtensionApi):
     """GET one of the member's redemptions (poll while the code is being created)."""
 
     def get(self, request: Request, redemption_id: int) -> Response:
-        self.customer_required()
-        member, _ = self.member_and_summary()
-        redemption = svc.redemption_for_member(
-            shop=self.buyer.shop, member=member, redemption_id=redemption_id
+        redemption = selectors.redemption_for_customer(
+            shop=self.buyer.shop,
+            customer_id=self.customer_required(),
+            redemption_id=redemption_id,
         )
-        return Response({"redemption": svc.redemption_payload(redemption)})
+        return Response({"redemption": redemption_data(redemption)})
 
 
 class RedemptionReleaseApi(ExtensionApi):
@@ -270,15 +210,16 @@ class RedemptionReleaseApi(ExtensionApi):
     throttle_classes = [ReadThrottle, RedeemThrottle]
 
     def post(self, request: Request, redemption_id: int) -> Response:
-        self.customer_required()
-        member, _ = self.member_and_summary()
-        redemption = svc.extension_release(
-            shop=self.buyer.shop, member=member, redemption_id=redemption_id
+        redemption = selectors.redemption_for_customer(
+            shop=self.buyer.shop,
+            customer_id=self.customer_required(),
+            redemption_id=redemption_id,
         )
-        member.refresh_from_db()
-        return Response(
-            {"redemption": svc.redemption_payload(redemption), **svc.member_summary(member)}
+        redemption = redemption_release(
+            shop=self.buyer.shop, redemption=redemption, actor="checkout-extension"
         )
+        _member, summary = self.member_and_summary()
+        return Response({"redemption": redemption_data(redemption), **summary})
 
 
 class OrderPointsApi(ExtensionApi):
@@ -287,9 +228,9 @@ class OrderPointsApi(ExtensionApi):
 
     def get(self, request: Request) -> Response:
         customer_id = self.customer_required()
-        order_id = svc.order_id_from_ref(request.query_params.get("order_id", ""))
+        order_id = order_id_from_ref(request.query_params.get("order_id", ""))
         found = (
-            svc.order_points_for_customer(
+            selectors.order_points_for_customer(
                 shop=self.buyer.shop, customer_id=customer_id, order_id=order_id
             )
             if order_id is not None

@@ -7,13 +7,12 @@ shopper's limits. Reads never call the platform.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
@@ -22,15 +21,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty import services as loyalty_services
-from loyalty.errors import InsufficientPoints
 from loyalty.member_versions import member_version_key, shop_version_key
 from loyalty.models import Redemption
+from loyalty.selectors import redemption_data
 from merchants.errors import BeamError
 from merchants.models import Shop
 from storefront_widget import selectors
-from storefront_widget.api.serializers import RedeemInputSerializer
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
-from storefront_widget.errors import LoginRequired, RedemptionNotFound
+from storefront_widget.errors import LoginRequired, error_body, error_response, json_response
+from storefront_widget.proxy_api.serializers import RedeemInputSerializer
 from storefront_widget.rate_limits import (
     VersionedKeys,
     VersionedRead,
@@ -82,20 +81,6 @@ class ProxyApi(APIView):
 PAGE_TOKEN = re.compile(r"[0-9]{1,19}")
 
 
-def _json(data: Any, *, status: int = 200) -> HttpResponse:
-    """Compact UTF-8 JSON, byte for byte what DRF's ``JSONRenderer`` writes."""
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-    return HttpResponse(body, status=status, content_type="application/json")
-
-
-def error_response(exc: BeamError) -> HttpResponse:
-    """The one error shape, with the headers the error asks for (``Retry-After``)."""
-    response = _json({"error": {"code": exc.code, "message": str(exc)}}, status=exc.http_status)
-    for name, value in getattr(exc, "response_headers", {}).items():
-        response[name] = value
-    return response
-
-
 Handler = Callable[[HttpRequest, ProxyContext, VersionedRead | None], HttpResponse]
 
 
@@ -112,9 +97,7 @@ def proxy_read(
         def view(request: HttpRequest) -> HttpResponse:
             if request.method not in ("GET", "HEAD"):
                 message = f'Method "{request.method}" not allowed.'
-                response = _json(
-                    {"error": {"code": "method_not_allowed", "message": message}}, status=405
-                )
+                response = json_response(error_body("method_not_allowed", message), status=405)
                 response["Allow"] = "GET, HEAD"
             else:
                 try:
@@ -136,7 +119,7 @@ def proxy_read(
 @proxy_read()
 def program_get(request: HttpRequest, proxy: ProxyContext, _: VersionedRead | None) -> HttpResponse:
     """Shop-wide: served from the per-shop cache with an ETag (304 when unchanged)."""
-    doc = selectors.program_document(shop=proxy.shop)
+    doc = selectors.program_document_cached(shop=proxy.shop)
     if request.META.get("HTTP_IF_NONE_MATCH") == doc.etag:
         response = HttpResponse(status=304)
     else:
@@ -168,18 +151,17 @@ def me_get(request: HttpRequest, proxy: ProxyContext, cached: VersionedRead | No
     database (the cached first page is dropped by every writer); guests get the invitation
     to join."""
     if proxy.customer_id is None:
-        return _json({"member": None, "invitation": {"sign_up": True, "log_in": True}})
+        return json_response({"member": None, "invitation": {"sign_up": True, "log_in": True}})
     if cached is not None and cached.body is not None:
         return HttpResponse(cached.body, content_type="application/json")
     page = proxy.params.get("page")
     if page is not None and not PAGE_TOKEN.fullmatch(page):
         fields = {"page": ["This value does not match the required pattern."]}
-        error = {"code": "invalid", "message": "Invalid input.", "fields": fields}
-        return _json({"error": error}, status=400)
+        return json_response(error_body("invalid", "Invalid input.", fields=fields), status=400)
     data = selectors.member_data(
         shop=proxy.shop, customer_id=proxy.customer_id, before=int(page) if page else None
     )
-    response = _json(data)
+    response = json_response(data)
     if cached is not None:
         versioned_store(cached, response.content)
     return response
@@ -191,41 +173,28 @@ class RedeemApi(ProxyApi):
     write = True
 
     def post(self, request: Request) -> Response:
-        customer_id = self.customer_id()
         body = RedeemInputSerializer(data=request.data)
+        customer_id = self.customer_id()
         body.is_valid(raise_exception=True)
-        shop = self.shop_row()
-        member = selectors.member_for_customer(shop=shop, customer_id=customer_id)
-        if member is None:
-            raise InsufficientPoints("You have no points yet.")
-        redemption = loyalty_services.reward_redeem(
-            shop=shop,
-            member_id=member.pk,
+        redemption = loyalty_services.customer_reward_redeem(
+            shop=self.shop_row(),
+            customer_id=customer_id,
             reward_id=int(body.validated_data["reward_id"]),
             points=body.validated_data.get("points"),
             client_key=body.validated_data["client_key"],
+            channel=Redemption.Channel.STOREFRONT,
         )
-        return Response({"redemption": selectors.redemption_data(redemption)}, status=201)
-
-
-def _own_redemption(api: ProxyApi, redemption_id: str) -> Redemption:
-    customer_id = api.customer_id()
-    if not redemption_id.isdigit() or len(redemption_id) > 19:
-        raise RedemptionNotFound()
-    redemption = selectors.redemption_for_customer(
-        shop=api.proxy.shop, customer_id=customer_id, redemption_id=int(redemption_id)
-    )
-    if redemption is None:
-        raise RedemptionNotFound()
-    return redemption
+        return Response({"redemption": redemption_data(redemption)}, status=201)
 
 
 class RedemptionGetApi(ProxyApi):
     """Status of one of the shopper's redemptions (the panel polls while pending)."""
 
     def get(self, request: Request, redemption_id: str) -> Response:
-        redemption = _own_redemption(self, redemption_id)
-        return Response({"redemption": selectors.redemption_data(redemption)})
+        redemption = selectors.redemption_for_customer(
+            shop=self.proxy.shop, customer_id=self.customer_id(), redemption_id=redemption_id
+        )
+        return Response({"redemption": redemption_data(redemption)})
 
 
 class RedemptionCancelApi(ProxyApi):
@@ -234,15 +203,15 @@ class RedemptionCancelApi(ProxyApi):
     write = True
 
     def post(self, request: Request, redemption_id: str) -> Response:
-        redemption = _own_redemption(self, redemption_id)
+        redemption = selectors.redemption_for_customer(
+            shop=self.proxy.shop, customer_id=self.customer_id(), redemption_id=redemption_id
+        )
         redemption = loyalty_services.redemption_cancel(
             shop=self.shop_row(), redemption_id=redemption.pk, actor="shopper"
         )
-        return Response({"redemption": selectors.redemption_data(redemption)})
+        return Response({"redemption": redemption_data(redemption)})
 
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
     """Unknown API path: the one JSON error shape instead of an HTML 404."""
-    return JsonResponse(
-        {"error": {"code": "not_found", "message": "Unknown endpoint."}}, status=404
-    )
+    return json_response(error_body("not_found", "Unknown endpoint."), status=404)

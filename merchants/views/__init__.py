@@ -1,0 +1,1 @@
+"""The merchant-facing pages of ``merchants``: install, the embedded entry, webhook health."""
