@@ -104,6 +104,7 @@ class _Candidate:
     order: LoyaltyOrder | None = None  # the order row a trigger inserts
     earned: int = 0
     refund_base: Decimal = Decimal(0)
+    refund_bases: tuple[Decimal, Decimal] = (Decimal(0), Decimal(0))  # tax excluded, included
     before_trigger: bool = False  # a refund arriving before its order's trigger
 
 
@@ -662,31 +663,32 @@ def _orders_prepare(
     now = timezone.now()
     events, tags = _events_and_tags(kept)
     failed: set[tuple[Any, ...]] = set()
-    inserted: dict[tuple[int, int], LoyaltyOrder] = {}
+    trigger_taxes = {
+        (c.delivery.shop.pk, c.order_id): bool(c.delivery.payload.get("taxes_included"))
+        for c in kept
+        if c.refund_id is None
+    }
     for cand in sorted(kept, key=lambda c: c.delivery.key):
         delivery, shop_id = cand.delivery, cand.delivery.shop.pk
         program = programs[shop_id]
         if cand.refund_id is not None:
             held = known.held.get((shop_id, cand.order_id))
-            new = inserted.get((shop_id, cand.order_id))
             try:
                 if held is not None:
                     taxes_included = held.taxes_included
-                elif cand.before_trigger and (shop_id, cand.order_id) in known.opened:
-                    taxes_included = known.opened_values[(shop_id, cand.order_id)]["taxes_included"]
+                elif (shop_id, cand.order_id) in trigger_taxes:  # its order's, as snapshot
+                    taxes_included = trigger_taxes[(shop_id, cand.order_id)]
                 elif cand.before_trigger:
                     taxes_included = _FRESH_TAXES_INCLUDED
-                elif new is not None:
-                    taxes_included = new.taxes_included
                 else:
                     raise LookupError("the refund's order was not prepared")
-                cand.refund_base = services.refund_base_compute(
+                cand.refund_bases = services.refund_bases_compute(
                     shop=delivery.shop,
                     program=program,
                     payload=delivery.payload,
-                    taxes_included=taxes_included,
                     tags=tags[shop_id],
-                ).quantize(services.CENT)
+                )
+                cand.refund_base = cand.refund_bases[1 if taxes_included else 0]
             except Exception:  # the per-delivery path reports it
                 failed |= {k for k in cand.keys if k[0] != "email"}
             continue
@@ -695,7 +697,11 @@ def _orders_prepare(
             order = known.opened.get((shop_id, cand.order_id)) or LoyaltyOrder(
                 shop_id=shop_id, order_id=cand.order_id
             )
+            taxes_included = order.taxes_included
             services.order_snapshot(order, delivery.payload)
+            if order.pk is not None and order.taxes_included != taxes_included:
+                # Its refunds' bases are chosen again (``order_refunds_rebase``): per delivery.
+                raise LookupError("the order's refunds need their bases chosen again")
             earning = services.order_earning_compute(
                 shop=delivery.shop,
                 program=program,
@@ -722,7 +728,6 @@ def _orders_prepare(
         order.state = CREDITED
         order.credited_at = now
         cand.order, cand.earned = order, earning.points
-        inserted[(shop_id, cand.order_id)] = order
     if failed:
         kept, _ = _independent(kept, blocked | failed)
     return kept
@@ -990,7 +995,9 @@ def _batch_apply(
         "idempotency_key",
         "note",
     )
-    refunds = _Rows("shop_id", "order_id", "refund_id", "base")
+    refunds = _Rows(
+        "shop_id", "order_id", "refund_id", "base", "base_tax_excluded", "base_tax_included"
+    )
     changed_orders: dict[int, LoyaltyOrder] = {}
     seen: set[tuple[int, int]] = set()
     credited = {ident for ident, held in known.held.items() if held.credited and ident in orders}
@@ -998,7 +1005,9 @@ def _batch_apply(
         shop_id = cand.delivery.shop.pk
         if cand.refund_id is not None:
             order = orders[(shop_id, cand.order_id)]
-            refunds.add(shop_id, cand.order_id, cand.refund_id, cand.refund_base)
+            refunds.add(
+                shop_id, cand.order_id, cand.refund_id, cand.refund_base, *cand.refund_bases
+            )
             order.refunded_base += cand.refund_base
             changed_orders[order.pk] = order
             if (shop_id, cand.order_id) in credited:

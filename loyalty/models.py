@@ -302,12 +302,18 @@ class LoyaltyOrder(models.Model):
 
 
 class OrderRefund(models.Model):
-    """A refund as received (once per refund id), whether or not its order was credited."""
+    """A refund as received (once per refund id), whether or not its order was credited.
+
+    ``base`` is the refund's base under its order's ``taxes_included``. A refund can arrive
+    before its order says whether prices include tax, so both candidate bases are kept and
+    ``base`` is chosen again once the order is known (null on rows recorded before)."""
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
     order_id = models.BigIntegerField()
     refund_id = models.BigIntegerField()
     base = models.DecimalField(max_digits=14, decimal_places=2)
+    base_tax_excluded = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    base_tax_included = models.DecimalField(max_digits=14, decimal_places=2, null=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -35,11 +35,16 @@ def redemption_issue(self, redemption_id: int) -> str:
 
 @shared_task
 def ledger_verify() -> int:
-    """Periodic: record members whose cached balance differs from the ledger."""
+    """Periodic: record members whose cached balance differs from the ledger; report orders
+    whose reversed points differ from their refunds."""
     report = services.ledger_verify()
-    if report.drifts:
-        logger.error("ledger_verify: %d drift(s)", len(report.drifts))
-    return len(report.drifts)
+    if report.drifts or report.order_drifts:
+        logger.error(
+            "ledger_verify: %d drift(s), %d order drift(s)",
+            len(report.drifts),
+            len(report.order_drifts),
+        )
+    return len(report.drifts) + len(report.order_drifts)
 
 
 @shared_task

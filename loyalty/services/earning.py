@@ -14,9 +14,11 @@ Rules (see also the docstrings of the functions applying them):
   compound. Shipping and tax only get the multipliers of events without product tags.
 * Refund proportion: a refund's base is the subtotal of its eligible refund line items
   (+/- tax as for earning) + its shipping refund when shipping is included, minus the order
-  adjustments' amounts (a negative adjustment is money given back). The order's reversed
-  points are ``round_half_up(earned * min(1, refunded base so far / order base))``, computed
-  on the running total so several partial refunds never reverse more than the order earned.
+  adjustments' amounts (a negative adjustment is money given back), with the tax as the
+  *order's* ``taxes_included`` says, even when the refund arrives first. The order's
+  reversed points are ``round_half_up(earned * min(1, refunded base so far / order base))``,
+  computed exactly on the running total so several partial refunds never reverse more than
+  the order earned.
 * Negative balance: ``deduct_to_zero_record_shortfall`` (default) takes what the balance has
   and records the rest on ``LoyaltyOrder.points_shortfall``; ``allow_negative`` lets the
   balance go below zero (and marks the member so the database check permits it).
@@ -32,11 +34,12 @@ from typing import Any
 
 from loyalty.models import (
     BonusEvent,
+    LoyaltyOrder,
     LoyaltyProgram,
     ProductTags,
 )
 from loyalty.payloads import allocations_total, int_or_none, shop_amount, tax_total
-from loyalty.services.ledger import ZERO
+from loyalty.services.ledger import CENT, ZERO
 from merchants.models import Shop
 
 
@@ -196,6 +199,43 @@ def refund_base_compute(
         for rsl in payload.get("refund_shipping_lines") or []:
             total += shop_amount(rsl, "subtotal_amount")
     return max(total, ZERO)
+
+
+def refund_bases_compute(
+    *,
+    shop: Shop,
+    program: LoyaltyProgram,
+    payload: dict[str, Any],
+    tags: dict[int, set[str]] | None = None,
+) -> tuple[Decimal, Decimal]:
+    """The refund's base were its order's prices to exclude tax, and to include it (in
+    cents). A refund can be processed before its order says which: ``OrderRefund`` keeps
+    both, and the order's first snapshot picks (``order_refunds_rebase``)."""
+    if tags is None:
+        lines = [rli.get("line_item") or {} for rli in payload.get("refund_line_items") or []]
+        tags = product_tags_read(
+            shop=shop, product_ids=(int_or_none(li.get("product_id")) for li in lines)
+        )
+    excluded, included = (
+        refund_base_compute(
+            shop=shop, program=program, payload=payload, taxes_included=flag, tags=tags
+        ).quantize(CENT)
+        for flag in (False, True)
+    )
+    return excluded, included
+
+
+def order_reversal_target(*, order: LoyaltyOrder, cancel: bool = False) -> int:
+    """The points the order's refunds (or its cancellation) take back in all:
+    ``round_half_up(earned * refunded_base / base)``, at most what it earned. Multiplied
+    before dividing, so the quotient of a tie (``k.5``) is exact and rounds up."""
+    earned = order.points_earned
+    if cancel:
+        return earned
+    if order.base <= 0 or earned <= 0:
+        return 0
+    exact = min(earned * Decimal(order.refunded_base) / Decimal(order.base), Decimal(earned))
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def product_tags_record(*, shop: Shop, product_id: int, tags: Iterable[str] | str) -> None:

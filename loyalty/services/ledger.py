@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -111,11 +111,14 @@ def member_lock(*, shop_id: int, member_id: int) -> Member:
 class DriftReport:
     members_checked: int
     drifts: list[LedgerDrift]
+    order_drifts: list[Any] = field(default_factory=list)  # ``orders.OrderDrift``
 
 
 def ledger_verify(*, shop: Shop | None = None) -> DriftReport:
     """Compare every member's cached balance and pending points with the ledger sums and
-    record a ``LedgerDrift`` row for each mismatch (the cache must always equal the ledger)."""
+    record a ``LedgerDrift`` row for each mismatch (the cache must always equal the ledger);
+    report the orders whose reversed points disagree with their refunds (``order_drifts``,
+    logged: ``orders_reversal_verify``)."""
     members = Member.objects.all() if shop is None else Member.objects.filter(shop=shop)
     annotated = members.annotate(
         ledger_balance=Coalesce(Sum("entries__amount", filter=Q(entries__bucket=AVAILABLE)), 0),
@@ -149,4 +152,8 @@ def ledger_verify(*, shop: Shop | None = None) -> DriftReport:
                 ledger_pending=member.ledger_pending,
             )
         )
-    return DriftReport(members_checked=checked, drifts=drifts)
+    from loyalty.services.orders import orders_reversal_verify  # orders imports this module
+
+    return DriftReport(
+        members_checked=checked, drifts=drifts, order_drifts=orders_reversal_verify(shop=shop)
+    )

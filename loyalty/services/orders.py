@@ -3,13 +3,14 @@ pending releases."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from loyalty.lock_objects import order_qs_select_for_update
@@ -25,16 +26,37 @@ from loyalty.models import (
     Redemption,
 )
 from loyalty.payloads import datetime_parse, int_or_none, shop_amount
-from loyalty.services.earning import order_earning_compute, refund_base_compute
+from loyalty.services.earning import (
+    order_earning_compute,
+    order_reversal_target,
+    refund_bases_compute,
+)
 from loyalty.services.ledger import AVAILABLE, CENT, PENDING, Kind, ledger_post, member_lock
 from loyalty.services.members import member_upsert
 from loyalty.services.program_config import program_get_or_create
 from merchants.models import Shop
 
+logger = logging.getLogger(__name__)
+
 
 def _order_upsert_locked(*, shop: Shop, order_id: int) -> LoyaltyOrder:
     LoyaltyOrder.objects.get_or_create(shop=shop, order_id=order_id)
     return order_qs_select_for_update().get(shop=shop, order_id=order_id)
+
+
+def order_refunds_rebase(order: LoyaltyOrder) -> None:
+    """The order's ``taxes_included`` changed (its first snapshot after refunds created the
+    row with the default): choose its refunds' bases again and sum them.
+
+    Precondition: the order row is locked (refunds of an order are recorded under it)."""
+    total = Decimal(0)
+    for refund in OrderRefund.objects.filter(shop_id=order.shop_id, order_id=order.order_id):
+        chosen = refund.base_tax_included if order.taxes_included else refund.base_tax_excluded
+        if chosen is not None and chosen != refund.base:
+            refund.base = chosen
+            refund.save(update_fields=["base"])
+        total += refund.base
+    order.refunded_base = total
 
 
 def order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
@@ -146,15 +168,7 @@ def order_reversal_plan(
     require takes, given the member's available ``balance``; ``None`` when nothing is due.
     Pure: the per-delivery path (``_order_reversal_sync``) and the batch path
     (``loyalty.ingest``) both apply it."""
-    earned = order.points_earned
-    if cancel:
-        target = earned
-    elif order.base > 0 and earned > 0:
-        ratio = min(Decimal(1), order.refunded_base / order.base)
-        target = int((earned * ratio).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    else:
-        target = 0
-    delta = min(target, earned) - order.points_reversed
+    delta = order_reversal_target(order=order, cancel=cancel) - order.points_reversed
     if delta <= 0:
         return None
     kind = Kind.ORDER_CANCEL if cancel else Kind.ORDER_REFUND
@@ -291,7 +305,10 @@ def order_webhook_process(
     with transaction.atomic(durable=True):
         program = program_get_or_create(shop=shop)
         order = _order_upsert_locked(shop=shop, order_id=order_id)
+        taxes_included = order.taxes_included
         order_snapshot(order, payload)
+        if order.taxes_included != taxes_included:
+            order_refunds_rebase(order)
         if customer_id is not None and order.member_id is None:
             member, created = member_upsert(
                 shop=shop,
@@ -362,10 +379,16 @@ def refund_webhook_process(*, shop: Shop, payload: dict[str, Any]) -> None:
         order = _order_upsert_locked(shop=shop, order_id=order_id)
         if OrderRefund.objects.filter(shop=shop, refund_id=refund_id).exists():
             return
-        base = refund_base_compute(
-            shop=shop, program=program, payload=payload, taxes_included=order.taxes_included
-        ).quantize(CENT)
-        OrderRefund.objects.create(shop=shop, order_id=order_id, refund_id=refund_id, base=base)
+        excluded, included = refund_bases_compute(shop=shop, program=program, payload=payload)
+        base = included if order.taxes_included else excluded
+        OrderRefund.objects.create(
+            shop=shop,
+            order_id=order_id,
+            refund_id=refund_id,
+            base=base,
+            base_tax_excluded=excluded,
+            base_tax_included=included,
+        )
         order.refunded_base = F("refunded_base") + base
         order.save(update_fields=["refunded_base", "updated_at"])
         order.refresh_from_db()
@@ -415,3 +438,65 @@ def pending_release_due(*, now: datetime | None = None) -> int:
             order.save(update_fields=["points_pending", "updated_at"])
             released += 1
     return released
+
+
+# --- verification ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderDrift:
+    """An order whose stored points disagree with its own snapshot and refunds."""
+
+    shop_id: int
+    order_id: int
+    problem: str
+
+
+def _order_drift(order: LoyaltyOrder, refunds: list[OrderRefund]) -> str:
+    """What is wrong with the order's refunds and reversed points, or ``""``: each refund's
+    base must be the one for the order's ``taxes_included``, the refunded base their sum,
+    and the reversed points what ``order_reversal_target`` derives from them."""
+    for refund in refunds:
+        chosen = refund.base_tax_included if order.taxes_included else refund.base_tax_excluded
+        if chosen is not None and chosen != refund.base:
+            return f"refund {refund.refund_id} base {refund.base} != {chosen}"
+    total = sum((refund.base for refund in refunds), Decimal(0))
+    if total != order.refunded_base:
+        return f"refunded base {order.refunded_base} != refunds' {total}"
+    cancel = order.state == LoyaltyOrder.State.CANCELLED
+    target = order_reversal_target(order=order, cancel=cancel)
+    if order.points_reversed != target:
+        return f"reversed {order.points_reversed} != {target}"
+    return ""
+
+
+def orders_reversal_verify(*, shop: Shop | None = None, chunk: int = 2000) -> list[OrderDrift]:
+    """Recompute the reversal of every order with refunds or reversed points from its
+    stored snapshot and refunds; log and return each order that disagrees (part of
+    ``ledger_verify``: a balance can equal its ledger and still be wrong)."""
+    has_refund = Exists(
+        OrderRefund.objects.filter(shop_id=OuterRef("shop_id"), order_id=OuterRef("order_id"))
+    )
+    orders = LoyaltyOrder.objects.filter(has_refund | Q(points_reversed__gt=0)).order_by("pk")
+    if shop is not None:
+        orders = orders.filter(shop=shop)
+    drifts: list[OrderDrift] = []
+    batch: list[LoyaltyOrder] = []
+    for order in [*orders.iterator(chunk_size=chunk), None]:
+        if order is not None:
+            batch.append(order)
+        if batch and (order is None or len(batch) == chunk):
+            refunds: dict[tuple[int, int], list[OrderRefund]] = {}
+            for refund in OrderRefund.objects.filter(
+                shop_id__in={o.shop_id for o in batch}, order_id__in={o.order_id for o in batch}
+            ):
+                refunds.setdefault((refund.shop_id, refund.order_id), []).append(refund)
+            for one in batch:
+                problem = _order_drift(one, refunds.get((one.shop_id, one.order_id), []))
+                if problem:
+                    logger.error(
+                        "order drift shop=%s order=%s: %s", one.shop_id, one.order_id, problem
+                    )
+                    drifts.append(OrderDrift(one.shop_id, one.order_id, problem))
+            batch = []
+    return drifts

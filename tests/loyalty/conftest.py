@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from loyalty import ingest
 from loyalty.models import LoyaltyProgram
 from merchants.models import Shop
 from tests.loyalty.factories import ProgramFactory, ShopFactory
@@ -15,3 +18,27 @@ def shop(db: None) -> Shop:
 @pytest.fixture
 def program(shop: Shop) -> LoyaltyProgram:
     return ProgramFactory(shop=shop)
+
+
+@pytest.fixture
+def inbox_not_processed(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Record deliveries without processing them: the test drains the inbox itself."""
+    from merchants import tasks
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(tasks.webhooks_drain, "delay", lambda: None)
+
+
+@pytest.fixture
+def batch_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many deliveries each call of the batch path (``loyalty.ingest``) credited."""
+    calls: list[int] = []
+    real = ingest.deliveries_batch_credit
+
+    def spy(**kwargs: Any) -> set[int]:
+        done = real(**kwargs)
+        calls.append(len(done))
+        return done
+
+    monkeypatch.setattr(ingest, "deliveries_batch_credit", spy)
+    return calls

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
+import pytest
 from django.utils import timezone
 
 from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member, OrderRefund
@@ -234,3 +236,91 @@ def test_cancel_during_pending_clears_pending_only(shop, program):
     assert pending_release_due(now=timezone.now() + timedelta(days=8)) == 0
     assert member(shop).balance == 0
     assert ledger_verify(shop=shop).drifts == []
+
+
+def _money(amount: str) -> dict[str, dict[str, str]]:
+    return {
+        "shop_money": {"amount": amount, "currency_code": "USD"},
+        "presentment_money": {"amount": amount, "currency_code": "USD"},
+    }
+
+
+def taxes_included_order(order_id: int = 1) -> dict:
+    """One line at 100.00 of which 8.00 is tax (the price includes it)."""
+    return order(order_id, [line("100.00", line_id=1, tax="8.00")], taxes_included=True)
+
+
+def half_refund_with_tax(refund_id: int = 11, order_id: int = 1) -> dict:
+    """Half the line back: 50.00, of which 4.00 is tax."""
+    payload = refund(refund_id, order_id, [(1, "50.00")])
+    payload["refund_line_items"][0].update(total_tax="4.00", total_tax_set=_money("4.00"))
+    return payload
+
+
+@pytest.mark.parametrize("refund_first", [False, True])
+def test_refund_of_a_taxes_included_order_reverses_the_same_whatever_came_first(
+    shop, program, refund_first: bool
+) -> None:
+    """Regression: a refund processed before its order used the placeholder row's
+    ``taxes_included`` (False) and reversed 75 instead of 69. At 1.5 points per unit, tax
+    not counted: the order earns (100 - 8) * 1.5 = 138, the refund gives back 50 - 4 = 46 of
+    its 92, so 69."""
+    program.points_per_currency_unit = Decimal("1.5")
+    program.save()
+    if refund_first:
+        refund_webhook_process(shop=shop, payload=half_refund_with_tax())
+        process(shop, taxes_included_order())
+    else:
+        process(shop, taxes_included_order())
+        refund_webhook_process(shop=shop, payload=half_refund_with_tax())
+
+    o = snapshot(shop)
+    assert (o.points_earned, o.points_reversed, o.refunded_base) == (138, 69, Decimal("46.00"))
+    assert member(shop).balance == 69
+    stored = OrderRefund.objects.get(shop=shop, refund_id=11)
+    assert (stored.base, stored.base_tax_excluded, stored.base_tax_included) == (
+        Decimal("46.00"),
+        Decimal("50.00"),
+        Decimal("46.00"),
+    )
+    report = ledger_verify(shop=shop)
+    assert (report.drifts, report.order_drifts) == ([], [])
+
+
+def test_reversal_rounds_an_exact_half_up(shop, program) -> None:
+    """Regression: ``earned * (refunded / base)`` rounded 13 * 3.40 / 5.20 = 8.5 to 8,
+    because the ratio 0.6538… was cut at 28 digits first. Multiplying first keeps the tie
+    exact: 9."""
+    program.points_per_currency_unit = Decimal("2.5")
+    program.save()
+    process(shop, order(1, [line("5.20", line_id=1)]))
+    refund_webhook_process(shop=shop, payload=refund(11, 1, [(1, "3.40")]))
+
+    o = snapshot(shop)
+    assert (o.points_earned, o.points_reversed) == (13, 9)
+    assert member(shop).balance == 4
+
+
+def test_ledger_verify_reports_orders_whose_reversal_disagrees_with_their_refunds(
+    shop, program
+) -> None:
+    """A balance can equal its ledger and still be wrong: the check recomputes each order's
+    reversal from its snapshot and refunds (the state the taxes-included bug left)."""
+    program.points_per_currency_unit = Decimal("1.5")
+    program.save()
+    process(shop, taxes_included_order())
+    refund_webhook_process(shop=shop, payload=half_refund_with_tax())
+    assert ledger_verify(shop=shop).order_drifts == []
+
+    OrderRefund.objects.filter(shop=shop).update(base=Decimal("50.00"))
+    LoyaltyOrder.objects.filter(shop=shop).update(refunded_base=Decimal("50.00"))
+    report = ledger_verify(shop=shop)
+    assert report.drifts == []
+    assert [(d.order_id, d.problem) for d in report.order_drifts] == [
+        (1, "refund 11 base 50.00 != 46.00")
+    ]
+
+    OrderRefund.objects.filter(shop=shop).update(base=Decimal("46.00"))
+    LoyaltyOrder.objects.filter(shop=shop).update(refunded_base=Decimal("46.00"))
+    LoyaltyOrder.objects.filter(shop=shop).update(points_reversed=75)
+    assert [d.problem for d in ledger_verify(shop=shop).order_drifts] == ["reversed 75 != 69"]
