@@ -229,8 +229,8 @@ def test_history_processed_one_by_one_in_any_order_matches_the_model(
     check_history(history, one_by_one=True, batch_calls=batch_calls)
 
 
-@settings(PROFILE, max_examples=max(PROFILE.max_examples // 2, 4))
-@given(history=model.histories(min_orders=20, max_orders=24, batchable=True))
+@settings(PROFILE, max_examples=max(PROFILE.max_examples // 3, 4))
+@given(history=model.histories(min_orders=18, max_orders=22, batchable=True))
 def test_large_drained_history_matches_the_model(
     history: model.History, batch_calls: list[int]
 ) -> None:
