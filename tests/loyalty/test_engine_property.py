@@ -1,13 +1,13 @@
 """Crediting, refunds, cancellations and pending points against an independent model.
 
-Hypothesis draws a short history for one fresh shop (``tests/loyalty/engine_model.py``):
+Hypothesis draws a short history for one fresh shop (``tests/loyalty/engine_history.py``):
 program settings, customers and guests, orders with taxes included or not, refunds before
 and after their order, cancellations, sign-ups, duplicate deliveries and the same event
 under two webhook ids. The history reaches Beam the way deliveries really do, through the
 inbox, and is processed either by the drain (the batch path on PostgreSQL, when enough
 deliveries are batchable) or one delivery at a time in a shuffled order. Beam's stored
 results must equal the model's, every balance its ledger, and processing the deliveries
-again must change nothing.
+again must change nothing. The model: ``tests/loyalty/engine_model.py``.
 
 CI runs the derandomized ``ci`` profile (the same examples every run);
 ``HYPOTHESIS_PROFILE=thorough`` runs 300 random examples per test locally, ``quick`` skips
@@ -34,6 +34,15 @@ from loyalty.services import ledger_verify, pending_release_due, points_adjust
 from merchants import inbox
 from merchants.models import Shop, WebhookDelivery
 from tests.loyalty import engine_model as model
+from tests.loyalty.engine_history import (
+    Delivery,
+    History,
+    Line,
+    Order,
+    Program,
+    histories,
+    order_payload,
+)
 from tests.merchants.webhook_support import ShopFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("inbox_not_processed")]
@@ -63,7 +72,7 @@ settings.register_profile(  # while changing the engine: fails fast, without shr
 PROFILE = settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
-def shop_with_program(program: model.Program) -> Shop:
+def shop_with_program(program: Program) -> Shop:
     shop = ShopFactory()
     LoyaltyProgram.objects.create(
         shop=shop,
@@ -81,7 +90,7 @@ def shop_with_program(program: model.Program) -> Shop:
     return shop
 
 
-def record(shop: Shop, deliveries: list[model.Delivery], *, suffix: str = "") -> list[int]:
+def record(shop: Shop, deliveries: list[Delivery], *, suffix: str = "") -> list[int]:
     """Store the deliveries in the inbox in this order; returns the new rows' ids."""
     ids = []
     for delivery in deliveries:
@@ -97,9 +106,7 @@ def record(shop: Shop, deliveries: list[model.Delivery], *, suffix: str = "") ->
     return ids
 
 
-def process(
-    shop: Shop, history: model.History, *, one_by_one: bool, batch_calls: list[int]
-) -> None:
+def process(shop: Shop, history: History, *, one_by_one: bool, batch_calls: list[int]) -> None:
     """Both phases, with the members' spending between them. ``one_by_one``: record in
     generation order and process in the shuffled order; else record shuffled and drain."""
     for phase in (1, 2):
@@ -157,7 +164,7 @@ def stored(shop: Shop) -> dict[str, Any]:
     return {"members": members, "orders": orders, "ledger": ledger}
 
 
-def assert_matches_model(shop: Shop, history: model.History, *, released: bool) -> None:
+def assert_matches_model(shop: Shop, history: History, *, released: bool) -> None:
     want = model.expected(history)
     got = stored(shop)
     delivered = {int(d.payload.get("order_id") or d.payload["id"]) for d in history.deliveries}
@@ -198,7 +205,7 @@ def assert_matches_model(shop: Shop, history: model.History, *, released: bool) 
     assert (report.drifts, report.order_drifts) == ([], [])
 
 
-def check_history(history: model.History, *, one_by_one: bool, batch_calls: list[int]) -> None:
+def check_history(history: History, *, one_by_one: bool, batch_calls: list[int]) -> None:
     shop = shop_with_program(history.program)
     process(shop, history, one_by_one=one_by_one, batch_calls=batch_calls)
     statuses = set(WebhookDelivery.objects.filter(shop=shop).values_list("status", flat=True))
@@ -216,36 +223,34 @@ def check_history(history: model.History, *, one_by_one: bool, batch_calls: list
 
 
 @PROFILE
-@given(history=model.histories())
-def test_drained_history_matches_the_model(history: model.History, batch_calls: list[int]) -> None:
+@given(history=histories())
+def test_drained_history_matches_the_model(history: History, batch_calls: list[int]) -> None:
     check_history(history, one_by_one=False, batch_calls=batch_calls)
 
 
 @PROFILE
-@given(history=model.histories())
+@given(history=histories())
 def test_history_processed_one_by_one_in_any_order_matches_the_model(
-    history: model.History, batch_calls: list[int]
+    history: History, batch_calls: list[int]
 ) -> None:
     check_history(history, one_by_one=True, batch_calls=batch_calls)
 
 
 @settings(PROFILE, max_examples=max(PROFILE.max_examples // 3, 4))
-@given(history=model.histories(min_orders=18, max_orders=22, batchable=True))
-def test_large_drained_history_matches_the_model(
-    history: model.History, batch_calls: list[int]
-) -> None:
+@given(history=histories(min_orders=18, max_orders=22, batchable=True))
+def test_large_drained_history_matches_the_model(history: History, batch_calls: list[int]) -> None:
     """Enough orders that the batch path (PostgreSQL) often takes part of the history."""
     check_history(history, one_by_one=False, batch_calls=batch_calls)
 
 
 def test_drain_takes_the_batch_path_for_a_batchable_history(batch_calls: list[int]) -> None:
     """The histories above reach the batch path: 20 paid orders of customers, drained."""
-    program = model.Program(
+    program = Program(
         Decimal(1), "down", False, False, "paid", 0, "allow_negative", 0, Decimal(0), True
     )
-    line = model.Line(1, Decimal("10.00"), 2, Decimal(0), Decimal(0), False)
+    line = Line(1, Decimal("10.00"), 2, Decimal(0), Decimal(0), False)
     orders = [
-        model.Order(
+        Order(
             60_000 + n,
             9000 + n % 4,
             f"c{9000 + n % 4}@example.com",
@@ -259,12 +264,10 @@ def test_drain_takes_the_batch_path_for_a_batchable_history(batch_calls: list[in
         for n in range(20)
     ]
     deliveries = [
-        model.Delivery(
-            f"paid-{o.order_id}", "orders/paid", model.order_payload(o, fulfilled=False), 1
-        )
+        Delivery(f"paid-{o.order_id}", "orders/paid", order_payload(o, fulfilled=False), 1)
         for o in orders
     ]
-    history = model.History(
+    history = History(
         program,
         orders,
         [],
