@@ -15,9 +15,10 @@ import json
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import DEFAULT_DB_ALIAS, connections, models
+from django.db.models.options import Options
 
 ROWS_PER_STATEMENT = 2000
 
@@ -61,6 +62,11 @@ def _rows_json(db: Any, objs: Sequence[models.Model], fields: Sequence[models.Fi
     return json.dumps(rows, default=_json_value, separators=(",", ":"))
 
 
+def _column(meta: Options[Any], name: str) -> str:
+    """A concrete field's column (typing only: the stubs allow a relation, or None)."""
+    return cast(str, cast(models.Field, meta.get_field(name)).column)
+
+
 def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
     return [items[i : i + ROWS_PER_STATEMENT] for i in range(0, len(items), ROWS_PER_STATEMENT)]
 
@@ -80,12 +86,12 @@ def rows_insert(
     meta = objs[0]._meta
     qn = db.ops.quote_name
     fields = [f for f in meta.concrete_fields if not f.primary_key]
-    names = [f.column for f in fields]
+    names = [cast(str, f.column) for f in fields]  # the stubs allow None (before setup)
     sql = (
         f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(n) for n in names)}) "
         f"{_rows_source(db, fields, names)} WHERE true "  # WHERE: SQLite's upsert grammar
-        f"ON CONFLICT ({', '.join(qn(meta.get_field(n).column) for n in conflict)}) DO NOTHING "
-        f"RETURNING {', '.join(qn(meta.get_field(n).column) for n in returning)}"
+        f"ON CONFLICT ({', '.join(qn(_column(meta, n)) for n in conflict)}) DO NOTHING "
+        f"RETURNING {', '.join(qn(_column(meta, n)) for n in returning)}"
     )
     inserted: list[tuple[Any, ...]] = []
     with db.cursor() as cursor:
@@ -112,13 +118,13 @@ def rows_update(objs: Sequence[models.Model], *, fields: Sequence[str]) -> int:
         for f in meta.concrete_fields
         if getattr(f, "auto_now", False) and f.name not in names
     ]
-    targets = [pk, *(meta.get_field(n) for n in names)]
+    targets = [pk, *(cast(models.Field, meta.get_field(n)) for n in names)]
     aliases = ["k", *(f"c{i}" for i in range(len(names)))]
-    sets = ", ".join(f"{qn(f.column)} = v.c{i}" for i, f in enumerate(targets[1:]))
+    sets = ", ".join(f"{qn(cast(str, f.column))} = v.c{i}" for i, f in enumerate(targets[1:]))
     table = qn(meta.db_table)
     sql = (
         f"UPDATE {table} SET {sets} FROM ({_rows_source(db, targets, aliases)}) AS v "  # noqa: S608
-        f"WHERE {table}.{qn(pk.column)} = v.k"
+        f"WHERE {table}.{qn(cast(str, pk.column))} = v.k"
     )
     updated = 0
     with db.cursor() as cursor:

@@ -100,19 +100,19 @@ def oauth_authorize(request: HttpRequest, shop_domain: str) -> HttpResponse:
         return HttpResponseBadRequest(
             "Oauth error invalid_request: The redirect_uri is not whitelisted"
         )
+    scope = source.get("scope", "")
+    state = source.get("state", "")
+    if request.method == "POST":
+        return HttpResponseRedirect(
+            authorize_redirect(shop, scope=scope, redirect_uri=redirect_uri, state=state)
+        )
     context = {
         "shop": shop,
         "client_id": client_id,
-        "scope": source.get("scope", ""),
+        "scope": scope,
         "redirect_uri": redirect_uri,
-        "state": source.get("state", ""),
+        "state": state,
     }
-    if request.method == "POST":
-        return HttpResponseRedirect(
-            authorize_redirect(
-                shop, scope=context["scope"], redirect_uri=redirect_uri, state=context["state"]
-            )
-        )
     return render(request, "devstore/authorize.html", context)
 
 
@@ -535,7 +535,7 @@ def order_action(
         elif action == "cancel":
             services.order_cancel(order)
         elif action == "refund":
-            done = {}
+            done: dict[int, int] = {}
             for refund in order.payload["refunds"]:
                 for item in refund["refund_line_items"]:
                     done[item["line_item_id"]] = (

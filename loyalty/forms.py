@@ -150,7 +150,8 @@ class ExpiryForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("expiry_enabled"):
             days = data.get("expiry_days")
             if not days:
@@ -221,7 +222,8 @@ class RewardForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         """The reward rules' own check (``reward_settings_problems``), on the fields that
         passed their field-level validation."""
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for field, message in reward_settings_problems(data):
             if field not in self.errors:
                 self.add_error(field if field in self.fields else None, message)
@@ -259,7 +261,8 @@ class BonusEventForm(forms.Form):
     )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", "The event must end after it starts.")
         return data
@@ -337,7 +340,8 @@ class ShopperTextsForm(forms.Form):
             )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         overrides: dict[str, str] = {}
         for key in SHOPPER_TEXT_DEFAULTS:
             value = (data.get(key) or "").strip()

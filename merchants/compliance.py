@@ -292,12 +292,12 @@ def shop_redact_fulfil(*, delivery: WebhookDelivery) -> ComplianceRequest | None
 def compliance_delivery_process(*, delivery: WebhookDelivery) -> str:
     """Dispatch a compliance delivery; returns a note for the delivery row."""
     if delivery.topic == DATA_REQUEST:
-        request = customer_data_request_fulfil(delivery=delivery)
-        return f"export stored: compliance request {request.pk}"
+        exported = customer_data_request_fulfil(delivery=delivery)
+        return f"export stored: compliance request {exported.pk}"
     if delivery.topic == CUSTOMER_REDACT:
-        request = customer_redact_fulfil(delivery=delivery)
-        return f"redacted: {request.result['deliveries_scrubbed']} deliveries scrubbed"
+        redacted = customer_redact_fulfil(delivery=delivery)
+        return f"redacted: {redacted.result['deliveries_scrubbed']} deliveries scrubbed"
     if delivery.topic == SHOP_REDACT:
-        request = shop_redact_fulfil(delivery=delivery)
-        return "shop data erased" if request else "stale: the shop reinstalled since"
+        erased = shop_redact_fulfil(delivery=delivery)
+        return "shop data erased" if erased else "stale: the shop reinstalled since"
     raise inbox.DeliveryUnprocessable(f"not a compliance topic: {delivery.topic!r}")

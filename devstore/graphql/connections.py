@@ -19,9 +19,7 @@ def cursor_encode(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
 
 
-def cursor_parse(cursor: str | None) -> list[Any] | None:
-    if not cursor:
-        return None
+def cursor_parse(cursor: str) -> list[Any]:
     try:
         return json.loads(base64.urlsafe_b64decode(cursor.encode()))
     except (ValueError, TypeError) as exc:
@@ -137,6 +135,7 @@ def paginate(
             has_next=bool(before),
             has_previous=has_more,
         )
+    assert first is not None  # one of first and last is given (checked above)
     rows = list(qs[: first + 1])
     has_more = len(rows) > first
     rows = rows[:first]

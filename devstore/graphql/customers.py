@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from devstore.graphql.connections import SEARCH_TERM, list_connection
 from devstore.graphql.values import iso, money_v2
 from devstore.models import DevCustomer, DevOrder, DevShop
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devstore.graphql.metafields import Resolver
 
 
 class CustomerNodes:
@@ -14,6 +20,8 @@ class CustomerNodes:
 
     shop: DevShop
     currency: str
+    # resolvers of the other ``ShopGraph`` mixins
+    metafield_fields: Callable[[str], dict[str, Resolver]]
 
     def customer_node(self, customer: DevCustomer) -> dict:
         currency = self.currency

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -14,12 +14,21 @@ from devstore.identifiers import gid_parse
 from devstore.models import DevCustomer, DevDiscountCode, DevProduct, DevShop, DevVariant
 from devstore.services import discount_code_create, discount_code_status
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devstore.graphql.graph import ShopGraph
+
 
 class DiscountNodes:
     """The ``DiscountCodeNode`` resolver of ``ShopGraph``."""
 
     shop: DevShop
     currency: str
+    # resolvers of the other ``ShopGraph`` mixins
+    customer_node: Callable[[DevCustomer], dict]
+    variant_node: Callable[[DevVariant], dict]
+    product_node: Callable[[DevProduct], dict]
 
     def discount_node(self, code: DevDiscountCode) -> dict:
         currency = self.currency
@@ -120,6 +129,7 @@ class DiscountMutations:
     """The discount code mutations of ``Mutations``."""
 
     shop: DevShop
+    graph: ShopGraph
 
     def _discount_common(
         self, data: dict[str, Any], prefix: str
@@ -170,12 +180,13 @@ class DiscountMutations:
         )
         for index, gid in enumerate(added or []):
             parsed = gid_parse(gid)
-            exists = (
+            if (
                 parsed is not None
                 and parsed[0] == "Customer"
                 and DevCustomer.objects.filter(shop=self.shop, id=parsed[1]).exists()
-            )
-            if not exists:
+            ):
+                customer_ids.append(parsed[1])
+            else:
                 errors.append(
                     user_error(
                         [prefix, "context", "customers", "add", str(index)],
@@ -183,8 +194,6 @@ class DiscountMutations:
                         "INVALID",
                     )
                 )
-            else:
-                customer_ids.append(parsed[1])
         minimum = None
         requirement = data.get("minimumRequirement") or {}
         subtotal = (requirement.get("subtotal") or {}).get("greaterThanOrEqualToSubtotal")

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from graphql import OperationDefinitionNode, OperationType, execute
+from graphql import OperationDefinitionNode, OperationType, execute_sync
 
 from devstore.graphql.graph import ShopGraph
 from devstore.graphql.schema import document_parse, platform_schema, query_cost
@@ -53,7 +53,7 @@ def graphql_request(shop: DevShop, body: Any) -> tuple[int, dict[str, Any], dict
         )
     outcome = throttle_spend(shop, cost)
     if not outcome.allowed:
-        answer = {
+        answer: dict[str, Any] = {
             "errors": [
                 {
                     "message": "Throttled",
@@ -71,7 +71,7 @@ def graphql_request(shop: DevShop, body: Any) -> tuple[int, dict[str, Any], dict
     graph = ShopGraph(shop)
     if operation.operation == OperationType.MUTATION:
         with webhook_outbox(), transaction.atomic():
-            result = execute(
+            result = execute_sync(
                 platform_schema(),
                 document,
                 root_value=graph.mutation_root(),
@@ -79,14 +79,14 @@ def graphql_request(shop: DevShop, body: Any) -> tuple[int, dict[str, Any], dict
                 operation_name=name,
             )
     else:
-        result = execute(
+        result = execute_sync(
             platform_schema(),
             document,
             root_value=graph.query_root(),
             variable_values=variables,
             operation_name=name,
         )
-    answer: dict[str, Any] = {}
+    answer = {}
     if result.errors:
         answer["errors"] = [error.formatted for error in result.errors]
     answer["data"] = result.data

@@ -48,19 +48,21 @@ class ShopGraph(
             return None
         kind, pk = parsed
         if kind == "Customer":
-            row = DevCustomer.objects.filter(shop=self.shop, id=pk).first()
-            return self.customer_node(row) if row else None
+            customer = DevCustomer.objects.filter(shop=self.shop, id=pk).first()
+            return self.customer_node(customer) if customer else None
         if kind == "Order":
-            row = DevOrder.objects.filter(shop=self.shop, id=pk).select_related("customer").first()
-            return self.order_node(row) if row else None
+            order = (
+                DevOrder.objects.filter(shop=self.shop, id=pk).select_related("customer").first()
+            )
+            return self.order_node(order) if order else None
         if kind == "DiscountCodeNode":
-            row = DevDiscountCode.objects.filter(
+            code = DevDiscountCode.objects.filter(
                 shop=self.shop, id=pk, deleted_at__isnull=True
             ).first()
-            return self.discount_node(row) if row else None
+            return self.discount_node(code) if code else None
         if kind == "Product":
-            row = DevProduct.objects.filter(shop=self.shop, id=pk).first()
-            return self.product_node(row) if row else None
+            product = DevProduct.objects.filter(shop=self.shop, id=pk).first()
+            return self.product_node(product) if product else None
         if kind == "Refund":
             refund = (
                 DevRefund.objects.filter(order__shop=self.shop, id=pk)

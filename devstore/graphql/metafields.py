@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
@@ -17,6 +17,10 @@ from devstore.models import DevCustomer, DevMetafield, DevOrder, DevProduct, Dev
 
 APP_ID = 7_000_001  # the simulated app's id, used to resolve the "$app" namespace
 Resolver = Callable[..., Any]
+
+
+if TYPE_CHECKING:
+    from devstore.graphql.graph import ShopGraph
 
 
 class MetafieldNodes:
@@ -83,6 +87,7 @@ class MetafieldMutations:
     """``metafieldsSet`` and ``metafieldsDelete`` of ``Mutations``."""
 
     shop: DevShop
+    graph: ShopGraph
 
     def _owner_exists(self, gid: str) -> bool:
         parsed = gid_parse(gid)
@@ -126,7 +131,7 @@ class MetafieldMutations:
                     }
                 ],
             }
-        resolved = []
+        resolved: list[tuple[dict[str, Any], str, str, DevMetafield | None]] = []
         for index, item in enumerate(metafields):
             namespace = self.graph.namespace_resolve(item.get("namespace"))
             existing = DevMetafield.objects.filter(
@@ -159,7 +164,8 @@ class MetafieldMutations:
                     "The resource has been updated since it was loaded.",
                     "STALE_OBJECT",
                 )
-            resolved.append((item, namespace, kind, existing))
+            else:
+                resolved.append((item, namespace, kind, existing))
         if errors:
             return {"metafields": [], "userErrors": errors}
         now = timezone.now()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.dateparse import parse_datetime
 
@@ -11,12 +11,24 @@ from devstore.graphql.connections import list_connection
 from devstore.graphql.values import bag, bag_from_rest, iso, money_v2
 from devstore.models import DevOrder, DevShop
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devstore.graphql.metafields import Resolver
+    from devstore.models import DevCustomer, DevProduct, DevVariant
+
 
 class OrderNodes:
     """Order resolvers of ``ShopGraph``."""
 
     shop: DevShop
     currency: str
+    # resolvers of the other ``ShopGraph`` mixins
+    variant: Callable[[int | None], DevVariant | None]
+    variant_node: Callable[[DevVariant], dict]
+    product_node: Callable[[DevProduct], dict]
+    customer_node: Callable[[DevCustomer], dict]
+    metafield_fields: Callable[[str], dict[str, Resolver]]
 
     def discount_application_node(self, application: dict, index: int) -> dict:
         """A REST ``discount_applications`` entry as the ``DiscountApplication`` interface."""
@@ -50,17 +62,13 @@ class OrderNodes:
         out = []
         for allocation in allocations:
             index = allocation.get("discount_application_index")
-            application = (
-                applications[index]
-                if isinstance(index, int) and 0 <= index < len(applications)
-                else None
-            )
+            applied = None
+            if isinstance(index, int) and 0 <= index < len(applications):
+                applied = self.discount_application_node(applications[index], index)
             out.append(
                 {
                     "allocatedAmountSet": bag_from_rest(allocation["amount_set"]),
-                    "discountApplication": self.discount_application_node(application, index)
-                    if application is not None
-                    else None,
+                    "discountApplication": applied,
                 }
             )
         return out

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from graphql import (
     DocumentNode,
     FieldNode,
+    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
+    GraphQLFormattedError,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -29,7 +30,7 @@ def platform_schema() -> GraphQLSchema:
 
 
 @lru_cache(maxsize=256)
-def document_parse(query: str) -> tuple[DocumentNode | None, tuple[dict[str, Any], ...]]:
+def document_parse(query: str) -> tuple[DocumentNode | None, tuple[GraphQLFormattedError, ...]]:
     """Parse and validate once per distinct document text."""
     try:
         document = parse(query)
@@ -43,7 +44,9 @@ def query_cost(document: DocumentNode, operation: OperationDefinitionNode, varia
     """A simple estimate in the platform's spirit: 1 per object, connections multiply
     their children by ``first``/``last`` (+2), 10 per mutation field."""
     schema = platform_schema()
-    fragments = {d.name.value: d for d in document.definitions if d.kind == "fragment_definition"}
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
     if operation.operation == OperationType.MUTATION:
         return 10 * len(operation.selection_set.selections)
     root = schema.query_type

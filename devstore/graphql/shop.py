@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from devstore.graphql.values import iso
 from devstore.models import DevShop
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devstore.graphql.metafields import Resolver
 
 
 class ShopNodes:
     """The ``Shop`` resolver of ``ShopGraph``."""
 
     shop: DevShop
+    # resolvers of the other ``ShopGraph`` mixins
+    metafield_fields: Callable[[str], dict[str, Resolver]]
 
     def shop_node(self) -> dict:
         shop = self.shop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from graphql import GraphQLError
@@ -13,12 +14,19 @@ from devstore.graphql.values import iso, money_v2
 from devstore.identifiers import gid_parse, id_allocate
 from devstore.models import DevCustomer, DevShop, DevStoreCreditTransaction
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from devstore.graphql.graph import ShopGraph
+
 
 class StoreCreditNodes:
     """Store credit resolvers of ``ShopGraph``."""
 
     shop: DevShop
     currency: str
+    # resolvers of the other ``ShopGraph`` mixins
+    customer_node: Callable[[DevCustomer], dict]
 
     def store_credit_account_node(self, customer: DevCustomer) -> dict:
         def transactions(
@@ -85,6 +93,7 @@ class StoreCreditMutations:
     """``storeCreditAccountCredit`` of ``Mutations``."""
 
     shop: DevShop
+    graph: ShopGraph
 
     def store_credit_account_credit(self, info, id: str, creditInput: dict) -> dict:
         parsed = gid_parse(id)

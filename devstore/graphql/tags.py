@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.utils import timezone
 
 from devstore.identifiers import gid_parse
@@ -9,11 +11,15 @@ from devstore.models import DevCustomer, DevOrder, DevProduct, DevShop
 from devstore.payloads import customer_payload
 from devstore.webhooks import webhook_emit
 
+if TYPE_CHECKING:
+    from devstore.graphql.graph import ShopGraph
+
 
 class TagMutations:
     """``tagsAdd`` and ``tagsRemove`` of ``Mutations``."""
 
     shop: DevShop
+    graph: ShopGraph
 
     def tags_change(self, gid: str, tags: list[str], *, add: bool) -> dict:
         parsed = gid_parse(gid)

@@ -257,7 +257,7 @@ def members_import_preview(*, shop: Shop, csv_text: str) -> list[ImportPreviewRo
     members = {
         m.customer_id: m for m in Member.objects.filter(shop=shop, customer_id__in=ids).only("pk")
     }
-    imported = dict(
+    imported: dict[int, int] = dict(
         LedgerEntry.objects.filter(shop=shop, member__customer_id__in=ids, kind=Kind.IMPORT)
         .values_list("member__customer_id")
         .annotate(total=Sum("amount"))

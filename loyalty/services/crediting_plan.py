@@ -308,7 +308,7 @@ def _reversal_sync(
     )
     if reversal is None:
         return
-    common = {"kind": reversal.kind, "source_type": reversal.source_type}
+    common: dict[str, Any] = {"kind": reversal.kind, "source_type": reversal.source_type}
     plan.post(
         state,
         member,

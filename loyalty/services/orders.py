@@ -108,7 +108,7 @@ def pending_release_due(*, now: datetime | None = None) -> int:
             member = member_lock(shop_id=order.shop_id, member_id=order.member_id)
             points = order.points_pending
             key = f"order:{order.order_id}:release"
-            common = {
+            common: dict[str, Any] = {
                 "member": member,
                 "kind": Kind.PENDING_RELEASE,
                 "source_type": "order",

@@ -137,6 +137,6 @@ def shop_data_erase(*, shop: Shop) -> None:
         for model in (LedgerDrift, ExpiryWarning, Redemption, OrderRefund, LoyaltyOrder):
             model.objects.filter(shop=shop).delete()
         models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
-        for model in (Member, Reward, BonusEvent, ProductTags, LoyaltyProgram):
-            model.objects.filter(shop=shop).delete()
+        for parent in (Member, Reward, BonusEvent, ProductTags, LoyaltyProgram):
+            parent.objects.filter(shop=shop).delete()
         shop_members_changed_on_commit(shop_id=shop.pk)

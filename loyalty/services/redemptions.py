@@ -249,7 +249,7 @@ def _redemption_create_in_store(redemption: Redemption) -> str:
     if reward.kind == Reward.Kind.FREE_SHIPPING:
         created = discount_code_free_shipping_create(shop, **common)
         return created.id
-    flags = {
+    flags: dict[str, Any] = {
         "combines_with_order": reward.combines_with_order,
         "combines_with_product": reward.combines_with_product,
         "combines_with_shipping": reward.combines_with_shipping,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import mimetypes
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core import signing
@@ -121,10 +121,11 @@ def branding_preview(request: HttpRequest) -> HttpResponse:
         except InvalidBranding as exc:
             errors.append(str(exc))
     else:
-        errors = [
-            f"{form[name].label}: {' '.join(msgs)}" if name in form.fields else " ".join(msgs)
-            for name, msgs in form.errors.items()
-        ]
+        for name, msgs in form.errors.items():
+            # cast: an ErrorList yields its messages as str (its __getitem__); the stubs say
+            # ValidationError | str
+            text = " ".join(cast("list[str]", msgs))
+            errors.append(f"{form[name].label}: {text}" if name in form.fields else text)
     context = {"preview_errors": errors, **_preview_context(shop, draft)}
     return admin_partial(request, "loyalty/branding.html#preview", context)
 

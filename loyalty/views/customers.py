@@ -208,7 +208,7 @@ def customers_import_apply(request: HttpRequest) -> HttpResponse:
     shop = request_shop(request)
     form = ImportApplyForm(request.POST)
     if not form.is_valid():
-        context = {"upload": ImportUploadForm(), "apply_errors": form.errors}
+        context: dict[str, Any] = {"upload": ImportUploadForm(), "apply_errors": form.errors}
         return admin_page(request, "loyalty/customers_import.html", context, status=422)
     report = services.members_import_audited(
         shop=shop, csv_text=form.cleaned_data["csv_text"], actor=staff_actor(request)

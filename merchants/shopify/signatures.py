@@ -28,7 +28,11 @@ def _hex_hmac(secret: str, message: str) -> str:
     return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
 
-def _pairs(params: Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]) -> list:
+# a query: a mapping or (key, value) pairs, a value being one string or a key's list of them
+QueryParams = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str | Sequence[str]]]
+
+
+def _pairs(params: QueryParams) -> list[tuple[str, list[str]]]:
     items = params.items() if isinstance(params, Mapping) else params
     out: list[tuple[str, list[str]]] = []
     for key, value in items:
@@ -37,7 +41,7 @@ def _pairs(params: Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
     return out
 
 
-def _signed_query(params: Mapping | Iterable[tuple[str, str]]) -> dict[str, str | list[str]]:
+def _signed_query(params: QueryParams) -> dict[str, str | list[str]]:
     """The query as the library signs it: each key's last value (the one views read, so a
     repeated key cannot smuggle a value the signature did not cover), the whole list for a
     ``key[]`` (signed as ``key=["a", "b"]``), without the legacy ``signature``."""
@@ -53,13 +57,13 @@ def _signed_query(params: Mapping | Iterable[tuple[str, str]]) -> dict[str, str 
     return {**single, **listed}
 
 
-def query_hmac_compute(params: Mapping | Iterable[tuple[str, str]], *, secret: str) -> str:
+def query_hmac_compute(params: QueryParams, *, secret: str) -> str:
     """The lower-case hex HMAC the platform puts on an OAuth/app-URL query."""
     return app_session_class(secret=secret).calculate_hmac(_signed_query(params))
 
 
 def query_hmac_valid(
-    params: Mapping | Iterable[tuple[str, str]],
+    params: QueryParams,
     *,
     secret: str,
     max_age: int | None = None,

@@ -25,7 +25,7 @@ def staff_actor(request: HttpRequest) -> str:
 
 def request_shop(request: HttpRequest) -> Shop:
     """The shop ``embedded_admin_required`` authenticated."""
-    return request.shop  # type: ignore[attr-defined,no-any-return]
+    return request.shop  # type: ignore[attr-defined]
 
 
 def admin_page(
@@ -39,7 +39,7 @@ def admin_page(
     """The ``content`` partial for htmx swaps, the whole page for document loads (and for
     htmx's history restore, which wants a full page)."""
     htmx = getattr(request, "htmx", None)
-    partial = bool(htmx) and not htmx.history_restore_request
+    partial = bool(htmx and not htmx.history_restore_request)
     response = render(
         request,
         f"{template}#content" if partial else template,

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypedDict
 
 from rest_framework import serializers
 
 PRODUCT_GID_RE = re.compile(r"^(?:gid://shopify/Product/)?([0-9]{1,19})$")
 # The customer is the token's ``sub``; a body naming one is refused, not silently ignored.
 IDENTITY_FIELDS = ("customer_id", "customer", "customer_gid", "member_id")
-MONEY = {"max_digits": 14, "decimal_places": 2, "min_value": 0}
+
+
+class _MoneyField(TypedDict):
+    max_digits: int
+    decimal_places: int
+    min_value: Decimal
+
+
+MONEY = _MoneyField(max_digits=14, decimal_places=2, min_value=Decimal(0))
 
 
 class CartLineInput(serializers.Serializer):
@@ -19,7 +28,7 @@ class CartLineInput(serializers.Serializer):
     product_id = serializers.CharField(max_length=64, required=False, allow_blank=True)
     quantity = serializers.IntegerField(min_value=1, max_value=100000)
     total = serializers.DecimalField(**MONEY)
-    discount = serializers.DecimalField(**MONEY, required=False, default=0)
+    discount = serializers.DecimalField(**MONEY, required=False, default=Decimal(0))
     gift_card = serializers.BooleanField(required=False, default=False)
 
     def validate_product_id(self, value: str) -> int | None:
@@ -32,9 +41,11 @@ class CartLineInput(serializers.Serializer):
 
 
 class CartSummaryInput(serializers.Serializer):
-    lines = CartLineInput(many=True, max_length=250)
-    order_discount = serializers.DecimalField(**MONEY, required=False, default=0)
-    shipping = serializers.DecimalField(**MONEY, required=False, default=0)
+    # DRF passes ``max_length`` on to the ListSerializer of ``many=True``; the stubs' __init__
+    # does not list it.
+    lines = CartLineInput(many=True, max_length=250)  # type: ignore[call-arg]
+    order_discount = serializers.DecimalField(**MONEY, required=False, default=Decimal(0))
+    shipping = serializers.DecimalField(**MONEY, required=False, default=Decimal(0))
     taxes_included = serializers.BooleanField(required=False, default=False)
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
 

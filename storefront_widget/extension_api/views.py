@@ -64,12 +64,13 @@ class ExtensionApi(APIView):
             return  # a preflight carries no token; it only learns what may be sent
         super().initial(request, *args, **kwargs)
 
-    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    # DRF hands handlers its Request; its own stubs mark APIView.options the same way.
+    def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:  # type: ignore[override]
         return Response(status=204)
 
     def finalize_response(
-        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
-    ) -> HttpResponse:
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)
         for name, value in CORS_HEADERS.items():
             response[name] = value

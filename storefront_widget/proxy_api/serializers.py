@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from rest_framework import serializers
 
-ID_FIELD = {"max_length": 19, "allow_blank": False}
+
+class _IdField(TypedDict):
+    max_length: int
+    allow_blank: bool
+
+
+ID_FIELD = _IdField(max_length=19, allow_blank=False)
 
 
 class RedeemInputSerializer(serializers.Serializer):

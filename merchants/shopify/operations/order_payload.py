@@ -87,8 +87,8 @@ def _discount_codes(
         for alloc in source.get("discountAllocations") or []:
             code = (alloc.get("discountApplication") or {}).get("code")
             if code:
-                amount = Decimal(_shop_amount(alloc.get("allocatedAmountSet")))
-                allocated[code] = allocated.get(code, Decimal(0)) + amount
+                taken = Decimal(_shop_amount(alloc.get("allocatedAmountSet")))
+                allocated[code] = allocated.get(code, Decimal(0)) + taken
     codes = []
     for application in (order.get("discountApplications") or {}).get("nodes") or []:
         code = application.get("code")
