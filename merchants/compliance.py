@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from merchants import inbox
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
+from merchants.services import uninstall_apply
 
 DATA_REQUEST = "customers/data_request"
 CUSTOMER_REDACT = "customers/redact"
@@ -250,7 +251,7 @@ def shop_redact_fulfil(*, delivery: WebhookDelivery) -> ComplianceRequest | None
     shop = delivery.shop
     if delivery.triggered_at and shop.installed_at and delivery.triggered_at < shop.installed_at:
         return None
-    inbox.uninstall_apply(shop=shop, triggered_at=delivery.triggered_at)
+    uninstall_apply(shop=shop, triggered_at=delivery.triggered_at)
     _privacy().shop_data_erase(shop=shop)
     with transaction.atomic():
         deliveries, _ = WebhookDelivery.objects.filter(shop=shop).exclude(pk=delivery.pk).delete()

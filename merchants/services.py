@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import transaction
 from django.utils import timezone
@@ -146,3 +149,43 @@ def shop_access_token(*, shop: Shop) -> str:
         shop.access_token_expires_at = fresh.access_token_expires_at
         shop.refresh_token_encrypted = fresh.refresh_token_encrypted
     return shop.access_token
+
+
+def shop_details_apply(*, shop: Shop, details: Mapping[str, Any]) -> list[str]:
+    """Copy the shop's name, email, currency, IANA time zone (and plan name) from a
+    shop/update payload or the Admin API; missing or invalid values are left alone.
+    Returns the fields changed."""
+    changes: dict[str, str] = {}
+    for field in ("name", "email", "plan_name"):
+        value = details.get(field)
+        if isinstance(value, str) and value:
+            changes[field] = value[: 64 if field == "plan_name" else 255]
+    currency = details.get("currency")
+    if isinstance(currency, str) and len(currency) == 3 and currency.isalpha():
+        changes["currency"] = currency.upper()
+    tz = details.get("iana_timezone")
+    if isinstance(tz, str) and 0 < len(tz) <= 64:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+        else:
+            changes["iana_timezone"] = tz
+    changes = {k: v for k, v in changes.items() if getattr(shop, k) != v}
+    if changes:
+        Shop.objects.filter(pk=shop.pk).update(**changes, updated_at=timezone.now())
+        for field, value in changes.items():
+            setattr(shop, field, value)
+    return sorted(changes)
+
+
+def uninstall_apply(*, shop: Shop, triggered_at: datetime | None) -> bool:
+    """app/uninstalled: deactivate the shop unless it is already, or unless the delivery is
+    older than the shop's latest install (a late retry must not undo a reinstall)."""
+    if shop.uninstalled_at is not None:
+        return False
+    installed_at = shop.installed_at
+    if triggered_at is not None and installed_at is not None and triggered_at < installed_at:
+        return False
+    shop_uninstall(shop=shop)
+    return True

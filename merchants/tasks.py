@@ -11,6 +11,7 @@ from django.core.cache import cache
 from merchants import inbox
 from merchants.errors import BeamError
 from merchants.models import Shop
+from merchants.services import shop_details_apply
 
 logger = logging.getLogger(__name__)
 
@@ -76,4 +77,4 @@ def shop_details_sync(shop_id: int) -> list[str]:
     except BeamError as exc:
         logger.warning("shop details not synced for %s: %s", shop.domain, exc)
         return []
-    return inbox.shop_details_apply(shop=shop, details=dataclasses.asdict(details))
+    return shop_details_apply(shop=shop, details=dataclasses.asdict(details))

@@ -40,6 +40,7 @@ from django.views.decorators.csrf import csrf_exempt
 from merchants import inbox
 from merchants.domains import shop_domain_normalise
 from merchants.models import Shop
+from merchants.services import uninstall_apply
 from merchants.shopify.signatures import webhook_hmac_valid
 
 _SHOP_FIELDS = ("id", "domain", "installed_at", "uninstalled_at", "access_token_encrypted")
@@ -297,5 +298,5 @@ def webhook_receive(request: HttpRequest, *, topics: frozenset[str]) -> JsonResp
     answer = delivery_store(checked)
     if checked.topic == inbox.APP_UNINSTALLED and answer.status == 200:
         # Stop API calls now, not when the queue gets to it; data stays until shop/redact.
-        inbox.uninstall_apply(shop=checked.shop, triggered_at=checked.triggered_at)
+        uninstall_apply(shop=checked.shop, triggered_at=checked.triggered_at)
     return _json(answer)
