@@ -8,10 +8,9 @@ from celery import shared_task
 
 from loyalty import services
 from loyalty.errors import RedemptionIssueRetry
+from loyalty.services.redemptions import REDEMPTION_ISSUE_MAX_RETRIES, redemption_issue_backoff
 
 logger = logging.getLogger(__name__)
-
-REDEMPTION_ISSUE_MAX_RETRIES = 5
 
 
 @shared_task(bind=True, max_retries=REDEMPTION_ISSUE_MAX_RETRIES)
@@ -28,7 +27,7 @@ def redemption_issue(self, redemption_id: int) -> str:
             if self.request.is_eager or self.request.called_directly:
                 retries += 1
                 continue
-            countdown = min(300, 5 * 2**retries)
+            countdown = redemption_issue_backoff(retries).total_seconds()
             raise self.retry(exc=exc, countdown=countdown) from exc
         return redemption.status
 
@@ -58,6 +57,13 @@ def points_expire_due() -> list[int]:
     """Periodic: expire inactive balances and record expiry warnings."""
     expired, warned = services.points_expire_due()
     return [expired, warned]
+
+
+@shared_task
+def redemptions_pending_sweep() -> int:
+    """Periodic: re-enqueue pending redemptions whose task is overdue; past the retry
+    budget, issue or refund them."""
+    return services.redemptions_pending_sweep()
 
 
 @shared_task

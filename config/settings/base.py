@@ -151,6 +151,10 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-retry-due": {"task": "merchants.tasks.webhooks_drain", "schedule": 30.0},
     "orders-reconcile": {"task": "merchants.tasks.orders_reconcile_all", "schedule": 900.0},
     "points-pending-release": {"task": "loyalty.tasks.pending_release_due", "schedule": 300.0},
+    "redemptions-pending-sweep": {
+        "task": "loyalty.tasks.redemptions_pending_sweep",
+        "schedule": 60.0,
+    },
     "redemptions-expire": {"task": "loyalty.tasks.redemptions_expire_due", "schedule": 900.0},
     "points-expire": {"task": "loyalty.tasks.points_expire_due", "schedule": 3600.0},
     "ledger-verify": {"task": "loyalty.tasks.ledger_verify", "schedule": 86400.0},

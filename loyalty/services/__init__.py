@@ -92,6 +92,7 @@ from loyalty.services.redemptions import (
     redemption_issue,
     redemption_release,
     redemptions_expire_due,
+    redemptions_pending_sweep,
     reward_redeem,
 )
 
@@ -162,6 +163,7 @@ __all__ = [
     "redemption_release",
     "redemptions_attribute",
     "redemptions_expire_due",
+    "redemptions_pending_sweep",
     "refund_webhook_process",
     "reward_create",
     "reward_redeem",

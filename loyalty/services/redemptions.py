@@ -267,9 +267,23 @@ def _redemption_create_in_store(redemption: Redemption) -> str:
     return created.id
 
 
+# The saga's retry budget: attempts after the first. The attempt that finds the budget spent
+# is final: it refunds unless the store has the code (whoever runs it: task or sweeper).
+REDEMPTION_ISSUE_MAX_RETRIES = 5
+# How late a pending redemption's next attempt may be before the sweeper assumes its task
+# message was lost and takes it up.
+PENDING_SWEEP_GRACE = timedelta(minutes=1)
+
+
+def redemption_issue_backoff(retries: int) -> timedelta:
+    """The wait before retry number ``retries + 1`` (bounded exponential backoff)."""
+    return timedelta(seconds=min(300, 5 * 2**retries))
+
+
 def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
     """Create the redemption's discount (the saga's second step). Runs outside any
-    transaction: no row lock is held across the platform call.
+    transaction: no row lock is held across the platform call. Every attempt counts against
+    ``REDEMPTION_ISSUE_MAX_RETRIES`` and stamps ``updated_at`` (what the sweeper watches).
 
     A rejection refunds the points; a transient error raises ``RedemptionIssueRetry`` until
     ``final_attempt``, then refunds. Before creating again after an earlier attempt, the code
@@ -280,7 +294,10 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
     if redemption.status != Redemption.Status.PENDING:
         return redemption
     earlier_attempt = redemption.attempts > 0
-    Redemption.objects.filter(pk=redemption.pk).update(attempts=F("attempts") + 1)
+    final_attempt = final_attempt or redemption.attempts >= REDEMPTION_ISSUE_MAX_RETRIES
+    Redemption.objects.filter(pk=redemption.pk).update(
+        attempts=F("attempts") + 1, updated_at=timezone.now()
+    )
     is_code = redemption.reward.kind != Reward.Kind.STORE_CREDIT
     try:
         if earlier_attempt:
@@ -329,6 +346,37 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
             error=f"store unavailable: {exc}",
         )
     return _redemption_mark_issued(redemption, discount_id=discount_id)
+
+
+def redemptions_pending_sweep(*, now: datetime | None = None) -> int:
+    """Take up pending redemptions whose issue task is overdue (its message lost, its worker
+    killed): re-enqueue them, each sweep counting as an attempt, and once the retry budget
+    is spent run the final attempt here, which issues the code or refunds the points. A
+    redemption is overdue ``PENDING_SWEEP_GRACE`` after its next retry was due; the claim
+    is a conditional update, so concurrent sweeps take each redemption once."""
+    from loyalty import tasks
+
+    now = now or timezone.now()
+    stale = Redemption.objects.filter(
+        status=Redemption.Status.PENDING, updated_at__lte=now - PENDING_SWEEP_GRACE
+    ).values_list("pk", "attempts", "updated_at")
+    swept = 0
+    for pk, attempts, updated_at in stale:
+        wait = redemption_issue_backoff(attempts - 1) if attempts else timedelta(0)
+        if updated_at + wait + PENDING_SWEEP_GRACE > now:
+            continue  # a retry is still scheduled
+        claimed = Redemption.objects.filter(
+            pk=pk, status=Redemption.Status.PENDING, attempts=attempts, updated_at=updated_at
+        ).update(updated_at=now)
+        if not claimed:
+            continue
+        if attempts >= REDEMPTION_ISSUE_MAX_RETRIES:
+            redemption_issue(redemption_id=pk, final_attempt=True)
+        else:
+            Redemption.objects.filter(pk=pk).update(attempts=F("attempts") + 1)
+            tasks.redemption_issue.delay(pk)
+        swept += 1
+    return swept
 
 
 def _redemption_mark_issued(redemption: Redemption, *, discount_id: str) -> Redemption:
