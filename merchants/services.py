@@ -118,23 +118,76 @@ def _needs_refresh(shop: Shop) -> bool:
     return expires is not None and expires - TOKEN_REFRESH_MARGIN <= timezone.now()
 
 
+def shop_needs_token_exchange(shop: Shop) -> bool:
+    """The shop's expiring token is dead and cannot be refreshed (the platform refused the
+    refresh): only a token exchange at the next admin load brings the shop back."""
+    expires = shop.access_token_expires_at
+    return (
+        shop.is_active
+        and not shop.refresh_token_encrypted
+        and expires is not None
+        and expires <= timezone.now()
+    )
+
+
+def _shop_write_lock(shop_id: int) -> Shop:
+    """The shop's row lock, taken by writing the row first. On SQLite ``select_for_update``
+    is a no-op and a transaction that has only read cannot write once another connection
+    committed (``database is locked``): the token the platform just issued would be lost
+    and the used refresh token refused for ever. Writing first holds the write lock before
+    the platform call, so storing the new pair cannot fail on a lock."""
+    Shop.objects.filter(pk=shop_id).update(updated_at=timezone.now())
+    return shop_qs_select_for_update().get(pk=shop_id)
+
+
 def shop_token_refresh(*, shop: Shop, force: bool = False) -> Shop:
     """Refresh the shop's access token under its row lock, so concurrent callers refresh
     once: the second one finds a fresh token (or, with ``force``, a token other than the one
-    it saw) and uses it. The new pair is stored in the same transaction."""
+    it saw) and uses it. The new pair is stored in the same transaction, the first write
+    after the platform's answer. A refused refresh raises ``TokenGrantRejected`` and leaves
+    the shop needing a token exchange (``shop_needs_token_exchange``), which the next admin
+    load performs; until then no refresh is attempted."""
     seen_token = shop.access_token_encrypted
+    rejected: oauth.TokenGrantRejected | None = None
     with transaction.atomic():
-        locked = shop_qs_select_for_update().get(pk=shop.pk)
+        locked = _shop_write_lock(shop.pk)
         if locked.uninstalled_at is not None or not locked.access_token_encrypted:
             raise ShopNotInstalled(f"{locked.domain} is not installed")
         changed_meanwhile = locked.access_token_encrypted != seen_token
         if changed_meanwhile or (not force and not _needs_refresh(locked)):
             return locked
         if not locked.refresh_token_encrypted:
+            if shop_needs_token_exchange(locked):
+                raise oauth.TokenGrantRejected(
+                    f"{locked.domain}: the token expired and its refresh was refused; "
+                    "open Beam from the store admin to reconnect"
+                )
             # A non-expiring (legacy) token cannot be refreshed; the caller sees the 401.
             return locked
-        grant = oauth.token_refresh(shop_domain=locked.domain, refresh_token=locked.refresh_token)
-        locked.save(update_fields=_grant_apply(locked, grant))
+        try:
+            grant = oauth.token_refresh(
+                shop_domain=locked.domain, refresh_token=locked.refresh_token
+            )
+        except oauth.TokenGrantRejected as exc:
+            rejected = exc
+            locked.refresh_token_encrypted = ""
+            locked.refresh_token_expires_at = None
+            now = timezone.now()
+            expires = locked.access_token_expires_at
+            locked.access_token_expires_at = min(expires, now) if expires else now
+            locked.save(
+                update_fields=[
+                    "refresh_token_encrypted",
+                    "refresh_token_expires_at",
+                    "access_token_expires_at",
+                    "updated_at",
+                ]
+            )
+        else:
+            locked.save(update_fields=_grant_apply(locked, grant))
+    if rejected is not None:
+        logger.warning("shop token refresh refused: %s: %s", locked.domain, rejected)
+        raise rejected
     logger.info("shop token refreshed: %s", locked.domain)
     return locked
 

@@ -161,7 +161,7 @@ class AdminClient:
             raise ShopNotInstalled(f"{self.shop.domain} is not installed")
         from merchants import services  # late: services imports the shopify package
 
-        token = services.shop_access_token(shop=self.shop)
+        token = self._access_token(services)
         url = graphql_url(self.shop.domain)
         body = {"query": document, "variables": variables or {}}
         waited = 0.0
@@ -243,6 +243,16 @@ class AdminClient:
         return payload
 
     # -- retries --------------------------------------------------------------------------
+
+    def _access_token(self, services: Any) -> str:
+        """The token to call with, refreshed first when about to expire; a refused refresh
+        is an auth error like a refused 401 refresh (callers handle platform errors)."""
+        from merchants.shopify.oauth import TokenGrantRejected
+
+        try:
+            return str(services.shop_access_token(shop=self.shop))
+        except TokenGrantRejected as exc:
+            raise ShopifyAuthError(f"{self.shop.domain}: token refresh refused: {exc}") from exc
 
     def _token_refresh(self, services: Any, old_token: str) -> str:
         from merchants.shopify.oauth import TokenGrantRejected

@@ -28,7 +28,7 @@ from merchants.auth import (
 from merchants.domains import shop_domain_normalise
 from merchants.errors import BeamError
 from merchants.models import Shop
-from merchants.services import shop_install_by_token_exchange
+from merchants.services import shop_install_by_token_exchange, shop_needs_token_exchange
 from merchants.shopify import oauth
 from merchants.shopify.session_tokens import SessionTokenInvalid, session_token_verify
 from merchants.shopify.signatures import query_hmac_valid, timestamp_fresh
@@ -44,7 +44,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
-def _admin_home_response(request: HttpRequest, shop: Shop) -> HttpResponse:
+def _admin_home_response(
+    request: HttpRequest, shop: Shop, *, reconnected: bool = False
+) -> HttpResponse:
     granted = sorted(shop.granted_scopes)
     missing = oauth.scopes_missing(granted)
     context = {
@@ -52,6 +54,7 @@ def _admin_home_response(request: HttpRequest, shop: Shop) -> HttpResponse:
         "granted_scopes": granted,
         "missing_scopes": missing,
         "reinstall_url": settings.SHOPIFY_APP_URL + install_url(shop.domain),
+        "reconnected": reconnected,
     }
     if missing:
         return render(request, "merchants/scopes_missing.html", context, status=403)
@@ -64,7 +67,8 @@ def _admin_home_response(request: HttpRequest, shop: Shop) -> HttpResponse:
 def app_home(request: HttpRequest) -> HttpResponse:
     """The App URL. Without platform parameters: the public home. With them: verify the
     query HMAC and the ``id_token``, install through token exchange when the shop is not
-    installed yet, then show the embedded admin home."""
+    installed yet (or when its token's refresh was refused: reconnect, and say so), then
+    show the embedded admin home."""
     params = request.GET
     if not any(key in params for key in ("shop", "hmac", ID_TOKEN_PARAM)):
         return render(request, "merchants/home.html")
@@ -118,13 +122,16 @@ def app_home(request: HttpRequest) -> HttpResponse:
         )
 
     shop = Shop.objects.filter(domain=claims.shop_domain).first()
-    if shop is None or not shop.is_active:
+    reconnected = shop is not None and shop_needs_token_exchange(shop)
+    if shop is None or not shop.is_active or reconnected:
         try:
             shop = shop_install_by_token_exchange(domain=claims.shop_domain, session_token=id_token)
         except BeamError as exc:
             return grant_error_page(request, exc, claims.shop_domain)
+        if reconnected:
+            logger.info("shop reconnected by token exchange: %s", shop.domain)
     request_shop_set(request, shop, claims)
-    return _admin_home_response(request, shop)
+    return _admin_home_response(request, shop, reconnected=reconnected)
 
 
 def _shop_is_active(shop_domain: str) -> bool:

@@ -10,13 +10,28 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from merchants.errors import ShopNotInstalled
+from merchants.errors import ShopifyAuthError, ShopNotInstalled
 from merchants.models import Shop
-from merchants.services import shop_access_token, shop_token_refresh, shop_uninstall
+from merchants.services import (
+    shop_access_token,
+    shop_needs_token_exchange,
+    shop_token_refresh,
+    shop_uninstall,
+)
+from merchants.shopify.client import AdminClient
 from merchants.shopify.oauth import TokenGrantRejected
-from tests.merchants.embedded_helpers import installed_shop, token_response, token_url
+from tests.merchants.embedded_helpers import (
+    HTML,
+    SHOP,
+    installed_shop,
+    session_token,
+    signed_query,
+    token_response,
+    token_url,
+)
 
 
 def _expired_shop() -> Shop:
@@ -44,6 +59,30 @@ def test_refresh_stores_the_new_token_and_the_new_refresh_token(platform_http) -
 
 
 @pytest.mark.django_db
+def test_the_shop_row_is_write_locked_before_the_platform_issues_the_token(platform_http) -> None:
+    """Under ``make run`` (SQLite, WAL) the refresh read the shop, the platform issued a new
+    token, and saving it failed with ``database is locked``: a transaction that has only read
+    cannot write after another connection committed. The row is written first, so the write
+    lock is held across the platform call and storing the new pair cannot fail on it."""
+    shop = _expired_shop()
+    seen: list[list[str]] = []
+
+    def refresh_endpoint(request):
+        seen.append([q["sql"] for q in queries.captured_queries])
+        return 200, {}, json.dumps(token_response("shpat_2", "shprt_2"))
+
+    platform_http.add_callback("POST", token_url(), callback=refresh_endpoint)
+
+    with CaptureQueriesContext(connection) as queries:
+        shop_token_refresh(shop=shop)
+
+    table = Shop._meta.db_table
+    assert len(seen) == 1
+    assert any(sql.startswith(f'UPDATE "{table}"') for sql in seen[0])
+    assert Shop.objects.get(pk=shop.pk).access_token == "shpat_2"
+
+
+@pytest.mark.django_db
 def test_fresh_token_is_not_refreshed(platform_http) -> None:
     shop = installed_shop()
 
@@ -53,8 +92,9 @@ def test_fresh_token_is_not_refreshed(platform_http) -> None:
 
 
 @pytest.mark.django_db
-def test_rejected_refresh_keeps_the_old_pair(platform_http) -> None:
+def test_rejected_refresh_leaves_the_shop_waiting_for_a_token_exchange(platform_http) -> None:
     shop = _expired_shop()
+    expired_at = shop.access_token_expires_at
     platform_http.add("POST", token_url(), status=400, json={"error": "invalid_grant"})
 
     with pytest.raises(TokenGrantRejected):
@@ -62,7 +102,61 @@ def test_rejected_refresh_keeps_the_old_pair(platform_http) -> None:
 
     stored = Shop.objects.get(pk=shop.pk)
     assert stored.access_token == "shpat_old"
-    assert stored.refresh_token == "shprt_old"
+    assert stored.access_token_expires_at == expired_at
+    assert (stored.refresh_token_encrypted, stored.refresh_token_expires_at) == ("", None)
+    assert stored.is_active and shop_needs_token_exchange(stored)
+    # the refused refresh token is never sent again: the next call fails without the platform
+    with pytest.raises(TokenGrantRejected, match="open Beam from the store admin"):
+        shop_access_token(shop=stored)
+    assert len(platform_http.calls) == 1
+
+
+@pytest.mark.django_db
+def test_a_refused_refresh_is_an_auth_error_for_platform_callers(platform_http) -> None:
+    """What a redemption's issue step sees: a platform error it retries and finally refunds,
+    not an unexpected exception that leaves the redemption pending."""
+    shop = _expired_shop()
+    platform_http.add("POST", token_url(), status=400, json={"error": "invalid_grant"})
+
+    with pytest.raises(ShopifyAuthError, match="token refresh refused"):
+        AdminClient(shop).execute("{ shop { name } }")
+    with pytest.raises(ShopifyAuthError, match="token refresh refused"):
+        AdminClient(Shop.objects.get(pk=shop.pk)).execute("{ shop { name } }")
+
+    assert [call.request.url for call in platform_http.calls] == [token_url()]
+
+
+@pytest.mark.django_db
+def test_the_next_admin_load_reconnects_by_token_exchange_and_says_so(
+    client, platform_http
+) -> None:
+    shop = installed_shop(access_token_expires_at=timezone.now() - timedelta(minutes=1))
+    platform_http.add("POST", token_url(), status=400, json={"error": "invalid_grant"})
+    with pytest.raises(TokenGrantRejected):
+        shop_token_refresh(shop=shop)
+    platform_http.replace("POST", token_url(), json=token_response("shpat_X", "shprt_X"))
+
+    def admin_load():
+        query = signed_query(
+            {"shop": SHOP, "host": "YWRtaW4", "embedded": "1", "id_token": session_token()}
+        )
+        return client.get(f"/?{query}", headers=HTML)
+
+    response = admin_load()
+
+    assert response.status_code == 200
+    assert b'id="beam-reconnected"' in response.content
+    body = json.loads(platform_http.calls[-1].request.body)
+    assert body["grant_type"] == "urn:ietf:params:oauth:grant-type:token-exchange"
+    stored = Shop.objects.get(pk=shop.pk)
+    assert (stored.access_token, stored.refresh_token) == ("shpat_X", "shprt_X")
+    assert stored.installed_at == shop.installed_at
+    assert not shop_needs_token_exchange(stored)
+    # reconnected: the next load is an ordinary one
+    response = admin_load()
+    assert response.status_code == 200
+    assert b'id="beam-reconnected"' not in response.content
+    assert len(platform_http.calls) == 2
 
 
 @pytest.mark.django_db

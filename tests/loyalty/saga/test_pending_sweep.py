@@ -128,3 +128,23 @@ def test_budget_spent_with_the_store_down_returns_the_points(member, lost, platf
     assert ledger(member) == [("manual", 1000), ("redeem", -500), ("redeem_refund", 500)]
     assert redemptions_pending_sweep(now=timezone.now() + timedelta(hours=1)) == 0
     assert balance(member) == 1000
+
+
+def test_a_refused_token_refresh_fails_the_redemption_and_returns_the_points(
+    shop, member, reward, redeem, platform_http
+) -> None:
+    """The platform refuses the refresh (its answer to an earlier refresh was lost): the
+    issue step sees an auth error, not a crash that leaves the redemption pending."""
+    shop.access_token_expires_at = timezone.now() - timedelta(minutes=1)
+    shop.refresh_token = "shprt_already_used"
+    shop.save()
+
+    r = redeem(member, reward)
+
+    assert r.status == Redemption.Status.FAILED and "token refresh refused" in r.error
+    assert r.attempts == REDEMPTION_ISSUE_MAX_RETRIES + 1
+    assert not DevDiscountCode.objects.exists()
+    assert balance(member) == 1000
+    assert ledger(member) == [("manual", 1000), ("redeem", -500), ("redeem_refund", 500)]
+    token_calls = [c for c in platform_http.calls if c.request.url.endswith("access_token")]
+    assert len(token_calls) == 1  # the refused refresh token is not sent again
