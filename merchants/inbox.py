@@ -15,9 +15,10 @@ Lifecycle (STYLE rule 10)::
        └── error, attempts < MAX_ATTEMPTS ──┘ (next_attempt_at = now + backoff)
                             └── error, attempts >= MAX_ATTEMPTS ──▶ failed (parked; replay)
 
-While a row is ``processing`` its ``next_attempt_at`` holds the claim's lease deadline: a
-worker that dies leaves a row whose lease runs out, and the next drain counts that as a
-failed attempt and retries it. The handlers are idempotent, so a delivery that is processed
+While a row is ``processing`` its ``next_attempt_at`` holds the claim's lease deadline, a
+short one the working drain renews between runs: a worker that dies leaves a row whose lease
+runs out within seconds, and the next drain counts that as a failed attempt and retries it
+at once. The handlers are idempotent, so a delivery that is processed
 again after a lost lease (or after its batch failed) has no second effect.
 """
 
@@ -73,8 +74,10 @@ ALL_TOPICS = frozenset(WEBHOOK_TOPICS) | COMPLIANCE_TOPICS
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30
 BACKOFF_CAP_SECONDS = 3600
-# A claim older than this is considered abandoned (the worker died) and is retried.
-PROCESSING_LEASE = timedelta(minutes=10)
+# A claim not renewed for this long is abandoned (its worker died) and retried at once; the
+# drain renews its batch's claim between runs once less than LEASE_RENEW_MARGIN is left.
+PROCESSING_LEASE = timedelta(seconds=30)
+LEASE_RENEW_MARGIN = timedelta(seconds=20)
 DRAIN_BATCH_SIZE = 500
 # A single drain stops claiming after this long so a task never runs unbounded.
 DRAIN_TIME_BUDGET_SECONDS = 120.0
@@ -286,8 +289,9 @@ def _due_ids_lock(*, now: datetime, shop: Shop | None, limit: int) -> list[int]:
 
 
 def deliveries_reclaim_abandoned(*, now: datetime | None = None) -> int:
-    """Count a run-out claim (its worker died) as a failed attempt, so it is retried with
-    backoff and, if it keeps killing workers, parked like any other failure."""
+    """Count a run-out claim (its worker died) as a failed attempt, retried at once (the
+    delivery is probably not the cause) and, if it keeps killing workers, parked like any
+    other failure."""
     now = now or timezone.now()
     reclaimed = 0
     with transaction.atomic():
@@ -303,6 +307,7 @@ def deliveries_reclaim_abandoned(*, now: datetime | None = None) -> int:
                 lease=row.next_attempt_at,
                 error="ProcessingLeaseExpired: the worker processing it stopped",
                 now=now,
+                backoff=False,
             )
     return reclaimed
 
@@ -333,6 +338,19 @@ def deliveries_claim(
                 ).values_list("pk", flat=True)
             )
     return ids, lease
+
+
+def _lease_renew(ids: list[int], *, lease: datetime) -> datetime:
+    """Extend this worker's claim on ``ids`` once less than ``LEASE_RENEW_MARGIN`` is left;
+    returns the lease to use from now on. Rows it no longer holds are not touched."""
+    now = timezone.now()
+    if lease - now > LEASE_RENEW_MARGIN:
+        return lease
+    renewed = now + PROCESSING_LEASE
+    WebhookDelivery.objects.filter(
+        pk__in=ids, status=Status.PROCESSING, next_attempt_at=lease
+    ).update(next_attempt_at=renewed)
+    return renewed
 
 
 def _claim_one(delivery_id: int, *, now: datetime) -> datetime | None:
@@ -377,13 +395,16 @@ def _failure_record(
     error: BaseException | str,
     now: datetime,
     permanent: bool = False,
+    backoff: bool = True,
 ) -> int:
-    """Count a failed attempt: back to ``received`` with backoff, or parked as ``failed``."""
+    """Count a failed attempt: back to ``received`` (due after the backoff, or at once), or
+    parked as ``failed``."""
     attempts = delivery.attempts + 1
     if permanent or attempts >= MAX_ATTEMPTS:
         status, next_attempt_at = Status.FAILED, None
     else:
-        status, next_attempt_at = Status.RECEIVED, now + backoff_delay(attempts)
+        delay = backoff_delay(attempts) if backoff else timedelta(0)
+        status, next_attempt_at = Status.RECEIVED, now + delay
     return WebhookDelivery.objects.filter(
         pk=delivery.pk, status=Status.PROCESSING, next_attempt_at=lease
     ).update(
@@ -490,12 +511,14 @@ def _claimed_batch_run(ids: list[int], *, lease: datetime) -> int:
         by_shop.setdefault(delivery.shop_id, []).append(delivery)
     for shop_deliveries in by_shop.values():
         for handler, run in _handler_runs(shop_deliveries):
+            lease = _lease_renew(ids, lease=lease)
             if handler is not None and len(run) > 1:
                 shop = run[0].shop
                 shop.refresh_from_db(fields=["uninstalled_at"])  # an earlier run may uninstall
                 if shop.is_active and _batch_handle(handler, shop, run, lease=lease):
                     continue
             for delivery in run:
+                lease = _lease_renew(ids, lease=lease)
                 _delivery_run(delivery, lease=lease)
     return len(deliveries)
 

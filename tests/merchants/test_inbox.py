@@ -141,7 +141,7 @@ def test_unknown_topic_is_parked_at_once(shop: Shop) -> None:
     assert "DeliveryUnprocessable" in delivery.last_error
 
 
-def test_abandoned_claim_is_counted_as_a_failed_attempt_and_retried(
+def test_abandoned_claim_is_counted_as_a_failed_attempt_and_retried_at_once(
     shop: Shop, loyalty: LoyaltyCalls
 ) -> None:
     abandoned = record(shop, order_id=1)
@@ -151,25 +151,72 @@ def test_abandoned_claim_is_counted_as_a_failed_attempt_and_retried(
         status="processing", next_attempt_at=now - timedelta(seconds=1)
     )
     WebhookDelivery.objects.filter(pk=held.pk).update(
-        status="processing", next_attempt_at=now + timedelta(minutes=5)
+        status="processing", next_attempt_at=now + timedelta(seconds=25)
     )
 
-    assert inbox.deliveries_drain().processed == 0
+    assert inbox.deliveries_reclaim_abandoned(now=now) == 1
 
     abandoned.refresh_from_db()
     held.refresh_from_db()
-    assert abandoned.status == "received"
-    assert abandoned.attempts == 1
+    assert (abandoned.status, abandoned.attempts) == ("received", 1)
     assert abandoned.last_error.startswith("ProcessingLeaseExpired")
-    assert abandoned.next_attempt_at > now
+    assert abandoned.next_attempt_at == now  # its worker died: no backoff
     assert held.status == "processing"
     assert loyalty.calls == []
 
-    make_due(abandoned)
     assert inbox.deliveries_drain().processed == 1
     abandoned.refresh_from_db()
+    held.refresh_from_db()
     assert abandoned.status == "succeeded"
+    assert held.status == "processing"
     assert len(loyalty.calls) == 1
+
+
+def test_a_killed_workers_batch_is_credited_seconds_later(
+    shop: Shop, loyalty: LoyaltyCalls
+) -> None:
+    """A worker claimed a batch and was SIGKILLed: nothing renews its claim, so the next
+    drain half a minute later takes the deliveries over (it waited ten minutes before)."""
+    deliveries = [record(shop, order_id=n) for n in (1, 2, 3)]
+    killed_at = timezone.now() - inbox.PROCESSING_LEASE - timedelta(seconds=1)
+    ids, lease = inbox.deliveries_claim(now=killed_at)
+    assert sorted(ids) == sorted(d.pk for d in deliveries)
+    assert lease == killed_at + timedelta(seconds=30)
+
+    assert inbox.deliveries_drain().processed == 3
+
+    statuses = WebhookDelivery.objects.order_by("pk").values_list("status", "attempts")
+    assert list(statuses) == [("succeeded", 1)] * 3
+    assert len(loyalty.calls) == 3
+
+
+def test_a_working_drain_renews_its_claim_between_runs(
+    shop: Shop, loyalty: LoyaltyCalls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that outlives the short lease keeps it: no other drain takes it over."""
+    order, customer = record(shop, order_id=1), record(shop, "customers/create", order_id=2)
+    ids, lease = inbox.deliveries_claim(now=timezone.now() - timedelta(seconds=25))
+    seen: list[tuple[str, Any, int]] = []
+
+    def customer_webhook_process(**kwargs: Any) -> None:
+        row = WebhookDelivery.objects.get(pk=customer.pk)
+        reclaimed = inbox.deliveries_reclaim_abandoned(now=lease + timedelta(seconds=1))
+        seen.append((row.status, row.next_attempt_at, reclaimed))
+
+    monkeypatch.setattr("loyalty.services.customer_webhook_process", customer_webhook_process)
+    started = timezone.now()
+
+    assert inbox.deliveries_drain().processed == 0  # another drain: the batch is held
+    assert inbox._claimed_batch_run(ids, lease=lease) == 2
+
+    ((status, renewed, reclaimed),) = seen
+    assert (status, reclaimed) == ("processing", 0)
+    assert renewed >= started + inbox.PROCESSING_LEASE
+    statuses = WebhookDelivery.objects.filter(pk__in=[order.pk, customer.pk]).values_list(
+        "status", "attempts"
+    )
+    assert sorted(statuses) == [("succeeded", 0), ("succeeded", 0)]
+    assert loyalty.names() == ["order_webhook_process"]
 
 
 def test_delivery_process_does_not_touch_a_delivery_another_worker_holds(
