@@ -135,6 +135,20 @@ class EarningForm(forms.Form):
         label="When a refund takes back points already spent",
         choices=LoyaltyProgram.NegativePolicy.choices,
     )
+    guest_link_window_days = forms.IntegerField(
+        label="Guest order window (days)",
+        min_value=0,
+        max_value=365,
+        help_text=(
+            "Orders placed without an account earn when the shopper signs up within this many"
+            " days of placing them (counted from the order's date)."
+        ),
+    )
+    test_orders_earn = forms.BooleanField(
+        label="Test orders earn points",
+        required=False,
+        help_text="Orders paid with a test gateway. Off by default: they are not real sales.",
+    )
 
 
 class ExpiryForm(forms.Form):

@@ -51,7 +51,10 @@ class LoyaltyProgram(models.Model):
     negative_balance_policy = models.CharField(
         max_length=40, choices=NegativePolicy.choices, default=NegativePolicy.DEDUCT_TO_ZERO
     )
+    # Guest orders placed at most this many days before the shopper's sign-up are credited.
     guest_link_window_days = models.PositiveIntegerField(default=30)
+    # Orders the platform marks ``"test": true`` (test gateways) earn only when this is set.
+    test_orders_earn = models.BooleanField(default=False)
     expiry_days = models.PositiveIntegerField(null=True, blank=True)
     expiry_warning_days = models.PositiveIntegerField(default=14)
     # Look and words of the launcher, panel and landing page; validated and completed with

@@ -35,7 +35,9 @@ Customers (the range's acquisition cohort, lifetime to date)
     per-customer figures describe the customers *whose first counted order was placed in the
     range*, with all their counted orders to date:
     *Member / non-member*: a customer is a member when their loyalty account was created at
-    or before their first order (enrolled before buying); the others are non-members.
+    or before their first order (enrolled before buying), compared at the precision of the
+    order's time (an account created within the second an order is stamped with counts as
+    before it); the others are non-members.
     *Repeat-customer rate*: the share of those customers with two or more orders.
     *Purchase frequency*: their orders ÷ their number. *Customer lifetime value*: their
     revenue ÷ their number.

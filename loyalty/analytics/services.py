@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import connections, models, transaction
 from django.db.models import BooleanField, Case, Count, F, Max, Min, Q, Sum, When
 from django.db.models import Value as V
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import Coalesce, TruncDate, TruncSecond
 from django.utils import timezone
 
 from loyalty.analytics.errors import InvalidPlanPrice
@@ -236,8 +236,14 @@ def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, ids: set[int] | None) -> i
         a_first_day=TruncDate(Min("placed_at"), tzinfo=zone),
         a_last=Max("placed_at"),
         a_enrolled=Min("member__created_at"),
+        # Order times are as precise as their payload (whole seconds from the platform);
+        # an enrolment within the very second an order is stamped with is not after it.
+        a_enrolled_second=TruncSecond(Min("member__created_at"), tzinfo=UTC),
         a_member=Case(
-            When(Q(a_enrolled__lte=F("a_first")), then=V(True)),
+            When(
+                Q(a_enrolled__lte=F("a_first")) | Q(a_enrolled_second=F("a_first")),
+                then=V(True),
+            ),
             default=V(False),
             output_field=BooleanField(),
         ),

@@ -17,6 +17,9 @@ Rules (see also the docstrings of the functions applying them):
   adjustments' amounts (a negative adjustment is money given back). The order's reversed
   points are ``round_half_up(earned * min(1, refunded base so far / order base))``, computed
   on the running total so several partial refunds never reverse more than the order earned.
+* Test orders: an order the platform marks ``"test": true`` (a test gateway's) earns
+  nothing unless the program's ``test_orders_earn`` is set; like any order of a disabled
+  program it is kept NOT_ELIGIBLE with the points it would have earned.
 * Negative balance: ``deduct_to_zero_record_shortfall`` (default) takes what the balance has
   and records the rest on ``LoyaltyOrder.points_shortfall``; ``allow_negative`` lets the
   balance go below zero (and marks the member so the database check permits it).
@@ -44,6 +47,12 @@ def points_round(value: Decimal, rounding: str) -> int:
         LoyaltyProgram.Rounding.UP: ROUND_CEILING,
     }[LoyaltyProgram.Rounding(rounding)]
     return int(value.quantize(Decimal(1), rounding=mode))
+
+
+def order_may_earn(*, program: LoyaltyProgram, payload: dict[str, Any]) -> bool:
+    """Whether a triggered order earns at all: the program is on, and a test order only
+    when the merchant lets test orders earn (off by default: they are not real sales)."""
+    return program.enabled and (program.test_orders_earn or payload.get("test") is not True)
 
 
 @dataclass

@@ -22,7 +22,7 @@ batch run again with that key treated as posted, which is what ``ledger_post`` d
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TypeVar
 
 from django.db import transaction
@@ -146,7 +146,7 @@ def guest_orders_link(*, shop: Shop, member: Member, program: LoyaltyProgram) ->
         return 0
 
     def run(taken: set[str]) -> int:
-        orders = _guest_orders_lock(shop, program, {member.email}, {})
+        orders = _guest_orders_lock(shop, {member.email}, {})
         locked = member_qs_select_for_update().get(pk=member.pk)
         state = CreditState(
             shop=shop,
@@ -227,7 +227,7 @@ def _state_load(
     ]
     emails = {m.email for m in new if m.email}
     if emails:
-        orders.update(_guest_orders_lock(shop, program, emails, orders))
+        orders.update(_guest_orders_lock(shop, emails, orders))
     created = {pk for (pk,) in rows_insert(new, conflict=("shop", "customer_id"))}
     pks = {o.member_id for o in orders.values() if o.member_id is not None} | created
     pks |= set(known.values())
@@ -265,16 +265,12 @@ def _state_load(
 
 
 def _guest_orders_lock(
-    shop: Shop, program: LoyaltyProgram, emails: set[str], held: dict[int, LoyaltyOrder]
+    shop: Shop, emails: set[str], held: dict[int, LoyaltyOrder]
 ) -> dict[int, LoyaltyOrder]:
-    """Lock the guest orders new members with these emails may claim (not already held)."""
-    since = timezone.now() - timedelta(days=program.guest_link_window_days)
+    """Lock the guest orders new members with these emails may claim (not already held);
+    which of them the window admits is ``guest_link``'s rule, applied once, in the fold."""
     found = order_qs_select_for_update().filter(
-        shop=shop,
-        state=LoyaltyOrder.State.GUEST,
-        member__isnull=True,
-        email__in=emails,
-        triggered_at__gte=since,
+        shop=shop, state=LoyaltyOrder.State.GUEST, member__isnull=True, email__in=emails
     )
     return {o.order_id: o for o in found if o.order_id not in held}
 

@@ -23,7 +23,7 @@ from loyalty.models import (
     OrderRefund,
 )
 from loyalty.payloads import OrderFacts, RefundFacts
-from loyalty.rules.earning import earning_compute, refund_bases_compute
+from loyalty.rules.earning import earning_compute, order_may_earn, refund_bases_compute
 from loyalty.rules.reversal import order_reversal_plan
 from loyalty.services.ledger import (
     AVAILABLE,
@@ -178,7 +178,7 @@ def order_fold(state: CreditState, plan: CreditPlan, delivery: Delivery, facts: 
         order.multiplier = earning.multiplier
         order.points_due = earning.points
         order.triggered_at = when
-        if not program.enabled:
+        if not order_may_earn(program=program, payload=payload):
             order.state = LoyaltyOrder.State.NOT_ELIGIBLE
         elif order.member_id is None:
             order.state = GUEST
@@ -342,17 +342,24 @@ def guest_link(state: CreditState, plan: CreditPlan, member: Member) -> int:
     member's email placed within the window, in pk order."""
     if not member.email:
         return 0
-    since = state.now - timedelta(days=state.program.guest_link_window_days)
     linked = 0
     for order in sorted(state.guests.pop(member.email.lower(), []), key=lambda o: o.pk):
         if (
             order.state == GUEST
             and order.member_id is None
-            and order.triggered_at is not None
-            and order.triggered_at >= since
+            and guest_order_in_window(order, program=state.program, now=state.now)
         ):
             order.member_id = member.pk
             order.customer_id = member.customer_id
             _order_credit(state, plan, order)
             linked += 1
     return linked
+
+
+def guest_order_in_window(order: LoyaltyOrder, *, program: LoyaltyProgram, now: datetime) -> bool:
+    """Whether a guest order was placed within the link window before ``now``: counted from
+    the order's own time (``processed_at``, else ``created_at``), not from when its delivery
+    arrived, so an old order delivered late is not linked; the trigger time stands in only
+    for a payload without either."""
+    placed = order.placed_at or order.triggered_at
+    return placed is not None and placed >= now - timedelta(days=program.guest_link_window_days)

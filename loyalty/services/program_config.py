@@ -49,6 +49,7 @@ PROGRAM_EDITABLE_FIELDS = (
     "welcome_points",
     "negative_balance_policy",
     "guest_link_window_days",
+    "test_orders_earn",
     "expiry_days",
     "expiry_warning_days",
 )

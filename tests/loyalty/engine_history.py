@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -45,6 +46,8 @@ class Program:
     welcome: int
     minimum: Decimal
     enabled: bool
+    test_orders_earn: bool = False
+    guest_window: int = 30  # days
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,8 @@ class Order:
     taxes_included: bool
     currency: str
     paid_fulfilled: bool  # the orders/paid payload says fulfillment_status "fulfilled"
+    test: bool = False  # the platform's ``"test": true`` (a test gateway's order)
+    placed_days_ago: int = 0  # its created_at / processed_at, days before it is delivered
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,10 @@ def order_payload(order: Order, *, fulfilled: bool) -> dict[str, Any]:
         total_price_set=_money(total, cur),
         discount_codes=[],
         fulfillment_status="fulfilled" if fulfilled else None,
+        test=order.test,
     )
+    placed = datetime.now(UTC) - timedelta(days=order.placed_days_ago)
+    payload["created_at"] = payload["processed_at"] = placed.isoformat()
     if order.customer_id is None:
         payload["customer"] = None
     else:
@@ -277,6 +285,8 @@ def programs(draw: st.DrawFn, *, batchable: bool = False) -> Program:
         welcome=draw(st.sampled_from([0, 25])),
         minimum=draw(st.sampled_from([ZERO, ZERO, Decimal(20)])),
         enabled=batchable or draw(st.sampled_from([True] * 9 + [False])),
+        test_orders_earn=draw(st.booleans()),
+        guest_window=draw(st.sampled_from([30, 30, 5])),
     )
 
 
@@ -292,7 +302,8 @@ def _line(draw: st.DrawFn, line_id: int) -> Line:
 
 
 @st.composite
-def _order(draw: st.DrawFn, order_id: int, owner: int | str) -> Order:
+def _order(draw: st.DrawFn, order_id: int, owner: int | str, *, clean: bool = False) -> Order:
+    """``clean``: a real order placed now (one the batch path credits)."""
     taxes_included = draw(st.booleans())
     lines = tuple(draw(_line(n + 1)) for n in range(draw(st.integers(1, 3))))
     shipping = draw(st.sampled_from([None, Decimal("7.50"), Decimal("0.00")]))
@@ -306,6 +317,8 @@ def _order(draw: st.DrawFn, order_id: int, owner: int | str) -> Order:
         taxes_included=taxes_included,
         currency=draw(st.sampled_from(["USD", "USD", "EUR", "JPY"])),
         paid_fulfilled=draw(st.sampled_from([False, False, True])),
+        test=not clean and draw(st.sampled_from([False] * 5 + [True])),
+        placed_days_ago=0 if clean else draw(st.sampled_from([0, 0, 0, 3, 40])),
     )
 
 
@@ -347,9 +360,8 @@ def histories(
     raw: list[tuple[str, str, dict[str, Any], int]] = []  # (webhook id, topic, payload, phase)
     for n in range(draw(st.integers(max(min_orders, clean), max(max_orders, clean)))):
         is_clean = n < clean
-        order = draw(
-            _order(50_000 + n, customers[n] if is_clean else draw(st.sampled_from(owners)))
-        )
+        owner = customers[n] if is_clean else draw(st.sampled_from(owners))
+        order = draw(_order(50_000 + n, owner, clean=is_clean))
         orders.append(order)
         topics = set()
         if is_clean or draw(st.sampled_from([True] * 7 + [False])):

@@ -14,7 +14,11 @@ leave open, taken as a merchant would expect:
 * Reversed points are ``round_half_up(earned * refunded / base)`` computed exactly (a tie is
   a tie, whatever the decimal expansion of the ratio), capped at the points earned.
 * A guest signs up after the guest orders it placed (their deliveries are in phase 1, the
-  sign-up in phase 2): the orders are credited to the new member.
+  sign-up in phase 2): the orders placed (by their own date, not their delivery's) within
+  the program's guest window before the sign-up are credited to the new member; older ones
+  stay guest orders.
+* A test order (the platform's ``"test": true``) earns nothing, like an order of a disabled
+  program, unless the program lets test orders earn.
 * A cancelled order nets zero points, whether its cancellation came before or after the
   earning trigger.
 * With ``deduct_to_zero_record_shortfall``, when several reversals compete for a balance the
@@ -136,7 +140,7 @@ def _order_outcome(
         return "cancelled", 0, refunded
     if not triggered:
         return "open", 0, refunded
-    if not program.enabled:
+    if not program.enabled or (order.test and not program.test_orders_earn):
         return "not_eligible", 0, refunded
     if owner is None:
         return "guest", 0, refunded
@@ -173,7 +177,9 @@ def expected(history: History) -> Expected:
     demand: dict[int, int] = {}
     for order in history.orders:
         owner1 = order.customer_id
-        owner2 = order.customer_id if order.customer_id is not None else signed_up.get(order.email)
+        owner2 = order.customer_id
+        if owner2 is None and order.placed_days_ago <= program.guest_window:
+            owner2 = signed_up.get(order.email)
         _, net1, _ = _order_outcome(order, history, phase=1, owner=owner1)
         state, net2, refunded = _order_outcome(order, history, phase=2, owner=owner2)
         orders[order.order_id] = OrderExpect(

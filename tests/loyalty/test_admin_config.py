@@ -113,6 +113,8 @@ EARNING = {
     "pending_days": "14",
     "welcome_points": "50",
     "negative_balance_policy": "allow_negative",
+    "guest_link_window_days": "45",
+    "test_orders_earn": "on",
 }
 
 
@@ -137,13 +139,41 @@ def test_earning_rule_saved_and_audited_with_before_and_after(shop, client) -> N
         14,
         50,
     )
+    assert (p.guest_link_window_days, p.test_orders_earn) == (45, True)
     event = AuditEvent.objects.get(shop=shop)
     assert (event.action, event.actor) == ("program.update", "77")
+    assert event.changes["guest_link_window_days"] == [30, 45]
+    assert event.changes["test_orders_earn"] == [False, True]
     assert event.changes["points_per_currency_unit"] == ["1.0000", "2.5"]
     assert event.changes["excluded_product_ids"] == [[], [111, 222]]
     # Saving the same values again changes nothing and audits nothing.
     client.post("/admin/earning/", EARNING)
     assert AuditEvent.objects.filter(shop=shop).count() == 1
+
+
+TEST_ORDERS_CHECKED = (
+    'name="test_orders_earn" aria-describedby="id_test_orders_earn_helptext"'
+    ' id="id_test_orders_earn" checked'
+)
+
+
+def test_earning_page_states_the_guest_window_and_test_orders(shop, client) -> None:
+    page = client.get("/admin/earning/").content.decode()
+    assert 'name="guest_link_window_days" value="30"' in page
+    assert "Guest order window (days)" in page
+    assert "Test orders earn points" in page
+    assert 'name="test_orders_earn"' in page
+    assert TEST_ORDERS_CHECKED not in page
+
+    client.post("/admin/earning/", {**EARNING, "guest_link_window_days": "7"})
+    page = client.get("/admin/earning/").content.decode()
+
+    assert 'name="guest_link_window_days" value="7"' in page
+    assert TEST_ORDERS_CHECKED in page
+    p = program_of(shop)
+    assert (p.guest_link_window_days, p.test_orders_earn) == (7, True)
+    client.post("/admin/earning/", {k: v for k, v in EARNING.items() if k != "test_orders_earn"})
+    assert program_of(shop).test_orders_earn is False
 
 
 def test_earning_validation_messages_and_nothing_changes(shop, client) -> None:
@@ -152,7 +182,13 @@ def test_earning_validation_messages_and_nothing_changes(shop, client) -> None:
 
     response = client.post(
         "/admin/earning/",
-        {**EARNING, "excluded_product_ids": "12, shoes", "pending_days": "400", "rounding": "x"},
+        {
+            **EARNING,
+            "excluded_product_ids": "12, shoes",
+            "pending_days": "400",
+            "rounding": "x",
+            "guest_link_window_days": "-1",
+        },
     )
 
     assert response.status_code == 422
@@ -160,6 +196,7 @@ def test_earning_validation_messages_and_nothing_changes(shop, client) -> None:
     assert "“shoes” is not a product id" in html
     assert "Ensure this value is less than or equal to 365." in html
     assert "Select a valid choice." in html
+    assert "Ensure this value is greater than or equal to 0." in html
     assert model_to_dict(program_of(shop)) == before
     assert audit_actions(shop) == []
 

@@ -138,6 +138,7 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
             "pending_days": "3",
             "welcome_points": "10",
             "negative_balance_policy": "allow_negative",
+            "guest_link_window_days": "30",
         },
     ),
     ("expiry", "get", None, {}),

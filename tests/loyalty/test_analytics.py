@@ -428,6 +428,28 @@ def test_roi_without_a_plan_price_is_unknown(acme: Shop) -> None:
     assert board.roi is None
 
 
+def test_member_when_enrolled_within_the_second_the_first_order_is_stamped(db: None) -> None:
+    """Order times come at the payload's precision (whole seconds): an account created at
+    02:51:09.276 is not after an order placed at 02:51:09; one created at 02:51:10 is."""
+    shop = installed_shop(iana_timezone="America/New_York", currency="EUR")
+    b = Builder(shop)
+    utc = ZoneInfo("UTC")
+    placed = datetime(2026, 3, 2, 2, 51, 9, tzinfo=utc)
+    b.member(201, placed.replace(microsecond=276_000))
+    b.order(201, placed, "30.00")
+    b.member(202, placed + timedelta(seconds=1))
+    b.order(202, placed, "30.00")
+    b.member(203, placed.replace(microsecond=276_000))
+    b.order(203, placed.replace(microsecond=100_000), "30.00")  # a sub-second order time
+
+    services.rollup_refresh(shop=shop)
+
+    members = dict(CustomerStats.objects.filter(shop=shop).values_list("customer_id", "is_member"))
+    assert members == {201: True, 202: False, 203: False}
+    cohort = DailyCohortStats.objects.get(shop=shop)
+    assert (cohort.customers, cohort.members) == (3, 1)
+
+
 # --- date ranges and the plan price -----------------------------------------------------------
 
 

@@ -188,6 +188,28 @@ def test_disabled_program_earns_nothing(shop, program):
     assert LoyaltyOrder.objects.get(order_id=1).state == LoyaltyOrder.State.NOT_ELIGIBLE
 
 
+def test_test_order_earns_nothing_by_default(shop, program):
+    payload = order(1, [line("30.00")])
+    payload["test"] = True
+    paid(shop, payload)
+    assert balance(shop) == 0
+    assert not LedgerEntry.objects.filter(shop=shop).exists()
+    o = LoyaltyOrder.objects.get(order_id=1)
+    assert (o.state, o.points_due, o.points_earned) == (LoyaltyOrder.State.NOT_ELIGIBLE, 30, 0)
+    paid(shop, payload)  # a retry changes nothing either
+    assert balance(shop) == 0
+
+
+def test_test_order_earns_when_the_program_lets_it(shop, program):
+    program.test_orders_earn = True
+    program.save()
+    payload = order(1, [line("30.00")])
+    payload["test"] = True
+    paid(shop, payload)
+    assert balance(shop) == 30
+    assert LoyaltyOrder.objects.get(order_id=1).state == LoyaltyOrder.State.CREDITED
+
+
 def test_fulfilled_trigger(shop, program):
     program.earn_trigger = LoyaltyProgram.EarnTrigger.FULFILLED
     program.save()

@@ -83,6 +83,8 @@ def shop_with_program(program: Program) -> Shop:
         negative_balance_policy=program.policy,
         welcome_points=program.welcome,
         minimum_order_amount=program.minimum,
+        test_orders_earn=program.test_orders_earn,
+        guest_link_window_days=program.guest_window,
     )
     return shop
 

@@ -19,7 +19,9 @@ from tests.loyalty.factories import MemberFactory, RewardFactory, fixture, line,
 
 
 def guest_paid(shop, order_id, email="guest@example.com", when=None):
-    payload = order(order_id, [line("40.00")], customer_id=None, email=email)
+    """A guest order placed and delivered at ``when`` (now by default)."""
+    placed = when.isoformat() if when else None
+    payload = order(order_id, [line("40.00")], customer_id=None, email=email, processed_at=placed)
     order_webhook_process(shop=shop, topic="orders/paid", payload=payload, triggered_at=when)
 
 
@@ -68,6 +70,34 @@ def test_guest_order_outside_the_window_is_not_credited(shop, program):
     guest_paid(shop, 2, when=timezone.now() - timedelta(days=29))
     m = created(shop)
     assert m.balance == 40
+    assert LoyaltyOrder.objects.get(order_id=1).state == LoyaltyOrder.State.GUEST
+
+
+def test_guest_window_counts_from_when_the_order_was_placed_not_delivered(shop, program):
+    program.welcome_points = 100
+    program.save()
+    placed = (timezone.now() - timedelta(days=40)).isoformat()
+    old = order(1, [line("55.00")], customer_id=None, email="guest@example.com")
+    old.update(processed_at=placed, created_at=placed)
+    order_webhook_process(shop=shop, topic="orders/paid", payload=old, triggered_at=None)
+    guest_paid(shop, 2, email="guest@example.com")  # placed now, delivered now
+
+    m = created(shop)
+
+    assert m.balance == 140
+    assert LoyaltyOrder.objects.get(order_id=1).state == LoyaltyOrder.State.GUEST
+    assert LoyaltyOrder.objects.get(order_id=1).member_id is None
+    assert LoyaltyOrder.objects.get(order_id=2).state == LoyaltyOrder.State.CREDITED
+
+
+def test_guest_window_on_the_first_order_path_uses_the_placement_time(shop, program):
+    placed = (timezone.now() - timedelta(days=40)).isoformat()
+    old = order(1, [line("55.00")], customer_id=None, email="same@example.com")
+    old.update(processed_at=placed, created_at=placed)
+    order_webhook_process(shop=shop, topic="orders/paid", payload=old, triggered_at=None)
+    payload = order(2, [line("10.00")], customer_id=77, email="same@example.com")
+    order_webhook_process(shop=shop, topic="orders/paid", payload=payload, triggered_at=None)
+    assert Member.objects.get(customer_id=77).balance == 10
     assert LoyaltyOrder.objects.get(order_id=1).state == LoyaltyOrder.State.GUEST
 
 

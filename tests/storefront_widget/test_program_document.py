@@ -27,6 +27,7 @@ EARNING = {
     "welcome_points": "150",
     "negative_balance_policy": "allow_negative",
     "minimum_order_amount": "0",
+    "guest_link_window_days": "30",
 }
 
 
