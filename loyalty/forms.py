@@ -402,7 +402,8 @@ class ImportUploadForm(forms.Form):
         if upload.size > IMPORT_MAX_BYTES:
             raise forms.ValidationError("The file is larger than 2 MB; split it.")
         try:
-            return upload.read().decode("utf-8-sig")
+            # NUL is no character of a name or number, and no text column holds one.
+            return upload.read().decode("utf-8-sig").replace("\x00", "")
         except UnicodeDecodeError as exc:
             raise forms.ValidationError("The file is not UTF-8 text.") from exc
 

@@ -31,6 +31,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "shop": (6000, 60),  # every storefront request of one shop
     "customer": (120, 60),  # reads by one logged-in shopper
     "customer_write": (12, 60),  # redeem / cancel by one shopper
+    "ext_read": (120, 60),  # extension API (/ext/) requests by one buyer
+    "ext_redeem": (10, 60),  # extension redeem / release by one buyer
 }
 
 

@@ -1,5 +1,7 @@
 """Production: every secret must come from the environment; nothing falls back."""
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
@@ -19,6 +21,11 @@ if _missing:
     raise ImproperlyConfigured(f"Missing required environment variables: {', '.join(_missing)}")
 
 DEBUG = False
+# Only the app's own host unless the operator lists more; never base.py's local "*".
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=[urlsplit(SHOPIFY_APP_URL).hostname or ""],  # noqa: F405
+)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 30)

@@ -21,6 +21,12 @@ CENT = Decimal("0.01")
 VARIABLE_MAX_STEPS = 10_000
 VARIANT_GID = re.compile(r"^gid://shopify/ProductVariant/[0-9]{1,19}$")
 REQUIRED = "Required for this type of reward."
+# What a reward's columns hold: its whole numbers are PositiveIntegerFields, its amounts
+# DecimalField(max_digits=12, decimal_places=2).
+INTEGER_COLUMN_MAX = 2_147_483_647
+AMOUNT_COLUMN_MAX = Decimal("9999999999.99")
+INTEGER_SETTINGS = ("points_cost", "points_per_unit", "min_points", "max_points", "code_valid_days")
+AMOUNT_SETTINGS = ("value", "value_per_unit", "minimum_subtotal")
 # The settings each kind needs (the others are ignored for that kind).
 NEEDED: dict[str, tuple[str, ...]] = {
     Reward.Kind.FIXED_AMOUNT: ("points_cost", "value"),
@@ -110,7 +116,7 @@ def reward_settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str
     kind = settings.get("kind")
     if kind not in Reward.Kind.values:
         return [("kind", "Choose a reward type.")]
-    problems: list[tuple[str, str]] = []
+    problems = _column_problems(settings)
     if not str(settings.get("name") or "").strip():
         problems.append(("name", "The reward needs a name."))
     missing = [f for f in NEEDED[kind] if settings.get(f) in (None, "")]
@@ -131,6 +137,19 @@ def reward_settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str
     if kind == Reward.Kind.FREE_PRODUCT and gid and not VARIANT_GID.match(gid):
         problems.append(("variant_gid", "Use gid://shopify/ProductVariant/<number>."))
     return problems
+
+
+def _column_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Numbers past what their column holds (the database would refuse the row)."""
+    bounds: list[tuple[str, int | Decimal]] = [
+        (name, INTEGER_COLUMN_MAX) for name in INTEGER_SETTINGS
+    ]
+    bounds += [(name, AMOUNT_COLUMN_MAX) for name in AMOUNT_SETTINGS]
+    return [
+        (name, f"At most {bound:,}.")
+        for name, bound in bounds
+        if isinstance(settings.get(name), int | Decimal) and settings[name] > bound
+    ]
 
 
 def _variable_problems(settings: Mapping[str, Any], missing: list[str]) -> list[tuple[str, str]]:

@@ -93,6 +93,47 @@ class ImportReport:
 IMPORT_COLUMNS = ("customer_id", "email", "first_name", "last_name", "points")
 
 
+# What the columns hold: ``Member.customer_id`` is a bigint; the imported points stay well
+# inside the integer balance; names and email fit their varchar columns.
+CUSTOMER_ID_MAX = 2**63 - 1
+IMPORT_POINTS_MAX = 1_000_000_000
+NAME_MAX_LENGTH = 255
+EMAIL_MAX_LENGTH = 254
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    customer_id: int
+    email: str
+    first_name: str
+    last_name: str
+    points: int
+
+
+def import_row_parse(row: dict[str, str | None]) -> ImportRow | str:
+    """A CSV row's values, or why it cannot be imported: the one check of the preview and
+    the import, bounded to what the columns hold (NUL characters are dropped)."""
+    text = {name: (row.get(name) or "").replace("\x00", "").strip() for name in IMPORT_COLUMNS}
+    customer_id = int_or_none(text["customer_id"])
+    points = int_or_none(text["points"])
+    if customer_id is None or not 0 < customer_id <= CUSTOMER_ID_MAX:
+        return f"customer_id must be a positive whole number, at most {CUSTOMER_ID_MAX}"
+    if points is None or not 0 <= points <= IMPORT_POINTS_MAX:
+        return f"points must be a whole number >= 0, at most {IMPORT_POINTS_MAX:,}"
+    email = text["email"]
+    if email and ("@" not in email or len(email) > EMAIL_MAX_LENGTH):
+        return "email is not valid"
+    if max(len(text["first_name"]), len(text["last_name"])) > NAME_MAX_LENGTH:
+        return f"names are at most {NAME_MAX_LENGTH} characters"
+    return ImportRow(
+        customer_id=customer_id,
+        email=email,
+        first_name=text["first_name"],
+        last_name=text["last_name"],
+        points=points,
+    )
+
+
 def members_import_balances(
     *, shop: Shop, csv_file: IO[str], actor: str, audit: AuditRecord | None = None
 ) -> ImportReport:
@@ -135,54 +176,28 @@ def _members_import_rows(
 ) -> None:
     for line_no, row in enumerate(reader, start=2):
         report.rows += 1
-        customer_id = int_or_none((row.get("customer_id") or "").strip())
-        points = int_or_none((row.get("points") or "").strip())
-        email = (row.get("email") or "").strip()
-        if customer_id is None or customer_id <= 0:
-            report.errors.append((line_no, "customer_id must be a positive whole number"))
-            continue
-        if points is None or points < 0:
-            report.errors.append((line_no, "points must be a whole number >= 0"))
-            continue
-        if email and ("@" not in email or len(email) > 254):
-            report.errors.append((line_no, "email is not valid"))
+        parsed = import_row_parse(row)
+        if isinstance(parsed, str):
+            report.errors.append((line_no, parsed))
             continue
         try:
-            outcome = _member_import_row(
-                shop=shop,
-                customer_id=customer_id,
-                email=email,
-                first_name=(row.get("first_name") or "").strip(),
-                last_name=(row.get("last_name") or "").strip(),
-                points=points,
-                actor=actor,
-                nested=nested,
-            )
+            outcome = _member_import_row(shop=shop, row=parsed, actor=actor, nested=nested)
         except InsufficientPoints as exc:
             report.errors.append((line_no, str(exc)))
             continue
         setattr(report, outcome, getattr(report, outcome) + 1)
 
 
-def _member_import_row(
-    *,
-    shop: Shop,
-    customer_id: int,
-    email: str,
-    first_name: str,
-    last_name: str,
-    points: int,
-    actor: str,
-    nested: bool = False,
-) -> str:
+def _member_import_row(*, shop: Shop, row: ImportRow, actor: str, nested: bool = False) -> str:
     # Nested: a savepoint inside the run's transaction, so a failing row undoes only itself.
+    customer_id, points = row.customer_id, row.points
     with transaction.atomic(durable=not nested):
         member, created = member_upsert(
             shop=shop,
             customer_id=customer_id,
-            email=email,
-            first_name=first_name,
-            last_name=last_name,
+            email=row.email,
+            first_name=row.first_name,
+            last_name=row.last_name,
         )
         locked = member_lock(shop_id=shop.pk, member_id=member.pk)
         imported = LedgerEntry.objects.filter(member=locked, kind=Kind.IMPORT).aggregate(
@@ -252,8 +267,8 @@ def members_import_preview(*, shop: Shop, csv_text: str) -> list[ImportPreviewRo
                 error=f"missing column(s): {', '.join(sorted(missing))}",
             )
         ]
-    raw = list(enumerate(reader, start=2))
-    ids = {cid for _, row in raw if (cid := int_or_none((row.get("customer_id") or "").strip()))}
+    raw = [(line_no, row, import_row_parse(row)) for line_no, row in enumerate(reader, start=2)]
+    ids = {parsed.customer_id for _, _, parsed in raw if isinstance(parsed, ImportRow)}
     members = {
         m.customer_id: m for m in Member.objects.filter(shop=shop, customer_id__in=ids).only("pk")
     }
@@ -267,32 +282,26 @@ def members_import_preview(*, shop: Shop, csv_text: str) -> list[ImportPreviewRo
     )
     rows: list[ImportPreviewRow] = []
     seen: dict[int, int] = {}
-    for line_no, row in raw:
-        cid_text = (row.get("customer_id") or "").strip()
-        pts_text = (row.get("points") or "").strip()
-        email = (row.get("email") or "").strip()
+    for line_no, row, parsed in raw:
         out = ImportPreviewRow(
-            line=line_no, customer_id=cid_text, email=email, points=pts_text, outcome="error"
+            line=line_no,
+            customer_id=(row.get("customer_id") or "").strip(),
+            email=(row.get("email") or "").strip(),
+            points=(row.get("points") or "").strip(),
+            outcome="error",
         )
         rows.append(out)
-        customer_id = int_or_none(cid_text)
-        points = int_or_none(pts_text)
-        if customer_id is None or customer_id <= 0:
-            out.error = "customer_id must be a positive whole number"
+        if isinstance(parsed, str):
+            out.error = parsed
             continue
-        if points is None or points < 0:
-            out.error = "points must be a whole number >= 0"
-            continue
-        if email and ("@" not in email or len(email) > 254):
-            out.error = "email is not valid"
-            continue
+        customer_id = parsed.customer_id
         previous = seen.get(customer_id, imported.get(customer_id, 0))
-        delta = points - previous
+        delta = parsed.points - previous
         if balances.get(customer_id, 0) + delta < 0:
             out.error = f"lowering the imported points by {-delta} would overdraw the balance"
             continue
         first_sight = customer_id not in seen
-        seen[customer_id] = points
+        seen[customer_id] = parsed.points
         out.delta = delta
         if customer_id not in members and first_sight:
             out.outcome = "new"

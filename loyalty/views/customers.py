@@ -34,6 +34,7 @@ from loyalty.selectors import (
     member_redemptions,
     members_export_csv,
 )
+from loyalty.services.adjustments import CUSTOMER_ID_MAX
 from merchants.auth import embedded_admin_required
 from merchants.errors import ShopifyApiError
 from merchants.models import Shop
@@ -57,7 +58,7 @@ def _member_search(shop: Shop, q: str) -> Any:
         first, _, last = q.partition(" ")
         if last:
             cond |= Q(first_name__icontains=first, last_name__icontains=last.strip())
-        if q.isdigit():
+        if q.isascii() and q.isdigit() and int(q) <= CUSTOMER_ID_MAX:
             cond |= Q(customer_id=int(q))
         qs = qs.filter(cond)
     return qs.only(
@@ -78,7 +79,7 @@ def _member_search(shop: Shop, q: str) -> Any:
 def customers(request: HttpRequest) -> HttpResponse:
     """Members with balance, lifetime points and last activity; search by email or name."""
     shop = request_shop(request)
-    q = request.GET.get("q", "")[:200]
+    q = request.GET.get("q", "").replace("\x00", "")[:200]  # no column holds a NUL
     page = Paginator(_member_search(shop, q), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "q": q}
     if getattr(request, "htmx", None) and request.headers.get("HX-Target") == "beam-members":

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import requests
 import shopify
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import timezone
 
 from merchants.errors import BeamError, ShopifyApiError
@@ -144,6 +145,14 @@ def scopes_missing(granted: Iterable[str], required: Iterable[str] | None = None
 
     wanted = scopes_required() if required is None else list(required)
     return [scope for scope in wanted if not covered(scope)]
+
+
+def oauth_state_claim(*, nonce: str, max_age: int) -> bool:
+    """Claim an install's state nonce: True once, False for every later callback carrying it.
+    The signed cookie alone is replayable for ``max_age`` (a copied callback URL and cookie
+    would send the code to the token endpoint again); the claim is one atomic ``add`` in the
+    shared cache (Redis ``SET NX`` in production), kept as long as the nonce could be valid."""
+    return cache.add(f"beam:oauth:state-used:{nonce}", 1, timeout=max_age)
 
 
 def authorize_url(*, shop_domain: str, state: str) -> str:

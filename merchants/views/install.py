@@ -156,6 +156,14 @@ def auth_callback(request: HttpRequest) -> HttpResponse:
             reason="The callback carries no authorization code.",
             status=400,
         )
+    if not oauth.oauth_state_claim(nonce=cookie_nonce, max_age=OAUTH_STATE_MAX_AGE):
+        return error_page(
+            request,
+            title="Install link already used",
+            reason="This install's callback was already used. Start the install again.",
+            status=403,
+            retry_url=install_url(shop_domain),
+        )
 
     try:
         shop = shop_install_by_code(domain=shop_domain, code=code)

@@ -8,12 +8,14 @@ from dataclasses import dataclass
 
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
-from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 from rest_framework.views import APIView
 
 from merchants.auth import bearer_token, embedded_shop_authenticate
 from merchants.models import Shop
 from merchants.shopify.session_tokens import SessionTokenClaims, SessionTokenInvalid
+from storefront_widget.errors import RateLimited
+from storefront_widget.rate_limits import rate_limit_hit
 
 CUSTOMER_GID_RE = re.compile(r"^gid://shopify/Customer/([0-9]{1,19})$")
 
@@ -50,28 +52,33 @@ class ExtensionTokenAuthentication(BaseAuthentication):
         return 'Bearer realm="beam-extensions"'
 
 
-class _BuyerThrottle(SimpleRateThrottle):
-    """Per shop and customer (guests: per client address), in the default cache."""
+class _BuyerThrottle(BaseThrottle):
+    """Per shop and customer (guests: per client address), counted by the storefront's
+    atomic limiter (``rate_limits``: one ``INCR`` on Redis), so concurrent requests cannot
+    slip past the limit; the limits are ``rate_limits.DEFAULT_LIMITS[scope]``."""
 
-    def get_cache_key(self, request: Request, view: APIView) -> str | None:
+    scope: str
+    retry_after: int | None = None
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
         buyer = request.user
         if not isinstance(buyer, ExtensionBuyer):
-            return None
+            return True
         who = f"c{buyer.customer_id}" if buyer.customer_id else f"ip{self.get_ident(request)}"
-        return f"beam:ext:{self.scope}:{buyer.shop.pk}:{who}"
+        try:
+            rate_limit_hit(scope=self.scope, ident=f"{buyer.shop.pk}:{who}")
+        except RateLimited as exc:
+            self.retry_after = exc.retry_after
+            return False
+        return True
+
+    def wait(self) -> int | None:
+        return self.retry_after
 
 
 class ReadThrottle(_BuyerThrottle):
     scope = "ext_read"
-    rate = "120/min"
-
-    def get_rate(self) -> str:
-        return self.rate
 
 
 class RedeemThrottle(_BuyerThrottle):
     scope = "ext_redeem"
-    rate = "10/min"
-
-    def get_rate(self) -> str:
-        return self.rate

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +28,12 @@ from loyalty.models import Member, Redemption
 from loyalty.selectors import member_get_by_customer, redemption_data
 from loyalty.services import customer_reward_redeem, redemption_release
 from storefront_widget import selectors
-from storefront_widget.errors import CustomerLoginRequired, OrderNotFound
+from storefront_widget.errors import (
+    CustomerLoginRequired,
+    OrderNotFound,
+    error_body,
+    json_response,
+)
 from storefront_widget.extension_api.auth import (
     ExtensionBuyer,
     ExtensionTokenAuthentication,
@@ -243,9 +249,15 @@ class OrderPointsApi(ExtensionApi):
         return Response({"order": found, "customer": summary})
 
 
+@csrf_exempt  # token-authenticated like every /ext/ view: a POST must not meet the CSRF page
 def preflight_only(request: HttpRequest) -> HttpResponse:
-    """Unknown paths under /ext/ still answer CORS, so the extension sees a real 404."""
-    response = HttpResponse(status=204 if request.method == "OPTIONS" else 404)
+    """Unknown paths under /ext/ still answer CORS, so the extension sees a real 404 (the
+    API's JSON error, whatever the method)."""
+    if request.method == "OPTIONS":
+        response = HttpResponse(status=204)
+    else:
+        response = json_response(error_body("not_found", "No such endpoint."), status=404)
     for name, value in CORS_HEADERS.items():
         response[name] = value
+    response["Cache-Control"] = "no-store"
     return response

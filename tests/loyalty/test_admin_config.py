@@ -381,6 +381,15 @@ def test_every_reward_kind_can_be_created(shop, client, data, expected) -> None:
             "The maximum must be at least the minimum.",
         ),
         ({"kind": "store_credit", "points_cost": "0", "value": "1"}, "greater than or equal to 1"),
+        (
+            {
+                "kind": "variable",
+                "points_per_unit": "1",
+                "value_per_unit": "1",
+                "min_points": "99999999999",
+            },
+            "At most 2,147,483,647.",
+        ),
     ],
 )
 def test_reward_validation_changes_nothing(shop, client, data, message) -> None:

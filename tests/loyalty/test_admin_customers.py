@@ -335,6 +335,69 @@ def test_import_applies_valid_rows_and_reimport_changes_nothing(shop, client) ->
     assert _upload(client, CSV_ONE_BAD_ROW).content.decode().count("Unchanged") == 2
 
 
+CSV_PAST_THE_COLUMNS = (
+    "customer_id,email,first_name,last_name,points\n"
+    "1001,ann@example.com,Ann,Lee,99999999999\n"
+    "99999999999999999999999,big@example.com,Big,Id,10\n"
+    "1002,bo@example.com,B\x00o,Lee,7\n"
+    f"1003,cy@example.com,{'C' * 256},,5\n"
+)
+
+
+def test_import_preview_refuses_values_past_their_columns(shop, client) -> None:
+    response = _upload(client, CSV_PAST_THE_COLUMNS)
+    apply_text = CSV_PAST_THE_COLUMNS.replace("\x00", "")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "1 new, 0 changed, 0 unchanged, <strong>3 with errors</strong>" in html
+    assert "points must be a whole number &gt;= 0, at most 1,000,000,000" in html
+    assert "customer_id must be a positive whole number, at most 9223372036854775807" in html
+    assert "names are at most 255 characters" in html
+    assert f'value="{apply_text}"' in html.replace("&#x27;", "'")
+    assert not Member.objects.filter(shop=shop).exists()
+
+
+def test_import_apply_reports_values_past_their_columns_and_writes_only_valid_rows(
+    shop, client
+) -> None:
+    csv_text = CSV_PAST_THE_COLUMNS.replace("\x00", "")
+
+    applied = client.post("/admin/customers/import/apply", {"csv_text": csv_text})
+
+    html = applied.content.decode()
+    assert applied.status_code == 200
+    assert "4 row(s): 1 new, 0 changed, 0 unchanged, 3 not imported." in html
+    assert "Line 2: points must be a whole number &gt;= 0, at most 1,000,000,000" in html
+    assert "Line 3: customer_id must be a positive whole number" in html
+    assert "Line 5: names are at most 255 characters" in html
+    assert list(
+        Member.objects.filter(shop=shop).values_list("customer_id", "first_name", "balance")
+    ) == [(1002, "Bo", 7)]
+
+
+def test_import_apply_refuses_a_nul_character_and_writes_nothing(shop, client) -> None:
+    before = ledger_state(shop)
+
+    applied = client.post("/admin/customers/import/apply", {"csv_text": CSV_PAST_THE_COLUMNS})
+
+    assert applied.status_code == 422
+    assert "not valid (Null characters are not allowed.)" in applied.content.decode()
+    assert ledger_state(shop) == before
+    assert not Member.objects.filter(shop=shop).exists()
+
+
+@pytest.mark.parametrize("q", ["\x00", "ann\x00", "99999999999999999999999", "\u00b2"])
+def test_search_with_nul_or_digits_past_a_customer_id_is_an_empty_page(shop, client, q) -> None:
+    member(shop, 1001, "ann@example.com")
+
+    response = client.get("/admin/customers/", data={"q": q}, htmx=False)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert ("ann@example.com" in html) == q.startswith(("\x00", "ann"))
+
+
 @pytest.mark.parametrize(
     ("content", "message"),
     [

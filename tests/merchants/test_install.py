@@ -231,6 +231,26 @@ def test_callback_rejects_wrong_nonce(client, platform_http) -> None:
 
 
 @pytest.mark.django_db
+def test_callback_replayed_with_its_cookie_is_refused_and_the_code_not_sent_again(
+    client, platform_http
+) -> None:
+    platform_http.add("POST", token_url(), json=token_response())
+    state = _start_install(client)
+    cookie = client.cookies[OAUTH_STATE_COOKIE].value
+    first = _callback(client, state)
+    shop_after_first = Shop.objects.values_list("pk", "access_token_expires_at").get()
+    client.cookies[OAUTH_STATE_COOKIE] = cookie
+
+    replay = _callback(client, state)
+
+    assert first.status_code == 302
+    assert replay.status_code == 403
+    assert b"already used" in replay.content
+    assert len(_token_requests(platform_http)) == 1
+    assert Shop.objects.values_list("pk", "access_token_expires_at").get() == shop_after_first
+
+
+@pytest.mark.django_db
 def test_callback_rejects_missing_cookie(client, platform_http) -> None:
     platform_http.add("POST", token_url(), json=token_response())
     state = _start_install(client)

@@ -4,10 +4,14 @@ thank-you page's order points, and the customer-account history."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from devstore import services as store
@@ -202,10 +206,22 @@ def test_preflight_is_answered_without_a_token(client, path):
     assert "Access-Control-Allow-Credentials" not in response
 
 
-def test_reads_are_rate_limited_per_customer(client, shop, member, monkeypatch):
-    from storefront_widget.extension_api import auth as extension_api
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+def test_unknown_path_is_the_api_json_404_with_cors(shop, member, method):
+    """Even a POST without a CSRF token: the extension's worker never has one."""
+    client = Client(enforce_csrf_checks=True)
 
-    monkeypatch.setattr(extension_api.ReadThrottle, "rate", "3/min")
+    response = getattr(client, method)(
+        "/ext/no/such/thing", headers=bearer(shop.domain, member.customer_id)
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "No such endpoint."}}
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_reads_are_rate_limited_per_customer(client, shop, member, settings):
+    settings.STOREFRONT_RATE_LIMITS = {"ext_read": (3, 60)}
     headers = bearer(shop.domain, member.customer_id)
     codes = [client.get("/ext/customer", headers=headers).status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
@@ -221,15 +237,46 @@ def test_reads_are_rate_limited_per_customer(client, shop, member, monkeypatch):
     )
 
 
-def test_redeem_is_rate_limited_more_tightly(client, post, shop, member, reward, monkeypatch):
-    from storefront_widget.extension_api import auth as extension_api
-
-    monkeypatch.setattr(extension_api.RedeemThrottle, "rate", "1/min")
+def test_redeem_is_rate_limited_more_tightly(client, post, shop, member, reward, settings):
+    settings.STOREFRONT_RATE_LIMITS = {"ext_redeem": (1, 60)}
     headers = bearer(shop.domain, member.customer_id)
     first = post("redemptions", {"reward_id": reward.pk, "client_key": "a"}, headers)
     second = post("redemptions", {"reward_id": reward.pk, "client_key": "b"}, headers)
     assert (first.status_code, second.status_code) == (201, 429)
     assert Redemption.objects.count() == 1
+
+
+def test_redeem_limit_is_exact_under_concurrency(monkeypatch):
+    """32 buyers' requests at once (each cache read slowed like a network round trip) get
+    exactly the limit through: the count is one atomic increment, not read-then-write."""
+    from django.core.cache import caches
+
+    from merchants.models import Shop
+    from storefront_widget import rate_limits
+    from storefront_widget.extension_api.auth import ExtensionBuyer, RedeemThrottle
+
+    backend = type(caches["default"])
+    cache_get = backend.get
+
+    def slow_get(self, *args, **kwargs):
+        value = cache_get(self, *args, **kwargs)
+        time.sleep(0.005)  # the answer's way back over the network
+        return value
+
+    monkeypatch.setattr(backend, "get", slow_get)
+    monkeypatch.setattr(rate_limits, "time", SimpleNamespace(time=lambda: 1_000_020.0))
+    buyer = ExtensionBuyer(shop=Shop(pk=987_654), claims=None, customer_id=42)
+    request = SimpleNamespace(user=buyer, META={"REMOTE_ADDR": "203.0.113.7"})
+    start = threading.Barrier(32)
+
+    def attempt(_: int) -> bool:
+        start.wait()
+        return RedeemThrottle().allow_request(request, None)
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        allowed = list(pool.map(attempt, range(32)))
+
+    assert allowed.count(True) == 10
 
 
 # --- the estimate is what the order credits ---------------------------------------------------
