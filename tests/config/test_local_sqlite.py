@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.config.local_process import local_python
 
 # Eight threads each run a read-then-write transaction at the same moment, as concurrent
 # webhook drains do (get_or_create: SELECT, then INSERT), under the local settings.
 WRITERS = """
 import json, threading, time
-import django
-django.setup()
 from django.db import connection, transaction
 
 with connection.cursor() as cursor:
@@ -52,26 +47,8 @@ print(json.dumps({"errors": errors, "seen": seen, "mode": mode}))
 
 
 def test_concurrent_read_then_write_transactions_all_commit(tmp_path: Path) -> None:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
-    }
-    env |= {
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "BEAM_SQLITE_PATH": str(tmp_path / "db.sqlite3"),
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", WRITERS],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
+    outcome = json.loads(local_python(WRITERS, tmp_path / "db.sqlite3", timeout=120))
 
-    outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["errors"] == []
     # Serialised: each transaction saw every commit before it.
     assert outcome["seen"] == [0, 1, 2, 3, 4, 5, 6, 7]
