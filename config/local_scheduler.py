@@ -23,6 +23,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import close_old_connections
+from django.utils.module_loading import autodiscover_modules
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def scheduler_start() -> threading.Thread:
     """Start the schedule of the settings on a daemon thread of this process."""
     from config.celery import app
 
-    app.loader.import_default_modules()  # the tasks of every app, as a worker loads them
+    autodiscover_modules("tasks")  # every app's tasks, as a worker loads them
     scheduler = LocalScheduler(settings.CELERY_BEAT_SCHEDULE, app=app)
     thread = threading.Thread(target=scheduler.run_forever, name=THREAD_NAME, daemon=True)
     thread.start()

@@ -48,4 +48,4 @@ if not REDIS_URL:  # noqa: F405
         }
     }
 # Periodic jobs (CELERY_BEAT_SCHEDULE) run in runserver's process: no beat under `make run`.
-INSTALLED_APPS = [*INSTALLED_APPS, "config.local_scheduler"]
+INSTALLED_APPS = [*INSTALLED_APPS, "config.local_scheduler.LocalSchedulerConfig"]

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils.module_loading import autodiscover_modules
 
 from config.celery import app
 from config.local_scheduler import LocalScheduler, serving_process
+from tests.config.local_process import _UNSET, ROOT
 
 runs: list[str] = []
 
@@ -29,7 +36,7 @@ def runs_reset() -> None:
 
 
 def test_every_job_of_beats_schedule_is_a_registered_task() -> None:
-    app.loader.import_default_modules()
+    autodiscover_modules("tasks")
     scheduler = LocalScheduler(settings.CELERY_BEAT_SCHEDULE, app=app)
 
     assert [entry.name for entry in scheduler.entries] == list(settings.CELERY_BEAT_SCHEDULE)
@@ -82,3 +89,37 @@ def test_only_runservers_serving_process_runs_the_jobs(
     argv: list[str], environ: dict[str, str], serving: bool
 ) -> None:
     assert serving_process(argv, environ) is serving
+
+
+def test_runserver_starts_the_jobs(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {key: value for key, value in os.environ.items() if key not in _UNSET}
+    env |= {"DJANGO_SETTINGS_MODULE": "config.settings.local"}
+    env["BEAM_SQLITE_PATH"] = str(tmp_path / "db.sqlite3")
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        lines = []
+        for line in server.stdout:
+            lines.append(line)
+            if "local scheduler:" in line or "Quit the server" in line:
+                break
+        started = [line for line in lines if "local scheduler:" in line]
+        assert started, "".join(lines)
+        assert (
+            started[0]
+            .rstrip()
+            .endswith(f"local scheduler: {len(settings.CELERY_BEAT_SCHEDULE)} periodic jobs")
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
