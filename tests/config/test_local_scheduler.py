@@ -44,6 +44,7 @@ def test_every_job_of_beats_schedule_is_a_registered_task() -> None:
     assert scheduler.entries[0].task == "merchants.tasks.webhooks_drain"
 
 
+@pytest.mark.django_db  # each run ends by closing the thread's stale connections
 def test_tick_runs_due_jobs_only_and_survives_a_failing_one() -> None:
     scheduler = LocalScheduler(
         {
@@ -64,6 +65,7 @@ def test_tick_runs_due_jobs_only_and_survives_a_failing_one() -> None:
     assert runs == ["due"]  # nothing ran twice
 
 
+@pytest.mark.django_db
 def test_first_run_is_one_interval_after_start_like_beat() -> None:
     scheduler = LocalScheduler(
         {"due": {"task": "tests.config.job_record", "schedule": 5.0, "args": ("x",)}}, app=app
