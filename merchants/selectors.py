@@ -36,6 +36,23 @@ def deliveries_failed(*, shop: Shop, limit: int = 200) -> QuerySet[WebhookDelive
     )
 
 
+NOT_DONE = (
+    WebhookDelivery.Status.FAILED,
+    WebhookDelivery.Status.RECEIVED,
+    WebhookDelivery.Status.PROCESSING,
+)
+
+
+def deliveries_not_done(*, shop: Shop, limit: int = 200) -> QuerySet[WebhookDelivery]:
+    """Every delivery not done yet, oldest first: parked, waiting (new or retry due) and
+    being processed. A delivery stuck waiting shows here, not only one parked."""
+    return (
+        WebhookDelivery.objects.filter(shop=shop, status__in=NOT_DONE)
+        .defer(*_LIST_DEFERRED)
+        .order_by("received_at", "pk")[:limit]
+    )
+
+
 def sync_runs_recent(*, shop: Shop, limit: int = 20) -> QuerySet[SyncRun]:
     """The shop's latest reconciliation runs, newest first."""
     return SyncRun.objects.filter(shop=shop).order_by("-started_at", "-pk")[:limit]
@@ -51,7 +68,7 @@ RECENT_PER_TOPIC = 5
 
 def webhook_health(*, shop: Shop) -> dict[str, Any]:
     """The webhook health page's data: counts per topic and status, each topic's latest
-    deliveries, the parked failures and the last reconciliation run (4 queries)."""
+    deliveries, every delivery not done and the last reconciliation run (4 queries)."""
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for row in (
         WebhookDelivery.objects.filter(shop=shop)
@@ -83,6 +100,6 @@ def webhook_health(*, shop: Shop) -> dict[str, Any]:
     runs = list(sync_runs_recent(shop=shop, limit=1))
     return {
         "topics": topics,
-        "failed": list(deliveries_failed(shop=shop, limit=50)),
+        "not_done": list(deliveries_not_done(shop=shop, limit=50)),
         "last_run": runs[0] if runs else None,
     }

@@ -25,8 +25,27 @@ INSTALLED_APPS = [*INSTALLED_APPS, "devstore"]  # noqa: F405
 # The devstore frames Beam from this very origin; production adds nothing.
 SHOPIFY_EXTRA_FRAME_ANCESTORS = env.list("SHOPIFY_EXTRA_FRAME_ANCESTORS", default=["'self'"])
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
-    # WAL and NORMAL sync: the demo's many small commits (webhook inbox, devstore) without an
-    # fsync each; readers (the dev server) never wait for the writer.
-    DATABASES["default"].setdefault("OPTIONS", {})["init_command"] = (  # noqa: F405
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    # `make run` serves concurrent requests (webhook bursts, the drain, the admin) from one
+    # SQLite file. WAL: readers never wait for the writer; NORMAL sync: the demo's many small
+    # commits without an fsync each. IMMEDIATE: a transaction takes the write lock when it
+    # begins, so two writers queue on the busy timeout instead of one failing with "database
+    # is locked" when it upgrades its read snapshot to a write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(  # noqa: F405
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": env.float("BEAM_SQLITE_BUSY_TIMEOUT", default=30.0),
+        }
     )
+if not REDIS_URL:  # noqa: F405
+    # Shared by every local process (runserver, `manage.py` jobs): a write in one drops the
+    # cached documents the others serve (a per-process LocMemCache would keep them stale).
+    # Beside the SQLite file it caches (one cache per BEAM_SQLITE_PATH).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env("BEAM_CACHE_DIR", default=f"{SQLITE_PATH}-cache"),  # noqa: F405
+        }
+    }
+# Periodic jobs (CELERY_BEAT_SCHEDULE) run in runserver's process: no beat under `make run`.
+INSTALLED_APPS = [*INSTALLED_APPS, "config.local_scheduler.LocalSchedulerConfig"]

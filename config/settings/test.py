@@ -15,6 +15,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if not REDIS_URL:  # noqa: F405
+    # Each test process its own cache (local runs share a file cache between processes).
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 DATABASES["default"]["TEST"] = {"NAME": env("TEST_DATABASE_NAME", default=None)}  # noqa: F405
 # Test databases reuse ids across tests: no per-process memo of storefront documents.
 STOREFRONT_LOCAL_CACHE_SECONDS = 0
@@ -24,10 +27,10 @@ WEBHOOK_WAKE_INTERVAL_SECONDS = 0  # every delivery wakes a drain; drains do not
 # xdist workers share one Redis: each gets its own database number, so one worker's
 # cache.clear() (run around every test) never wipes another's counters and documents.
 _worker = env("PYTEST_XDIST_WORKER", default="")
-if CACHES["default"]["BACKEND"].endswith("RedisCache") and _worker.startswith("gw"):  # noqa: F405
+if CACHES["default"]["BACKEND"].endswith("RedisCache") and _worker.startswith("gw"):
     from urllib.parse import urlsplit, urlunsplit
 
-    _url = urlsplit(CACHES["default"]["LOCATION"])  # noqa: F405
+    _url = urlsplit(CACHES["default"]["LOCATION"])
     _base = int(_url.path.strip("/") or 0)
     _db = (_base + 1 + int(_worker[2:])) % 16
-    CACHES["default"]["LOCATION"] = urlunsplit(_url._replace(path=f"/{_db}"))  # noqa: F405
+    CACHES["default"]["LOCATION"] = urlunsplit(_url._replace(path=f"/{_db}"))

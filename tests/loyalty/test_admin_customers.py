@@ -455,6 +455,41 @@ def test_webhook_health_per_topic_failures_and_last_run(shop, client) -> None:
     assert "12 orders checked, 2 recovered" in html
 
 
+def test_webhook_health_lists_every_delivery_not_done(shop, client) -> None:
+    for webhook_id, status in [
+        ("w-done", "succeeded"),
+        ("w-skipped", "skipped"),
+        ("w-waiting", "received"),
+        ("w-leased", "processing"),
+        ("w-parked", "failed"),
+    ]:
+        WebhookDelivery.objects.create(
+            shop=shop, webhook_id=webhook_id, topic="orders/paid", payload={}, status=status
+        )
+
+    html = client.get("/admin/webhooks/").content.decode()
+    not_done = html[html.index('id="beam-failures"') : html.index("Recent deliveries by topic")]
+
+    assert not_done.count("<tr><td>") == 3
+    assert ">Received</span>" in not_done
+    assert ">Processing</span>" in not_done
+    assert ">Failed</span>" in not_done
+    assert "Succeeded" not in not_done and "Skipped" not in not_done
+    assert not_done.count('name="delivery_id"') == 2  # a leased delivery is not replayed
+    assert "Replay all" in not_done
+
+
+def test_webhook_health_with_every_delivery_done(shop, client) -> None:
+    WebhookDelivery.objects.create(
+        shop=shop, webhook_id="w1", topic="orders/paid", payload={}, status="succeeded"
+    )
+
+    html = client.get("/admin/webhooks/").content.decode()
+
+    assert "Every delivery is done." in html
+    assert "Replay all" not in html
+
+
 def test_replay_button_processes_a_failed_delivery_again(shop, client) -> None:
     payload = json.loads((FIXTURES / "customers_create.json").read_text())
     delivery = WebhookDelivery.objects.create(
@@ -544,7 +579,8 @@ def test_recent_deliveries_are_listed_for_every_topic(shop, client) -> None:
 
     html = client.get("/admin/webhooks/").content.decode()
 
-    sections = html.split("<code>customers/create</code>")[1].split("<code>orders/paid</code>")
+    recent = html.split("Recent deliveries by topic")[1]
+    sections = recent.split("<code>customers/create</code>")[1].split("<code>orders/paid</code>")
     assert sections[0].count("<li>") == 3
     assert sections[1].split("</section>")[0].count("<li>") == 5
 

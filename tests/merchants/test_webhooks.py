@@ -104,6 +104,22 @@ def test_get_is_405(client: Client, shop: Shop) -> None:
     assert response["Allow"] == "POST"
 
 
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_topic_is_a_json_404(client: Client, shop: Shop, method: str) -> None:
+    if method == "post":
+        response = webhook_post(client, "orders/create", order_payload(1))
+    else:
+        response = client.get("/webhooks/orders/create")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {
+        "error": "unknown_topic",
+        "detail": "No webhook endpoint for 'orders/create'.",
+    }
+    assert WebhookDelivery.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "missing", ["X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Webhook-Id"]
 )
