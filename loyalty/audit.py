@@ -67,7 +67,7 @@ def audit_events_recent(*, shop: Shop) -> QuerySet[AuditEvent]:
 
 def replay_audit(*, shop: Shop, actor: str) -> Callable[[list[int]], None]:
     """The audit row of an admin's webhook replay, as the ``on_queued`` callback of
-    ``merchants.inbox.deliveries_replay``: written in the transaction that queues the
+    ``merchants.replay.deliveries_replay``: written in the transaction that queues the
     deliveries again, and only when there was something to replay."""
 
     def record(ids: list[int]) -> None:

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from merchants import inbox
+from merchants import replay
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
 
 
@@ -68,7 +68,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description="Replay selected deliveries", permissions=["change"])
     def replay_selected(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
-        outcome = inbox.deliveries_replay(delivery_ids=list(queryset.values_list("pk", flat=True)))
+        outcome = replay.deliveries_replay(delivery_ids=list(queryset.values_list("pk", flat=True)))
         total = sum(outcome.values())
         if not total:
             self.message_user(

@@ -11,7 +11,7 @@ from django.http import (
 from django.views.decorators.http import require_POST, require_safe
 
 from loyalty.audit import audit_events_recent, replay_audit
-from merchants import inbox
+from merchants import replay
 from merchants.auth import embedded_admin_required
 from merchants.models import WebhookDelivery
 from merchants.selectors import webhook_health
@@ -51,7 +51,7 @@ def webhooks_replay(request: HttpRequest) -> HttpResponse:
         if not raw.isdigit() or not WebhookDelivery.objects.filter(shop=shop, pk=int(raw)).exists():
             raise Http404("No such delivery.")
         ids = [int(raw)]
-    outcome = inbox.deliveries_replay(
+    outcome = replay.deliveries_replay(
         shop=shop, delivery_ids=ids, on_queued=replay_audit(shop=shop, actor=staff_actor(request))
     )
     summary = ", ".join(f"{n} {s}" for s, n in sorted(outcome.items())) or "nothing to replay"

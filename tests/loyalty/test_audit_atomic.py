@@ -29,7 +29,7 @@ from loyalty.services import (
     redemptions,
     reward_redeem,
 )
-from merchants import inbox
+from merchants import replay
 from merchants.models import Shop, WebhookDelivery
 from tests.devstore_install import beam_install
 from tests.loyalty.admin_helpers import admin_shop
@@ -43,7 +43,7 @@ REAL_AUDIT_RECORD = audit_module.audit_record
 
 def deliveries_replay_audited(*, shop, actor, delivery_ids=None) -> dict[str, int]:
     """The admin's replay: the inbox's one replay with the audit row as its callback."""
-    return inbox.deliveries_replay(
+    return replay.deliveries_replay(
         shop=shop,
         delivery_ids=delivery_ids,
         on_queued=audit_module.replay_audit(shop=shop, actor=actor),

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from merchants import inbox
+from merchants import inbox, replay
 from merchants.compliance import payload_scrub
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
 from tests.merchants.webhook_support import (
@@ -154,7 +154,7 @@ def test_data_request_processed_twice_keeps_one_export(
     ).delivery
 
     inbox.delivery_process(delivery_id=delivery.pk)
-    inbox.deliveries_replay(delivery_ids=[delivery.pk])  # already succeeded: not replayed
+    replay.deliveries_replay(delivery_ids=[delivery.pk])  # already succeeded: not replayed
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status="received")
     inbox.delivery_process(delivery_id=delivery.pk)
 

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from merchants import inbox, selectors
+from merchants import inbox, replay, selectors
 from merchants.models import Shop, WebhookDelivery
 from tests.merchants.webhook_support import (
     SHOP_DOMAIN,
@@ -292,7 +292,7 @@ def test_replay_service_runs_parked_deliveries_after_a_fix(
     done = record(shop, order_id=2)
     WebhookDelivery.objects.filter(pk=done.pk).update(status="succeeded")
 
-    outcome = inbox.deliveries_replay(delivery_ids=[failed.pk, done.pk])
+    outcome = replay.deliveries_replay(delivery_ids=[failed.pk, done.pk])
 
     failed.refresh_from_db()
     done.refresh_from_db()
@@ -309,7 +309,7 @@ def test_replay_that_fails_again_is_parked_again(shop: Shop, loyalty: LoyaltyCal
     delivery = record(shop)
     park(delivery)
 
-    assert inbox.deliveries_replay(shop=shop) == {"failed": 1}
+    assert replay.deliveries_replay(shop=shop) == {"failed": 1}
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", inbox.MAX_ATTEMPTS + 1)
@@ -328,7 +328,7 @@ def test_replay_calls_on_queued_with_the_ids_in_the_requeue_transaction(
         statuses = list(WebhookDelivery.objects.order_by("pk").values_list("status", flat=True))
         seen.append((ids, connection.in_atomic_block, statuses))
 
-    outcome = inbox.deliveries_replay(shop=shop, on_queued=on_queued)
+    outcome = replay.deliveries_replay(shop=shop, on_queued=on_queued)
 
     assert outcome == {"succeeded": 2}
     assert seen == [([first.pk, second.pk], True, ["received", "received"])]
@@ -342,7 +342,7 @@ def test_replay_whose_callback_fails_requeues_nothing(shop: Shop, loyalty: Loyal
         raise RuntimeError("audit down")
 
     with pytest.raises(RuntimeError, match="audit down"):
-        inbox.deliveries_replay(delivery_ids=[delivery.pk], on_queued=on_queued)
+        replay.deliveries_replay(delivery_ids=[delivery.pk], on_queued=on_queued)
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == ("failed", inbox.MAX_ATTEMPTS)
@@ -352,13 +352,13 @@ def test_replay_whose_callback_fails_requeues_nothing(shop: Shop, loyalty: Loyal
 def test_replay_with_nothing_to_replay_does_not_call_on_queued(shop: Shop) -> None:
     calls: list[list[int]] = []
 
-    assert inbox.deliveries_replay(shop=shop, on_queued=calls.append) == {}
+    assert replay.deliveries_replay(shop=shop, on_queued=calls.append) == {}
     assert calls == []
 
 
 def test_replay_needs_a_selection() -> None:
     with pytest.raises(ValueError, match="delivery_ids or shop"):
-        inbox.deliveries_replay()
+        replay.deliveries_replay()
 
 
 def test_replay_command_by_id_shop_and_all_failed(loyalty: LoyaltyCalls, capsys) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from merchants import inbox
+from merchants import replay
 from merchants.domains import shop_domain_normalise
 from merchants.models import Shop, WebhookDelivery
 
@@ -48,7 +48,7 @@ class Command(BaseCommand):
                     shop=shop, status=WebhookDelivery.Status.FAILED
                 ).values_list("pk", flat=True)
             )
-        outcome = inbox.deliveries_replay(delivery_ids=ids, shop=shop)
+        outcome = replay.deliveries_replay(delivery_ids=ids, shop=shop)
         total = sum(outcome.values())
         summary = ", ".join(f"{status}={count}" for status, count in sorted(outcome.items()))
         self.stdout.write(f"replayed {total} deliveries" + (f": {summary}" if summary else ""))

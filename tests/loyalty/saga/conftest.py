@@ -5,6 +5,7 @@ work. Each test module names its shop with a module-level ``DOMAIN``."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 
 import pytest
 
@@ -15,7 +16,7 @@ from loyalty.services import points_adjust, reward_redeem
 from merchants.models import Shop
 from merchants.shopify import client as client_module
 from tests.devstore_install import beam_install
-from tests.loyalty.factories import MemberFactory, ProgramFactory
+from tests.loyalty.factories import MemberFactory, ProgramFactory, RewardFactory
 
 
 @pytest.fixture(autouse=True)
@@ -65,3 +66,15 @@ def redeem(django_capture_on_commit_callbacks) -> Callable[..., Redemption]:
         return r
 
     return _redeem
+
+
+@pytest.fixture
+def reward(shop) -> Reward:
+    return RewardFactory(
+        shop=shop,
+        name="$10 off",
+        kind=Reward.Kind.FIXED_AMOUNT,
+        points_cost=500,
+        value=Decimal("10.00"),
+        minimum_subtotal=Decimal("20.00"),
+    )

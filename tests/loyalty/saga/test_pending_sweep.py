@@ -5,7 +5,6 @@ issued or the points returned. Never pending for ever."""
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from django.conf import settings
@@ -13,27 +12,14 @@ from django.utils import timezone
 
 from devstore.models import DevDiscountCode
 from loyalty import tasks
-from loyalty.models import LedgerEntry, Member, Redemption, Reward
+from loyalty.models import LedgerEntry, Member, Redemption
 from loyalty.services import redemptions_pending_sweep, reward_redeem
 from loyalty.services.redemptions import REDEMPTION_ISSUE_MAX_RETRIES
-from tests.loyalty.factories import RewardFactory
 
 DOMAIN = "sweep-store.myshopify.com"
 GRAPHQL = (
     f"http://beam.test/devstore/{DOMAIN}/admin/api/{settings.SHOPIFY_API_VERSION}/graphql.json"
 )
-
-
-@pytest.fixture
-def reward(shop) -> Reward:
-    return RewardFactory(
-        shop=shop,
-        name="$10 off",
-        kind=Reward.Kind.FIXED_AMOUNT,
-        points_cost=500,
-        value=Decimal("10.00"),
-        minimum_subtotal=Decimal("20.00"),
-    )
 
 
 @pytest.fixture

@@ -37,18 +37,6 @@ GRAPHQL = (
 )
 
 
-@pytest.fixture
-def reward(shop) -> Reward:
-    return RewardFactory(
-        shop=shop,
-        name="$10 off",
-        kind=Reward.Kind.FIXED_AMOUNT,
-        points_cost=500,
-        value=Decimal("10.00"),
-        minimum_subtotal=Decimal("20.00"),
-    )
-
-
 def ledger(member) -> list[tuple[str, int]]:
     return list(
         LedgerEntry.objects.filter(member=member).order_by("pk").values_list("kind", "amount")
