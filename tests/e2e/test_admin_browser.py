@@ -112,7 +112,10 @@ def beam_frame(page: Page) -> Frame:
 
 
 def nav(page: Page, label: str) -> None:
-    beam(page).locator("nav.beam-nav").get_by_role("link", name=label, exact=True).click()
+    """Follow a tab and wait for its page to load, as a person waits before typing (a field
+    filled before htmx has bound it would not search)."""
+    with beam_frame(page).expect_navigation():
+        beam(page).locator("nav.beam-nav").get_by_role("link", name=label, exact=True).click()
 
 
 def shot(page: Page, name: str) -> None:
