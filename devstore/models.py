@@ -20,6 +20,7 @@ class DevShop(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     iana_timezone = models.CharField(max_length=64, default="UTC")
     plan = models.CharField(max_length=64, default="Basic")
+    taxes_included = models.BooleanField(default=False)  # prices include tax (VAT style)
     app_installed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

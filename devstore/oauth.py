@@ -83,6 +83,22 @@ def signed_query(params: dict[str, str]) -> str:
     return urlencode(signed)
 
 
+def app_load_url(shop: DevShop) -> str:
+    """The URL the store admin loads Beam at: a signed query with a fresh session token.
+
+    Loading it is the managed install (Beam exchanges the ``id_token`` with the store for an
+    offline token), so the admin frame and ``demo_setup`` both install through this one URL.
+    """
+    params = {
+        "embedded": "1",
+        "host": admin_host_param(shop),
+        "id_token": session_token_issue(shop_domain=shop.domain),
+        "shop": shop.domain,
+        "timestamp": str(int(time.time())),
+    }
+    return f"{settings.SHOPIFY_APP_URL}/?{signed_query(params)}"
+
+
 def authorize_redirect(shop: DevShop, *, scope: str, redirect_uri: str, state: str) -> str:
     """Approve an install: issue a code and return the signed callback URL."""
     code = secrets.token_hex(16)

@@ -95,7 +95,7 @@ def shop_payload(shop: DevShop) -> dict[str, Any]:
         "money_with_currency_format": "${{amount}} " + shop.currency,
         "weight_unit": "kg",
         "province_code": None,
-        "taxes_included": False,
+        "taxes_included": shop.taxes_included,
         "plan_display_name": shop.plan,
         "plan_name": shop.plan.lower().replace(" ", "_"),
         "has_discounts": True,

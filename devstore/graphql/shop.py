@@ -30,6 +30,7 @@ class ShopNodes:
             "contactEmail": shop.email,
             "currencyCode": shop.currency,
             "ianaTimezone": shop.iana_timezone,
+            "taxesIncluded": shop.taxes_included,
             "myshopifyDomain": shop.domain,
             "createdAt": iso(shop.created_at),
             "updatedAt": iso(shop.created_at),

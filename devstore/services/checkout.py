@@ -142,7 +142,7 @@ def order_place(
         for line, line_id in zip(items, line_ids, strict=True):
             line.line_id = line_id
             line.tax_rate = tax_rate if tax_rate else None
-            line.tax = cents((line.total - line.discount) * tax_rate) if line.taxable else ZERO
+            line.tax = _line_tax(line, tax_rate, included=shop.taxes_included)
         order_id = id_allocate("order")
         number = _order_number_next(shop)
         payload = _order_payload(
@@ -178,6 +178,15 @@ def order_place(
     return order
 
 
+def _line_tax(line: Line, tax_rate: Decimal, *, included: bool) -> Decimal:
+    """The line's tax: on top of its net amount, or the part of it that is tax when the
+    shop's prices include tax (``net * rate / (1 + rate)``)."""
+    if not line.taxable:
+        return ZERO
+    net = line.total - line.discount
+    return cents(net * tax_rate / (1 + tax_rate)) if included else cents(net * tax_rate)
+
+
 def _order_number_next(shop: DevShop) -> int:
     return sequence_next(f"order_number:{shop.pk}") + 1000
 
@@ -204,7 +213,8 @@ def _order_payload(
     total_discounts = line_discounts + shipping_discount
     subtotal = line_items_total - line_discounts
     total_tax = sum((line.tax for line in items), ZERO)
-    total = subtotal + shipping - shipping_discount + total_tax
+    # Tax-inclusive prices already hold their tax: it is reported, not added.
+    total = subtotal + shipping - shipping_discount + (ZERO if shop.taxes_included else total_tax)
     when = shop_time(shop, at)
     token = secrets.token_hex(16)
     tax_rate = next((line.tax_rate for line in items if line.tax_rate is not None), None)
@@ -327,7 +337,7 @@ def _order_payload(
         "tags": ", ".join(tags),
         "tax_exempt": False,
         "tax_lines": order_tax_lines,
-        "taxes_included": False,
+        "taxes_included": shop.taxes_included,
         "test": test,
         "token": token,
         "total_cash_rounding_payment_adjustment_set": money_set(ZERO, currency),

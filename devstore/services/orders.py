@@ -210,7 +210,9 @@ def order_refund(
                     "tax_amount_set": money_set(ZERO, currency),
                 }
             )
-        amount = subtotal_sum + tax_sum + shipping
+        # Tax-inclusive subtotals already hold their tax.
+        included = bool(order.payload.get("taxes_included"))
+        amount = subtotal_sum + (ZERO if included else tax_sum) + shipping
         transaction_id = id_allocate("transaction")
         when = shop_time(shop, moment)
         refund_payload = {
@@ -284,7 +286,8 @@ def _order_totals_after_refund(order: DevOrder, *, shipping_refunded: Decimal) -
             refunded_discount += cents(discount * qty / item["quantity"])
     subtotal = Decimal(payload["subtotal_price"]) - refunded_sub
     tax = Decimal(payload["total_tax"]) - refunded_tax
-    total = Decimal(payload["total_price"]) - refunded_sub - refunded_tax - shipping_refunded
+    refunded = refunded_sub + (ZERO if payload.get("taxes_included") else refunded_tax)
+    total = Decimal(payload["total_price"]) - refunded - shipping_refunded
     discounts = Decimal(payload["total_discounts"]) - refunded_discount
     shipping_left = (
         Decimal(payload["total_shipping_price_set"]["shop_money"]["amount"])

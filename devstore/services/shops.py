@@ -19,6 +19,7 @@ def shop_create(
     currency: str = "USD",
     iana_timezone: str = "UTC",
     plan: str = "Basic",
+    taxes_included: bool = False,
 ) -> DevShop:
     """Create the simulated shop ``domain`` (or return it unchanged when it exists)."""
     from merchants.domains import shop_domain_normalise
@@ -37,6 +38,7 @@ def shop_create(
         currency=currency,
         iana_timezone=iana_timezone,
         plan=plan,
+        taxes_included=taxes_included,
     )
 
 

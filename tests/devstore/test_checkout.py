@@ -143,6 +143,32 @@ def test_refunds_track_quantities_and_totals(dev_shop, shirt, alice):
     assert order.financial_status == "refunded" and order.payload["current_total_price"] == "0.00"
 
 
+def test_tax_inclusive_shop_reports_the_tax_inside_its_prices(dev_shop, shirt, alice):
+    """VAT-style shop: the 30.00 price holds 5.00 of 20 % tax (30 * 0.2 / 1.2); the total is
+    not raised by it, and a refund gives back the price, not price + tax."""
+    dev_shop.taxes_included = True
+    dev_shop.save(update_fields=["taxes_included"])
+    order = services.order_place(
+        dev_shop, customer=alice, lines=[(shirt, 2)], shipping=Decimal("5"), tax_rate=Decimal("0.2")
+    )
+    p = order.payload
+    assert p["taxes_included"] is True
+    assert (p["subtotal_price"], p["total_tax"], p["total_price"]) == ("60.00", "10.00", "65.00")
+    assert p["line_items"][0]["tax_lines"][0]["price"] == "10.00"
+
+    line_id = p["line_items"][0]["id"]
+    refund = services.order_refund(order, [(line_id, 1)])
+    item = refund.payload["refund_line_items"][0]
+    assert (
+        item["subtotal_set"]["shop_money"]["amount"],
+        item["total_tax_set"]["shop_money"]["amount"],
+    ) == ("30.00", "5.00")
+    assert refund.payload["transactions"][0]["amount"] == "30.00"
+    order.refresh_from_db()
+    assert order.payload["current_total_price"] == "35.00"
+    assert order.payload["current_total_tax"] == "5.00"
+
+
 def test_cancel_refunds_paid_orders_and_voids_pending(dev_shop, shirt, alice):
     paid = services.order_place(dev_shop, customer=alice, lines=[(shirt, 1)])
     services.order_cancel(paid)

@@ -21,7 +21,7 @@ from devstore import services
 from devstore.errors import DevstoreError
 from devstore.inprocess import inprocess_platform_http
 from devstore.models import DevCustomer, DevShop, DevVariant
-from devstore.oauth import admin_host_param, signed_query
+from devstore.oauth import app_load_url
 
 DEMO_SHOP = "demo-store.myshopify.com"
 OTHER_SHOP = "other-store.myshopify.com"
@@ -71,18 +71,8 @@ def _install_beam(shop: DevShop) -> bool:
     """Install Beam the way a merchant does under managed install: load the app URL the
     admin frame loads (signed query with an ``id_token``); Beam exchanges the session token
     with the devstore. True when the devstore now holds a live token for Beam."""
-    params = {
-        "embedded": "1",
-        "host": admin_host_param(shop),
-        "id_token": services.session_token_issue(shop_domain=shop.domain),
-        "shop": shop.domain,
-        "timestamp": str(int(time.time())),
-    }
     try:
-        requests.get(
-            f"{settings.SHOPIFY_APP_URL}/?{signed_query(params)}",
-            timeout=settings.SHOPIFY_HTTP_TIMEOUT,
-        )
+        requests.get(app_load_url(shop), timeout=settings.SHOPIFY_HTTP_TIMEOUT)
     except requests.RequestException:
         return False
     shop.refresh_from_db()
