@@ -1,0 +1,84 @@
+"""A newcomer's first shop, in Chromium against the live server, with nothing made in the
+Django shell: create a shop on /devstore/, open Beam in its admin (the managed install
+happens), create a product, sign a customer up, buy the product on the storefront, and see the
+points in the rewards panel. The order's webhook goes to Beam over real HTTP."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
+    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
+]
+
+try:
+    from playwright.sync_api import Page, expect
+except ImportError:  # pragma: no cover
+    pytest.skip("playwright is not installed", allow_module_level=True)
+
+DOMAIN = "first-shop.myshopify.com"
+
+
+@pytest.fixture
+def beam_live(live_server, settings, platform_http, transactional_db) -> Iterator[str]:
+    """Beam and the devstore on the live server: the admin frames Beam from it, and the
+    store's webhooks reach it over HTTP (Beam's calls to the store stay in-process)."""
+    settings.SHOPIFY_APP_URL = live_server.url
+    platform_http.add_passthru(live_server.url)
+    yield live_server.url
+
+
+def test_newcomer_creates_a_shop_installs_beam_sells_and_sees_points(
+    beam_live: str, page: Page
+) -> None:
+    from devstore.models import DevShop
+    from merchants.models import Shop
+
+    page.goto(f"{beam_live}/devstore/")
+    page.get_by_label("Name").fill("First Shop")
+    page.get_by_label("Currency").select_option("USD")
+    page.get_by_role("button", name="Create shop").click()
+    expect(page.get_by_text(f"Shop {DOMAIN} created.")).to_be_visible()
+    expect(page.get_by_text("Beam is not installed")).to_be_visible()
+
+    # Open Beam in the store admin: the embedded app loads and the install happens.
+    page.get_by_role("link", name="Open Beam in this store's admin").click()
+    beam = page.frame_locator("iframe.ds-app-frame")
+    expect(beam.locator("nav.beam-nav")).to_be_visible()
+    assert Shop.objects.get(domain=DOMAIN).is_active
+    assert DevShop.objects.get(domain=DOMAIN).app_installed_at is not None
+
+    page.get_by_role("link", name="Shop admin").click()
+    expect(page.get_by_text("Beam is installed")).to_be_visible()
+    page.get_by_label("Title").fill("Desk Lamp")
+    page.get_by_label("Price (USD)").fill("42.50")
+    page.get_by_role("button", name="Create product").click()
+    expect(page.get_by_text("Product “Desk Lamp” created.")).to_be_visible()
+
+    page.get_by_role("link", name="Customers").click()
+    page.get_by_placeholder("email").fill("ada@example.com")
+    page.get_by_placeholder("first name").fill("Ada")
+    page.get_by_placeholder("last name").fill("Lovelace")
+    page.get_by_role("button", name="Add customer").click()
+
+    # Buy it on the storefront as Ada.
+    page.get_by_role("link", name="Store", exact=True).click()
+    page.get_by_label("Shopping as").select_option(label="Ada Lovelace <ada@example.com>")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.get_by_text("Logged in as")).to_be_visible()
+    page.locator("li", has_text="Desk Lamp").get_by_role("button", name="Add to cart").click()
+    page.get_by_role("button", name="Place order").click()
+    expect(page.get_by_text(re.compile(r"Order #\d+ placed: 47\.50\."))).to_be_visible()
+
+    # Her points, in the storefront's rewards panel (1 point per dollar of 42.50).
+    page.get_by_role("link", name="Store", exact=True).click()
+    page.locator("#beam-root button.l").click()
+    panel = page.get_by_role("dialog")
+    expect(panel.locator(".bal")).to_have_text("42 points")
