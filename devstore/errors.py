@@ -15,6 +15,10 @@ class OrderOperationRefused(DevstoreError):
     """The order cannot be paid, refunded, fulfilled or cancelled in its current state."""
 
 
+class ShopExists(DevstoreError):
+    """A shop with this domain exists already (the domain is unique)."""
+
+
 class OAuthError(DevstoreError):
     """A token request failed; ``status`` and ``body`` are what the endpoint answers."""
 

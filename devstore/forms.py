@@ -56,10 +56,14 @@ class ShopCreateForm(forms.Form):
         data = super().clean() or {}
         if "name" not in data:
             return data
-        handle = str(data.get("handle") or "") or slugify(str(data["name"]))[:HANDLE_MAX]
+        typed = str(data.get("handle") or "")
+        handle = typed or slugify(str(data["name"]))[:HANDLE_MAX].strip("-")
+        field = "handle" if typed else "name"
         domain = shop_domain_normalise(f"{handle}.myshopify.com")
+        if not handle:
+            self.add_error(field, "This name gives no handle: type one in Handle.")
+            return data
         if domain is None or handle.endswith("-"):
-            field = "handle" if data.get("handle") else "name"
             self.add_error(
                 field,
                 f"“{handle}” is not a valid handle: use letters, digits and hyphens, "
@@ -67,7 +71,7 @@ class ShopCreateForm(forms.Form):
             )
             return data
         if DevShop.objects.filter(domain=domain).exists():
-            self.add_error("handle" if data.get("handle") else "name", f"{domain} already exists.")
+            self.add_error(field, f"{domain} already exists.")
         data["domain"] = domain
         return data
 

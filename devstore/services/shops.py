@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from devstore.errors import ShopExists
 from devstore.identifiers import id_allocate
 from devstore.models import DevAppToken, DevShop
 from devstore.payloads import shop_payload
@@ -20,26 +22,36 @@ def shop_create(
     iana_timezone: str = "UTC",
     plan: str = "Basic",
     taxes_included: bool = False,
+    exist_ok: bool = True,
 ) -> DevShop:
-    """Create the simulated shop ``domain`` (or return it unchanged when it exists)."""
+    """Create the simulated shop ``domain``. When it exists: return it unchanged
+    (``exist_ok``, what the demo set-up wants on a second run), else raise ``ShopExists``
+    (the unique domain decides, so two people creating it at once cannot both succeed)."""
     from merchants.domains import shop_domain_normalise
 
     normalised = shop_domain_normalise(domain)
     if normalised is None:
         raise ValueError(f"not a valid shop domain: {domain!r}")
-    existing = DevShop.objects.filter(domain=normalised).first()
-    if existing is not None:
-        return existing
-    return DevShop.objects.create(
-        domain=normalised,
-        shop_id=id_allocate("shop"),
-        name=name or normalised.split(".")[0].replace("-", " ").title(),
-        email=email or f"owner@{normalised}",
-        currency=currency,
-        iana_timezone=iana_timezone,
-        plan=plan,
-        taxes_included=taxes_included,
-    )
+    if exist_ok:
+        existing = DevShop.objects.filter(domain=normalised).first()
+        if existing is not None:
+            return existing
+    try:
+        with transaction.atomic():
+            return DevShop.objects.create(
+                domain=normalised,
+                shop_id=id_allocate("shop"),
+                name=name or normalised.split(".")[0].replace("-", " ").title(),
+                email=email or f"owner@{normalised}",
+                currency=currency,
+                iana_timezone=iana_timezone,
+                plan=plan,
+                taxes_included=taxes_included,
+            )
+    except IntegrityError:
+        if DevShop.objects.filter(domain=normalised).exists():
+            raise ShopExists(f"{normalised} already exists.") from None
+        raise
 
 
 def app_uninstall(shop: DevShop) -> DevShop:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import messages
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devstore import services
+from devstore.errors import ShopExists
 from devstore.forms import ProductCreateForm, ShopCreateForm
 from devstore.models import DevShop, DevVariant
 from devstore.views.common import shop_or_404
@@ -24,19 +24,17 @@ def shop_list(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            with transaction.atomic():
-                if DevShop.objects.filter(domain=data["domain"]).exists():
-                    raise IntegrityError(data["domain"])
-                shop = services.shop_create(
-                    data["domain"],
-                    name=data["name"],
-                    email=data["email"],
-                    currency=data["currency"],
-                    iana_timezone=data["iana_timezone"],
-                    taxes_included=data["taxes_included"],
-                )
-        except IntegrityError:  # created by someone else since the form's check
-            form.add_error(None, f"{data['domain']} already exists.")
+            shop = services.shop_create(
+                data["domain"],
+                name=data["name"],
+                email=data["email"],
+                currency=data["currency"],
+                iana_timezone=data["iana_timezone"],
+                taxes_included=data["taxes_included"],
+                exist_ok=False,
+            )
+        except ShopExists as exc:  # created by someone else since the form's check
+            form.add_error(None, str(exc))
         else:
             messages.success(request, f"Shop {shop.domain} created. Install Beam from here.")
             return redirect("devstore:shop_home", shop.domain)

@@ -73,7 +73,8 @@ def test_typed_handle_wins_over_the_name(client, db):
     [
         ({"handle": "bad_handle!"}, "“bad_handle!” is not a valid handle"),
         ({"handle": "-dash"}, "“-dash” is not a valid handle"),
-        ({"name": "!!!"}, "“” is not a valid handle"),
+        ({"name": "!!!"}, "This name gives no handle: type one in Handle."),
+        ({"handle": "ends-"}, "“ends-” is not a valid handle"),
         ({"name": ""}, "This field is required."),
         ({"currency": "ZZZ"}, "Select a valid choice. ZZZ is not one of the available choices."),
         ({"iana_timezone": "Mars/Olympus"}, "Select a valid choice. Mars/Olympus is not one"),
@@ -90,6 +91,27 @@ def test_invalid_shop_is_refused_with_a_reason(client, db, changes, message):
 
 def test_duplicate_shop_is_refused(client, db):
     DevShopFactory(domain="cafe-noir.myshopify.com", name="First")
+
+    response = client.post("/devstore/", NEW)
+
+    assert response.status_code == 400
+    assert "cafe-noir.myshopify.com already exists." in _errors(response)
+    assert DevShop.objects.get().name == "First"
+
+
+def test_shop_created_meanwhile_is_a_duplicate_not_a_500(client, db, monkeypatch):
+    """Another request creates the shop between the form's check and the insert: the
+    unique domain refuses the second, and the page says so."""
+    from devstore import forms
+
+    real_clean = forms.ShopCreateForm.clean
+
+    def clean_then_someone_else_creates(self):
+        data = real_clean(self)
+        DevShopFactory(domain="cafe-noir.myshopify.com", name="First")
+        return data
+
+    monkeypatch.setattr(forms.ShopCreateForm, "clean", clean_then_someone_else_creates)
 
     response = client.post("/devstore/", NEW)
 

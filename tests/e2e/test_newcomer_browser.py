@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,7 @@ try:
 except ImportError:  # pragma: no cover
     pytest.skip("playwright is not installed", allow_module_level=True)
 
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DOMAIN = "first-shop.myshopify.com"
 
 
@@ -61,6 +63,8 @@ def test_newcomer_creates_a_shop_installs_beam_sells_and_sees_points(
     page.get_by_label("Price (USD)").fill("42.50")
     page.get_by_role("button", name="Create product").click()
     expect(page.get_by_text("Product “Desk Lamp” created.")).to_be_visible()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "devstore-shop-home.png"), full_page=True)
 
     page.get_by_role("link", name="Customers").click()
     page.get_by_placeholder("email").fill("ada@example.com")
