@@ -84,7 +84,7 @@ class ProductCreateForm(forms.Form):
     price = forms.DecimalField(
         min_value=Decimal("0.00"), max_value=PRICE_MAX, decimal_places=2, max_digits=12
     )
-    sku = forms.CharField(max_length=64, required=False, strip=True)
+    sku = forms.CharField(label="SKU", max_length=64, required=False, strip=True)
     tags = forms.CharField(max_length=255, required=False, help_text="Comma separated.")
     variants = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
