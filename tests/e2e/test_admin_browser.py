@@ -112,10 +112,30 @@ def beam_frame(page: Page) -> Frame:
 
 
 def nav(page: Page, label: str) -> None:
-    """Follow a tab and wait for its page to load, as a person waits before typing (a field
-    filled before htmx has bound it would not search)."""
-    with beam_frame(page).expect_navigation():
-        beam(page).locator("nav.beam-nav").get_by_role("link", name=label, exact=True).click()
+    """Follow a tab and wait for its page to be ready, as a person waits before typing. A tab
+    that htmx loads is ready when htmx has settled the new content into ``#beam-main`` (its
+    fields are bound only then: a field filled earlier would not search); a plain link is
+    ready when the frame has navigated."""
+    frame = beam_frame(page)
+    link = beam(page).locator("nav.beam-nav").get_by_role("link", name=label, exact=True)
+    if link.get_attribute("hx-get") is None:
+        with frame.expect_navigation():
+            link.click()
+        return
+    frame.evaluate(
+        """() => {
+          window.__beamSettled = false;
+          const done = e => {
+            if (e.detail && e.detail.target && e.detail.target.id === "beam-main") {
+              window.__beamSettled = true;
+              document.removeEventListener("htmx:afterSettle", done);
+            }
+          };
+          document.addEventListener("htmx:afterSettle", done);
+        }"""
+    )
+    link.click()
+    frame.wait_for_function("() => window.__beamSettled === true")
 
 
 def shot(page: Page, name: str) -> None:
