@@ -12,11 +12,11 @@ from typing import Any
 
 from django import forms
 
-from loyalty.branding import ICONS, LANGUAGES, POSITIONS, SHAPES
+from loyalty.branding import ICONS, LANGUAGES, POSITIONS, SHAPES, branding_resolve
 from loyalty.errors import InvalidBranding, InvalidConfiguration
 from loyalty.models import LoyaltyProgram, Reward
 from loyalty.rules.rewards import reward_settings_problems
-from loyalty.services import STARTER_REWARDS
+from loyalty.services import STARTER_REWARDS, starter_in_catalogue
 
 HEX_MESSAGE = "Use a hex colour such as #4f46e5."
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
@@ -75,30 +75,67 @@ RATE_FIELD_KW: dict[str, Any] = {
 
 
 class OnboardingForm(forms.Form):
-    """The first-run wizard; every field has a default so launching is a few clicks."""
+    """The set-up wizard. It starts from the program's current settings (re-running it on
+    a live program changes nothing unless the merchant changes a field); the starter
+    rewards the catalogue already holds are shown as such and cannot be added again."""
 
-    points_per_currency_unit = forms.DecimalField(initial=Decimal("1"), **RATE_FIELD_KW)
+    points_per_currency_unit = forms.DecimalField(**RATE_FIELD_KW)
     welcome_points = forms.IntegerField(
-        label="Welcome points for new members", min_value=0, max_value=100000, initial=100
+        label="Welcome points for new members", min_value=0, max_value=100000
     )
     starter_rewards = forms.TypedMultipleChoiceField(
-        label="Starter rewards",
-        choices=[(str(i), spec["name"]) for i, spec in enumerate(STARTER_REWARDS)],
+        label="Starter rewards to add",
+        choices=[],
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        initial=[str(i) for i in range(len(STARTER_REWARDS))],
-        error_messages={"required": "Pick two or three starter rewards."},
+        required=False,
     )
-    program_name = forms.CharField(label="Program name", max_length=80, initial="Rewards")
-    primary_color = HexColourField(label="Brand colour", initial="#4f46e5")
-    position = forms.ChoiceField(
-        label="Launcher position", choices=_choices(POSITIONS), initial="bottom-right"
-    )
-    enabled = forms.BooleanField(label="Turn the program on now", required=False, initial=True)
+    program_name = forms.CharField(label="Program name", max_length=80)
+    primary_color = HexColourField(label="Brand colour")
+    position = forms.ChoiceField(label="Launcher position", choices=_choices(POSITIONS))
+    enabled = forms.BooleanField(label="Program on", required=False)
+
+    def __init__(
+        self,
+        data: Any = None,
+        *,
+        program: LoyaltyProgram,
+        rewards: list[Reward],
+    ) -> None:
+        branding = branding_resolve(program.branding)
+        self.present = {
+            i: reward
+            for i, spec in enumerate(STARTER_REWARDS)
+            if (reward := starter_in_catalogue(spec, rewards)) is not None
+        }
+        # A first set-up with an empty catalogue offers every starter ticked.
+        self.first_catalogue = not rewards
+        missing = [str(i) for i in range(len(STARTER_REWARDS)) if i not in self.present]
+        super().__init__(
+            data,
+            initial={
+                "points_per_currency_unit": f"{program.points_per_currency_unit.normalize():f}",
+                "welcome_points": program.welcome_points
+                if program.onboarded_at
+                else program.welcome_points or 100,
+                "starter_rewards": missing if self.first_catalogue else [],
+                "program_name": branding["program_name"],
+                "primary_color": branding["primary_color"],
+                "position": branding["position"],
+                "enabled": program.enabled or program.onboarded_at is None,
+            },
+        )
+        field = self.fields["starter_rewards"]
+        assert isinstance(field, forms.TypedMultipleChoiceField)
+        field.choices = [
+            (str(i), f"{spec['name']} ({spec['points_cost']} points)")
+            for i, spec in enumerate(STARTER_REWARDS)
+            if i not in self.present
+        ]
 
     def clean_starter_rewards(self) -> list[int]:
         picked = self.cleaned_data["starter_rewards"]
-        if not 2 <= len(picked) <= 3:
+        if self.first_catalogue and not 2 <= len(picked) <= 3:
             raise forms.ValidationError("Pick two or three starter rewards.")
         return picked
 

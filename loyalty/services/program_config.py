@@ -4,6 +4,7 @@ events, onboarding; each change audited in its own transaction."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -382,6 +383,74 @@ STARTER_REWARDS: tuple[dict[str, Any], ...] = (
     {"name": "Free shipping", "kind": "free_shipping", "points_cost": 800, "value": 0},
     {"name": "10% off your order", "kind": "percentage", "points_cost": 1000, "value": 10},
 )
+ONBOARDING_FIELDS = ("points_per_currency_unit", "welcome_points", "branding", "enabled")
+
+
+def starter_in_catalogue(spec: dict[str, Any], rewards: Iterable[Reward]) -> Reward | None:
+    """The active reward that already is this starter: the same kind and value (a merchant
+    who priced "Free shipping" at 300 points has it; the wizard must not add it at 800)."""
+    for reward in rewards:
+        if reward.active and reward.kind == spec["kind"] and reward.value == Decimal(spec["value"]):
+            return reward
+    return None
+
+
+@dataclass(frozen=True)
+class OnboardingPlan:
+    """What the wizard would change: settings ``{field: [before, after]}``, the starter
+    rewards it adds, and the picked starters the catalogue already holds. The review step
+    shows it; ``program_onboard`` applies the plan computed the same way under the lock."""
+
+    changes: dict[str, list[Any]]
+    rewards_added: list[dict[str, Any]]
+    rewards_present: list[Reward]
+    launches: bool
+
+    @property
+    def empty(self) -> bool:
+        return not (self.changes or self.rewards_added or self.launches)
+
+
+def onboarding_plan(
+    *,
+    program: LoyaltyProgram,
+    rewards: Iterable[Reward],
+    points_per_currency_unit: Decimal,
+    welcome_points: int,
+    starters: Iterable[int],
+    branding: dict[str, Any],
+    enabled: bool,
+) -> OnboardingPlan:
+    """The wizard's effect on this program and catalogue, computed without writing."""
+    from loyalty.branding import branding_resolve, branding_validate
+
+    wanted = {
+        "points_per_currency_unit": Decimal(points_per_currency_unit),
+        "welcome_points": int(welcome_points),
+        "branding": branding_validate(branding),
+        "enabled": bool(enabled),
+    }
+    current = {name: getattr(program, name) for name in wanted}
+    current["branding"] = branding_resolve(program.branding)  # stored sparse, compared whole
+    changes = {
+        name: [current[name], value] for name, value in wanted.items() if current[name] != value
+    }
+    catalogue = list(rewards)
+    added: list[dict[str, Any]] = []
+    present: list[Reward] = []
+    for index in sorted(set(starters)):
+        spec = STARTER_REWARDS[index]
+        existing = starter_in_catalogue(spec, catalogue)
+        if existing is None:
+            added.append(dict(spec))
+        else:
+            present.append(existing)
+    return OnboardingPlan(
+        changes=changes,
+        rewards_added=added,
+        rewards_present=present,
+        launches=program.onboarded_at is None,
+    )
 
 
 def program_onboard(
@@ -390,45 +459,52 @@ def program_onboard(
     actor: str,
     points_per_currency_unit: Decimal,
     welcome_points: int,
-    rewards: list[dict[str, Any]],
+    starters: Iterable[int],
     branding: dict[str, Any],
     enabled: bool = True,
-) -> LoyaltyProgram:
-    """The first-run wizard in one transaction: earning rate, welcome points, starter
-    rewards, branding, launch. Raises (and writes nothing) on any invalid part."""
-    from loyalty.branding import branding_validate
-
-    cleaned_branding = branding_validate(branding)
-    if not 1 <= len(rewards) <= 5:
-        raise InvalidConfiguration("Pick at least one starter reward.", field="rewards")
+) -> OnboardingPlan:
+    """The wizard in one transaction: earning rate, welcome points, the starter rewards the
+    catalogue lacks, branding, launch. Re-running it changes only what differs and never
+    adds a reward twice. Raises (and writes nothing) on any invalid part."""
     with transaction.atomic(durable=True):
         program = _program_lock(shop)
-        data = {
-            "points_per_currency_unit": Decimal(points_per_currency_unit),
-            "welcome_points": int(welcome_points),
-            "branding": cleaned_branding,
-            "enabled": bool(enabled),
-        }
-        changes = _changes_apply(
-            program, data, ("points_per_currency_unit", "welcome_points", "branding", "enabled")
+        plan = onboarding_plan(
+            program=program,
+            rewards=Reward.objects.filter(shop=shop, active=True),
+            points_per_currency_unit=points_per_currency_unit,
+            welcome_points=welcome_points,
+            starters=starters,
+            branding=branding,
+            enabled=enabled,
         )
+        for name, (_, after) in plan.changes.items():
+            setattr(program, name, after)
         _program_check(program)
-        program.onboarded_at = timezone.now()
-        program.save(update_fields=[*changes, "onboarded_at", "updated_at"])
+        fields = list(plan.changes)
+        if program.onboarded_at is None:
+            program.onboarded_at = timezone.now()
+            fields.append("onboarded_at")
+        if fields:
+            program.save(update_fields=[*fields, "updated_at"])
         created = []
-        for spec in rewards:
+        for spec in plan.rewards_added:
             reward = Reward(shop=shop)
             _changes_apply(reward, spec, REWARD_EDITABLE_FIELDS)
             _reward_check(reward)
             reward.save()
             created.append(reward.name)
-        audit_record(
-            shop=shop,
-            actor=actor,
-            action="program.onboard",
-            target_type="program",
-            target_id=program.pk,
-            summary=f"launched with {len(created)} reward(s)",
-            changes={**changes, "rewards": [None, created]},
-        )
-    return program
+        if not plan.empty:
+            audit_record(
+                shop=shop,
+                actor=actor,
+                action="program.onboard",
+                target_type="program",
+                target_id=program.pk,
+                summary=(
+                    f"launched with {len(created)} reward(s)"
+                    if plan.launches
+                    else f"setup re-run: {len(plan.changes)} setting(s), {len(created)} reward(s)"
+                ),
+                changes={**plan.changes, **({"rewards": [None, created]} if created else {})},
+            )
+    return plan

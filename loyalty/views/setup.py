@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -19,7 +22,7 @@ from loyalty.forms import (
     OnboardingForm,
     form_service_error,
 )
-from loyalty.models import LoyaltyProgram
+from loyalty.models import LoyaltyProgram, Reward
 from merchants.auth import embedded_admin_required
 from merchants.models import Shop
 from merchants.views.pages import (
@@ -35,40 +38,88 @@ def _program(shop: Shop) -> LoyaltyProgram:
     return services.program_get_or_create(shop=shop)
 
 
+BRANDING_LABELS = {
+    "program_name": "Program name",
+    "primary_color": "Brand colour",
+    "position": "Launcher position",
+}
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, Decimal):
+        return f"{value.normalize():f}"
+    return str(value)
+
+
+def plan_lines(plan: services.OnboardingPlan) -> list[str]:
+    """The review step's sentences: each setting from what to what, each reward added, each
+    starter the catalogue already holds (kept as it is)."""
+    lines = []
+    labels = {
+        "points_per_currency_unit": "Points per 1 unit spent",
+        "welcome_points": "Welcome points",
+        "enabled": "Program",
+    }
+    for name, (before, after) in plan.changes.items():
+        if name == "branding":
+            old, new = branding_resolve(before), branding_resolve(after)
+            lines += [
+                f"{label}: {old[key]} → {new[key]}"
+                for key, label in BRANDING_LABELS.items()
+                if old[key] != new[key]
+            ]
+        else:
+            lines.append(f"{labels[name]}: {_shown(before)} → {_shown(after)}")
+    lines += [
+        f"Adds the reward {r['name']} ({r['points_cost']} points)" for r in plan.rewards_added
+    ]
+    lines += [
+        f"Keeps {r.name} ({r.points_cost} points): already in your catalogue"
+        for r in plan.rewards_present
+    ]
+    return lines
+
+
 @embedded_admin_required
 @in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def onboarding(request: HttpRequest) -> HttpResponse:
-    """First-run wizard: defaults everywhere, one submit launches the program."""
+    """The set-up wizard, in two steps: the form (starting from the current settings), then
+    a review of exactly what will change (the plan ``program_onboard`` applies); nothing
+    changes before the merchant confirms."""
     shop = request_shop(request)
     program = services.program_get_or_create(shop=shop)
-    form = OnboardingForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
+    rewards = list(Reward.objects.filter(shop=shop, active=True))
+    posted = request.method == "POST"
+    form = OnboardingForm(request.POST if posted else None, program=program, rewards=rewards)
+    context: dict[str, Any] = {"form": form, "program": program, "review": None}
+    if posted and form.is_valid() and "edit" not in request.POST:
         data = form.cleaned_data
-        branding = {
-            **branding_resolve(program.branding),
-            "program_name": data["program_name"],
-            "primary_color": data["primary_color"],
-            "position": data["position"],
+        arguments = {
+            "points_per_currency_unit": data["points_per_currency_unit"],
+            "welcome_points": data["welcome_points"],
+            "starters": data["starter_rewards"],
+            "branding": {
+                **branding_resolve(program.branding),
+                "program_name": data["program_name"],
+                "primary_color": data["primary_color"],
+                "position": data["position"],
+            },
+            "enabled": data["enabled"],
         }
         try:
-            services.program_onboard(
-                shop=shop,
-                actor=staff_actor(request),
-                points_per_currency_unit=data["points_per_currency_unit"],
-                welcome_points=data["welcome_points"],
-                rewards=[dict(services.STARTER_REWARDS[i]) for i in data["starter_rewards"]],
-                branding=branding,
-                enabled=data["enabled"],
-            )
+            if request.POST.get("confirm") == "1":
+                plan = services.program_onboard(shop=shop, actor=staff_actor(request), **arguments)
+                toast = "Program launched" if plan.launches else "Setup saved"
+                return admin_redirect(request, reverse("admin_home"), toast=toast)
+            plan = services.onboarding_plan(program=program, rewards=rewards, **arguments)
         except (InvalidConfiguration, InvalidBranding) as exc:
             form_service_error(form, exc)
         else:
-            return admin_redirect(
-                request, reverse("loyalty_admin:rewards"), toast="Program launched"
-            )
+            context["review"] = {"plan": plan, "lines": plan_lines(plan)}
     status = 422 if form.errors else 200
-    context = {"form": form, "program": program, "starters": services.STARTER_REWARDS}
     return admin_page(request, "loyalty/onboarding.html", context, status=status)
 
 

@@ -33,6 +33,7 @@ from merchants.shopify import oauth
 from merchants.shopify.session_tokens import SessionTokenInvalid, session_token_verify
 from merchants.shopify.signatures import query_hmac_valid, timestamp_fresh
 from merchants.views.install import error_page, grant_error_page, install_url
+from merchants.views.pages import admin_page
 
 logger = logging.getLogger(__name__)
 
@@ -58,9 +59,7 @@ def _admin_home_response(
     }
     if missing:
         return render(request, "merchants/scopes_missing.html", context, status=403)
-    response = render(request, "merchants/admin_home.html", context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return admin_page(request, "merchants/admin_home.html", context)
 
 
 @require_safe

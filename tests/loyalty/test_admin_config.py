@@ -37,29 +37,42 @@ def audit_actions(shop) -> list[tuple[str, str]]:
 # --- wizard -----------------------------------------------------------------------------------
 
 
-def test_wizard_defaults_launch_the_program_in_one_submit(shop, client) -> None:
+WIZARD_DEFAULTS = {
+    "points_per_currency_unit": "1",
+    "welcome_points": "100",
+    "starter_rewards": ["0", "1", "2"],
+    "program_name": "Acme Rewards",
+    "primary_color": "#4f46e5",
+    "position": "bottom-right",
+    "enabled": "on",
+}
+
+
+def test_wizard_reviews_then_launches_the_program(shop, client) -> None:
     page = client.get("/admin/welcome/", htmx=False)
     assert page.status_code == 200
     html = page.content.decode()
     assert 'value="1"' in html and 'value="100"' in html  # defaults prefilled
     assert html.count('name="starter_rewards"') == 3
+    assert html.count("checked") == 4  # three starters and "Program on"
 
-    response = client.post(
-        "/admin/welcome/",
-        {
-            "points_per_currency_unit": "1",
-            "welcome_points": "100",
-            "starter_rewards": ["0", "1", "2"],
-            "program_name": "Acme Rewards",
-            "primary_color": "#4f46e5",
-            "position": "bottom-right",
-            "enabled": "on",
-        },
-    )
+    review = client.post("/admin/welcome/", WIZARD_DEFAULTS)
+
+    assert review.status_code == 200
+    text = review.content.decode()
+    assert "What will change" in text
+    assert "Launches the program" in text
+    assert "Welcome points: 0 → 100" in text
+    assert "Program name: Rewards → Acme Rewards" in text
+    assert "Adds the reward Free shipping (800 points)" in text
+    assert program_of(shop).onboarded_at is None  # nothing written before the confirm
+    assert not Reward.objects.filter(shop=shop).exists()
+
+    response = client.post("/admin/welcome/", {**WIZARD_DEFAULTS, "confirm": "1"})
 
     assert response.status_code == 204
     location = json.loads(response["HX-Location"])
-    assert location == {"path": "/admin/rewards/", "target": "#beam-main"}
+    assert location == {"path": "/admin/", "target": "#beam-main"}
     assert json.loads(response["HX-Trigger"]) == {"beam:toast": {"message": "Program launched"}}
     program = program_of(shop)
     assert program.enabled is True
@@ -73,6 +86,136 @@ def test_wizard_defaults_launch_the_program_in_one_submit(shop, client) -> None:
         ("10% off your order", 1000),
     ]
     assert audit_actions(shop) == [("program.onboard", "77")]
+
+
+@pytest.fixture
+def live_program(shop) -> LoyaltyProgram:
+    """The issue's program: 2 points a unit, a custom colour and position, its own prices
+    for the starter rewards, launched."""
+    from django.utils import timezone
+
+    LoyaltyProgram.objects.create(
+        shop=shop,
+        points_per_currency_unit=Decimal("2"),
+        welcome_points=50,
+        branding={"primary_color": "#ff0000", "position": "bottom-left", "program_name": "Club"},
+        onboarded_at=timezone.now(),
+    )
+    for name, kind, cost, value in [
+        ("$5 off", "fixed_amount", 500, 5),
+        ("Free shipping", "free_shipping", 300, 0),
+        ("10% off", "percentage", 900, 10),
+    ]:
+        Reward.objects.create(shop=shop, name=name, kind=kind, points_cost=cost, value=value)
+    return program_of(shop)
+
+
+def wizard_as_shown(client) -> dict:
+    """What the wizard's form submits when the merchant changes nothing."""
+    html = client.get("/admin/welcome/", htmx=False).content.decode()
+    import re
+
+    def value(name: str) -> str:
+        found = re.search(rf'name="{name}" value="([^"]*)"', html) or re.search(
+            rf'value="([^"]*)"[^>]*name="{name}"', html
+        )
+        assert found, name
+        return found.group(1)
+
+    selected = re.search(r'name="position"[^>]*>.*?<option value="([^"]+)" selected', html, re.S)
+    assert selected
+    return {
+        "points_per_currency_unit": value("points_per_currency_unit"),
+        "welcome_points": value("welcome_points"),
+        "program_name": value("program_name"),
+        "primary_color": value("primary_color"),
+        "position": selected.group(1),
+        **({"enabled": "on"} if re.search(r'name="enabled"[^>]*checked', html) else {}),
+    }
+
+
+def test_wizard_on_a_live_program_starts_from_its_settings_and_duplicates_nothing(
+    shop, client, live_program
+) -> None:
+    html = client.get("/admin/welcome/", htmx=False).content.decode()
+    assert 'name="starter_rewards"' not in html  # every starter is in the catalogue
+    assert "Already in your catalogue: $5 off (500 points)" in html
+    shown = wizard_as_shown(client)
+    assert shown == {
+        "points_per_currency_unit": "2",
+        "welcome_points": "50",
+        "program_name": "Club",
+        "primary_color": "#ff0000",
+        "position": "bottom-left",
+        "enabled": "on",
+    }
+
+    review = client.post("/admin/welcome/", shown)
+    assert review.status_code == 200
+    assert "Nothing: these are your program's current settings." in review.content.decode()
+    client.post("/admin/welcome/", {**shown, "confirm": "1"})
+
+    program = program_of(shop)
+    assert program.points_per_currency_unit == 2
+    assert (program.branding["primary_color"], program.branding["position"]) == (
+        "#ff0000",
+        "bottom-left",
+    )
+    assert Reward.objects.filter(shop=shop).count() == 3
+    assert audit_actions(shop) == []
+
+
+def test_wizard_on_a_live_program_changes_only_what_the_review_showed(
+    shop, client, live_program
+) -> None:
+    edited = {**wizard_as_shown(client), "points_per_currency_unit": "3"}
+
+    review = client.post("/admin/welcome/", edited).content.decode()
+    assert "Points per 1 unit spent: 2 → 3" in review
+    assert "Launches the program" not in review
+    response = client.post("/admin/welcome/", {**edited, "confirm": "1"})
+
+    assert json.loads(response["HX-Trigger"]) == {"beam:toast": {"message": "Setup saved"}}
+    program = program_of(shop)
+    assert program.points_per_currency_unit == 3
+    assert program.branding["primary_color"] == "#ff0000"
+    assert Reward.objects.filter(shop=shop).count() == 3
+    assert audit_actions(shop) == [("program.onboard", "77")]
+
+
+def test_a_starter_priced_differently_is_not_added_again(shop, client) -> None:
+    from loyalty.services import program_onboard
+
+    Reward.objects.create(
+        shop=shop, name="Ship free", kind="free_shipping", points_cost=300, value=0
+    )
+    arguments = {
+        "points_per_currency_unit": Decimal("1"),
+        "welcome_points": 100,
+        "starters": [0, 1, 2],
+        "branding": {},
+        "enabled": True,
+    }
+    program_onboard(shop=shop, actor="1", **arguments)
+    program_onboard(shop=shop, actor="1", **arguments)  # a replayed confirm
+
+    assert sorted(Reward.objects.filter(shop=shop).values_list("name", "points_cost")) == [
+        ("$5 off your order", 500),
+        ("10% off your order", 1000),
+        ("Ship free", 300),
+    ]
+
+
+def test_home_offers_the_wizard_until_the_program_is_launched(shop, client) -> None:
+    home = client.get("/admin/", htmx=False).content.decode()
+    assert "Set up and launch in two minutes" in home
+
+    client.post("/admin/welcome/", {**WIZARD_DEFAULTS, "confirm": "1"})
+
+    home = client.get("/admin/", htmx=False).content.decode()
+    assert "Set up and launch in two minutes" not in home
+    assert "Your program is live since" in home
+    assert "Review setup" in home
 
 
 def test_wizard_errors_name_the_field_and_change_nothing(shop, client) -> None:

@@ -100,7 +100,10 @@ def _beam_program_setup(domain: str) -> bool:
     if shop is None or Reward.objects.filter(shop=shop).exists():
         return False
     program = program_get_or_create(shop=shop)
-    LoyaltyProgram.objects.filter(pk=program.pk).update(welcome_points=DEMO_WELCOME_POINTS)
+    # The demo program is set up and live: Home shows it so, the wizard reviews it.
+    LoyaltyProgram.objects.filter(pk=program.pk).update(
+        welcome_points=DEMO_WELCOME_POINTS, onboarded_at=timezone.now()
+    )
     for name, kind, cost, value in DEMO_REWARDS:
         Reward.objects.create(shop=shop, name=name, kind=kind, points_cost=cost, value=value)
     return True
