@@ -25,6 +25,7 @@ REFRESH_TOKEN_TTL = 90 * 24 * 3600
 AUTH_CODE_TTL = 600
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+ONLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:online-access-token"
 
 
 def session_token_issue(
@@ -207,10 +208,38 @@ def _grant_token_exchange(shop: DevShop, body: dict[str, Any], expiring: bool) -
     if body.get("subject_token_type", ID_TOKEN_TYPE) != ID_TOKEN_TYPE:
         raise OAuthError(400, {"error": "invalid_subject_token"})
     try:
-        session_token_verify(str(body.get("subject_token", "")), shop)
+        claims = session_token_verify(str(body.get("subject_token", "")), shop)
     except jwt.PyJWTError as exc:
         raise OAuthError(400, {"error": "invalid_subject_token"}) from exc
+    if body.get("requested_token_type") == ONLINE_TOKEN_TYPE:
+        return _online_token_issue(shop, str(claims["sub"]))
     return _token_issue(shop, settings.SHOPIFY_SCOPES, expiring=expiring)
+
+
+def _online_token_issue(shop: DevShop, user_id: str) -> dict[str, Any]:
+    """An online token names its staff member (``associated_user``). The devstore's staff:
+    user 1 is the shop's owner, any other id a staff member of that number. The token is
+    not usable against this devstore's Admin API (Beam never uses it)."""
+    owner = user_id == "1"
+    handle = shop.domain.split(".", 1)[0]
+    return {
+        "access_token": "shpua_" + secrets.token_hex(16),
+        "scope": settings.SHOPIFY_SCOPES,
+        "expires_in": 86399,
+        "associated_user_scope": settings.SHOPIFY_SCOPES,
+        "associated_user": {
+            "id": int(user_id) if user_id.isdigit() else 0,
+            "first_name": "Store" if owner else "Staff",
+            "last_name": "Owner" if owner else user_id,
+            "email": (shop.email or f"owner@{handle}.example")
+            if owner
+            else f"staff{user_id}@{handle}.example",
+            "email_verified": True,
+            "account_owner": owner,
+            "locale": "en",
+            "collaborator": False,
+        },
+    }
 
 
 def _grant_refresh(shop: DevShop, refresh_token: str) -> dict[str, Any]:

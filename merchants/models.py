@@ -203,3 +203,31 @@ class ComplianceRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.shop_id} {self.customer_id or ''}".strip()
+
+
+class StaffMember(models.Model):
+    """A staff user of a shop as the platform named them (first and last name, email), learnt
+    from an online token exchange when they open Beam. The session token carries only the
+    user id; the audit trail shows this name instead. The online token itself is not kept."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="staff")
+    user_id = models.CharField(max_length=64)
+    first_name = models.CharField(max_length=255, blank=True)
+    last_name = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    account_owner = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "user_id"], name="staff_shop_user_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """ "Ann Lee", else the email, else "Staff member 42"."""
+        name = f"{self.first_name} {self.last_name}".strip()
+        return name or self.email or f"Staff member {self.user_id}"

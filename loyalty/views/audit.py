@@ -10,11 +10,13 @@ from django.http import (
 )
 from django.views.decorators.http import require_POST, require_safe
 
+from loyalty.admin_words import audit_lines
 from loyalty.audit import audit_events_recent, replay_audit
 from merchants import replay
 from merchants.auth import embedded_admin_required
 from merchants.models import WebhookDelivery
 from merchants.selectors import webhook_health
+from merchants.staff import staff_names
 from merchants.views import webhooks
 from merchants.views.pages import (
     admin_page,
@@ -35,7 +37,10 @@ def audit(request: HttpRequest) -> HttpResponse:
     page = Paginator(audit_events_recent(shop=shop), AUDIT_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    return admin_page(request, "loyalty/audit.html", {"page": page})
+    events = list(page.object_list)
+    names = staff_names(shop=shop, user_ids={e.actor for e in events})
+    context = {"page": page, "rows": audit_lines(events, names), "zone": shop.iana_timezone}
+    return admin_page(request, "loyalty/audit.html", context)
 
 
 @embedded_admin_required

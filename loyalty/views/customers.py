@@ -16,6 +16,7 @@ from django.http import (
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from loyalty import services
+from loyalty.admin_words import ledger_lines
 from loyalty.errors import (
     InsufficientPoints,
     InvalidAdjustment,
@@ -38,6 +39,7 @@ from loyalty.services.adjustments import CUSTOMER_ID_MAX
 from merchants.auth import embedded_admin_required
 from merchants.errors import ShopifyApiError
 from merchants.models import Shop
+from merchants.staff import staff_names
 from merchants.views.pages import (
     admin_page,
     admin_partial,
@@ -107,9 +109,12 @@ def _customer_page(
     ledger = Paginator(member_ledger(shop=shop, member=member), LEDGER_PER_PAGE).get_page(
         request.GET.get("page")
     )
+    entries = list(ledger.object_list)
+    names = staff_names(shop=shop, user_ids={e.actor for e in entries})
     context = {
         "member": member,
         "ledger": ledger,
+        "ledger_rows": ledger_lines(entries, names),
         "redemptions": member_redemptions(shop=shop, member=member),
         "form": form or AdjustPointsForm(),
         "error": error,

@@ -27,6 +27,7 @@ from merchants.shopify.library_session import app_session_class
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+ONLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:online-access-token"
 
 
 class TokenGrantRejected(BeamError):
@@ -43,6 +44,7 @@ class TokenGrant:
     access_token_expires_at: datetime | None
     refresh_token: str
     refresh_token_expires_at: datetime | None
+    associated_user: dict[str, Any] | None = None  # online tokens: the staff member
 
 
 def store_origin(shop_domain: str) -> str:
@@ -93,6 +95,7 @@ def _token_request(shop_domain: str, payload: dict[str, str]) -> TokenGrant:
         access_token_expires_at=_expiry(now, data.get("expires_in")),
         refresh_token=data.get("refresh_token", ""),
         refresh_token_expires_at=_expiry(now, data.get("refresh_token_expires_in")),
+        associated_user=user if isinstance(user := data.get("associated_user"), dict) else None,
     )
 
 
@@ -113,6 +116,23 @@ def token_from_session_token(*, shop_domain: str, session_token: str) -> TokenGr
             "expiring": "1",
         },
     )
+
+
+def staff_from_session_token(*, shop_domain: str, session_token: str) -> dict[str, Any]:
+    """The staff member a session token speaks for (``associated_user``: id, names, email,
+    account owner), through an online token exchange; the online token is not used."""
+    grant = _token_request(
+        shop_domain,
+        {
+            "grant_type": TOKEN_EXCHANGE_GRANT,
+            "subject_token": session_token,
+            "subject_token_type": ID_TOKEN_TYPE,
+            "requested_token_type": ONLINE_TOKEN_TYPE,
+        },
+    )
+    if grant.associated_user is None:
+        raise ShopifyApiError("The online token came without its staff member")
+    return grant.associated_user
 
 
 def token_refresh(*, shop_domain: str, refresh_token: str) -> TokenGrant:

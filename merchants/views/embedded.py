@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -32,8 +33,9 @@ from merchants.services import shop_install_by_token_exchange, shop_needs_token_
 from merchants.shopify import oauth
 from merchants.shopify.session_tokens import SessionTokenInvalid, session_token_verify
 from merchants.shopify.signatures import query_hmac_valid, timestamp_fresh
+from merchants.staff import staff_member_learn
 from merchants.views.install import error_page, grant_error_page, install_url
-from merchants.views.pages import admin_page
+from merchants.views.pages import admin_page, shop_zone
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +61,8 @@ def _admin_home_response(
     }
     if missing:
         return render(request, "merchants/scopes_missing.html", context, status=403)
-    return admin_page(request, "merchants/admin_home.html", context)
+    with timezone.override(shop_zone(shop)):
+        return admin_page(request, "merchants/admin_home.html", context)
 
 
 @require_safe
@@ -130,6 +133,7 @@ def app_home(request: HttpRequest) -> HttpResponse:
         if reconnected:
             logger.info("shop reconnected by token exchange: %s", shop.domain)
     request_shop_set(request, shop, claims)
+    staff_member_learn(shop=shop, user_id=claims.sub, session_token=id_token)
     return _admin_home_response(request, shop, reconnected=reconnected)
 
 

@@ -73,16 +73,20 @@ def admin_redirect(request: HttpRequest, url: str, *, toast: str | None = None) 
     return HttpResponseRedirect(url, status=303)
 
 
+def shop_zone(shop: Shop) -> ZoneInfo:
+    """The shop's time zone (UTC when the platform gave none Beam knows)."""
+    try:
+        return ZoneInfo(shop.iana_timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
 def in_shop_timezone(view: Any) -> Any:
     """Dates typed into and shown by the view are in the shop's own time zone."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        try:
-            zone = ZoneInfo(request_shop(request).iana_timezone or "UTC")
-        except (ZoneInfoNotFoundError, ValueError):
-            zone = ZoneInfo("UTC")
-        with timezone.override(zone):
+        with timezone.override(shop_zone(request_shop(request))):
             return view(request, *args, **kwargs)
 
     return wrapper

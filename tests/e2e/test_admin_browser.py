@@ -263,8 +263,11 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     shot(page, "08-import-done")
 
     nav(page, "Audit")
-    expect(app.locator("#beam-audit")).to_contain_text("members.import")
-    expect(app.locator("#beam-audit")).to_contain_text("points.adjust")
+    # In words: who by the name the platform gave, what as a sentence, changes from → to.
+    expect(app.locator("#beam-audit")).to_contain_text("Imported members:")
+    expect(app.locator("#beam-audit")).to_contain_text("Adjusted points:")
+    expect(app.locator("#beam-audit")).to_contain_text("Store Owner")
+    expect(app.locator("#beam-audit")).not_to_contain_text("points.adjust")
     shot(page, "09-audit")
     # Back and forward reload the content with a fresh token.
     beam_frame(page).evaluate("() => history.back()")

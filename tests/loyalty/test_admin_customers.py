@@ -127,10 +127,10 @@ def test_detail_page_queries_do_not_grow_with_history(shop, client, django_asser
         points_adjust(
             shop=shop, member=m, amount=1, reason=f"r{i}", actor="1", idempotency_key=f"k{i}"
         )
-    # shop, member, ledger count, ledger page, redemptions
-    with django_assert_num_queries(5):
+    # shop, member, ledger count, ledger page, staff names, redemptions
+    with django_assert_num_queries(6):
         response = client.get(f"/admin/customers/{m.pk}/")
-    assert response.content.decode().count("<td>Manual</td>") == 31
+    assert response.content.decode().count("<td>Adjustment</td>") == 31
 
 
 # --- detail, adjust --------------------------------------------------------------------------
@@ -518,9 +518,21 @@ def test_audit_page_lists_who_did_what_when(shop, client) -> None:
 
     html = client.get("/admin/audit/").content.decode()
 
-    assert "User 77" in html
-    assert "<code>program.disable</code>" in html
-    assert "<code>enabled</code>: True → False" in html
+    assert "<td>Staff member 77</td>" in html  # a staff member Beam has no name for
+    assert "<td>Turned the program off</td>" in html
+    assert "<li>Program: on → off</li>" in html
+    assert "program.disable" not in html and "True" not in html
+
+
+def test_audit_page_names_the_staff_member_the_platform_named(shop, client) -> None:
+    from merchants.models import StaffMember
+
+    StaffMember.objects.create(shop=shop, user_id="77", first_name="Ann", last_name="Lee")
+    client.post("/admin/program/toggle", {"enabled": "0"})
+
+    html = client.get("/admin/audit/").content.decode()
+
+    assert "<td>Ann Lee</td>" in html
 
 
 def _rewards(shop, n: int) -> None:
@@ -535,13 +547,13 @@ def _rewards(shop, n: int) -> None:
     [
         # shop (token), rewards with their issued counts
         ("/admin/rewards/", _rewards, 2),
-        # shop (token), count, page
+        # shop (token), count, page, staff names
         (
             "/admin/audit/",
             lambda shop, n: [
                 AuditEvent.objects.create(shop=shop, actor="1", action="x") for _ in range(n)
             ],
-            3,
+            4,
         ),
         # shop (token), counts per topic and status, recent deliveries, failures, last run
         (
