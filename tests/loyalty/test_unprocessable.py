@@ -12,11 +12,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 
 from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member
-from merchants import inbox
+from merchants import inbox, selectors
 from merchants.models import Shop, WebhookDelivery
 from tests.loyalty.admin_helpers import AdminClient, admin_shop
 from tests.loyalty.factories import line, order, refund
@@ -269,3 +270,17 @@ def test_a_value_the_database_refuses_is_parked_and_the_batch_mate_credits(
     assert Member.objects.get(shop=shop, customer_id=CUSTOMER).balance == 999_999
     assert not LoyaltyOrder.objects.filter(shop=shop, order_id=BAD_ID).exists()
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_the_replay_command_takes_unprocessable_deliveries_with_all_failed(shop: Shop) -> None:
+    bad = order(BAD_ID, [line("30.00")])
+    bad["id"] = 2**63
+    post(shop, "orders/paid", bad, "bad")
+    inbox.deliveries_drain()
+    parked = WebhookDelivery.objects.get(webhook_id="bad")
+    assert list(selectors.deliveries_failed(shop=shop)) == [parked]
+
+    call_command("webhooks_replay", "--all-failed")
+
+    parked.refresh_from_db()
+    assert (parked.status, parked.attempts) == ("unprocessable", 2)
