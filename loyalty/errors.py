@@ -78,3 +78,11 @@ class InvalidConfiguration(BeamError):
     def __init__(self, message: str = "", *, field: str = "") -> None:
         super().__init__(message)
         self.field = field
+
+
+class PayloadInvalid(BeamError):
+    """The platform payload breaks its shape (``loyalty.payload_checks``): it can never be
+    processed, however often it is tried."""
+
+    code = "payload_invalid"
+    http_status = 422

@@ -3,27 +3,37 @@ the inbox hands over claimed deliveries; ``merchants`` never imports ``loyalty``
 
 from __future__ import annotations
 
+from loyalty.errors import PayloadInvalid
 from merchants import compliance, inbox
 from merchants.models import Shop, WebhookDelivery
 
 CREDITING_TOPICS = ("orders/paid", "orders/fulfilled", "orders/cancelled", "refunds/create")
 
 
-def crediting_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> None:
-    """Orders and refunds of one shop: one batch of the crediting engine."""
+def crediting_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> dict[int, str]:
+    """Orders and refunds of one shop: one batch of the crediting engine. Returns the
+    deliveries whose payload it refused (by pk, with the reason): the inbox parks them."""
     from loyalty.services import Delivery, deliveries_credit
 
-    deliveries_credit(
+    refused = deliveries_credit(
         shop=shop,
         deliveries=[Delivery(d.topic, d.payload, d.triggered_at) for d in deliveries],
     )
+    return {deliveries[index].pk: reason for index, reason in refused.items()}
 
 
-def customer_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> None:
+def customer_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> dict[int, str]:
+    """Customer deliveries one by one; a refused payload is returned (by pk, with the
+    reason) for the inbox to park."""
     from loyalty.services import customer_webhook_process
 
+    refused: dict[int, str] = {}
     for delivery in deliveries:
-        customer_webhook_process(shop=shop, topic=delivery.topic, payload=delivery.payload)
+        try:
+            customer_webhook_process(shop=shop, topic=delivery.topic, payload=delivery.payload)
+        except PayloadInvalid as exc:
+            refused[delivery.pk] = str(exc)
+    return refused
 
 
 def handlers_register() -> None:

@@ -10,17 +10,24 @@ from typing import Any
 from django.utils.dateparse import parse_datetime
 
 ZERO = Decimal(0)
+NAME_MAX_CHARS = 255  # Member.first_name / last_name
+
+
+def shop_amount_raw(obj: dict[str, Any], key: str) -> Any:
+    """The JSON value ``shop_amount`` reads: ``obj[key + "_set"].shop_money.amount``, else
+    ``obj[key]`` (what ``payload_checks`` checks, so both read the same value)."""
+    money_set = obj.get(f"{key}_set")
+    if isinstance(money_set, dict) and isinstance(money_set.get("shop_money"), dict):
+        return money_set["shop_money"].get("amount")
+    return obj.get(key)
 
 
 def shop_amount(obj: dict[str, Any] | None, key: str) -> Decimal:
-    """``obj[key + "_set"].shop_money.amount`` (falling back to ``obj[key]``) as a Decimal."""
+    """``obj[key + "_set"].shop_money.amount`` (falling back to ``obj[key]``) as a Decimal.
+    A checked payload (``payload_checks``) holds only finite amounts within the columns."""
     if not obj:
         return ZERO
-    money_set = obj.get(f"{key}_set")
-    if isinstance(money_set, dict) and isinstance(money_set.get("shop_money"), dict):
-        raw = money_set["shop_money"].get("amount")
-    else:
-        raw = obj.get(key)
+    raw = shop_amount_raw(obj, key)
     if raw in (None, ""):
         return ZERO
     try:
@@ -44,6 +51,12 @@ def datetime_parse(value: Any) -> datetime | None:
         return parse_datetime(value)
     except ValueError:
         return None
+
+
+def name_cut(value: Any) -> str | None:
+    """A person's name as stored: cut to the column's ``NAME_MAX_CHARS`` (a name may be
+    shortened; an id or an email may not, so ``payload_checks`` refuses those instead)."""
+    return value[:NAME_MAX_CHARS] if isinstance(value, str) else None
 
 
 def int_or_none(value: Any) -> int | None:
@@ -84,8 +97,8 @@ def order_parse(payload: dict[str, Any]) -> OrderFacts | None:
         order_id=order_id,
         customer_id=int_or_none(customer.get("id")),
         member_email=customer.get("email") or payload.get("email"),
-        first_name=customer.get("first_name"),
-        last_name=customer.get("last_name"),
+        first_name=name_cut(customer.get("first_name")),
+        last_name=name_cut(customer.get("last_name")),
         raw=payload,
     )
 

@@ -73,7 +73,7 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
         if not total:
             self.message_user(
                 request,
-                "Nothing to replay: only failed or waiting deliveries are replayed.",
+                "Nothing to replay: only parked or waiting deliveries are replayed.",
                 messages.WARNING,
             )
             return

@@ -12,8 +12,15 @@ Lifecycle (STYLE rule 10)::
 
     received ──claim──▶ processing ──ok──▶ succeeded
        ▲                    │ └──shop gone──▶ skipped
+       │                    └──payload refused / deterministic error──▶ unprocessable
        └── error, attempts < MAX_ATTEMPTS ──┘ (next_attempt_at = now + backoff)
                             └── error, attempts >= MAX_ATTEMPTS ──▶ failed (parked; replay)
+
+``unprocessable`` is parked at once, after one attempt, with its reason in ``last_error``:
+the payload broke the shape its handler checks (the handler returns it as refused), or
+processing hit an error that only depends on the values (``DETERMINISTIC_ERRORS``: the
+database refusing a value), so a retry could only fail again. It is replayed like
+``failed`` (after a fix), which checks the payload again.
 
 While a row is ``processing`` its ``next_attempt_at`` holds the claim's lease deadline, a
 short one the working drain renews between runs: a worker that dies leaves a row whose lease
@@ -35,7 +42,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -367,12 +374,19 @@ def _claim_one(delivery_id: int, *, now: datetime) -> datetime | None:
 
 
 class DeliveryUnprocessable(Exception):
-    """The delivery can never be processed (unknown topic): parked without retries."""
+    """The delivery can never be processed (unknown topic, payload refused by its handler):
+    parked as ``unprocessable`` without retries; the message is the reason shown."""
 
 
-# A handler does a shop's deliveries of its topics, in list order, idempotently; raising
-# fails them all (the drain then runs each alone, so only the bad one is retried).
-Handler = Callable[[Shop, list[WebhookDelivery]], None]
+# Errors that depend only on the delivery's values, never on timing: the database refusing
+# a value (SQLSTATE class 22: out of range, too long, invalid text). Not ``IntegrityError``
+# (a race on a unique key passes on retry) nor ``OperationalError`` (connection, deadlock).
+DETERMINISTIC_ERRORS: tuple[type[Exception], ...] = (DeliveryUnprocessable, DataError)
+
+# A handler does a shop's deliveries of its topics, in list order, idempotently, and
+# returns those it refused (pk → reason: parked as unprocessable, the others succeeded);
+# raising fails them all (the drain then runs each alone, so only the bad one is retried).
+Handler = Callable[[Shop, list[WebhookDelivery]], Mapping[int, str] | None]
 _handlers: dict[str, tuple[Handler, bool]] = {}
 
 
@@ -388,19 +402,44 @@ def _error_text(exc: BaseException | str) -> str:
     return text[:LAST_ERROR_MAX_CHARS]
 
 
+def _reason_text(exc: BaseException) -> str:
+    """What webhook health shows for an unprocessable delivery: the handler's reason, or the
+    first line of the database's complaint."""
+    if isinstance(exc, DeliveryUnprocessable):
+        return str(exc)[:LAST_ERROR_MAX_CHARS]
+    first_line = (str(exc).strip().splitlines() or [""])[0]
+    return _error_text(f"the database refused a value ({type(exc).__name__}: {first_line})")
+
+
+def _unprocessable_record(delivery: WebhookDelivery, *, lease: datetime, reason: str) -> int:
+    """Park a delivery as ``unprocessable`` after this attempt: one warning line, no trace
+    (the reason says it all and a retry cannot help)."""
+    logger.warning(
+        "webhook delivery %s (%s) unprocessable: %s", delivery.pk, delivery.topic, reason
+    )
+    return WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=Status.PROCESSING, next_attempt_at=lease
+    ).update(
+        status=Status.UNPROCESSABLE,
+        attempts=delivery.attempts + 1,
+        next_attempt_at=None,
+        processed_at=timezone.now(),
+        last_error=reason[:LAST_ERROR_MAX_CHARS],
+    )
+
+
 def _failure_record(
     *,
     delivery: WebhookDelivery,
     lease: datetime | None,
     error: BaseException | str,
     now: datetime,
-    permanent: bool = False,
     backoff: bool = True,
 ) -> int:
     """Count a failed attempt: back to ``received`` (due after the backoff, or at once), or
     parked as ``failed``."""
     attempts = delivery.attempts + 1
-    if permanent or attempts >= MAX_ATTEMPTS:
+    if attempts >= MAX_ATTEMPTS:
         status, next_attempt_at = Status.FAILED, None
     else:
         delay = backoff_delay(attempts) if backoff else timedelta(0)
@@ -449,7 +488,9 @@ def _dispatch(delivery: WebhookDelivery) -> tuple[str, str]:
     if not shop.is_active:
         return Status.SKIPPED, "shop uninstalled: not processed"
     if topic in _handlers:
-        _handlers[topic][0](shop, [delivery])
+        refused = _handlers[topic][0](shop, [delivery]) or {}
+        if delivery.pk in refused:
+            raise DeliveryUnprocessable(refused[delivery.pk])
     elif topic == SHOP_UPDATE:
         return Status.SUCCEEDED, _shop_update_apply(shop=shop, delivery=delivery)
     else:
@@ -474,13 +515,14 @@ def _delivery_run(delivery: WebhookDelivery, *, lease: datetime) -> str:
     a transaction: the handlers own theirs and are idempotent, which makes a retry safe."""
     try:
         status, note = _dispatch(delivery)
+    except DETERMINISTIC_ERRORS as exc:
+        _unprocessable_record(delivery, lease=lease, reason=_reason_text(exc))
+        return Status.UNPROCESSABLE
     except Exception as exc:
         logger.exception("webhook delivery %s (%s) failed", delivery.pk, delivery.topic)
-        permanent = isinstance(exc, DeliveryUnprocessable)
-        now = timezone.now()
-        _failure_record(delivery=delivery, lease=lease, error=exc, now=now, permanent=permanent)
+        _failure_record(delivery=delivery, lease=lease, error=exc, now=timezone.now())
         attempts = delivery.attempts + 1
-        return Status.FAILED if permanent or attempts >= MAX_ATTEMPTS else Status.RECEIVED
+        return Status.FAILED if attempts >= MAX_ATTEMPTS else Status.RECEIVED
     _succeeded([delivery.pk], lease=lease, status=status, note=note)
     return status
 
@@ -541,13 +583,20 @@ def _handler_runs(
 def _batch_handle(
     handler: Handler, shop: Shop, run: list[WebhookDelivery], *, lease: datetime
 ) -> bool:
-    """Run a batch; ``False`` (nothing recorded) when it failed: it is then run one by one."""
+    """Run a batch; ``False`` (nothing recorded) when it failed: it is then run one by one.
+    The deliveries the handler refused are parked as unprocessable, the others succeeded."""
     try:
-        handler(shop, run)
+        refused = handler(shop, run) or {}
+    except DETERMINISTIC_ERRORS as exc:  # which delivery is to blame shows one by one
+        logger.warning("batch of %d: %s; they go one by one", len(run), _reason_text(exc))
+        return False
     except Exception:
         logger.exception("batch of %d deliveries failed: they go one by one", len(run))
         return False
-    _succeeded([d.pk for d in run], lease=lease, status=Status.SUCCEEDED)
+    for delivery in run:
+        if delivery.pk in refused:
+            _unprocessable_record(delivery, lease=lease, reason=refused[delivery.pk])
+    _succeeded([d.pk for d in run if d.pk not in refused], lease=lease, status=Status.SUCCEEDED)
     return True
 
 

@@ -90,7 +90,10 @@ class WebhookDelivery(models.Model):
         PROCESSING = "processing"  # claimed; next_attempt_at is the claim's lease deadline
         SUCCEEDED = "succeeded"
         SKIPPED = "skipped"  # not processed on purpose (e.g. the shop uninstalled); see note
-        FAILED = "failed"  # parked: retries exhausted or a permanent error
+        FAILED = "failed"  # parked: retries exhausted
+        # parked at once: the payload was refused or the error cannot change on a retry;
+        # the reason is in last_error
+        UNPROCESSABLE = "unprocessable"
 
     class Source(models.TextChoices):
         WEBHOOK = "webhook"
@@ -144,8 +147,8 @@ class WebhookDelivery(models.Model):
             ),
             models.Index(
                 fields=["shop", "-received_at"],
-                name="delivery_failed_idx",
-                condition=Q(status="failed"),
+                name="delivery_parked_idx",
+                condition=Q(status__in=["failed", "unprocessable"]),
             ),
             models.Index(fields=["shop", "topic", "-received_at"], name="delivery_shop_topic_idx"),
             models.Index(fields=["shop", "topic", "resource_id"], name="delivery_resource_idx"),

@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 Status = WebhookDelivery.Status
 
 
-REPLAYABLE = (Status.FAILED, Status.RECEIVED)
+PARKED = (Status.FAILED, Status.UNPROCESSABLE)
+REPLAYABLE = (*PARKED, Status.RECEIVED)
 
 
 def deliveries_replay(
@@ -24,7 +25,8 @@ def deliveries_replay(
     shop: Shop | None = None,
     on_queued: Callable[[list[int]], None] | None = None,
 ) -> dict[str, int]:
-    """Run failed (parked) or retry-waiting deliveries again now, e.g. after a fix.
+    """Run parked (failed, unprocessable) or retry-waiting deliveries again now, e.g. after
+    a fix; an unprocessable one's payload is checked again by its handler.
 
     Select by ``delivery_ids`` and/or ``shop`` (at least one). Putting them back in the
     queue is one transaction; ``on_queued(ids)`` runs inside it when there is something to

@@ -11,6 +11,7 @@ from django.db.models.functions import RowNumber
 
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
 
+PARKED = (WebhookDelivery.Status.FAILED, WebhookDelivery.Status.UNPROCESSABLE)
 # The list pages never need the (possibly large) bodies.
 _LIST_DEFERRED = ("payload", "headers")
 
@@ -28,16 +29,17 @@ def deliveries_recent(
 
 
 def deliveries_failed(*, shop: Shop, limit: int = 200) -> QuerySet[WebhookDelivery]:
-    """Parked deliveries (retries exhausted) the merchant may replay, newest first."""
+    """Parked deliveries (retries exhausted, or unprocessable) the merchant may replay,
+    newest first."""
     return (
-        WebhookDelivery.objects.filter(shop=shop, status=WebhookDelivery.Status.FAILED)
+        WebhookDelivery.objects.filter(shop=shop, status__in=PARKED)
         .defer(*_LIST_DEFERRED)
         .order_by("-received_at", "-pk")[:limit]
     )
 
 
 NOT_DONE = (
-    WebhookDelivery.Status.FAILED,
+    *PARKED,
     WebhookDelivery.Status.RECEIVED,
     WebhookDelivery.Status.PROCESSING,
 )

@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from core.db import rows_insert, rows_update
+from loyalty.errors import PayloadInvalid
 from loyalty.lock_objects import member_qs_select_for_update, order_qs_select_for_update
 from loyalty.member_versions import members_changed_on_commit
 from loyalty.models import (
@@ -39,6 +40,7 @@ from loyalty.models import (
     Member,
     OrderRefund,
 )
+from loyalty.payload_checks import order_payload_problem, refund_payload_problem
 from loyalty.payloads import OrderFacts, RefundFacts, order_parse, refund_parse
 from loyalty.rules.earning import (
     order_product_ids,
@@ -93,21 +95,32 @@ class _KeysTaken(Exception):
 # --- entry points ------------------------------------------------------------------------
 
 
-def deliveries_credit(*, shop: Shop, deliveries: Sequence[Delivery]) -> None:
+def deliveries_credit(*, shop: Shop, deliveries: Sequence[Delivery]) -> dict[int, str]:
     """Handle a shop's order and refund deliveries, in list order, in one transaction
-    (``atomic(durable=True)``: this owns it). Idempotent like each delivery's handling."""
+    (``atomic(durable=True)``: this owns it). Idempotent like each delivery's handling.
+
+    Each payload's shape is checked first (``payload_checks``): one that breaks it is left
+    out, so it cannot fail its batch-mates, and returned as ``{index in deliveries:
+    reason}`` (nothing of it is written)."""
     parsed: list[tuple[Delivery, OrderFacts | RefundFacts]] = []
-    for delivery in deliveries:
+    refused: dict[int, str] = {}
+    for index, delivery in enumerate(deliveries):
         if delivery.topic == REFUND_TOPIC:
-            facts: OrderFacts | RefundFacts | None = refund_parse(delivery.payload)
+            problem = refund_payload_problem(delivery.payload)
+            parse: Callable[[dict[str, Any]], OrderFacts | RefundFacts | None] = refund_parse
         elif delivery.topic in ORDER_TOPICS:
-            facts = order_parse(delivery.payload)
+            problem = order_payload_problem(delivery.payload)
+            parse = order_parse
         else:
             raise ValueError(f"not a crediting topic: {delivery.topic!r}")
+        if problem is not None:
+            refused[index] = problem
+            continue
+        facts = parse(delivery.payload)
         if facts is not None:
             parsed.append((delivery, facts))
     if not parsed:
-        return
+        return refused
 
     def run(taken: set[str]) -> None:
         program = program_get_or_create(shop=shop)
@@ -121,6 +134,7 @@ def deliveries_credit(*, shop: Shop, deliveries: Sequence[Delivery]) -> None:
         _plan_apply(state, plan)
 
     _runs(run, durable=True)
+    return refused
 
 
 def order_webhook_process(
@@ -128,14 +142,22 @@ def order_webhook_process(
 ) -> None:
     """Handle one order delivery (orders/paid, fulfilled, cancelled, create, updated): the
     trigger credits an OPEN order once; a cancelled order never earns; a cancellation
-    reverses what the order still holds. A batch of one."""
-    deliveries_credit(shop=shop, deliveries=[Delivery(topic, payload, triggered_at)])
+    reverses what the order still holds. A batch of one; ``PayloadInvalid`` when the
+    payload's shape is refused (nothing written)."""
+    _single_credit(shop, Delivery(topic, payload, triggered_at))
 
 
 def refund_webhook_process(*, shop: Shop, payload: dict[str, Any]) -> None:
     """Handle refunds/create: record the refund once and reverse points in proportion; a
-    refund arriving before its order is credited is applied at the credit. A batch of one."""
-    deliveries_credit(shop=shop, deliveries=[Delivery(REFUND_TOPIC, payload)])
+    refund arriving before its order is credited is applied at the credit. A batch of one;
+    ``PayloadInvalid`` when the payload's shape is refused (nothing written)."""
+    _single_credit(shop, Delivery(REFUND_TOPIC, payload))
+
+
+def _single_credit(shop: Shop, delivery: Delivery) -> None:
+    refused = deliveries_credit(shop=shop, deliveries=[delivery])
+    if refused:
+        raise PayloadInvalid(refused[0])
 
 
 def guest_orders_link(*, shop: Shop, member: Member, program: LoyaltyProgram) -> int:

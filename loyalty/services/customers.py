@@ -8,7 +8,9 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from loyalty.payloads import int_or_none
+from loyalty.errors import PayloadInvalid
+from loyalty.payload_checks import customer_payload_problem
+from loyalty.payloads import int_or_none, name_cut
 from loyalty.services.crediting import guest_orders_link
 from loyalty.services.ledger import Kind, ledger_post, member_lock
 from loyalty.services.members import member_upsert
@@ -23,8 +25,13 @@ def customer_webhook_process(*, shop: Shop, topic: str, payload: dict[str, Any])
     """Handle customers/create, customers/update, customers/delete, customers/merge.
 
     ``customers/create`` creates the member, gives the welcome points once and credits the
-    guest orders placed with the same email within the window.
+    guest orders placed with the same email within the window. ``PayloadInvalid`` when the
+    payload's shape is refused (``payload_checks``; nothing written); names are cut to
+    their column.
     """
+    problem = customer_payload_problem(topic, payload)
+    if problem is not None:
+        raise PayloadInvalid(problem)
     customer_id = int_or_none(payload.get("id"))
     if customer_id is None:
         return
@@ -40,8 +47,8 @@ def customer_webhook_process(*, shop: Shop, topic: str, payload: dict[str, Any])
             shop=shop,
             customer_id=customer_id,
             email=payload.get("email"),
-            first_name=payload.get("first_name"),
-            last_name=payload.get("last_name"),
+            first_name=name_cut(payload.get("first_name")),
+            last_name=name_cut(payload.get("last_name")),
         )
         if topic == "customers/create" and program.enabled and program.welcome_points:
             locked = member_lock(shop_id=shop.pk, member_id=member.pk)

@@ -35,9 +35,9 @@ def batch_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     calls: list[int] = []
     real = services.deliveries_credit
 
-    def spy(**kwargs: Any) -> None:
+    def spy(**kwargs: Any) -> dict[int, str]:
         calls.append(len(kwargs["deliveries"]))
-        real(**kwargs)
+        return real(**kwargs)
 
     monkeypatch.setattr(services, "deliveries_credit", spy)
     return calls

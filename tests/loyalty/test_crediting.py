@@ -390,9 +390,9 @@ def test_a_failing_batch_is_processed_one_by_one(
     }
 
 
-def test_unparseable_order_fails_alone(batch_calls) -> None:
-    """A payload the earning computation chokes on fails its batch; the batch's deliveries
-    then go one by one, and only that one is retried and reported."""
+def test_a_refused_order_does_not_fail_its_batch(batch_calls) -> None:
+    """A payload whose shape the checks refuse is left out of its batch (which credits the
+    others at once, not one by one) and parked after one attempt with its reason."""
     shop = shop_prepare("default")
     deliveries = [(f"p{n}", "orders/paid", order(62_000 + n, [line("10.00")])) for n in range(20)]
     bad = order(62_999, [line("10.00")])
@@ -403,11 +403,12 @@ def test_unparseable_order_fails_alone(batch_calls) -> None:
 
     inbox.deliveries_drain(shop=shop)
 
-    assert batch_calls == [21] + [1] * 21
-    failed = WebhookDelivery.objects.get(webhook_id=f"{shop.pk}:bad")
-    assert (failed.status, failed.attempts) == ("received", 1)
-    assert "AttributeError" in failed.last_error
+    assert batch_calls == [21]
+    parked = WebhookDelivery.objects.get(webhook_id=f"{shop.pk}:bad")
+    assert (parked.status, parked.attempts) == ("unprocessable", 1)
+    assert parked.last_error == "line_items[0] is not an object ('not an object')"
     assert Member.objects.get(shop=shop, customer_id=501).balance == 200
+    assert not Member.objects.filter(shop=shop, customer_id=777).exists()
 
 
 @pytest.mark.django_db(transaction=True)

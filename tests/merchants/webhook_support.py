@@ -176,13 +176,15 @@ def loyalty_calls_install(monkeypatch: pytest.MonkeyPatch) -> LoyaltyCalls:
     order = recorder._recorder("order_webhook_process")
     refund = recorder._recorder("refund_webhook_process")
 
-    def deliveries_credit(*, shop: Any, deliveries: list[Any]) -> None:
-        """The crediting engine's batch, recorded as its deliveries' per-delivery calls."""
+    def deliveries_credit(*, shop: Any, deliveries: list[Any]) -> dict[int, str]:
+        """The crediting engine's batch, recorded as its deliveries' per-delivery calls
+        (none refused)."""
         for d in deliveries:
             if d.topic == "refunds/create":
                 refund(shop=shop, payload=d.payload)
             else:
                 order(shop=shop, topic=d.topic, payload=d.payload, triggered_at=d.triggered_at)
+        return {}
 
     monkeypatch.setattr("loyalty.services.deliveries_credit", deliveries_credit)
     privacy = compliance.DomainPrivacy(**{n: recorder._recorder(n) for n in PRIVACY_ENTRY_POINTS})

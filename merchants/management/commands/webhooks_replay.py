@@ -1,5 +1,6 @@
-"""``manage.py webhooks_replay [--shop DOMAIN] [--id N ...] [--all-failed]``: run failed or
-retry-waiting deliveries again now, e.g. after a handler was fixed."""
+"""``manage.py webhooks_replay [--shop DOMAIN] [--id N ...] [--all-failed]``: run parked
+(failed or unprocessable) or retry-waiting deliveries again now, e.g. after a handler was
+fixed."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ class Command(BaseCommand):
             "--id", dest="ids", type=int, nargs="+", action="extend", help="delivery ids"
         )
         parser.add_argument(
-            "--all-failed", action="store_true", help="every failed delivery (of --shop if given)"
+            "--all-failed",
+            action="store_true",
+            help="every parked (failed or unprocessable) delivery (of --shop if given)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -38,15 +41,15 @@ class Command(BaseCommand):
                 raise CommandError(f"No shop {domain!r}.")
         if ids is None and shop is None:
             ids = list(
-                WebhookDelivery.objects.filter(status=WebhookDelivery.Status.FAILED).values_list(
+                WebhookDelivery.objects.filter(status__in=replay.PARKED).values_list(
                     "pk", flat=True
                 )
             )
         elif ids is None and all_failed:
             ids = list(
-                WebhookDelivery.objects.filter(
-                    shop=shop, status=WebhookDelivery.Status.FAILED
-                ).values_list("pk", flat=True)
+                WebhookDelivery.objects.filter(shop=shop, status__in=replay.PARKED).values_list(
+                    "pk", flat=True
+                )
             )
         outcome = replay.deliveries_replay(delivery_ids=ids, shop=shop)
         total = sum(outcome.values())
