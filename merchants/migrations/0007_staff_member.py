@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('merchants', '0005_delivery_lean_writes'),
+        ('merchants', '0006_delivery_unprocessable'),
     ]
 
     operations = [
