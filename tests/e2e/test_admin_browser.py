@@ -233,18 +233,18 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     expect(app.locator("#beam-audit")).to_contain_text("members.import")
     expect(app.locator("#beam-audit")).to_contain_text("points.adjust")
     shot(page, "09-audit")
-    # Back and forward reload the content with a fresh token.
-    beam_frame(page).evaluate("() => history.back()")
-    expect(app.get_by_role("heading", name="Import balances")).to_be_visible()
-    beam_frame(page).evaluate("() => history.forward()")
-    expect(app.get_by_role("heading", name="Audit trail")).to_be_visible()
-
     # Interactions so far happened in one document (htmx swaps): INP and CLS over them.
     soft = vitals(beam_frame(page))
     measured: dict[str, Any] = {"htmx_session": soft}
     assert soft["interactions"] >= 1  # only interactions of 16 ms or more are reported
     assert soft["inp"] <= INP_BUDGET_MS, soft
     assert soft["cls"] <= CLS_BUDGET, soft
+
+    # Back and forward load the address as a document (through the bounce): a new document.
+    beam_frame(page).evaluate("() => history.back()")
+    expect(app.get_by_role("heading", name="Import balances")).to_be_visible()
+    beam_frame(page).evaluate("() => history.forward()")
+    expect(app.get_by_role("heading", name="Audit trail")).to_be_visible()
 
     # Document loads of admin pages, as the platform loads an app URL (shop and a fresh
     # id_token appended, the token from App Bridge).
