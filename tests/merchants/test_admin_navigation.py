@@ -7,7 +7,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.staticfiles import finders
 
-from tests.merchants.embedded_helpers import HTML, SHOP, installed_shop, session_token
+from tests.merchants.embedded_helpers import (
+    HTML,
+    SHOP,
+    installed_shop,
+    session_token,
+    signed_query,
+)
 
 
 @pytest.mark.django_db
@@ -56,3 +62,17 @@ def test_favicon_svg_is_a_static_file() -> None:
     assert isinstance(found, str)
     with open(found, encoding="utf-8") as svg:
         assert svg.read().startswith("<svg ")
+
+
+@pytest.mark.django_db
+def test_platform_deep_link_to_an_inner_page_lands(client) -> None:
+    """The store admin opens an app path (its own address bar, a bookmark) as the app URL
+    plus the path, with the signed load parameters and a fresh ``id_token``."""
+    installed_shop()
+    query = signed_query({"embedded": "1", "host": "YWRtaW4", "shop": SHOP})
+
+    response = client.get(f"/admin/analytics/?{query}&id_token={session_token()}", headers=HTML)
+
+    assert response.status_code == 200
+    assert response.templates[0].name == "analytics/dashboard.html"
+    assert f"frame-ancestors https://{SHOP} " in response["Content-Security-Policy"]
