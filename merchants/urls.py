@@ -9,4 +9,5 @@ urlpatterns = [
     path("auth/install", install.auth_install, name="auth_install"),
     path("auth/callback", install.auth_callback, name="auth_callback"),
     path("healthz", embedded.healthz, name="healthz"),
+    path("favicon.ico", embedded.favicon, name="favicon"),
 ]

@@ -229,6 +229,10 @@ def customers_import_apply(request: HttpRequest) -> HttpResponse:
 
 
 def _csv_response(filename: str, write: Any, shop: Shop) -> HttpResponse:
+    """A CSV attachment. The export links are ``a[download]``: ``static/beam/navigation.js``
+    fetches them with the session token in the Authorization header (as htmx does) and saves
+    the answer, so a download works in the platform's iframe without a token in any URL (a
+    plain navigation would carry no token and download the bounce page)."""
     buffer = io.StringIO()
     write(shop=shop, out=buffer)
     response = HttpResponse(buffer.getvalue(), content_type="text/csv; charset=utf-8")

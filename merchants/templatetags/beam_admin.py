@@ -31,7 +31,8 @@ def _page_shop_domain(context: template.Context) -> str | None:
 def app_bridge_head(context: template.Context) -> dict[str, Any]:
     """App Bridge's API-key meta and script. Local and demo load the devstore's App Bridge
     stand-in instead and name the devstore's token endpoint, which ``static/beam/session.js``
-    falls back on."""
+    falls back on. ``beam-shop`` names the page's shop, which ``static/beam/navigation.js``
+    keeps in every admin URL (the bounce page may be framed only by a named shop's admin)."""
     shop_domain = _page_shop_domain(context)
     session_token_url = ""
     if settings.DEVSTORE_ENABLED and shop_domain:
@@ -42,4 +43,5 @@ def app_bridge_head(context: template.Context) -> dict[str, Any]:
             static("devstore/app-bridge-stub.js") if settings.DEVSTORE_ENABLED else APP_BRIDGE_SRC
         ),
         "session_token_url": session_token_url,
+        "shop_domain": shop_domain or "",
     }

@@ -1,13 +1,21 @@
 """The embedded admin's entry: the app URL the store admin loads (managed install and token
-exchange), the admin home, the session API, and the liveness check."""
+exchange), the admin home, the session API, the liveness check and the site's favicon."""
 
 from __future__ import annotations
 
 import logging
 
 from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_safe
@@ -45,6 +53,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"ok": True})
+
+
+FAVICON = "beam/favicon.ico"
+
+
+@require_safe
+def favicon(request: HttpRequest) -> FileResponse:
+    """``/favicon.ico``: browsers ask the site root for it whatever a page links, so the
+    static icon answers here too (pages link ``beam/favicon.svg``)."""
+    found = finders.find(FAVICON)
+    if not isinstance(found, str):
+        raise Http404("No favicon.")
+    response = FileResponse(open(found, "rb"), content_type="image/x-icon")  # noqa: SIM115
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
 
 
 def _admin_home_response(

@@ -4,7 +4,7 @@
  * - Save bar: a form marked data-beam-save-bar that has unsaved edits shows App Bridge's
  *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form.
  * - The navigation marks the current section (aria-current).
- * - Back/forward reload the page's content with a session token. */
+ * - Back/forward to an htmx-pushed address load it as a document (through the bounce). */
 (function () {
   "use strict";
 
@@ -106,14 +106,14 @@
   });
   document.addEventListener("htmx:pushedIntoHistory", markCurrent);
 
-  // Back/forward: htmx keeps no snapshots here (historyCacheSize 0: no customer data in
-  // localStorage) and its own restore request carries no session token, so fetch the page's
-  // content the usual way (token added by session.js) into <main>.
+  // Back/forward to an address htmx pushed: htmx keeps no snapshots here (historyCacheSize
+  // 0: no customer data in localStorage) and its own restore request cannot carry a session
+  // token. So cancel it and load the address as a document: it bounces for a token (the
+  // address keeps the shop, see navigation.js) and lands whole, Home and Analytics included
+  // (they have no partial to swap into <main>).
   document.addEventListener("htmx:historyCacheMiss", function (evt) {
-    var path = evt.detail && evt.detail.path;
-    if (path && window.htmx) {
-      window.htmx.ajax("GET", path, { target: "#beam-main", swap: "innerHTML" }).then(markCurrent);
-    }
+    evt.preventDefault();
+    window.location.reload();
   });
 
   if (document.readyState === "loading") {
