@@ -67,3 +67,24 @@ def branding_validate(data: dict[str, Any]) -> dict[str, Any]:
         raise InvalidBranding(f"languages must be a non-empty subset of {', '.join(LANGUAGES)}")
     cleaned["show_on_mobile"] = bool(cleaned["show_on_mobile"])
     return cleaned
+
+
+# The landing page's own words (English defaults). Merchants override them per language in
+# the shopper texts (``LoyaltyProgram.texts``), with the panel's texts: the keys the two
+# share (``sign_up``, ``have_account``, ``log_in``, ``balance``, ``earn``) read the same.
+LANDING_TEXT_DEFAULTS: dict[str, str] = {
+    "sign_up": "Join now",
+    "have_account": "Already a member?",
+    "log_in": "Log in",
+    "balance": "Your balance",
+    "points": "{n} points",
+    "start_shopping": "Start shopping",
+    "earn": "Ways to earn",
+    "rewards_title": "Rewards",
+    "tiers_title": "VIP tiers",
+    "tier_from": "From {n}",
+    "min_order": "On orders over {v}",
+    "faq_title": "Frequently asked questions",
+    "start_today": "Start earning today",
+    "paused": "The program is paused for now. Come back soon!",
+}

@@ -18,7 +18,8 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from loyalty.branding import BRANDING_DEFAULTS
+from loyalty.branding import BRANDING_DEFAULTS, LANDING_TEXT_DEFAULTS, LANGUAGES
+from loyalty.selectors import member_get_by_customer
 from merchants.errors import BeamError
 from storefront_widget import selectors
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
@@ -26,6 +27,8 @@ from storefront_widget.errors import error_response
 from storefront_widget.rate_limits import storefront_rate_limit
 
 LANDING_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
+MEMBER_CACHE_CONTROL = "private, no-store"
+_GROUPING = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
@@ -100,9 +103,36 @@ def _json_ld(data: dict[str, Any], *, url: str, title: str, description: str, fa
     return text.translate(_JSON_ESCAPES)
 
 
-def landing_render(data: dict[str, Any], *, proxy: ProxyContext, css_version: str) -> str:
-    """The landing page HTML for the shop's program data."""
+def landing_language(data: dict[str, Any], requested: str | None) -> str:
+    """The page's language: the storefront's (``locale``) when the program offers it, else
+    the program's first language."""
+    offered = [lang for lang in data["branding"].get("languages") or [] if lang in LANGUAGES]
+    lang = (requested or "")[:2].lower()
+    return lang if lang in offered else (offered[0] if offered else "en")
+
+
+def landing_texts(data: dict[str, Any], lang: str) -> dict[str, str]:
+    """The page's words: the defaults under the merchant's shopper texts for ``lang``."""
+    return {**LANDING_TEXT_DEFAULTS, **data["texts"].get(lang, {})}
+
+
+def _points(texts: dict[str, str], lang: str, n: int) -> str:
+    grouped = f"{n:,}".replace(",", _GROUPING.get(lang, ","))
+    return texts["points"].replace("{n}", grouped)
+
+
+def landing_render(
+    data: dict[str, Any],
+    *,
+    proxy: ProxyContext,
+    css_url: str,
+    lang: str = "en",
+    balance: int | None = None,
+) -> str:
+    """The landing page HTML for the shop's program data, in ``lang``; with ``balance`` (a
+    logged-in member's) the page shows it instead of the invitation to join."""
     branding = data["branding"]
+    texts = landing_texts(data, lang)
     landing = data["landing"]
     shop_name = data["shop"]["name"]
     url = proxy.canonical_base + "/"
@@ -121,14 +151,33 @@ def landing_render(data: dict[str, Any], *, proxy: ProxyContext, css_version: st
         "description": description,
         "headline": landing.get("headline") or f"Welcome to {branding['program_name']}",
         "intro": landing.get("intro") or description,
-        "cta_label": landing.get("cta_label") or "Join now",
+        "cta_label": landing.get("cta_label") or texts["sign_up"],
         "canonical": url,
         "faq": faq,
         "json_ld": mark_safe(  # noqa: S308 - JSON with <, >, & escaped
             _json_ld(data, url=url, title=title, description=description, faq=faq)
         ),
-        "css_version": css_version,
+        "css_url": css_url,
         "enabled": data["enabled"],
+        "lang": lang,
+        "t": texts,
+        "member_points": None if balance is None else _points(texts, lang, balance),
+        "rewards": [
+            {
+                **reward,
+                "min_order": texts["min_order"].replace(
+                    "{v}", f"{reward['min_subtotal']} {reward['currency']}"
+                ),
+            }
+            for reward in data["rewards"]
+        ],
+        "tiers": [
+            {
+                **tier,
+                "from": texts["tier_from"].replace("{n}", _points(texts, lang, tier["threshold"])),
+            }
+            for tier in data["tiers"]
+        ],
     }
     return render_to_string("storefront_widget/landing.html", context)
 
@@ -153,10 +202,16 @@ def landing(request: HttpRequest) -> HttpResponse:
     except BeamError as exc:
         return error_response(exc)
     program = selectors.program_document_cached(shop=proxy.shop)
+    requested = proxy.params.get("locale")
+    css_url = _css_url(request, proxy, version=program.etag[1:9])
+    if proxy.customer_id is not None:
+        return _member_landing(proxy, css_url=css_url, requested=requested)
     doc = selectors.landing_document(
         shop=proxy.shop,
-        path_prefix=proxy.path_prefix,
-        render=lambda data: landing_render(data, proxy=proxy, css_version=program.etag[1:9]),
+        variant=f"{proxy.path_prefix} {requested or ''} {css_url}",
+        render=lambda data: landing_render(
+            data, proxy=proxy, css_url=css_url, lang=landing_language(data, requested)
+        ),
     )
     if request.headers.get("If-None-Match") == doc.etag:
         response = HttpResponse(status=304)
@@ -164,6 +219,32 @@ def landing(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(doc.body, content_type="text/html; charset=utf-8")
     response["ETag"] = doc.etag
     response["Cache-Control"] = LANDING_CACHE_CONTROL
+    return response
+
+
+def _css_url(request: HttpRequest, proxy: ProxyContext, *, version: str) -> str:
+    """The stylesheet's address relative to the page: the platform forwards the bare
+    ``/apps/beam`` to ``/proxy`` and ``/apps/beam/`` to ``/proxy/``, and only the second
+    resolves a plain ``landing.css`` under the prefix."""
+    folder = "" if request.path.endswith("/") else proxy.path_prefix.rsplit("/", 1)[-1] + "/"
+    return f"{folder}landing.css?v={version}"
+
+
+def _member_landing(proxy: ProxyContext, *, css_url: str, requested: str | None) -> HttpResponse:
+    """A logged-in shopper's page: their balance, never the invitation to join; rendered
+    per request and never cached by a shared cache (the page is theirs)."""
+    assert proxy.customer_id is not None
+    data = selectors.landing_data(shop=proxy.shop)
+    member = member_get_by_customer(shop=proxy.shop, customer_id=proxy.customer_id)
+    body = landing_render(
+        data,
+        proxy=proxy,
+        css_url=css_url,
+        lang=landing_language(data, requested),
+        balance=member.balance if member is not None else 0,
+    )
+    response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Cache-Control"] = MEMBER_CACHE_CONTROL
     return response
 
 
