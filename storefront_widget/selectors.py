@@ -314,6 +314,20 @@ def redemption_for_customer(
     return found
 
 
+def redemption_for_customer_code(*, shop: Shop, customer_id: int, code: str) -> Redemption:
+    """The shopper's redemption of this code (1 query); a code of someone else's or none at
+    all is the same ``RedemptionNotFound``."""
+    found = (
+        Redemption.objects.select_related("reward")
+        .filter(shop=shop, member__customer_id=customer_id, code=code.strip().upper())
+        .order_by("-pk")
+        .first()
+    )
+    if found is None:
+        raise RedemptionNotFound()
+    return found
+
+
 # --- the UI extensions (checkout, customer account) --------------------------------------------
 
 
