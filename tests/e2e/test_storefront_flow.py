@@ -212,7 +212,9 @@ def test_account_page_block_opens_the_panel(page: Page, live_server, store) -> N
     page.goto(base(live_server) + "/account")
     log_in(page, "Ada Lovelace <ada@example.com>")
 
-    expect(page.get_by_text("You have 0 points")).to_be_visible()  # metafield not synced yet
+    # the member's real balance, read the way the panel reads it
+    expect(page.get_by_text("You have 1,200 points")).to_be_visible()
+    expect(page.get_by_text("You have 0 points")).to_have_count(0)
     page.get_by_role("link", name="View your rewards").click()
 
     expect(dialog(page)).to_be_visible()
@@ -291,3 +293,26 @@ def test_landing_greets_a_logged_in_member_with_their_balance(
     expect(page.get_by_role("link", name="Join now")).to_have_count(0)
     expect(page.get_by_text("Already a member?")).to_have_count(0)
     expect(hero.get_by_role("link", name="Start shopping")).to_be_visible()
+
+
+def test_product_page_shows_the_points_the_earning_rule_gives(
+    page: Page, live_server, store
+) -> None:
+    from devstore import services as dev
+    from loyalty.models import LoyaltyProgram
+
+    LoyaltyProgram.objects.filter(shop=store["shop"]).update(points_per_currency_unit=2)
+    jacket = dev.product_create(store["dev_shop"], "Jacket", Decimal("129.00")).variants.get()
+
+    page.goto(f"{base(live_server)}/products/{jacket.id}")
+
+    line = page.locator(".beam-product-points")
+    expect(line).to_have_text("Earn 258 points with this purchase")  # 2 per unit x 129
+    expect(line).to_be_visible()
+
+    # the checkout promises the same figure for the same product
+    page.get_by_role("button", name="Add to cart").click()
+    block = page.locator("#beam-checkout-extension")
+    expect(block.locator("[data-role=guest]")).to_have_text(
+        "Log in to earn 258 points with this order."
+    )
