@@ -87,4 +87,19 @@ LANDING_TEXT_DEFAULTS: dict[str, str] = {
     "faq_title": "Frequently asked questions",
     "start_today": "Start earning today",
     "paused": "The program is paused for now. Come back soon!",
+    # defaults of what the merchant's landing settings leave blank; {program}, {points} and
+    # {shop} are the program's name, its points' name and the store's name
+    "headline": "Welcome to {program}",
+    "description": "Join {shop} {program}: earn {points} on every order and turn them into "
+    "discounts and rewards.",
+    "faq_join_q": "How do I join {program}?",
+    "faq_join_a": "Create an account on this store: you are a member at once, free of charge.",
+    "faq_earn_q": "How do I earn {points}?",
+    "faq_earn_a": "Every order you place while logged in earns {points}. See the ways to earn "
+    "above.",
+    "faq_use_q": "How do I use my {points}?",
+    "faq_use_a": "Open the rewards panel on any page, pick a reward and redeem it: you get a "
+    "discount code to apply at checkout.",
+    "faq_cancel_q": "Can I cancel a reward?",
+    "faq_cancel_a": "Yes, as long as its code was not used: your {points} come back at once.",
 }

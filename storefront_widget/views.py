@@ -43,7 +43,8 @@ def _colour(value: Any, key: str) -> str:
     return value if isinstance(value, str) and _HEX.match(value) else BRANDING_DEFAULTS[key]
 
 
-def _faq(data: dict[str, Any]) -> list[dict[str, str]]:
+def _faq(data: dict[str, Any], words: Any) -> list[dict[str, str]]:
+    """The merchant's FAQ, else the default one in the page's language."""
     stored = data["landing"].get("faq")
     if isinstance(stored, list):
         entries = [
@@ -53,27 +54,9 @@ def _faq(data: dict[str, Any]) -> list[dict[str, str]]:
         ]
         if entries:
             return entries
-    name = data["branding"]["program_name"]
-    points = data["branding"]["points_name"] or "points"
     return [
-        {
-            "q": f"How do I join {name}?",
-            "a": "Create an account on this store: you are a member at once, free of charge.",
-        },
-        {
-            "q": f"How do I earn {points}?",
-            "a": f"Every order you place while logged in earns {points}. "
-            "See the ways to earn above.",
-        },
-        {
-            "q": f"How do I use my {points}?",
-            "a": "Open the rewards panel on any page, pick a reward and redeem it: you get a "
-            "discount code to apply at checkout.",
-        },
-        {
-            "q": "Can I cancel a reward?",
-            "a": f"Yes, as long as its code was not used: your {points} come back at once.",
-        },
+        {"q": words(f"faq_{topic}_q"), "a": words(f"faq_{topic}_a")}
+        for topic in ("join", "earn", "use", "cancel")
     ]
 
 
@@ -135,21 +118,29 @@ def landing_render(
     texts = landing_texts(data, lang)
     landing = data["landing"]
     shop_name = data["shop"]["name"]
+    names = {
+        "{program}": branding["program_name"],
+        "{points}": branding["points_name"] or "points",
+        "{shop}": shop_name,
+    }
+
+    def words(key: str) -> str:
+        text = texts[key]
+        for placeholder, value in names.items():
+            text = text.replace(placeholder, value)
+        return text
+
     url = proxy.canonical_base + "/"
     title = str(landing.get("title") or f"{branding['program_name']} · {shop_name}")[:120]
-    description = str(
-        landing.get("description")
-        or f"Join {shop_name} {branding['program_name']}: earn {branding['points_name']} "
-        "on every order and turn them into discounts and rewards."
-    )[:300]
-    faq = _faq(data)
+    description = str(landing.get("description") or words("description"))[:300]
+    faq = _faq(data, words)
     context = {
         "data": data,
         "branding": branding,
         "shop_name": shop_name,
         "title": title,
         "description": description,
-        "headline": landing.get("headline") or f"Welcome to {branding['program_name']}",
+        "headline": landing.get("headline") or words("headline"),
         "intro": landing.get("intro") or description,
         "cta_label": landing.get("cta_label") or texts["sign_up"],
         "canonical": url,

@@ -212,3 +212,25 @@ def test_the_join_button_is_not_overridden_by_the_hero_link_colour(proxy, progra
 
     assert ".bl-hero a{color:inherit}" not in css
     assert ".bl-hero a:not(.bl-btn){color:inherit}" in css
+
+
+def test_the_default_headline_description_and_faq_are_shopper_texts_too(proxy, program):
+    program.texts = {
+        "fr": {
+            "headline": "Bienvenue au {program}",
+            "description": "Rejoignez {program} chez {shop} et gagnez des {points}.",
+            "faq_join_q": "Comment rejoindre {program} ?",
+            "faq_cancel_a": "Oui : vos {points} reviennent aussitôt.",
+        }
+    }
+    program.branding = {**program.branding, "languages": ["fr"], "points_name": "grains"}
+    program.save()
+
+    html = unescape(proxy.get("", customer=None).content.decode())
+
+    assert "<h1>Bienvenue au Bean Club</h1>" in html
+    assert 'content="Rejoignez Bean Club chez Demo Store et gagnez des grains."' in html
+    assert "<dt>Comment rejoindre Bean Club ?</dt>" in html
+    assert "<dd>Oui : vos grains reviennent aussitôt.</dd>" in html
+    faq = _json_ld(html)["@graph"][1]["mainEntity"]
+    assert faq[0]["name"] == "Comment rejoindre Bean Club ?"
