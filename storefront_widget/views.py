@@ -26,7 +26,9 @@ from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
 from storefront_widget.errors import error_response
 from storefront_widget.rate_limits import storefront_rate_limit
 
-LANDING_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
+# Revalidated on every view (a 304 from the cached page, no query): a shopper who logs in
+# must not be shown the guest page a cache kept from before, with its "Join now".
+LANDING_CACHE_CONTROL = "public, no-cache"
 MEMBER_CACHE_CONTROL = "private, no-store"
 _GROUPING = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
