@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.staticfiles import finders
@@ -45,7 +46,7 @@ def _colour(value: Any, key: str) -> str:
     return value if isinstance(value, str) and _HEX.match(value) else BRANDING_DEFAULTS[key]
 
 
-def _faq(data: dict[str, Any], words: Any) -> list[dict[str, str]]:
+def _faq(data: dict[str, Any], words: Callable[[str], str]) -> list[dict[str, str]]:
     """The merchant's FAQ, else the default one in the page's language."""
     stored = data["landing"].get("faq")
     if isinstance(stored, list):
