@@ -1,12 +1,12 @@
 """What the theme app extension's blocks render on a real storefront, rendered by the devstore
 from the extension's own files: the launcher embed's ``#beam-root`` config holder (settings at
 their schema defaults, assets served from ``extensions/beam-theme/assets``), the product-points
-line and the account-points block, reading the same app-owned metafields the Liquid reads."""
+line and the account-points block (hidden lines that ``beam-blocks.js`` fills from Beam
+through the app proxy, as on a real storefront)."""
 
 from __future__ import annotations
 
 import json
-import math
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -14,11 +14,9 @@ from pathlib import Path
 from django.conf import settings
 from django.urls import reverse
 
-from devstore.graphql import APP_ID
-from devstore.models import DevCustomer, DevMetafield, DevShop
+from devstore.models import DevCustomer, DevShop
 
 I18N_LANGUAGES = ("fr", "de", "es")
-LOYALTY_NAMESPACE = f"app--{APP_ID}--loyalty"
 
 
 def extension_root() -> Path:
@@ -83,32 +81,44 @@ def launcher_embed_attrs(
     ]
 
 
-def _metafield(shop: DevShop, owner_gid: str, key: str) -> str | None:
-    row = DevMetafield.objects.filter(
-        shop=shop, owner_gid=owner_gid, namespace=LOYALTY_NAMESPACE, key=key
-    ).first()
-    return row.value if row else None
+def _block_text(section: str, key: str) -> str:
+    """``{{ 'section.key' | t: points: '{n}' }}``: the locale string with the number left for
+    ``beam-blocks.js`` to fill."""
+    return locale_strings()[section][key].replace("{{ points }}", "{n}")
 
 
-def product_points(shop: DevShop, price: Decimal) -> dict[str, object] | None:
-    """``blocks/product-points.liquid``: points = floor(price in cents * ratio / 100)."""
+def product_points(
+    shop: DevShop, *, product_id: int, price: Decimal, locale: str = "en"
+) -> dict[str, object]:
+    """``blocks/product-points.liquid``: a hidden line whose ``data-*`` tell
+    ``beam-blocks.js`` what to ask Beam (``variant.price`` is in hundredths)."""
     s = block_settings("product-points.liquid")
-    ratio = Decimal(_metafield(shop, shop.gid, "points_per_unit") or str(s["points_per_unit"]))
-    points = math.floor(Decimal(int(price * 100)) * ratio / 100)
-    if points <= 0:
-        return None
-    text = locale_strings()["product_points"]["earn"].replace("{{ points }}", str(points))
-    return {"points": points, "text": text, "color": s["color"]}
-
-
-def account_points(shop: DevShop, customer: DevCustomer) -> dict[str, object]:
-    """``blocks/account-points.liquid``: the balance metafield (0 when unset) and the link."""
-    s = block_settings("account-points.liquid")
-    balance = _metafield(shop, customer.gid, "points_balance") or "0"
-    strings = locale_strings()["account_points"]
     return {
-        "balance": balance,
-        "text": strings["balance"].replace("{{ points }}", balance),
-        "open": strings["open"],
         "color": s["color"],
+        "attrs": [
+            ("data-beam-product-points", ""),
+            ("data-proxy", reverse("devstore:storefront", args=[shop.domain]) + "apps/beam"),
+            ("data-product", str(product_id)),
+            ("data-price", str(int(price * 100))),
+            ("data-locale", locale),
+            ("data-text", _block_text("product_points", "earn")),
+        ],
+        "script": reverse("devstore:theme_asset", args=["beam-blocks.js"]),
+    }
+
+
+def account_points(shop: DevShop, customer: DevCustomer, locale: str = "en") -> dict[str, object]:
+    """``blocks/account-points.liquid``: the hidden balance line ``beam-blocks.js`` fills
+    from Beam, and the link that opens the panel."""
+    s = block_settings("account-points.liquid")
+    return {
+        "attrs": [
+            ("data-beam-account-points", ""),
+            ("data-proxy", reverse("devstore:storefront", args=[shop.domain]) + "apps/beam"),
+            ("data-locale", locale),
+            ("data-text", _block_text("account_points", "balance")),
+        ],
+        "open": locale_strings()["account_points"]["open"],
+        "color": s["color"],
+        "script": reverse("devstore:theme_asset", args=["beam-blocks.js"]),
     }

@@ -23,6 +23,7 @@ urlpatterns = [
         platform.admin_graphql,
         name="admin_graphql",
     ),
+    path(f"{shop}/apps/beam", platform.app_proxy, {"path": None}, name="app_proxy_bare"),
     path(f"{shop}/apps/beam/", platform.app_proxy, {"path": ""}, name="app_proxy_root"),
     path(f"{shop}/apps/beam/<path:path>", platform.app_proxy, name="app_proxy"),
     path(f"{shop}/login", storefront.customer_login, name="customer_login"),

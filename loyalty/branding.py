@@ -67,3 +67,39 @@ def branding_validate(data: dict[str, Any]) -> dict[str, Any]:
         raise InvalidBranding(f"languages must be a non-empty subset of {', '.join(LANGUAGES)}")
     cleaned["show_on_mobile"] = bool(cleaned["show_on_mobile"])
     return cleaned
+
+
+# The landing page's own words (English defaults). Merchants override them per language in
+# the shopper texts (``LoyaltyProgram.texts``), with the panel's texts: the keys the two
+# share (``sign_up``, ``have_account``, ``log_in``, ``balance``, ``earn``) read the same.
+LANDING_TEXT_DEFAULTS: dict[str, str] = {
+    "sign_up": "Join now",
+    "have_account": "Already a member?",
+    "log_in": "Log in",
+    "balance": "Your balance",
+    "points": "{n} points",
+    "start_shopping": "Start shopping",
+    "earn": "Ways to earn",
+    "rewards_title": "Rewards",
+    "tiers_title": "VIP tiers",
+    "tier_from": "From {n}",
+    "min_order": "On orders over {v}",
+    "faq_title": "Frequently asked questions",
+    "start_today": "Start earning today",
+    "paused": "The program is paused for now. Come back soon!",
+    # defaults of what the merchant's landing settings leave blank; {program}, {points} and
+    # {shop} are the program's name, its points' name and the store's name
+    "headline": "Welcome to {program}",
+    "description": "Join {shop} {program}: earn {points} on every order and turn them into "
+    "discounts and rewards.",
+    "faq_join_q": "How do I join {program}?",
+    "faq_join_a": "Create an account on this store: you are a member at once, free of charge.",
+    "faq_earn_q": "How do I earn {points}?",
+    "faq_earn_a": "Every order you place while logged in earns {points}. See the ways to earn "
+    "above.",
+    "faq_use_q": "How do I use my {points}?",
+    "faq_use_a": "Open the rewards panel on any page, pick a reward and redeem it: you get a "
+    "discount code to apply at checkout.",
+    "faq_cancel_q": "Can I cancel a reward?",
+    "faq_cancel_a": "Yes, as long as its code was not used: your {points} come back at once.",
+}

@@ -12,7 +12,14 @@ from typing import Any
 
 from django import forms
 
-from loyalty.branding import ICONS, LANGUAGES, POSITIONS, SHAPES, branding_resolve
+from loyalty.branding import (
+    ICONS,
+    LANDING_TEXT_DEFAULTS,
+    LANGUAGES,
+    POSITIONS,
+    SHAPES,
+    branding_resolve,
+)
 from loyalty.errors import InvalidBranding, InvalidConfiguration
 from loyalty.models import LoyaltyProgram, Reward
 from loyalty.rules.rewards import reward_settings_problems
@@ -361,7 +368,8 @@ class LandingForm(forms.Form):
         return entries
 
 
-# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table).
+# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table)
+# and the landing page's.
 SHOPPER_TEXT_DEFAULTS = {
     "title": "Rewards",
     "guest_title": "Join our rewards program",
@@ -374,6 +382,7 @@ SHOPPER_TEXT_DEFAULTS = {
     "your_rewards": "Your rewards",
     "activity": "Activity",
     "empty": "No activity yet.",
+    **LANDING_TEXT_DEFAULTS,  # the landing page's; the keys it shares read the same
 }
 
 

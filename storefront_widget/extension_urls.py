@@ -12,6 +12,9 @@ urlpatterns = [
     path("customer/history", api.CustomerHistoryApi.as_view(), name="customer_history"),
     path("redemptions", api.RedemptionCreateApi.as_view(), name="redemption_create"),
     path(
+        "redemptions/cancel", api.RedemptionCodeCancelApi.as_view(), name="redemption_code_cancel"
+    ),
+    path(
         "redemptions/<int:redemption_id>",
         api.RedemptionDetailApi.as_view(),
         name="redemption_detail",

@@ -132,18 +132,23 @@ def program_document_cached(*, shop: Shop) -> CachedDocument:
     return doc
 
 
-def landing_document(*, shop: Shop, path_prefix: str, render: Any) -> CachedDocument:
-    """The rendered landing page (``render(data) -> str``), cached per shop and prefix."""
-    key = _landing_key(shop.pk)
-    cached = cache.get(key)
-    if cached is not None and cached[0] == path_prefix:
-        return CachedDocument(cached[1], cached[2])
+def landing_data(*, shop: Shop) -> dict[str, Any]:
+    """The program document with the merchant's landing settings (3 queries)."""
     program = program_get(shop=shop)
     landing = program.landing if isinstance(program.landing, dict) else {}
-    data = {**program_document(shop=shop, program=program), "landing": landing}
-    body = render(data).encode()
+    return {**program_document(shop=shop, program=program), "landing": landing}
+
+
+def landing_document(*, shop: Shop, variant: str, render: Any) -> CachedDocument:
+    """The rendered guest landing page (``render(data) -> str``), cached per shop for one
+    ``variant`` (the proxy prefix and language it was rendered for)."""
+    key = _landing_key(shop.pk)
+    cached = cache.get(key)
+    if cached is not None and cached[0] == variant:
+        return CachedDocument(cached[1], cached[2])
+    body = render(landing_data(shop=shop)).encode()
     doc = CachedDocument(body=body, etag=_etag(body))
-    cache.set(key, (path_prefix, doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
+    cache.set(key, (variant, doc.body, doc.etag), PROGRAM_CACHE_SECONDS)
     return doc
 
 
@@ -303,6 +308,20 @@ def redemption_for_customer(
         .first()
         if text.isdigit() and len(text) <= 19
         else None
+    )
+    if found is None:
+        raise RedemptionNotFound()
+    return found
+
+
+def redemption_for_customer_code(*, shop: Shop, customer_id: int, code: str) -> Redemption:
+    """The shopper's redemption of this code (1 query); a code of someone else's or none at
+    all is the same ``RedemptionNotFound``."""
+    found = (
+        Redemption.objects.select_related("reward")
+        .filter(shop=shop, member__customer_id=customer_id, code=code.strip().upper())
+        .order_by("-pk")
+        .first()
     )
     if found is None:
         raise RedemptionNotFound()

@@ -12,6 +12,7 @@ urlpatterns = [
     path("landing.css", views.landing_css, name="landing_css"),
     path("api/program", api.program_get, name="program"),
     path("api/me", api.me_get, name="me"),
+    path("api/product_points", api.product_points_get, name="product_points"),
     path("api/redeem", api.RedeemApi.as_view(), name="redeem"),
     path("api/redemptions/<str:redemption_id>", api.RedemptionGetApi.as_view(), name="redemption"),
     path(

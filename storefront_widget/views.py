@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib.staticfiles import finders
@@ -18,14 +19,19 @@ from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from loyalty.branding import BRANDING_DEFAULTS
+from loyalty.branding import BRANDING_DEFAULTS, LANDING_TEXT_DEFAULTS, LANGUAGES
+from loyalty.selectors import member_get_by_customer
 from merchants.errors import BeamError
 from storefront_widget import selectors
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
 from storefront_widget.errors import error_response
 from storefront_widget.rate_limits import storefront_rate_limit
 
-LANDING_CACHE_CONTROL = "public, max-age=300, stale-while-revalidate=3600"
+# Revalidated on every view (a 304 from the cached page, no query): a shopper who logs in
+# must not be shown the guest page a cache kept from before, with its "Join now".
+LANDING_CACHE_CONTROL = "public, no-cache"
+MEMBER_CACHE_CONTROL = "private, no-store"
+_GROUPING = {"en": ",", "fr": "\u202f", "de": ".", "es": "."}
 _HEX = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _JSON_ESCAPES = {ord(">"): "\\u003E", ord("<"): "\\u003C", ord("&"): "\\u0026"}
 
@@ -40,7 +46,8 @@ def _colour(value: Any, key: str) -> str:
     return value if isinstance(value, str) and _HEX.match(value) else BRANDING_DEFAULTS[key]
 
 
-def _faq(data: dict[str, Any]) -> list[dict[str, str]]:
+def _faq(data: dict[str, Any], words: Callable[[str], str]) -> list[dict[str, str]]:
+    """The merchant's FAQ, else the default one in the page's language."""
     stored = data["landing"].get("faq")
     if isinstance(stored, list):
         entries = [
@@ -50,27 +57,9 @@ def _faq(data: dict[str, Any]) -> list[dict[str, str]]:
         ]
         if entries:
             return entries
-    name = data["branding"]["program_name"]
-    points = data["branding"]["points_name"] or "points"
     return [
-        {
-            "q": f"How do I join {name}?",
-            "a": "Create an account on this store: you are a member at once, free of charge.",
-        },
-        {
-            "q": f"How do I earn {points}?",
-            "a": f"Every order you place while logged in earns {points}. "
-            "See the ways to earn above.",
-        },
-        {
-            "q": f"How do I use my {points}?",
-            "a": "Open the rewards panel on any page, pick a reward and redeem it: you get a "
-            "discount code to apply at checkout.",
-        },
-        {
-            "q": "Can I cancel a reward?",
-            "a": f"Yes, as long as its code was not used: your {points} come back at once.",
-        },
+        {"q": words(f"faq_{topic}_q"), "a": words(f"faq_{topic}_a")}
+        for topic in ("join", "earn", "use", "cancel")
     ]
 
 
@@ -100,35 +89,89 @@ def _json_ld(data: dict[str, Any], *, url: str, title: str, description: str, fa
     return text.translate(_JSON_ESCAPES)
 
 
-def landing_render(data: dict[str, Any], *, proxy: ProxyContext, css_version: str) -> str:
-    """The landing page HTML for the shop's program data."""
+def landing_language(data: dict[str, Any], requested: str | None) -> str:
+    """The page's language: the storefront's (``locale``) when the program offers it, else
+    the program's first language."""
+    offered = [lang for lang in data["branding"].get("languages") or [] if lang in LANGUAGES]
+    lang = (requested or "")[:2].lower()
+    return lang if lang in offered else (offered[0] if offered else "en")
+
+
+def landing_texts(data: dict[str, Any], lang: str) -> dict[str, str]:
+    """The page's words: the defaults under the merchant's shopper texts for ``lang``."""
+    return {**LANDING_TEXT_DEFAULTS, **data["texts"].get(lang, {})}
+
+
+def _points(texts: dict[str, str], lang: str, n: int) -> str:
+    grouped = f"{n:,}".replace(",", _GROUPING.get(lang, ","))
+    return texts["points"].replace("{n}", grouped)
+
+
+def landing_render(
+    data: dict[str, Any],
+    *,
+    proxy: ProxyContext,
+    css_url: str,
+    lang: str = "en",
+    balance: int | None = None,
+) -> str:
+    """The landing page HTML for the shop's program data, in ``lang``; with ``balance`` (a
+    logged-in member's) the page shows it instead of the invitation to join."""
     branding = data["branding"]
+    texts = landing_texts(data, lang)
     landing = data["landing"]
     shop_name = data["shop"]["name"]
+    names = {
+        "{program}": branding["program_name"],
+        "{points}": branding["points_name"] or "points",
+        "{shop}": shop_name,
+    }
+
+    def words(key: str) -> str:
+        text = texts[key]
+        for placeholder, value in names.items():
+            text = text.replace(placeholder, value)
+        return text
+
     url = proxy.canonical_base + "/"
     title = str(landing.get("title") or f"{branding['program_name']} · {shop_name}")[:120]
-    description = str(
-        landing.get("description")
-        or f"Join {shop_name} {branding['program_name']}: earn {branding['points_name']} "
-        "on every order and turn them into discounts and rewards."
-    )[:300]
-    faq = _faq(data)
+    description = str(landing.get("description") or words("description"))[:300]
+    faq = _faq(data, words)
     context = {
         "data": data,
         "branding": branding,
         "shop_name": shop_name,
         "title": title,
         "description": description,
-        "headline": landing.get("headline") or f"Welcome to {branding['program_name']}",
+        "headline": landing.get("headline") or words("headline"),
         "intro": landing.get("intro") or description,
-        "cta_label": landing.get("cta_label") or "Join now",
+        "cta_label": landing.get("cta_label") or texts["sign_up"],
         "canonical": url,
         "faq": faq,
         "json_ld": mark_safe(  # noqa: S308 - JSON with <, >, & escaped
             _json_ld(data, url=url, title=title, description=description, faq=faq)
         ),
-        "css_version": css_version,
+        "css_url": css_url,
         "enabled": data["enabled"],
+        "lang": lang,
+        "t": texts,
+        "member_points": None if balance is None else _points(texts, lang, balance),
+        "rewards": [
+            {
+                **reward,
+                "min_order": texts["min_order"].replace(
+                    "{v}", f"{reward['min_subtotal']} {reward['currency']}"
+                ),
+            }
+            for reward in data["rewards"]
+        ],
+        "tiers": [
+            {
+                **tier,
+                "from": texts["tier_from"].replace("{n}", _points(texts, lang, tier["threshold"])),
+            }
+            for tier in data["tiers"]
+        ],
     }
     return render_to_string("storefront_widget/landing.html", context)
 
@@ -153,10 +196,16 @@ def landing(request: HttpRequest) -> HttpResponse:
     except BeamError as exc:
         return error_response(exc)
     program = selectors.program_document_cached(shop=proxy.shop)
+    requested = proxy.params.get("locale")
+    css_url = _css_url(request, proxy, version=program.etag[1:9])
+    if proxy.customer_id is not None:
+        return _member_landing(proxy, css_url=css_url, requested=requested)
     doc = selectors.landing_document(
         shop=proxy.shop,
-        path_prefix=proxy.path_prefix,
-        render=lambda data: landing_render(data, proxy=proxy, css_version=program.etag[1:9]),
+        variant=f"{proxy.path_prefix} {requested or ''} {css_url}",
+        render=lambda data: landing_render(
+            data, proxy=proxy, css_url=css_url, lang=landing_language(data, requested)
+        ),
     )
     if request.headers.get("If-None-Match") == doc.etag:
         response = HttpResponse(status=304)
@@ -164,6 +213,32 @@ def landing(request: HttpRequest) -> HttpResponse:
         response = HttpResponse(doc.body, content_type="text/html; charset=utf-8")
     response["ETag"] = doc.etag
     response["Cache-Control"] = LANDING_CACHE_CONTROL
+    return response
+
+
+def _css_url(request: HttpRequest, proxy: ProxyContext, *, version: str) -> str:
+    """The stylesheet's address relative to the page: the platform forwards the bare
+    ``/apps/beam`` to ``/proxy`` and ``/apps/beam/`` to ``/proxy/``, and only the second
+    resolves a plain ``landing.css`` under the prefix."""
+    folder = "" if request.path.endswith("/") else proxy.path_prefix.rsplit("/", 1)[-1] + "/"
+    return f"{folder}landing.css?v={version}"
+
+
+def _member_landing(proxy: ProxyContext, *, css_url: str, requested: str | None) -> HttpResponse:
+    """A logged-in shopper's page: their balance, never the invitation to join; rendered
+    per request and never cached by a shared cache (the page is theirs)."""
+    assert proxy.customer_id is not None
+    data = selectors.landing_data(shop=proxy.shop)
+    member = member_get_by_customer(shop=proxy.shop, customer_id=proxy.customer_id)
+    body = landing_render(
+        data,
+        proxy=proxy,
+        css_url=css_url,
+        lang=landing_language(data, requested),
+        balance=member.balance if member is not None else 0,
+    )
+    response = HttpResponse(body, content_type="text/html; charset=utf-8")
+    response["Cache-Control"] = MEMBER_CACHE_CONTROL
     return response
 
 

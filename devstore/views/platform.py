@@ -127,8 +127,10 @@ def admin_graphql(request: HttpRequest, shop_domain: str, version: str) -> JsonR
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def app_proxy(request: HttpRequest, shop_domain: str, path: str) -> HttpResponse:
-    """Forward to Beam's proxy endpoint with the signed parameters the platform adds."""
+def app_proxy(request: HttpRequest, shop_domain: str, path: str | None) -> HttpResponse:
+    """Forward to Beam's proxy endpoint with the signed parameters the platform adds. The
+    bare prefix (``/apps/beam``, ``path`` None) goes to the proxy URL exactly as configured
+    (``…/proxy``, no trailing slash), like the platform forwards it."""
     shop = shop_or_404(shop_domain)
     customer = logged_in(request, shop)
     params = [
@@ -152,7 +154,7 @@ def app_proxy(request: HttpRequest, shop_domain: str, path: str) -> HttpResponse
     try:
         upstream = requests.request(
             request.method or "GET",
-            f"{settings.SHOPIFY_APP_URL}/proxy/{path}",
+            f"{settings.SHOPIFY_APP_URL}/proxy" + ("" if path is None else f"/{path}"),
             params=params,
             data=request.body if request.method == "POST" else None,
             headers=headers,

@@ -52,7 +52,9 @@ def product(request: HttpRequest, shop_domain: str, variant_id: int) -> HttpResp
     context = {
         **theme_context(request, shop),
         "variant": variant,
-        "product_points": theme_embed.product_points(shop, variant.price),
+        "product_points": theme_embed.product_points(
+            shop, product_id=variant.product.id, price=variant.price
+        ),
     }
     return render(request, "devstore/product.html", context)
 

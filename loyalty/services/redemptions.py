@@ -468,15 +468,21 @@ def redemption_cancel(
 
 
 CODE_CHANNELS = (Redemption.Channel.CHECKOUT, Redemption.Channel.CUSTOMER_ACCOUNT)
+# Closed with the points given back (``_redemption_refund``): releasing again changes nothing.
+POINTS_RETURNED = (
+    Redemption.Status.CANCELLED,
+    Redemption.Status.EXPIRED,
+    Redemption.Status.FAILED,
+)
 
 
 def redemption_release(*, shop: Shop, redemption: Redemption, actor: str) -> Redemption:
-    """Give back a code the checkout could not apply: ``redemption_cancel`` deactivates it
-    and refunds the points. Only codes redeemed through the extensions; releasing twice
-    answers the cancelled redemption."""
+    """Give back a code the checkout could not apply or the buyer removed from it:
+    ``redemption_cancel`` deactivates it and refunds the points. Only codes redeemed through
+    the extensions; releasing one whose points already came back answers it unchanged."""
     if redemption.channel not in CODE_CHANNELS:
         raise RedemptionNotCancellable("Only codes redeemed here can be released here.")
-    if redemption.status == Redemption.Status.CANCELLED:
+    if redemption.status in POINTS_RETURNED:
         return redemption
     return redemption_cancel(shop=shop, redemption_id=redemption.pk, actor=actor)
 

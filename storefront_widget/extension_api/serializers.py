@@ -63,3 +63,15 @@ class RedeemInput(serializers.Serializer):
         if named:
             raise serializers.ValidationError(dict.fromkeys(named, "Not accepted."))
         return super().to_internal_value(data)
+
+
+class CodeCancelInput(serializers.Serializer):
+    """A reward code the buyer removed from the checkout."""
+
+    code = serializers.RegexField(r"^[A-Za-z0-9-]{4,32}$", max_length=32)
+
+    def to_internal_value(self, data: Any) -> Any:
+        named = [f for f in IDENTITY_FIELDS if isinstance(data, dict) and f in data]
+        if named:
+            raise serializers.ValidationError(dict.fromkeys(named, "Not accepted."))
+        return super().to_internal_value(data)

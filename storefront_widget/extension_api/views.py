@@ -46,7 +46,11 @@ from storefront_widget.extension_api.cart import (
     cart_earning_estimate,
     order_id_from_ref,
 )
-from storefront_widget.extension_api.serializers import CartSummaryInput, RedeemInput
+from storefront_widget.extension_api.serializers import (
+    CartSummaryInput,
+    CodeCancelInput,
+    RedeemInput,
+)
 
 CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
@@ -221,6 +225,28 @@ class RedemptionReleaseApi(ExtensionApi):
             shop=self.buyer.shop,
             customer_id=self.customer_required(),
             redemption_id=redemption_id,
+        )
+        redemption = redemption_release(
+            shop=self.buyer.shop, redemption=redemption, actor="checkout-extension"
+        )
+        _member, summary = self.member_and_summary()
+        return Response({"redemption": redemption_data(redemption), **summary})
+
+
+class RedemptionCodeCancelApi(ExtensionApi):
+    """POST ``{"code"}``: the buyer removed this reward code from the checkout — deactivate
+    it in the store and return the points now rather than when it expires. Idempotent: a
+    code already cancelled (or expired) answers its redemption and gives nothing more back;
+    a used one is a 409 and changes nothing."""
+
+    throttle_classes = [ReadThrottle, RedeemThrottle]
+
+    def post(self, request: Request) -> Response:
+        customer_id = self.customer_required()
+        data = CodeCancelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        redemption = selectors.redemption_for_customer_code(
+            shop=self.buyer.shop, customer_id=customer_id, code=data.validated_data["code"]
         )
         redemption = redemption_release(
             shop=self.buyer.shop, redemption=redemption, actor="checkout-extension"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -29,6 +30,7 @@ from merchants.models import Shop
 from storefront_widget import selectors
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
 from storefront_widget.errors import LoginRequired, error_body, error_response, json_response
+from storefront_widget.extension_api.cart import CartLine, cart_earning_estimate
 from storefront_widget.proxy_api.serializers import RedeemInputSerializer
 from storefront_widget.rate_limits import (
     VersionedKeys,
@@ -39,6 +41,8 @@ from storefront_widget.rate_limits import (
 
 PRIVATE = "private, no-store"
 PROGRAM_CACHE_CONTROL = "public, max-age=30, stale-while-revalidate=300"
+PRODUCT_POINTS_CACHE_CONTROL = "public, max-age=60, stale-while-revalidate=300"
+CENTS = re.compile(r"[0-9]{1,12}")
 
 
 class ProxyApi(APIView):
@@ -126,6 +130,38 @@ def program_get(request: HttpRequest, proxy: ProxyContext, _: VersionedRead | No
         response = HttpResponse(doc.body, content_type="application/json")
     response["ETag"] = doc.etag
     response["Cache-Control"] = PROGRAM_CACHE_CONTROL
+    return response
+
+
+@proxy_read()
+def product_points_get(
+    request: HttpRequest, proxy: ProxyContext, _: VersionedRead | None
+) -> HttpResponse:
+    """``?price=<cents>&product_id=<id>``: the points one unit of a product earns — the cart
+    estimate of a one-line cart, so the product page, the panel, checkout and the credited
+    order apply the one earning rule (rate, rounding, exclusions, bonus events). Prices come
+    as the theme's ``variant.price``, in hundredths of the shop's currency."""
+    price = proxy.params.get("price", "")
+    product = proxy.params.get("product_id", "")
+    fields = {}
+    if not CENTS.fullmatch(price):
+        fields["price"] = ["Expected the price in hundredths (an integer)."]
+    if product and not PAGE_TOKEN.fullmatch(product):
+        fields["product_id"] = ["Expected a product id."]
+    if fields:
+        return json_response(error_body("invalid", "Invalid input.", fields=fields), status=400)
+    earning = cart_earning_estimate(
+        shop=proxy.shop,
+        lines=[
+            CartLine(
+                product_id=int(product) if product else None,
+                quantity=1,
+                total=Decimal(int(price)) / 100,
+            )
+        ],
+    )
+    response = json_response({"points": earning.points})
+    response["Cache-Control"] = PRODUCT_POINTS_CACHE_CONTROL
     return response
 
 

@@ -76,11 +76,12 @@ def test_checkout_redeem_apply_order_and_thank_you_points(
     options = block.locator("select[data-role=rewards] option")
     expect(options).to_have_text(["Choose a reward", "$5 off (500 points)"])
 
-    # Pick one: redeemed through Beam, applied to the checkout, the estimate follows.
+    # Pick one, then redeem it: redeemed through Beam, applied, the estimate follows.
     block.locator("select[data-role=rewards]").select_option(str(store_setup["reward"].pk))
+    block.get_by_role("button", name="Redeem for 500 points").click()
     applied = block.locator("[data-role=applied]")
     expect(applied).to_contain_text("Reward applied: BEAM-", timeout=30000)
-    code = applied.inner_text().split(": ", 1)[1]
+    code = applied.inner_text().split(": ", 1)[1].split()[0]  # then the Remove button
     expect(page.locator("input[name=discount_code]")).to_have_value(code)
     # $5 spread over 18/43 and 25/43: mug 15.91 x2 + tee 22.09 = 53.91 → 53
     expect(block.locator("[data-role=balance]")).to_have_text(
@@ -127,6 +128,7 @@ def test_refused_code_gives_the_points_back(live_server, store_setup, page: Page
     expect(select.locator("option")).to_have_count(3)
     vip = RewardFactory._meta.model.objects.get(shop=shop, name="VIP $10")
     select.select_option(str(vip.pk))
+    block.get_by_role("button", name="Redeem for 100 points").click()
     expect(block.locator("[data-role=notice]")).to_have_text(
         "This reward can't be used on this order, so your 100 points were returned.",
         timeout=30000,
@@ -135,3 +137,62 @@ def test_refused_code_gives_the_points_back(live_server, store_setup, page: Page
     member.refresh_from_db()
     assert member.balance == 800
     assert Redemption.objects.get(member=member).status == Redemption.Status.CANCELLED
+
+
+def test_choosing_a_reward_spends_nothing_until_redeem_is_pressed(
+    live_server, store_setup, page: Page
+) -> None:
+    """One ArrowDown on the select used to redeem the first reward at once."""
+    ada, member = store_setup["ada"], store_setup["member"]
+    base = f"{live_server.url}/devstore/{DOMAIN}"
+    _shop_as_ada(page, base, ada.id)
+    page.goto(f"{base}/cart")
+    block = page.locator("#beam-checkout-extension")
+    select = block.locator("select[data-role=rewards]")
+    expect(select).to_be_visible()
+
+    select.focus()
+    page.keyboard.press("ArrowDown")
+
+    button = block.get_by_role("button", name="Redeem for 500 points")
+    expect(button).to_be_visible()
+    page.wait_for_timeout(1000)  # anything the change might have started has had its time
+    assert not Redemption.objects.filter(member=member).exists()
+    member.refresh_from_db()
+    assert member.balance == 800
+    expect(block.locator("[data-role=balance]")).to_contain_text("You have 800 points")
+    expect(page.locator("input[name=discount_code]")).to_have_value("")
+
+
+def test_removing_the_reward_code_gives_the_points_back_at_once(
+    live_server, store_setup, page: Page
+) -> None:
+    dev_shop, ada, member = store_setup["dev_shop"], store_setup["ada"], store_setup["member"]
+    base = f"{live_server.url}/devstore/{DOMAIN}"
+    _shop_as_ada(page, base, ada.id)
+    page.goto(f"{base}/cart")
+    block = page.locator("#beam-checkout-extension")
+    block.locator("select[data-role=rewards]").select_option(str(store_setup["reward"].pk))
+    block.get_by_role("button", name="Redeem for 500 points").click()
+    applied = block.locator("[data-role=applied]")
+    expect(applied).to_contain_text("Reward applied: BEAM-", timeout=30000)
+    expect(block.locator("[data-role=balance]")).to_contain_text("You have 300 points")
+    code = Redemption.objects.get(member=member).code
+
+    block.get_by_role("button", name=f"Remove discount code {code}").click()
+
+    expect(block.locator("[data-role=info]")).to_have_text(
+        "Reward removed: your 500 points are back.", timeout=30000
+    )
+    expect(block.locator("[data-role=balance]")).to_contain_text("You have 800 points")
+    expect(page.locator("input[name=discount_code]")).to_have_value("")
+    expect(block.get_by_role("option", name="$5 off (500 points)")).to_be_attached()
+    member.refresh_from_db()
+    assert member.balance == 800
+    assert Redemption.objects.get(member=member).status == Redemption.Status.CANCELLED
+    from devstore.models import DevDiscountCode
+
+    assert (
+        DevDiscountCode.objects.get(shop=dev_shop, code_key=code).status
+        == DevDiscountCode.Status.DEACTIVATED
+    )

@@ -212,7 +212,9 @@ def test_account_page_block_opens_the_panel(page: Page, live_server, store) -> N
     page.goto(base(live_server) + "/account")
     log_in(page, "Ada Lovelace <ada@example.com>")
 
-    expect(page.get_by_text("You have 0 points")).to_be_visible()  # metafield not synced yet
+    # the member's real balance, read the way the panel reads it
+    expect(page.get_by_text("You have 1,200 points")).to_be_visible()
+    expect(page.get_by_text("You have 0 points")).to_have_count(0)
     page.get_by_role("link", name="View your rewards").click()
 
     expect(dialog(page)).to_be_visible()
@@ -233,3 +235,84 @@ def test_landing_page_renders_without_javascript(browser, live_server, store) ->
     assert hero.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(79, 70, 229)"
     context.close()
     assert settings.SHOPIFY_APP_URL == "http://beam.test"  # proxied in-process
+
+
+CONTRAST = """e => {
+  const rgb = s => s.match(/[0-9.]+/g).slice(0, 3).map(Number);
+  const lum = c => {
+    const [r, g, b] = c.map(v => {
+      v /= 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const style = getComputedStyle(e);
+  const [a, b] = [lum(rgb(style.color)), lum(rgb(style.backgroundColor))];
+  return {color: style.color, background: style.backgroundColor,
+          ratio: (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)};
+}"""
+
+
+@pytest.mark.parametrize("brand", ["#4f46e5", "#e11d48", "#111827"])
+def test_landing_join_button_is_readable_at_the_bare_proxy_root(
+    browser, live_server, store, brand
+) -> None:
+    from loyalty.models import LoyaltyProgram
+    from storefront_widget.selectors import program_cache_invalidate
+
+    program = LoyaltyProgram.objects.get(shop=store["shop"])
+    program.branding = {**program.branding, "primary_color": brand}
+    program.save()
+    program_cache_invalidate(shop_id=store["shop"].pk)
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+
+    response = page.goto(base(live_server) + "/apps/beam")  # the platform forwards it bare
+
+    assert response is not None and response.status == 200
+    assert page.url.endswith("/apps/beam")  # no redirect to a path the store lacks
+    join = page.locator(".bl-hero").get_by_role("link", name="Join now")
+    expect(join).to_be_visible()
+    seen = join.evaluate(CONTRAST)
+    assert seen["color"] != seen["background"]
+    assert seen["ratio"] >= 4.5, seen  # WCAG AA for its text
+    expect(page.locator(".bl-hero")).to_contain_text("Already a member? Log in")
+    context.close()
+
+
+def test_landing_greets_a_logged_in_member_with_their_balance(
+    page: Page, live_server, store
+) -> None:
+    page.goto(base(live_server) + "/")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+
+    page.goto(base(live_server) + "/apps/beam/")
+
+    hero = page.locator(".bl-hero")
+    expect(hero.locator(".bl-balance")).to_have_text("Your balance: 1,200 points")
+    expect(page.get_by_role("link", name="Join now")).to_have_count(0)
+    expect(page.get_by_text("Already a member?")).to_have_count(0)
+    expect(hero.get_by_role("link", name="Start shopping")).to_be_visible()
+
+
+def test_product_page_shows_the_points_the_earning_rule_gives(
+    page: Page, live_server, store
+) -> None:
+    from devstore import services as dev
+    from loyalty.models import LoyaltyProgram
+
+    LoyaltyProgram.objects.filter(shop=store["shop"]).update(points_per_currency_unit=2)
+    jacket = dev.product_create(store["dev_shop"], "Jacket", Decimal("129.00")).variants.get()
+
+    page.goto(f"{base(live_server)}/products/{jacket.id}")
+
+    line = page.locator(".beam-product-points")
+    expect(line).to_have_text("Earn 258 points with this purchase")  # 2 per unit x 129
+    expect(line).to_be_visible()
+
+    # the checkout promises the same figure for the same product
+    page.get_by_role("button", name="Add to cart").click()
+    block = page.locator("#beam-checkout-extension")
+    expect(block.locator("[data-role=guest]")).to_have_text(
+        "Log in to earn 258 points with this order."
+    )

@@ -9,8 +9,6 @@ from html import unescape
 import pytest
 
 from devstore import services as store
-from devstore.models import DevMetafield
-from devstore.theme_embed import LOYALTY_NAMESPACE
 from tests.storefront_widget.conftest import DOMAIN
 
 pytestmark = pytest.mark.django_db
@@ -61,46 +59,45 @@ def test_guest_holder_has_no_customer_and_the_launcher_can_be_left_out(client, d
     assert "beam-root" not in client.get(f"{BASE}/?launcher=0").content.decode()
 
 
-def test_product_page_shows_the_points_block(client, dev_shop):
-    variant = store.product_create(dev_shop, "Lamp", Decimal("49.99")).variants.get()
+def _block(html: str, marker: str) -> dict[str, str]:
+    match = re.search(rf"<p([^>]*{marker}[^>]*)>", html)
+    assert match is not None
+    return {k: unescape(v) for k, v in re.findall(r'(data-[\w-]+)="([^"]*)"', match.group(1))}
+
+
+def test_product_page_renders_the_points_block_for_beam_to_fill(client, dev_shop):
+    product = store.product_create(dev_shop, "Lamp", Decimal("49.99"))
+    variant = product.variants.get()
 
     html = client.get(f"{BASE}/products/{variant.id}").content.decode()
 
-    assert '<p class="beam-product-points" style="color: #4f46e5;">' in html
-    assert "Earn 49 points with this purchase" in html
+    assert '<p class="beam-product-points" style="color: #4f46e5;" data-beam-product-points' in html
+    assert _block(html, "data-beam-product-points") == {
+        "data-proxy": f"{BASE}/apps/beam",
+        "data-product": str(product.id),
+        "data-price": "4999",  # the theme's variant.price, in hundredths
+        "data-locale": "en",
+        "data-text": "Earn {n} points with this purchase",
+    }
+    assert "Earn 49 points" not in html  # no figure of its own: Beam's comes in
+    assert '<script src="/devstore/theme-assets/beam-blocks.js" defer></script>' in html
+    assert client.get("/devstore/theme-assets/beam-blocks.js").status_code == 200
     assert 'id="beam-root"' in html
 
 
-def test_product_points_follow_the_shops_ratio_metafield(client, dev_shop):
-    from django.utils import timezone
-
-    variant = store.product_create(dev_shop, "Lamp", Decimal("49.99")).variants.get()
-    now = timezone.now()
-    DevMetafield.objects.create(
-        shop=dev_shop,
-        id=1,
-        owner_gid=dev_shop.gid,
-        namespace=LOYALTY_NAMESPACE,
-        key="points_per_unit",
-        type="number_integer",
-        value="3",
-        created_at=now,
-        updated_at=now,
-    )
-
-    html = client.get(f"{BASE}/products/{variant.id}").content.decode()
-
-    assert "Earn 149 points with this purchase" in html
-
-
-def test_account_page_shows_the_balance_block_for_a_logged_in_customer(client, dev_shop, customer):
+def test_account_page_renders_the_balance_block_for_beam_to_fill(client, dev_shop, customer):
     assert "beam-account-points" not in client.get(f"{BASE}/account").content.decode()
     client.post(f"{BASE}/login", {"customer_id": str(customer.id)})
 
     html = client.get(f"{BASE}/account").content.decode()
 
     assert '<div class="beam-account-points">' in html
-    assert "You have 0 points" in html
+    assert "You have 0 points" not in html  # never a made-up zero
+    assert _block(html, "data-beam-account-points") == {
+        "data-proxy": f"{BASE}/apps/beam",
+        "data-locale": "en",
+        "data-text": "You have {n} points",
+    }
     assert '<a href="#beam-rewards" style="color: #4f46e5;">View your rewards</a>' in html
 
 

@@ -522,3 +522,116 @@ def test_customer_history_and_catalogue(client, post, shop, member, reward):
     assert history["redemptions"][0]["channel"] == "customer_account"
     catalogue = client.get("/ext/customer", headers=headers).json()
     assert catalogue["rewards"][0]["name"] == "$5 off" and catalogue["rewards"][0]["affordable"]
+
+
+# --- a reward code removed from the checkout ---------------------------------------------------
+
+
+def _redeem(post, headers, reward, key="k") -> dict:
+    created = post("redemptions", {"reward_id": reward.pk, "client_key": key}, headers)
+    assert created.status_code == 201
+    return created.json()["redemption"]
+
+
+def test_a_removed_code_returns_the_points_at_once_and_deactivates_it(
+    post, dev_shop, shop, member, reward
+):
+    headers = bearer(shop.domain, member.customer_id)
+    redemption = _redeem(post, headers, reward)
+
+    response = post("redemptions/cancel", {"code": redemption["code"]}, headers)
+
+    assert response.status_code == 200
+    assert response.json()["balance"] == 1200
+    assert response.json()["redemption"]["status"] == "cancelled"
+    assert response["Access-Control-Allow-Origin"] == "*"
+    dev_code = DevDiscountCode.objects.get(shop=dev_shop, code_key=redemption["code"])
+    assert dev_code.status == DevDiscountCode.Status.DEACTIVATED
+    refund = LedgerEntry.objects.get(kind=LedgerEntry.Kind.REDEEM_REFUND)
+    assert refund.amount == 500 and refund.actor == "checkout-extension"
+
+
+def test_cancelling_a_removed_code_twice_gives_the_points_back_once(post, shop, member, reward):
+    headers = bearer(shop.domain, member.customer_id)
+    code = _redeem(post, headers, reward)["code"]
+
+    first = post("redemptions/cancel", {"code": code}, headers)
+    again = post("redemptions/cancel", {"code": code.lower()}, headers)
+
+    assert first.status_code == again.status_code == 200
+    assert again.json()["balance"] == 1200
+    assert again.json()["redemption"]["status"] == "cancelled"
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REDEEM_REFUND).count() == 1
+
+
+def test_an_expired_code_removed_later_changes_nothing(post, shop, member, reward):
+    headers = bearer(shop.domain, member.customer_id)
+    code = _redeem(post, headers, reward)["code"]
+    redemptions_expire_due(now=timezone.now() + timezone.timedelta(days=2))
+
+    response = post("redemptions/cancel", {"code": code}, headers)
+
+    assert response.status_code == 200
+    assert response.json()["redemption"]["status"] == "expired"
+    assert response.json()["balance"] == 1200
+    assert LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REDEEM_REFUND).count() == 1
+
+
+def test_a_used_code_cannot_be_cancelled_and_nothing_changes(post, dev_shop, shop, member, reward):
+    headers = bearer(shop.domain, member.customer_id)
+    code = _redeem(post, headers, reward)["code"]
+    DevDiscountCode.objects.filter(shop=dev_shop, code_key=code).update(usage_count=1)
+
+    response = post("redemptions/cancel", {"code": code}, headers)
+
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "redemption_not_cancellable"
+    member.refresh_from_db()
+    assert member.balance == 700
+    assert not LedgerEntry.objects.filter(kind=LedgerEntry.Kind.REDEEM_REFUND).exists()
+
+
+def test_only_the_codes_owner_with_a_valid_token_can_cancel_it(client, post, shop, member, reward):
+    code = _redeem(post, bearer(shop.domain, member.customer_id), reward)["code"]
+    Member.objects.create(shop=shop, customer_id=member.customer_id + 1)
+
+    intruder = post(
+        "redemptions/cancel", {"code": code}, bearer(shop.domain, member.customer_id + 1)
+    )
+    guest = post("redemptions/cancel", {"code": code}, bearer(shop.domain, None))
+    no_token = post("redemptions/cancel", {"code": code}, {})
+    forged = post(
+        "redemptions/cancel",
+        {"code": code, "customer_id": member.customer_id},
+        bearer(shop.domain, member.customer_id + 1),
+    )
+
+    assert intruder.status_code == 404
+    assert guest.status_code == 401
+    assert no_token.status_code == 401
+    assert forged.status_code == 400
+    member.refresh_from_db()
+    assert member.balance == 700
+    assert Redemption.objects.get().status == Redemption.Status.ISSUED
+
+
+def test_a_storefront_code_is_not_cancelled_by_the_checkout(post, shop, member, reward):
+    from loyalty.services import customer_reward_redeem
+
+    redemption = customer_reward_redeem(
+        shop=shop,
+        customer_id=member.customer_id,
+        reward_id=reward.pk,
+        points=None,
+        client_key="panel",
+        channel=Redemption.Channel.STOREFRONT,
+    )
+    redemption.refresh_from_db()
+
+    response = post(
+        "redemptions/cancel", {"code": redemption.code}, bearer(shop.domain, member.customer_id)
+    )
+
+    assert response.status_code == 409
+    member.refresh_from_db()
+    assert member.balance == 700

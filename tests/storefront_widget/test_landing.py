@@ -82,7 +82,7 @@ def test_landing_is_cached_per_shop_with_etag_and_follows_changes(proxy, program
     RewardFactory(shop=shop, name="Tote bag", points_cost=900, value=Decimal("10.00"))
     changed = proxy.get("", customer=None, headers={"If-None-Match": first["ETag"]})
 
-    assert first["Cache-Control"] == "public, max-age=300, stale-while-revalidate=3600"
+    assert first["Cache-Control"] == "public, no-cache"  # revalidated: cheap 304s
     assert again.status_code == 304
     assert changed.status_code == 200 and "Tote bag" in changed.content.decode()
 
@@ -119,3 +119,131 @@ def test_paused_program_says_so(proxy, program, rewards):
 
     assert "The program is paused for now" in html
     assert "Join now" not in html
+
+
+# --- issue 13 item 8: a member's page, shopper texts, the bare proxy root -------------------
+
+
+def test_a_logged_in_member_sees_their_balance_and_no_invitation_to_join(
+    proxy, program, rewards, member, give_points
+):
+    give_points(member, 1515)
+
+    response = proxy.get("")
+
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert '<p class="bl-balance">Your balance: <strong>1,515 points</strong></p>' in html
+    assert "Join now" not in html and "/account/register" not in html
+    assert "Already a member?" not in html and "/account/login" not in html
+    assert '<a class="bl-btn" href="/collections/all">Start shopping</a>' in html
+    assert response["Cache-Control"] == "private, no-store"  # never in a shared cache
+
+
+def test_the_member_page_does_not_leak_into_the_guests_cached_page(
+    proxy, program, member, give_points
+):
+    give_points(member, 1515)
+    proxy.get("")
+
+    html = unescape(proxy.get("", customer=None).content.decode())
+
+    assert "1,515" not in html and "Join now" in html
+
+
+def test_a_logged_in_customer_without_points_sees_a_zero_balance(proxy, program):
+    html = unescape(proxy.get("").content.decode())
+
+    assert "Your balance: <strong>0 points</strong>" in html and "Join now" not in html
+
+
+def test_every_landing_text_comes_from_the_shopper_texts(proxy, program, rewards):
+    program.texts = {
+        "fr": {
+            "have_account": "Déjà membre ?",
+            "log_in": "Se connecter",
+            "start_shopping": "Voir la boutique",
+            "sign_up": "Je m'inscris",
+            "earn": "Gagner des points",
+            "faq_title": "Questions fréquentes",
+            "start_today": "Commencez dès aujourd'hui",
+        }
+    }
+    program.branding = {**program.branding, "languages": ["fr", "en"]}
+    program.save()
+
+    html = unescape(proxy.get("", customer=None).content.decode())
+
+    assert '<html lang="fr">' in html
+    assert 'Déjà membre ? <a class="bl-link" href="/account/login">Se connecter</a>' in html
+    assert ">Voir la boutique</a>" in html and ">Je m'inscris</a>" in html
+    assert "Gagner des points" in html and "Questions fréquentes" in html
+    for english in ("Already a member", "Log in", "Start shopping", "Join now", "Ways to earn"):
+        assert english not in html
+
+
+def test_the_storefront_language_picks_the_texts_when_the_program_offers_it(
+    proxy, program, rewards
+):
+    program.texts = {"fr": {"start_shopping": "Voir la boutique"}}
+    program.save()
+
+    french = unescape(proxy.get("", customer=None, locale="fr-FR").content.decode())
+    english = unescape(proxy.get("", customer=None, locale="en").content.decode())
+
+    assert '<html lang="fr">' in french and "Voir la boutique" in french
+    assert '<html lang="en">' in english and "Start shopping" in english
+
+
+def test_the_bare_proxy_root_answers_the_landing_page(client, shop, program):
+    from tests.storefront_widget.conftest import signed_query
+
+    response = client.get(f"/proxy?{signed_query(shop.domain, None)}")
+
+    html = unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "<h1>Welcome to Bean Club</h1>" in html
+    # /apps/beam resolves "beam/landing.css" to /apps/beam/landing.css
+    assert '<link rel="stylesheet" href="beam/landing.css?v=' in html
+
+
+def test_the_join_button_is_not_overridden_by_the_hero_link_colour(proxy, program):
+    css = proxy.get("landing.css", customer=None, v="1").content.decode()
+
+    assert ".bl-hero a{color:inherit}" not in css
+    assert ".bl-hero a:not(.bl-btn){color:inherit}" in css
+
+
+def test_the_default_headline_description_and_faq_are_shopper_texts_too(proxy, program):
+    program.texts = {
+        "fr": {
+            "headline": "Bienvenue au {program}",
+            "description": "Rejoignez {program} chez {shop} et gagnez des {points}.",
+            "faq_join_q": "Comment rejoindre {program} ?",
+            "faq_cancel_a": "Oui : vos {points} reviennent aussitôt.",
+        }
+    }
+    program.branding = {**program.branding, "languages": ["fr"], "points_name": "grains"}
+    program.save()
+
+    html = unescape(proxy.get("", customer=None).content.decode())
+
+    assert "<h1>Bienvenue au Bean Club</h1>" in html
+    assert 'content="Rejoignez Bean Club chez Demo Store et gagnez des grains."' in html
+    assert "<dt>Comment rejoindre Bean Club ?</dt>" in html
+    assert "<dd>Oui : vos grains reviennent aussitôt.</dd>" in html
+    faq = _json_ld(html)["@graph"][1]["mainEntity"]
+    assert faq[0]["name"] == "Comment rejoindre Bean Club ?"
+
+
+def test_a_guest_page_kept_by_a_cache_is_not_shown_after_logging_in(
+    proxy, program, member, give_points
+):
+    give_points(member, 1515)
+    guest = proxy.get("", customer=None)
+
+    again = proxy.get("", headers={"If-None-Match": guest["ETag"]})  # now logged in
+
+    assert "no-cache" in guest["Cache-Control"]  # a cache must ask again before reuse
+    assert again.status_code == 200
+    assert "1,515 points" in unescape(again.content.decode())

@@ -64,16 +64,24 @@ def test_launcher_embed_targets_body_and_renders_the_config_holder() -> None:
     assert "<script src=\"{{ 'beam-launcher.js' | asset_url }}\" defer></script>" in text
 
 
-def test_app_blocks_target_sections_and_read_app_owned_metafields() -> None:
+def test_app_blocks_target_sections_and_ask_beam_for_their_figures() -> None:
+    """No figure computed in Liquid (no second earning rule, no metafield nothing writes):
+    ``beam-blocks.js`` fills them from the app proxy."""
     product = (EXT / "blocks" / "product-points.liquid").read_text()
     account = (EXT / "blocks" / "account-points.liquid").read_text()
+    script = "<script src=\"{{ 'beam-blocks.js' | asset_url }}\" defer></script>"
 
     assert schema("product-points.liquid")["target"] == "section"
     assert schema("account-points.liquid")["target"] == "section"
-    assert "shop.metafields['$app:loyalty'].points_per_unit.value" in product
-    assert "variant.price | times: ratio | divided_by: 100 | floor" in product
-    assert "customer.metafields['$app:loyalty'].points_balance.value" in account
+    assert "metafields" not in product and "metafields" not in account
+    assert "times:" not in product
+    assert 'data-price="{{ variant.price }}"' in product
+    assert 'data-product="{{ product.id }}"' in product
+    assert "data-beam-product-points" in product and "data-beam-account-points" in account
+    assert script in product and script in account
     assert 'href="#beam-rewards"' in account
+    blocks = (EXT / "assets" / "beam-blocks.js").read_text()
+    assert "'/api/me'" in blocks and "'/api/product_points?price='" in blocks
 
 
 def test_every_locale_file_has_the_same_keys() -> None:

@@ -48,7 +48,16 @@ async function start() {
 async function checkout(beam, client) {
   const cart = JSON.parse(document.getElementById('beam-checkout-cart').textContent);
   const codeInput = document.querySelector('input[name="discount_code"]');
-  const state = {summary: null, applied: root.dataset.appliedCode || '', notice: '', busy: false};
+  const state = {
+    summary: null,
+    applied: root.dataset.appliedCode || '',
+    selected: '',
+    notice: '',
+    info: '',
+    busy: false,
+  };
+  // The checkout's discount codes (the platform's `discountCodes`).
+  let codes = state.applied ? [{code: state.applied}] : [];
   let lineDiscounts = {};
 
   // The platform's lines: totals after line-level discounts, their allocations alongside.
@@ -84,17 +93,38 @@ async function checkout(beam, client) {
     });
     const result = await response.json();
     if (result.type === 'success') {
+      const before = codes;
       lineDiscounts = result.lines || {};
-      if (codeInput) codeInput.value = change.code;
+      if (change.type === 'removeDiscountCode') {
+        codes = codes.filter((d) => d.code !== change.code);
+        if (codeInput) codeInput.value = '';
+      } else {
+        codes = [{code: change.code}];
+        if (codeInput) codeInput.value = change.code;
+      }
+      await codesChanged(before, codes);
     }
     return result;
   }
 
+  // The extension's reaction to the checkout's codes: a Beam code that left gives its points
+  // back at once (the same helpers the real extension uses).
+  async function codesChanged(before, after) {
+    for (const code of beam.removedBeamCodes(before, after)) {
+      const result = await beam.returnRemovedCode({client, code});
+      if (state.applied === code) state.applied = '';
+      state.info = result.ok ? result.message : '';
+      state.notice = result.ok ? '' : result.message;
+      await refresh();
+    }
+  }
+
   async function choose(value) {
     const reward = (state.summary?.rewards || []).find((r) => String(r.id) === value);
-    if (!reward) return;
+    if (!reward || state.busy) return;
     state.busy = true;
     state.notice = '';
+    state.info = '';
     render();
     const result = await beam.redeemAndApply({
       client,
@@ -103,6 +133,7 @@ async function checkout(beam, client) {
       applyCode: (code) => applyDiscountCodeChange({type: 'addDiscountCode', code}),
     });
     state.busy = false;
+    state.selected = '';
     if (result.ok) state.applied = result.code;
     else state.notice = result.message;
     await refresh();
@@ -136,22 +167,63 @@ async function checkout(beam, client) {
     ];
     const choices = beam.rewardChoices(summary.rewards);
     if (state.applied) {
+      // The platform's own control beside an applied code (not the extension's).
+      const remove = el(
+        'button',
+        {type: 'button', 'data-role': 'remove-code', 'aria-label': `Remove discount code ${state.applied}`},
+        'Remove',
+      );
+      const code = state.applied;
+      remove.addEventListener('click', () =>
+        applyDiscountCodeChange({type: 'removeDiscountCode', code}),
+      );
       nodes.push(
-        el('p', {class: 'ds-banner ds-banner-success', 'data-role': 'applied'}, `Reward applied: ${state.applied}`),
+        el(
+          'p',
+          {class: 'ds-banner ds-banner-success', 'data-role': 'applied'},
+          `Reward applied: ${state.applied} `,
+          remove,
+        ),
       );
     } else if (choices.length) {
+      const chosen = choices.find((choice) => choice.value === state.selected);
       const select = el(
         'select',
         {'aria-label': 'Use your points', 'data-role': 'rewards', disabled: state.busy ? '' : null},
         el('option', {value: ''}, 'Choose a reward'),
-        ...choices.map((choice) => el('option', {value: choice.value}, beam.rewardLabel(choice.reward))),
+        ...choices.map((choice) =>
+          el(
+            'option',
+            {value: choice.value, selected: choice === chosen ? '' : null},
+            beam.rewardLabel(choice.reward),
+          ),
+        ),
       );
-      select.addEventListener('change', () => choose(select.value));
+      // Choosing only selects: nothing is spent until the button is pressed.
+      select.addEventListener('change', () => {
+        state.selected = select.value;
+        state.notice = '';
+        state.info = '';
+        render();
+        root.querySelector('select[data-role=rewards]')?.focus();
+      });
       nodes.push(el('label', {}, 'Use your points', select));
+      if (chosen) {
+        const button = el(
+          'button',
+          {type: 'button', 'data-role': 'redeem', disabled: state.busy ? '' : null},
+          beam.redeemButtonLabel(chosen.reward),
+        );
+        button.addEventListener('click', () => choose(chosen.value));
+        nodes.push(button);
+      }
     } else {
       nodes.push(el('p', {}, 'Keep shopping to unlock a reward.'));
     }
     if (state.busy) nodes.push(el('p', {'data-role': 'busy'}, 'Applying your reward…'));
+    if (state.info) {
+      nodes.push(el('p', {class: 'ds-banner', 'data-role': 'info'}, state.info));
+    }
     if (state.notice) {
       nodes.push(el('p', {class: 'ds-banner ds-banner-warning', 'data-role': 'notice'}, state.notice));
     }

@@ -1,19 +1,25 @@
 // The checkout block (reductions target and the merchant-placeable block): balance, the
-// points this cart earns, a dropdown of affordable rewards; choosing one redeems it and
-// applies its code; a refused code is released so the points come straight back.
-import {useEffect, useMemo, useState} from 'preact/hooks';
+// points this cart earns, a dropdown of affordable rewards. Choosing one only selects it;
+// the "Redeem for N points" button spends the points and applies the code. A refused code is
+// released, and a reward code the buyer removes from the checkout is cancelled, so the
+// points come straight back.
+import {useEffect, useMemo, useRef, useState} from 'preact/hooks';
 
 import {
   cartFromCheckout,
+  isBeamCode,
   newClientKey,
   redeemAndApply,
+  redeemButtonLabel,
+  removedBeamCodes,
+  returnRemovedCode,
   rewardChoices,
   rewardLabel,
 } from './beam-client.js';
 
 /** Pure view of the state, so it renders the same in tests and in the checkout. */
-export function CheckoutRewardsView({state, onChoose, formatMoney = (v) => v}) {
-  const {summary, busy, notice, applied, loading, failed} = state;
+export function CheckoutRewardsView({state, onSelect, onRedeem, formatMoney = (v) => v}) {
+  const {summary, busy, notice, info, applied, loading, failed, selected} = state;
   if (loading) return <s-spinner accessibilityLabel="Loading your rewards" />;
   if (failed || !summary) return null;
   const earn = summary.earn?.points || 0;
@@ -27,6 +33,7 @@ export function CheckoutRewardsView({state, onChoose, formatMoney = (v) => v}) {
     );
   }
   const choices = rewardChoices(summary.rewards);
+  const chosen = choices.find((choice) => choice.value === selected);
   return (
     <s-stack gap="small-200">
       <s-text>
@@ -36,22 +43,35 @@ export function CheckoutRewardsView({state, onChoose, formatMoney = (v) => v}) {
       {applied ? (
         <s-banner tone="success">Reward applied: {applied}</s-banner>
       ) : choices.length > 0 ? (
-        <s-select
-          label="Use your points"
-          placeholder="Choose a reward"
-          disabled={busy || undefined}
-          onChange={(event) => onChoose(event.currentTarget.value)}
-        >
-          {choices.map((choice) => (
-            <s-option key={choice.value} value={choice.value}>
-              {rewardLabel(choice.reward, formatMoney)}
-            </s-option>
-          ))}
-        </s-select>
+        <s-stack gap="small-200">
+          <s-select
+            label="Use your points"
+            placeholder="Choose a reward"
+            value={chosen ? chosen.value : ''}
+            disabled={busy || undefined}
+            onChange={(event) => onSelect(event.currentTarget.value)}
+          >
+            {choices.map((choice) => (
+              <s-option key={choice.value} value={choice.value}>
+                {rewardLabel(choice.reward, formatMoney)}
+              </s-option>
+            ))}
+          </s-select>
+          {chosen ? (
+            <s-button
+              variant="primary"
+              disabled={busy || undefined}
+              onClick={() => onRedeem(chosen.value)}
+            >
+              {redeemButtonLabel(chosen.reward)}
+            </s-button>
+          ) : null}
+        </s-stack>
       ) : (
         <s-text color="subdued">Keep shopping to unlock a reward.</s-text>
       )}
       {busy ? <s-spinner accessibilityLabel="Applying your reward" /> : null}
+      {info ? <s-banner tone="info">{info}</s-banner> : null}
       {notice ? <s-banner tone="warning">{notice}</s-banner> : null}
     </s-stack>
   );
@@ -59,14 +79,15 @@ export function CheckoutRewardsView({state, onChoose, formatMoney = (v) => v}) {
 
 /** A Beam reward code already on the checkout (after a reload the block shows it again). */
 export function appliedBeamCode(discountCodes) {
-  return (discountCodes || []).map((d) => d.code).find((code) => /^BEAM-/i.test(code || '')) || '';
+  return (discountCodes || []).map((d) => d.code).find(isBeamCode) || '';
 }
 
 /** Container: reads the checkout through `api` (the `shopify` global) and talks to Beam. */
 export function CheckoutRewards({api, client}) {
   const lines = api.lines.value;
   const discounts = api.discountAllocations.value;
-  const alreadyApplied = appliedBeamCode(api.discountCodes?.value);
+  const codes = api.discountCodes?.value || [];
+  const alreadyApplied = appliedBeamCode(codes);
   const cart = useMemo(
     () => cartFromCheckout({lines, discountAllocations: discounts}),
     [lines, discounts],
@@ -85,10 +106,33 @@ export function CheckoutRewards({api, client}) {
     };
   }, [cartKey]);
 
-  async function onChoose(value) {
+  // The buyer removed a reward code from the checkout: give its points back now.
+  const seenCodes = useRef(null);
+  const codesKey = codes.map((d) => d.code).join(' ');
+  useEffect(() => {
+    const before = seenCodes.current;
+    seenCodes.current = codes;
+    for (const code of before ? removedBeamCodes(before, codes) : []) {
+      returnRemovedCode({client, code}).then((result) =>
+        setState((s) => ({
+          ...s,
+          applied: s.applied === code ? '' : s.applied,
+          info: result.ok ? result.message : '',
+          notice: result.ok ? '' : result.message,
+          summary: s.summary && balanceUpdated(s.summary, result.balance),
+        })),
+      );
+    }
+  }, [codesKey]);
+
+  function onSelect(value) {
+    setState((s) => ({...s, selected: value, notice: '', info: ''}));
+  }
+
+  async function onRedeem(value) {
     const reward = (state.summary?.rewards || []).find((r) => String(r.id) === value);
-    if (!reward) return;
-    setState((s) => ({...s, busy: true, notice: ''}));
+    if (!reward || state.busy) return;
+    setState((s) => ({...s, busy: true, notice: '', info: ''}));
     const result = await redeemAndApply({
       client,
       reward,
@@ -98,12 +142,10 @@ export function CheckoutRewards({api, client}) {
     setState((s) => ({
       ...s,
       busy: false,
+      selected: '',
       applied: result.ok ? result.code : s.applied,
       notice: result.ok ? '' : result.message,
-      summary: s.summary && {
-        ...s.summary,
-        customer: {...s.summary.customer, balance: result.balance ?? s.summary.customer.balance},
-      },
+      summary: s.summary && balanceUpdated(s.summary, result.balance),
     }));
   }
 
@@ -111,9 +153,15 @@ export function CheckoutRewards({api, client}) {
     api.i18n?.formatCurrency ? api.i18n.formatCurrency(Number(value)) : value;
   return (
     <CheckoutRewardsView
-      state={{...state, applied: state.applied || alreadyApplied}}
-      onChoose={onChoose}
+      state={{...state, applied: api.discountCodes ? alreadyApplied : state.applied}}
+      onSelect={onSelect}
+      onRedeem={onRedeem}
       formatMoney={formatMoney}
     />
   );
+}
+
+function balanceUpdated(summary, balance) {
+  if (balance == null || !summary.customer) return summary;
+  return {...summary, customer: {...summary.customer, balance}};
 }

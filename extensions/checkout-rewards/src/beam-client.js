@@ -57,6 +57,8 @@ export function createBeamClient({baseUrl, getToken, fetchImpl, sleep}) {
     history: () => request('GET', 'customer/history'),
     redemption: (id) => request('GET', `redemptions/${id}`),
     release: (id) => request('POST', `redemptions/${id}/release`, {}),
+    /** The buyer removed this reward code from the checkout: return its points now. */
+    cancelCode: (code) => request('POST', 'redemptions/cancel', {code}),
     orderPoints: (orderId) =>
       request('GET', `orders/points?order_id=${encodeURIComponent(orderId)}`),
 
@@ -136,6 +138,52 @@ export function rewardChoices(rewards) {
       reward,
       points: reward.variable_points || reward.points,
     }));
+}
+
+/** What the explicit redeem button says: what pressing it spends. */
+export function redeemButtonLabel(reward) {
+  const points = reward.variable_points || reward.points;
+  return `Redeem for ${points} points`;
+}
+
+export function isBeamCode(code) {
+  return /^BEAM-/i.test(code || '');
+}
+
+/** The Beam reward codes that were on the checkout (`before`) and are gone (`after`). */
+export function removedBeamCodes(before, after) {
+  const now = new Set((after || []).map((d) => String(d.code || '').toUpperCase()));
+  return (before || [])
+    .map((d) => d.code)
+    .filter((code) => isBeamCode(code) && !now.has(String(code).toUpperCase()));
+}
+
+/**
+ * A reward code left the checkout (the buyer removed it): cancel its redemption so the points
+ * come back at once instead of when the code expires. Never throws.
+ */
+export async function returnRemovedCode({client, code}) {
+  try {
+    const back = await client.cancelCode(code);
+    const points = back.redemption?.points;
+    return {
+      ok: true,
+      code,
+      balance: back.balance,
+      message: points
+        ? `Reward removed: your ${points} points are back.`
+        : 'Reward removed: your points are back.',
+    };
+  } catch (error) {
+    return {
+      ok: false,
+      code,
+      message:
+        error?.code === 'redemption_not_cancellable'
+          ? 'This reward code was already used.'
+          : `Your code ${code} stays valid for a day; its points come back if it is not used.`,
+    };
+  }
 }
 
 export function rewardLabel(reward, formatMoney = (v) => v) {

@@ -6,6 +6,9 @@ import {
   createBeamClient,
   orderPointsMessage,
   redeemAndApply,
+  redeemButtonLabel,
+  removedBeamCodes,
+  returnRemovedCode,
   rewardChoices,
   rewardLabel,
 } from '../src/beam-client.js';
@@ -215,5 +218,50 @@ describe('orderPointsMessage', () => {
   });
   it('is an error class', () => {
     expect(new BeamApiError(404, 'x')).toBeInstanceOf(Error);
+  });
+});
+
+describe('a reward code removed from the checkout', () => {
+  it('finds the Beam codes that left the checkout, not the others', () => {
+    const before = [{code: 'SUMMER'}, {code: 'BEAM-AAAA-BBBB'}, {code: 'BEAM-CCCC-DDDD'}];
+    expect(removedBeamCodes(before, [{code: 'beam-cccc-dddd'}])).toEqual(['BEAM-AAAA-BBBB']);
+    expect(removedBeamCodes(before, before)).toEqual([]);
+    expect(removedBeamCodes([], [{code: 'BEAM-AAAA-BBBB'}])).toEqual([]);
+    expect(removedBeamCodes(undefined, undefined)).toEqual([]);
+  });
+
+  it('cancels the code through Beam and reports the points back', async () => {
+    const {client, calls} = fakeBackend({
+      'POST redemptions/cancel': () =>
+        jsonResponse(200, {redemption: {status: 'cancelled', points: 300}, balance: 366}),
+    });
+    const result = await returnRemovedCode({client, code: 'BEAM-AAAA-BBBB'});
+    expect(calls).toHaveLength(1);
+    expect(calls[0].body).toEqual({code: 'BEAM-AAAA-BBBB'});
+    expect(result).toEqual({
+      ok: true,
+      code: 'BEAM-AAAA-BBBB',
+      balance: 366,
+      message: 'Reward removed: your 300 points are back.',
+    });
+  });
+
+  it('says so when the code was already used', async () => {
+    const {client} = fakeBackend({
+      'POST redemptions/cancel': () =>
+        jsonResponse(409, {error: {code: 'redemption_not_cancellable'}}),
+    });
+    const result = await returnRemovedCode({client, code: 'BEAM-AAAA-BBBB'});
+    expect(result.ok).toBe(false);
+    expect(result.message).toBe('This reward code was already used.');
+  });
+});
+
+describe('redeemButtonLabel', () => {
+  it('names the points the button spends', () => {
+    expect(redeemButtonLabel({kind: 'fixed_amount', points: 300})).toBe('Redeem for 300 points');
+    expect(redeemButtonLabel({kind: 'variable', points: 100, variable_points: 800})).toBe(
+      'Redeem for 800 points',
+    );
   });
 });

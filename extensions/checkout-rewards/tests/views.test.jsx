@@ -15,16 +15,51 @@ const summary = {
 
 describe('CheckoutRewardsView', () => {
   it('shows the balance, the points this cart earns and the affordable rewards', () => {
-    const html = render(<CheckoutRewardsView state={{summary}} onChoose={() => {}} />);
+    const html = render(<CheckoutRewardsView state={{summary}} onSelect={() => {}} />);
     expect(html).toContain('1200 points');
     expect(html).toContain('this order earns 42 points');
     expect(html).toContain('<s-option value="1">$5 off (500 points)</s-option>');
     expect(html).not.toContain('$50 off');
   });
 
+  it('offers no way to spend points until a reward is chosen', () => {
+    const html = render(<CheckoutRewardsView state={{summary}} onSelect={() => {}} />);
+    expect(html).toContain('placeholder="Choose a reward"');
+    expect(html).not.toContain('s-button');
+  });
+
+  it('spends only through the button that says what it costs', () => {
+    const redeemed = [];
+    const view = CheckoutRewardsView({
+      state: {summary, selected: '1'},
+      onSelect: () => {},
+      onRedeem: (value) => redeemed.push(value),
+    });
+    const html = render(view);
+    expect(html).toContain('<s-button variant="primary">Redeem for 500 points</s-button>');
+    const select = findElement(view, 's-select');
+    expect(select.props.value).toBe('1');
+    select.props.onChange({currentTarget: {value: '1'}}); // choosing again spends nothing
+    expect(redeemed).toEqual([]);
+    findElement(view, 's-button').props.onClick();
+    expect(redeemed).toEqual(['1']);
+  });
+
+  it('disables the button while a redemption is on its way', () => {
+    const html = render(<CheckoutRewardsView state={{summary, selected: '1', busy: true}} />);
+    expect(html).toContain('<s-button variant="primary" disabled>Redeem for 500 points</s-button>');
+  });
+
+  it('tells the buyer when a removed reward gave the points back', () => {
+    const html = render(
+      <CheckoutRewardsView state={{summary, info: 'Reward removed: your 500 points are back.'}} />,
+    );
+    expect(html).toContain('<s-banner tone="info">Reward removed: your 500 points are back.</s-banner>');
+  });
+
   it('invites a logged-out buyer to log in', () => {
     const html = render(
-      <CheckoutRewardsView state={{summary: {...summary, customer: null}}} onChoose={() => {}} />,
+      <CheckoutRewardsView state={{summary: {...summary, customer: null}}} onSelect={() => {}} />,
     );
     expect(html).toContain('Log in to earn 42 points with this order.');
     expect(html).not.toContain('s-select');
@@ -42,6 +77,17 @@ describe('CheckoutRewardsView', () => {
     expect(render(<CheckoutRewardsView state={{failed: true}} />)).toBe('');
   });
 });
+
+function findElement(vnode, type) {
+  if (!vnode || typeof vnode !== 'object') return null;
+  if (vnode.type === type) return vnode;
+  const children = [].concat(vnode.props?.children ?? []);
+  for (const child of children.flat(Infinity)) {
+    const found = findElement(child, type);
+    if (found) return found;
+  }
+  return null;
+}
 
 describe('appliedBeamCode', () => {
   it('finds a Beam code among the checkout codes', () => {
