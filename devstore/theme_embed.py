@@ -14,7 +14,8 @@ from pathlib import Path
 from django.conf import settings
 from django.urls import reverse
 
-from devstore.models import DevCustomer, DevShop
+from devstore.graphql.metafields import app_installation_gid
+from devstore.models import DevCustomer, DevMetafield, DevShop
 
 I18N_LANGUAGES = ("fr", "de", "es")
 
@@ -53,8 +54,10 @@ def _liquid(value: object) -> str:
 def launcher_embed_attrs(
     shop: DevShop, customer: DevCustomer | None, locale: str = "en"
 ) -> list[tuple[str, str]]:
-    """The ``data-*`` attributes ``blocks/launcher-embed.liquid`` renders, in its order."""
-    s = block_settings("launcher-embed.liquid")
+    """The ``data-*`` attributes ``blocks/launcher-embed.liquid`` renders, in its order: the
+    look from Beam's app data on this store (``app.metafields.loyalty.branding``), else the
+    block's defaults."""
+    s = {**LAUNCHER_DEFAULTS, **_app_data(shop, "branding")}
     root = reverse("devstore:storefront", args=[shop.domain])
 
     def asset(name: str) -> str:
@@ -76,9 +79,35 @@ def launcher_embed_attrs(
         ("data-position", _liquid(s["position"])),
         ("data-shape", _liquid(s["shape"])),
         ("data-icon", _liquid(s["icon"])),
-        ("data-label", _liquid(s["label"])),
+        ("data-label", _liquid(s["launcher_label"])),
         ("data-mobile", _liquid(s["show_on_mobile"])),
     ]
+
+
+# The ``| default:`` values of ``blocks/launcher-embed.liquid``.
+LAUNCHER_DEFAULTS: dict[str, object] = {
+    "primary_color": "#4f46e5",
+    "text_color": "#ffffff",
+    "position": "bottom-right",
+    "shape": "pill",
+    "icon": "gift",
+    "launcher_label": "Rewards",
+    "show_on_mobile": True,
+}
+
+
+def _app_data(shop: DevShop, key: str) -> dict[str, object]:
+    """Beam's JSON app-data metafield ``loyalty.<key>`` on this store, as Liquid reads it."""
+    row = DevMetafield.objects.filter(
+        shop=shop, owner_gid=app_installation_gid(shop), namespace="loyalty", key=key
+    ).first()
+    try:
+        value = json.loads(row.value) if row else {}
+    except ValueError:
+        return {}
+    return (
+        {k: v for k, v in value.items() if v not in (None, "")} if isinstance(value, dict) else {}
+    )
 
 
 def _block_text(section: str, key: str) -> str:

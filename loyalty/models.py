@@ -64,6 +64,11 @@ class LoyaltyProgram(models.Model):
     texts = models.JSONField(default=dict, blank=True)
     # Landing page content: headline, intro, FAQ entries, call to action.
     landing = models.JSONField(default=dict, blank=True)
+    # The store renders the launcher from a copy of the branding on Beam's installation (an
+    # app-data metafield): set with each branding change, cleared once the store has it.
+    branding_publish_pending = models.BooleanField(default=False)
+    branding_published_at = models.DateTimeField(null=True, blank=True)
+    branding_publish_error = models.CharField(max_length=255, blank=True)
     onboarded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

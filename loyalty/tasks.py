@@ -8,7 +8,9 @@ from celery import shared_task
 
 from loyalty import services
 from loyalty.errors import RedemptionIssueRetry
+from loyalty.services import storefront_sync
 from loyalty.services.redemptions import REDEMPTION_ISSUE_MAX_RETRIES, redemption_issue_backoff
+from merchants.errors import BeamError
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +72,26 @@ def redemptions_pending_sweep() -> int:
 def redemptions_expire_due() -> int:
     """Periodic: deactivate expired unused codes and refund their points."""
     return services.redemptions_expire_due()
+
+
+@shared_task(bind=True, max_retries=5)
+def branding_publish(self, program_id: int) -> bool:
+    """Put the program's branding on its store (the launcher reads it there). A failure
+    retries with backoff; eager runs (tests, ``make run``) leave it to the periodic sweep
+    rather than fail the merchant's save; the Branding page shows what is still pending."""
+    try:
+        return storefront_sync.branding_publish(program_id=program_id)
+    except BeamError as exc:
+        if self.request.is_eager or self.request.called_directly:
+            return False
+        retries = self.request.retries or 0
+        raise self.retry(exc=exc, countdown=min(300, 10 * 2**retries)) from exc
+
+
+@shared_task
+def branding_publish_sweep() -> int:
+    """Periodic: queue again the branding publications still pending after a minute."""
+    due = storefront_sync.branding_publish_due()
+    for program_id in due:
+        branding_publish.delay(program_id)
+    return len(due)

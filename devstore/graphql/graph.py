@@ -7,7 +7,7 @@ from typing import Any
 from devstore.graphql.connections import paginate, search
 from devstore.graphql.customers import CustomerNodes
 from devstore.graphql.discounts import DiscountMutations, DiscountNodes
-from devstore.graphql.metafields import MetafieldMutations, MetafieldNodes
+from devstore.graphql.metafields import MetafieldMutations, MetafieldNodes, app_installation_gid
 from devstore.graphql.orders import OrderNodes
 from devstore.graphql.products import ProductNodes
 from devstore.graphql.shop import ShopNodes
@@ -141,8 +141,13 @@ class ShopGraph(
             ).first()
             return self.discount_node(row) if row else None
 
+        installation = app_installation_gid(shop)
         return {
             "shop": lambda info: self.shop_node(),
+            "currentAppInstallation": lambda info: {
+                "id": installation,
+                **self.metafield_fields(installation),
+            },
             "customer": lambda info, id: (
                 self.node_by_gid(id) if (gid_parse(id) or ("",))[0] == "Customer" else None
             ),

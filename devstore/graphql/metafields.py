@@ -16,6 +16,13 @@ from devstore.identifiers import gid_parse, id_allocate
 from devstore.models import DevCustomer, DevMetafield, DevOrder, DevProduct, DevShop
 
 APP_ID = 7_000_001  # the simulated app's id, used to resolve the "$app" namespace
+
+
+def app_installation_gid(shop: DevShop) -> str:
+    """Beam's installation on this store (one per shop: its id is the shop's)."""
+    return f"gid://shopify/AppInstallation/{shop.shop_id}"
+
+
 Resolver = Callable[..., Any]
 
 
@@ -100,7 +107,7 @@ class MetafieldMutations:
             return DevOrder.objects.filter(shop=self.shop, id=pk).exists()
         if kind == "Product":
             return DevProduct.objects.filter(shop=self.shop, id=pk).exists()
-        return kind == "Shop" and pk == self.shop.shop_id
+        return kind in ("Shop", "AppInstallation") and pk == self.shop.shop_id
 
     @staticmethod
     def _value_error(kind: str, value: str) -> str | None:

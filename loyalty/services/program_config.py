@@ -109,6 +109,17 @@ def _program_check(program: LoyaltyProgram) -> None:
         )
 
 
+def _branding_publish_queue(program: LoyaltyProgram) -> list[str]:
+    """A branding change goes to the store after the commit (``storefront_sync``); returns
+    the fields to save with the change."""
+    from loyalty import tasks
+    from loyalty.services.ledger import enqueue_on_commit
+    from loyalty.services.storefront_sync import branding_publish_mark
+
+    enqueue_on_commit(tasks.branding_publish, program.pk)
+    return branding_publish_mark(program)
+
+
 def _program_lock(shop: Shop) -> LoyaltyProgram:
     program_get_or_create(shop=shop)
     return LoyaltyProgram.objects.select_for_update().get(shop=shop)
@@ -173,7 +184,8 @@ def branding_update(
         changes = _changes_apply(program, data, ("branding", "texts", "landing"))
         if not changes:
             return program
-        program.save(update_fields=[*changes, "updated_at"])
+        published = _branding_publish_queue(program) if "branding" in changes else []
+        program.save(update_fields=[*changes, *published, "updated_at"])
         detail = {}
         for name, (before, after) in changes.items():
             if isinstance(after, dict):
@@ -481,6 +493,8 @@ def program_onboard(
             setattr(program, name, after)
         _program_check(program)
         fields = list(plan.changes)
+        if "branding" in plan.changes:
+            fields += _branding_publish_queue(program)
         if program.onboarded_at is None:
             program.onboarded_at = timezone.now()
             fields.append("onboarded_at")

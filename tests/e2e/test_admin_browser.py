@@ -76,11 +76,13 @@ def store(live_server, settings, transactional_db) -> dict[str, Any]:
     from devstore.models import DevShop
     from loyalty.models import LoyaltyProgram, Member
     from loyalty.services import points_adjust
-    from tests.merchants.embedded_helpers import installed_shop
+    from tests.devstore_install import beam_install
 
     settings.SHOPIFY_APP_URL = live_server.url
-    DevShop.objects.create(domain=SHOP, shop_id=71_000_001, name="Acme Admin", currency="USD")
-    shop = installed_shop(SHOP, name="Acme Admin")
+    dev_shop = DevShop.objects.create(
+        domain=SHOP, shop_id=71_000_001, name="Acme Admin", currency="USD"
+    )
+    shop = beam_install(dev_shop, name="Acme Admin")
     LoyaltyProgram.objects.create(shop=shop)
     members = []
     for i, (first, last, email) in enumerate(
@@ -215,8 +217,19 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     preview = app.frame_locator("#beam-preview-frame")
     expect(preview.locator("#beam-root button.l")).to_contain_text("Perks club")
     shot(page, "04-branding-preview")
-    app.get_by_role("button", name="Save").click()
+    with page.expect_response(
+        lambda r: "/admin/branding/" in r.url and r.request.method == "POST"
+    ) as saved:
+        app.get_by_role("button", name="Save").click()
+    assert saved.value.status == 200
     expect(app.locator("#beam-preview")).to_have_attribute("data-preview-color", "#ff0000")
+    # What the preview showed is what the store shows: the shopper's launcher, in the store.
+    storefront = page.context.new_page()
+    storefront.goto(f"{store['url']}/devstore/{SHOP}/")
+    launcher = storefront.locator("#beam-root button.l")
+    expect(launcher).to_contain_text("Perks club")
+    assert launcher.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(255, 0, 0)"
+    storefront.close()
 
     # Customers: search, open, adjust with a reason.
     nav(page, "Customers")

@@ -7,6 +7,12 @@ the client raises the other failures (see ``merchants.shopify.client``). One mod
 resource; this package re-exports their public names.
 """
 
+from merchants.shopify.operations.app_data import (
+    APP_DATA_METAFIELD_SET_DOCUMENT,
+    APP_DATA_NAMESPACE,
+    APP_INSTALLATION_DOCUMENT,
+    app_data_json_set,
+)
 from merchants.shopify.operations.customers import (
     CUSTOMER_LOYALTY_METAFIELDS_DELETE_DOCUMENT,
     CUSTOMER_LOYALTY_METAFIELDS_SET_DOCUMENT,
@@ -55,6 +61,9 @@ from merchants.shopify.operations.store_credit import (
 )
 
 __all__ = [
+    "APP_DATA_METAFIELD_SET_DOCUMENT",
+    "APP_DATA_NAMESPACE",
+    "APP_INSTALLATION_DOCUMENT",
     "CUSTOMER_LOYALTY_METAFIELDS_DELETE_DOCUMENT",
     "CUSTOMER_LOYALTY_METAFIELDS_SET_DOCUMENT",
     "CUSTOMER_TAGS_ADD_DOCUMENT",
@@ -81,6 +90,7 @@ __all__ = [
     "DiscountCodeStatus",
     "ShopDetails",
     "StoreCreditCredit",
+    "app_data_json_set",
     "customer_loyalty_metafields_set",
     "customer_tags_add",
     "customer_tags_remove",
