@@ -9,7 +9,7 @@ figures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -131,6 +131,14 @@ def line_chart(
     return _frame(chart_id, title, desc, body)
 
 
+def _shown(
+    value: Decimal | int | None, suffix: str, shown_as: Callable[[Decimal | int], str] | None
+) -> str:
+    if value is None:
+        return "n/a"
+    return shown_as(value) if shown_as else f"{value}{suffix}"
+
+
 def bar_chart(
     *,
     chart_id: str,
@@ -140,8 +148,10 @@ def bar_chart(
     suffix: str = "",
     top: float | None = None,
     width: int = WIDTH,
+    shown_as: Callable[[Decimal | int], str] | None = None,
 ) -> SafeString:
-    """Vertical bars with their value on top; ``None`` values draw no bar and say "n/a"."""
+    """Vertical bars with their value on top; ``None`` values draw no bar and say "n/a".
+    ``shown_as`` writes a value the way the page does (money in the shop's format)."""
     values = [max(float(v), 0.0) for _, v, _ in bars if v is not None]
     top = top or _nice_max(max(values, default=0))
     plot_w = width - PAD_LEFT - PAD_RIGHT
@@ -153,7 +163,7 @@ def bar_chart(
     for i, (label, value, css) in enumerate(bars):
         x = PAD_LEFT + slot * i + (slot - bar_w) / 2
         xs.append(x + bar_w / 2)
-        shown = "n/a" if value is None else f"{value}{suffix}"
+        shown = _shown(value, suffix, shown_as)
         if value is not None:
             h = plot_h * max(float(value), 0.0) / top
             y = PAD_TOP + plot_h - h

@@ -27,7 +27,11 @@ Points (ledger entries by the day they were posted)
     highest rate makes the figure an upper bound, the prudent number to book.
 
 Members
-    *Members enrolled*: loyalty accounts created in the range.
+    *Members enrolled*: loyalty accounts created in the range, by the shop-local day of
+    their enrolment time (``services.ENROLLED_AT``, the account's creation). The same
+    enrolment time decides below whether an acquired customer was a member at their first
+    order, so the two figures count one population one way: a customer enrolled and first
+    ordering in the range is in both; the page says which population each figure counts.
 
 Customers (the range's acquisition cohort, lifetime to date)
     A *customer* is a platform customer id with at least one counted order; guest checkouts

@@ -68,6 +68,9 @@ EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS)
 GRANT_KINDS = (Kind.MANUAL, Kind.IMPORT)
 REDEEM_KINDS = (Kind.REDEEM, Kind.REDEEM_REFUND)
 REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL)
+# When a shopper became a member: the one definition behind "members enrolled" (by day) and
+# "member at the first order" (per customer), so the two figures never disagree.
+ENROLLED_AT = "created_at"
 
 
 def shop_zone(shop: Shop) -> ZoneInfo:
@@ -208,8 +211,8 @@ def _members_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None
     _rows_of_days(DailyMemberStats, shop=shop, days=days)
     if days is not None and not days:
         return 0
-    source = Member.objects.filter(shop=shop).annotate(day=TruncDate("created_at", tzinfo=zone))
-    source = _on_days(source, field="created_at", days=days, zone=zone)
+    source = Member.objects.filter(shop=shop).annotate(day=TruncDate(ENROLLED_AT, tzinfo=zone))
+    source = _on_days(source, field=ENROLLED_AT, days=days, zone=zone)
     rows = source.values("day").annotate(a_enrolled=Count("pk"))
     return _insert_select(
         model=DailyMemberStats,
@@ -235,10 +238,10 @@ def _customers_rebuild(*, shop: Shop, zone: ZoneInfo, ids: set[int] | None) -> i
         a_first=Min("placed_at"),
         a_first_day=TruncDate(Min("placed_at"), tzinfo=zone),
         a_last=Max("placed_at"),
-        a_enrolled=Min("member__created_at"),
+        a_enrolled=Min(f"member__{ENROLLED_AT}"),
         # Order times are as precise as their payload (whole seconds from the platform);
         # an enrolment within the very second an order is stamped with is not after it.
-        a_enrolled_second=TruncSecond(Min("member__created_at"), tzinfo=UTC),
+        a_enrolled_second=TruncSecond(Min(f"member__{ENROLLED_AT}"), tzinfo=UTC),
         a_member=Case(
             When(
                 Q(a_enrolled__lte=F("a_first")) | Q(a_enrolled_second=F("a_first")),

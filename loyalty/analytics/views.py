@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from core import numbers
 from loyalty.analytics import charts, selectors, services, tasks
 from loyalty.analytics.errors import InvalidDateRange, InvalidPlanPrice
 from loyalty.analytics.models import RollupState
@@ -33,14 +34,25 @@ def _range_from(request: HttpRequest, params: Any) -> selectors.DateRange:
     )
 
 
-def _charts(board: selectors.Dashboard) -> dict[str, Any]:
+def _pct(value: object) -> str:
+    return "n/a" if value is None else f"{value}%"
+
+
+def _charts(board: selectors.Dashboard, locale: str) -> dict[str, Any]:
     labels = [p.start.strftime("%b %d") for p in board.series]
     cur = board.currency
+
+    def money(amount: object) -> str:
+        return numbers.money_format(amount, cur, locale)
+
+    def count(value: object) -> str:
+        return numbers.number_format(value, locale)
+
     revenue = charts.line_chart(
         chart_id="chart-revenue",
         title=f"Revenue per {board.series_bucket} ({cur})",
         desc=(
-            f"Total revenue {board.revenue} {cur}, of which {board.reward_revenue} {cur} "
+            f"Total revenue {money(board.revenue)}, of which {money(board.reward_revenue)} "
             f"from orders that used a Beam reward, {board.range.start} to {board.range.end}."
         ),
         labels=labels,
@@ -54,7 +66,10 @@ def _charts(board: selectors.Dashboard) -> dict[str, Any]:
     points = charts.line_chart(
         chart_id="chart-points",
         title=f"Points issued and redeemed per {board.series_bucket}",
-        desc=f"{board.points_issued} points issued and {board.points_redeemed} redeemed.",
+        desc=(
+            f"{numbers.counted(board.points_issued, 'point', locale)} issued and "
+            f"{count(board.points_redeemed)} redeemed."
+        ),
         labels=labels,
         series=[
             charts.Series("Issued", "issued", [p.issued for p in board.series]),
@@ -65,21 +80,22 @@ def _charts(board: selectors.Dashboard) -> dict[str, Any]:
         chart_id="chart-aov",
         title=f"Average order value ({cur})",
         desc=(
-            f"With a Beam reward {board.aov_with_reward or 'n/a'}, "
-            f"without {board.aov_without_reward or 'n/a'}."
+            f"With a Beam reward {money(board.aov_with_reward)}, "
+            f"without {money(board.aov_without_reward)}."
         ),
         bars=[
             ("With a reward", board.aov_with_reward, "loyalty"),
             ("Without", board.aov_without_reward, "total"),
         ],
         width=charts.HALF_WIDTH,
+        shown_as=money,
     )
     repeat = charts.bar_chart(
         chart_id="chart-repeat",
         title="Repeat-customer rate (%)",
         desc=(
-            f"Members {board.repeat_rate_members or 'n/a'}%, "
-            f"non-members {board.repeat_rate_non_members or 'n/a'}%."
+            f"Members {_pct(board.repeat_rate_members)}, "
+            f"non-members {_pct(board.repeat_rate_non_members)}."
         ),
         bars=[
             ("Members", board.repeat_rate_members, "loyalty"),
@@ -92,10 +108,7 @@ def _charts(board: selectors.Dashboard) -> dict[str, Any]:
     probability = charts.bar_chart(
         chart_id="chart-probability",
         title="Chance of a next order after x orders (%)",
-        desc="; ".join(
-            f"after {s.x}: {s.probability if s.probability is not None else 'n/a'}%"
-            for s in board.repeat_steps
-        ),
+        desc="; ".join(f"after {s.x}: {_pct(s.probability)}" for s in board.repeat_steps),
         bars=[(str(s.x), s.probability, "loyalty") for s in board.repeat_steps],
         suffix="%",
         top=100.0,
@@ -123,7 +136,7 @@ def _context(
         "plan_url": reverse("analytics_plan_price"),
     }
     if board is not None:
-        context["charts"] = _charts(board)
+        context["charts"] = _charts(board, numbers.locale_of(request.shop))  # type: ignore[attr-defined]
         context["export_url"] = (
             f"{reverse('analytics_export')}?start={board.range.start}&end={board.range.end}"
         )

@@ -4,13 +4,17 @@ endpoints, so members and points exist, and a second run changes nothing."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 from django.db.models import Sum
+from django.utils import timezone
 
 from devstore.models import DevCustomer, DevOrder, DevProduct, DevShop, DevWebhookLog
+from loyalty.analytics.selectors import DateRange, dashboard_get
+from loyalty.analytics.services import rollup_refresh, shop_zone
 from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward
 from loyalty.services import ledger_verify
 from merchants.models import Shop, WebhookDelivery
@@ -91,3 +95,34 @@ def test_demo_setup_installs_populates_credits_and_is_idempotent(settings) -> No
     call_command("demo_setup", orders=25, customers=8, days=90, stdout=StringIO())
 
     assert _counts() == counts
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_history_reaches_beam_on_the_days_it_happened(settings) -> None:
+    """Each seeded event reaches Beam at its own moment: members enrol on the day their
+    customer was created, points are posted on the day of their order, and the dashboard
+    spreads them over the past days (members at their first order are members)."""
+    settings.SHOPIFY_APP_URL = "http://beam.test"
+
+    call_command("demo_setup", orders=30, customers=8, days=60, stdout=StringIO())
+
+    beam = Shop.objects.get(domain=DEMO)
+    demo = DevShop.objects.get(domain=DEMO)
+    joined = {c.id: c.created_at for c in DevCustomer.objects.filter(shop=demo)}
+    for member in Member.objects.filter(shop=beam):
+        assert member.created_at == joined[member.customer_id]
+    placed = {o.order_id: o.placed_at for o in LoyaltyOrder.objects.filter(shop=beam)}
+    earned = LedgerEntry.objects.filter(shop=beam, kind="order_earn")
+    assert earned.count() >= 10
+    for entry in earned:
+        # within seconds (the last order, placed live, is processed a moment later)
+        assert abs(entry.created_at - placed[int(entry.source_id)]) < timedelta(minutes=1)
+    rollup_refresh(shop=beam)
+    today = timezone.now().astimezone(shop_zone(beam)).date()
+    board = dashboard_get(shop=beam, rng=DateRange(today - timedelta(days=60), today))
+    days_with_points = [p for p in board.series if p.issued]
+    assert len(days_with_points) >= 10
+    assert max(p.issued for p in board.series) < board.points_issued / 3
+    assert board.members_enrolled == 8
+    assert board.member_customers == board.customers > 0
+    assert board.non_member_customers == 0

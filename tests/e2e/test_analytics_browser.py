@@ -62,8 +62,15 @@ def test_merchant_opens_analytics_and_sees_the_charts(page: Page, embedded_store
     expect(app.locator("svg.beam-chart")).to_have_count(5)
     expect(app.locator("#chart-revenue polyline")).to_have_count(2)
     expect(app.locator("#chart-revenue-title")).to_have_text("Revenue per day (EUR)")
-    expect(app.locator("[data-kpi=loyalty_revenue] dd").first).to_have_text("300.00 EUR")
+    expect(app.locator("[data-kpi=loyalty_revenue] dd").first).to_have_text("€300.00")
+    expect(app.locator("[data-kpi=loyalty_revenue] dd").nth(1)).to_have_text(
+        "2 orders used a Beam reward · 50.4% of revenue"
+    )
+    expect(app.locator("[data-kpi=revenue] dd").first).to_have_text("€595.00")
+    expect(app.locator("[data-kpi=liability] dd").first).to_have_text("1,275")
+    expect(app.locator("[data-kpi=top5] dd").nth(1)).to_have_text("1 customer, €200.00")
     expect(app.locator("[data-kpi=roi] dd").first).to_have_text("10.01\u00d7")
+    expect(app.locator("[data-kpi=roi] #plan-price")).to_have_value("29.00")
     expect(app.locator("#repeat-table tbody tr")).to_have_count(10)
     expect(app.locator("#repeat-table tbody tr").first).to_contain_text("60.0%")
     box = app.locator("#chart-revenue").bounding_box()
@@ -89,5 +96,9 @@ def test_merchant_opens_analytics_and_sees_the_charts(page: Page, embedded_store
     app.locator("#plan-price").fill("-1")
     app.get_by_role("button", name="Save").click()
     expect(app.locator("#plan-error")).to_have_text("The plan price must be between 0 and 100000.")
+    app.locator("#plan-price").fill("310")  # 310 * 90 / 30 = 930.00
+    app.get_by_role("button", name="Save").click()
+    expect(app.locator("[data-kpi=roi] [role=status]")).to_have_text("Saved.")
+    expect(app.locator("[data-kpi=roi] dd").nth(1)).to_contain_text("plan cost of €930.00")
     page.screenshot(path=str(ARTIFACTS / "analytics-90d.png"), full_page=True)
     assert errors == []

@@ -609,23 +609,29 @@ def test_page_shows_the_figures_and_charts(client: Any, acme: Shop) -> None:
     html = response.content.decode()
     assert "<title>Analytics · Beam</title>" in html
     for text in [
-        "300.00 EUR",
+        "<dd>€300.00</dd>",
+        "2 orders used a Beam reward · 50.4% of revenue",
         "10.01\u00d7",
-        "595.00 EUR",
-        "19.13 EUR at 0.0150 per point",
+        "plan cost of €29.97 for these 31 days",
+        "<dd>€595.00</dd>",
+        "<dd>1,275</dd>",
+        "liability €19.13 at €1.50 per 100 points",
         "66.7%",
         "50.0%",
-        "134.00 EUR",
+        "<dd>€134.00</dd>",
+        "1 customer, €200.00",
         "29.9%",
         "60.6%",
+        "Of the 5 customers whose first order fell in the range: 3 were members at that "
+        "order, 2 were not.",
     ]:
         assert text in html, text
     assert "99999" not in html
     assert html.count('<svg class="beam-chart"') == 5
     assert 'role="img" aria-labelledby="chart-revenue-title chart-revenue-desc"' in html
-    assert '<desc id="chart-revenue-desc">Total revenue 595.00 EUR, of which 300.00 EUR' in html
+    assert '<desc id="chart-revenue-desc">Total revenue €595.00, of which €300.00' in html
     assert 'id="repeat-table"' in html
-    assert '<tr><th scope="row">Without</th><td>7</td><td>295.00</td><td>42.14</td></tr>' in html
+    assert '<tr><th scope="row">Without</th><td>7</td><td>€295.00</td><td>€42.14</td></tr>' in html
     assert '<tr><th scope="row">Members</th><td>3</td><td>2</td><td>66.7%</td></tr>' in html
     assert "<script>" not in html and "style=" not in html
     assert response["Cache-Control"] == "no-store"
@@ -741,7 +747,8 @@ def test_shop_b_sees_only_its_own_figures_page_and_csv(client: Any, acme: Shop) 
     page = client.get(URL, params, **auth(other)).content.decode()
     export = client.get(URL + "export.csv", params, **auth(other)).content.decode()
 
-    assert "99999.00 USD" in page and "595.00" not in page and "EUR" not in page
+    assert "<dd>$99,999.00</dd>" in page and "595.00" not in page
+    assert "EUR" not in page and "€" not in page
     assert "revenue,99999.00,USD" in export and "595.00" not in export
     client.post(URL + "plan-price", {**params, "plan_price": "1.00"}, **auth(other))
     assert AnalyticsSettings.objects.get(shop=acme).plan_price_monthly == D("29.00")
@@ -774,7 +781,7 @@ def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -
     first = client.get(URL, params, **auth(shop))  # eager Celery: the refresh runs first
 
     assert RollupState.objects.get(shop=shop).refreshed_through is not None
-    assert "595.00 EUR" in first.content.decode()
+    assert "<dd>€595.00</dd>" in first.content.decode()
     RollupState.objects.filter(shop=shop).update(
         refreshed_through=timezone.now() - timedelta(minutes=6)
     )
@@ -785,7 +792,7 @@ def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -
 
     again = client.get(URL, params, **auth(shop))
 
-    assert "600.00 EUR" in again.content.decode()
+    assert "<dd>€600.00</dd>" in again.content.decode()
 
 
 def test_export_with_a_bad_range_is_a_400_and_methods_are_checked(client: Any, acme: Shop) -> None:

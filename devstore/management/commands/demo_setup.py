@@ -6,9 +6,10 @@ served in-process."""
 
 from __future__ import annotations
 
+import heapq
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -18,9 +19,10 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from devstore import services
+from devstore.clock import clock_at
 from devstore.errors import DevstoreError
 from devstore.inprocess import inprocess_platform_http
-from devstore.models import DevCustomer, DevShop, DevVariant
+from devstore.models import DevCustomer, DevOrder, DevShop, DevVariant
 from devstore.oauth import app_load_url
 
 DEMO_SHOP = "demo-store.myshopify.com"
@@ -150,6 +152,47 @@ def _beam_redemptions(shop: DevShop, *, count: int = 3) -> int:
     return made
 
 
+def _demo_order(
+    shop: DevShop,
+    rng: random.Random,
+    people: list[DevCustomer],
+    variants: list[DevVariant],
+    regular: list[DevVariant],
+    index: int,
+    moment: datetime,
+) -> DevOrder:
+    """One checkout at ``moment``: a customer who already exists then, or a guest."""
+    eligible = [c for c in people if c.created_at <= moment]
+    guest = not eligible or rng.random() < 0.15
+    customer = None if guest else rng.choice(eligible)
+    lines = [(v, rng.randint(1, 2)) for v in rng.sample(regular, rng.randint(1, 3))]
+    if rng.random() < 0.05:
+        lines.append((next(v for v in variants if v.product.gift_card), 1))
+    return services.order_place(
+        shop,
+        customer=customer,
+        email=None if customer else f"guest{index}@example.com",
+        lines=lines,
+        shipping=Decimal("5.00") if rng.random() < 0.6 else Decimal("0"),
+        tax_rate=Decimal("0.08"),
+        at=moment,
+    )
+
+
+def _demo_follow_up(order: DevOrder, roll: float, moment: datetime) -> None:
+    """What happens to an order a few days later: cancelled, partly refunded or fulfilled."""
+    try:
+        if roll < 0.06:
+            services.order_cancel(order, at=moment)
+        elif roll < 0.14:
+            first_line = order.payload["line_items"][0]
+            services.order_refund(order, [(first_line["id"], 1)], note="Damaged", at=moment)
+        elif roll < 0.7:
+            services.order_fulfill(order, at=moment)
+    except DevstoreError:
+        pass
+
+
 def _populate(
     shop: DevShop, *, customers: int, orders: int, days: int, seed: int
 ) -> dict[str, Any]:
@@ -166,9 +209,10 @@ def _populate(
         for n in range(customers):
             first, last = FIRST[n % len(FIRST)], LAST[(n * 7) % len(LAST)]
             joined = start + timedelta(days=rng.uniform(0, days / 2))
-            services.customer_create(
-                shop, f"{first.lower()}.{last.lower()}{n}@example.com", first, last, at=joined
-            )
+            with clock_at(joined):  # Beam enrols the member on that day, not today
+                services.customer_create(
+                    shop, f"{first.lower()}.{last.lower()}{n}@example.com", first, last, at=joined
+                )
         created["customers"] = customers
     if not shop.orders.exists():
         variants = list(DevVariant.objects.filter(product__shop=shop).select_related("product"))
@@ -177,35 +221,22 @@ def _populate(
         moments = sorted(
             start + timedelta(seconds=rng.uniform(0, days * 86400)) for _ in range(orders)
         )
-        for index, moment in enumerate(moments):
-            moment = min(moment, now - timedelta(minutes=5))
-            eligible = [c for c in people if c.created_at <= moment]
-            guest = not eligible or rng.random() < 0.15
-            customer = None if guest else rng.choice(eligible)
-            lines = [(v, rng.randint(1, 2)) for v in rng.sample(regular, rng.randint(1, 3))]
-            if rng.random() < 0.05:
-                lines.append((next(v for v in variants if v.product.gift_card), 1))
-            order = services.order_place(
-                shop,
-                customer=customer,
-                email=None if customer else f"guest{index}@example.com",
-                lines=lines,
-                shipping=Decimal("5.00") if rng.random() < 0.6 else Decimal("0"),
-                tax_rate=Decimal("0.08"),
-                at=moment,
-            )
-            roll = rng.random()
-            later = min(moment + timedelta(days=rng.uniform(1, 5)), now)
-            try:
-                if roll < 0.06:
-                    services.order_cancel(order, at=later)
-                elif roll < 0.14:
-                    first_line = order.payload["line_items"][0]
-                    services.order_refund(order, [(first_line["id"], 1)], note="Damaged", at=later)
-                elif roll < 0.7:
-                    services.order_fulfill(order, at=later)
-            except DevstoreError:
-                pass
+        # Every event (a placement, then its cancellation, refund or fulfilment) runs in
+        # time order at its own moment, so Beam posts each one's points on its day.
+        events: list[tuple[datetime, int, DevOrder | None]] = [
+            (min(moment, now - timedelta(minutes=5)), index, None)
+            for index, moment in enumerate(moments)
+        ]
+        heapq.heapify(events)
+        while events:
+            moment, index, placed = heapq.heappop(events)
+            with clock_at(moment):
+                if placed is None:
+                    order = _demo_order(shop, rng, people, variants, regular, index, moment)
+                    later = min(moment + timedelta(days=rng.uniform(1, 5)), now)
+                    heapq.heappush(events, (later, index, order))
+                else:
+                    _demo_follow_up(placed, rng.random(), moment)
         created["orders"] = orders
     return created
 
