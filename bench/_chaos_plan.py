@@ -5,7 +5,7 @@ checks rebuild the same deliveries. The orders are kept simple enough that the m
 small and obviously right: whole-unit prices, a 10 % tax line on every line that is never
 counted (``include_tax`` off), 1 point per unit rounded down (so points = base), a refund
 always gives back its order's whole first line (so it reverses exactly that line's base).
-A quarter of the orders are ``taxes_included``: their line prices contain the tax, so the
+A third of the orders are ``taxes_included``: their line prices contain the tax, so the
 base of a line is ``price * quantity - tax``, for the order and for its refund alike.
 """
 
@@ -64,7 +64,8 @@ def customer_of(sizes: Sizes, n: int) -> int:
 
 
 def taxes_included(n: int) -> bool:
-    return n % 4 == 0
+    """A third of the orders; some of their refunds come first, some after them."""
+    return n % 3 == 1
 
 
 def order_lines(n: int) -> list[tuple[int, int, int, int]]:

@@ -13,7 +13,7 @@ on 127.0.0.1:5432 and ``redis-server`` on the PATH. It starts, all on localhost:
   the devstore, which answers the Admin API calls redemptions make;
 * two Celery workers (the Procfile's worker command, concurrency 2 each) and beat.
 
-The burst (``bench/_chaos_plan.py``): orders, a quarter of them ``taxes_included``,
+The burst (``bench/_chaos_plan.py``): orders, a third of them ``taxes_included``,
 refunds before and after their orders, ``customers/create`` with welcome points before
 and after the customer's first order, duplicates (same webhook id) and redeliveries of
 one event under a new webhook id, sent at a steady rate by a client that retries a
