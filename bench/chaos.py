@@ -260,6 +260,7 @@ class Shape:
     web_threads: int
     procs: dict[str, S.Proc] = field(default_factory=dict)
     t0: float = 0.0
+    web_restart_seconds: float = 0.0  # SIGTERM to the new server's first answer
 
     def note(self, what: str) -> None:
         print(f"  t+{time.time() - self.t0:5.1f} s  {what}", flush=True)
@@ -345,9 +346,12 @@ class Shape:
 
     def web_restart(self) -> None:
         self.note("gunicorn stopped (SIGTERM)")
+        stopping = time.time()
         self.procs["web"].stop()
+        self.note("gunicorn exited")
         self.web_start()
-        self.note("gunicorn started")
+        self.web_restart_seconds = time.time() - stopping
+        self.note("gunicorn started and answering")
 
     def dead(self) -> dict[str, int]:
         """Processes that exited on their own: name -> exit code."""
@@ -484,6 +488,7 @@ def main(argv: list[str] | None = None) -> int:
         "storefront_reads": count(s for r in redeemed for s in r.reads),
         "redeemers_without_points": sum(1 for r in redeemed if not r.had_points),
         "processes_dead": dead,
+        "gunicorn_restart_seconds": round(shape.web_restart_seconds, 1),
         **{k: v for k, v in figures.items() if k not in ("lost", "double_credited")},
     }
     print(f"last send at {time.strftime('%H:%M:%S', time.gmtime(last_send))} UTC")
