@@ -66,7 +66,7 @@ def bench_env(
 
 def database_recreate(db_name: str) -> None:
     """Drop and create the bench's own database (never another one)."""
-    assert db_name.startswith("bench_"), db_name
+    assert db_name.startswith(("bench_", "chaos_")), db_name
     for cmd in (["dropdb", "--if-exists", "--force"], ["createdb"]):
         subprocess.run([*cmd, "-h", PG_HOST, "-U", PG_USER, db_name], check=True)
 
@@ -192,9 +192,17 @@ def http_wait(port: int, path: str, timeout: float = 60.0) -> None:
 
 
 def webhook_request(
-    *, path: str, topic: str, shop: str, webhook_id: str, payload: dict[str, Any], port: int
+    *,
+    path: str,
+    topic: str,
+    shop: str,
+    webhook_id: str,
+    payload: dict[str, Any],
+    port: int,
+    event_id: str = "",
 ) -> bytes:
-    """One complete HTTP/1.1 request, signed as the platform signs webhooks."""
+    """One complete HTTP/1.1 request, signed as the platform signs webhooks. ``event_id``
+    (default: one per webhook id) is shared by the platform's redeliveries of one event."""
     body = json.dumps(payload, separators=(",", ":")).encode()
     digest = hmac.new(API_SECRET.encode(), body, hashlib.sha256).digest()
     headers = [
@@ -205,7 +213,7 @@ def webhook_request(
         f"X-Shopify-Topic: {topic}",
         f"X-Shopify-Shop-Domain: {shop}",
         f"X-Shopify-Webhook-Id: {webhook_id}",
-        f"X-Shopify-Event-Id: evt-{webhook_id}",
+        f"X-Shopify-Event-Id: {event_id or f'evt-{webhook_id}'}",
         "X-Shopify-API-Version: 2026-10",
         "X-Shopify-Triggered-At: 2026-11-27T09:00:00.000000000Z",
         f"X-Shopify-Hmac-Sha256: {base64.b64encode(digest).decode()}",
