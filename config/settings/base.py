@@ -154,7 +154,7 @@ CELERY_BEAT_SCHEDULE = {
     "points-pending-release": {"task": "loyalty.tasks.pending_release_due", "schedule": 300.0},
     "redemptions-pending-sweep": {
         "task": "loyalty.tasks.redemptions_pending_sweep",
-        "schedule": 60.0,
+        "schedule": 15.0,
     },
     "redemptions-expire": {"task": "loyalty.tasks.redemptions_expire_due", "schedule": 900.0},
     "points-expire": {"task": "loyalty.tasks.points_expire_due", "schedule": 3600.0},

@@ -271,8 +271,10 @@ def _redemption_create_in_store(redemption: Redemption) -> str:
 # is final: it refunds unless the store has the code (whoever runs it: task or sweeper).
 REDEMPTION_ISSUE_MAX_RETRIES = 5
 # How late a pending redemption's next attempt may be before the sweeper assumes its task
-# message was lost and takes it up.
-PENDING_SWEEP_GRACE = timedelta(minutes=1)
+# message was lost and takes it up: longer than one attempt can take (its platform calls
+# time out after SHOPIFY_HTTP_TIMEOUT), short enough that a message lost to a broker
+# restart costs the shopper well under a minute with the sweep every 15 s.
+PENDING_SWEEP_GRACE = timedelta(seconds=30)
 
 
 def redemption_issue_backoff(retries: int) -> timedelta:

@@ -41,20 +41,20 @@ def balance(member) -> int:
     return Member.objects.get(pk=member.pk).balance
 
 
-def test_the_beat_runs_the_sweeper_every_minute() -> None:
+def test_the_beat_runs_the_sweeper_every_15_seconds() -> None:
     entry = settings.CELERY_BEAT_SCHEDULE["redemptions-pending-sweep"]
-    assert entry == {"task": "loyalty.tasks.redemptions_pending_sweep", "schedule": 60.0}
+    assert entry == {"task": "loyalty.tasks.redemptions_pending_sweep", "schedule": 15.0}
 
 
-def test_a_lost_task_is_re_enqueued_after_a_minute_and_issues_the_code(
+def test_a_lost_task_is_re_enqueued_after_30_seconds_and_issues_the_code(
     dev_shop, member, lost
 ) -> None:
-    assert redemptions_pending_sweep(now=timezone.now() + timedelta(seconds=30)) == 0
+    assert redemptions_pending_sweep(now=timezone.now() + timedelta(seconds=15)) == 0
     lost.refresh_from_db()
     assert (lost.status, lost.attempts) == (Redemption.Status.PENDING, 0)
 
-    assert tasks.redemptions_pending_sweep.apply().get() == 0  # now: still within the minute
-    assert redemptions_pending_sweep(now=timezone.now() + timedelta(seconds=61)) == 1
+    assert tasks.redemptions_pending_sweep.apply().get() == 0  # now: still within the grace
+    assert redemptions_pending_sweep(now=timezone.now() + timedelta(seconds=31)) == 1
 
     lost.refresh_from_db()
     assert lost.error == ""
@@ -71,7 +71,7 @@ def test_a_scheduled_retry_is_left_to_its_task(member, lost) -> None:
     Redemption.objects.filter(pk=lost.pk).update(attempts=3)  # next retry in 20 s
     stamp = Redemption.objects.get(pk=lost.pk).updated_at
 
-    assert redemptions_pending_sweep(now=stamp + timedelta(seconds=79)) == 0
+    assert redemptions_pending_sweep(now=stamp + timedelta(seconds=49)) == 0  # 20 s + grace
 
     lost.refresh_from_db()
     assert (lost.status, lost.attempts, lost.updated_at) == (Redemption.Status.PENDING, 3, stamp)
