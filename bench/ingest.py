@@ -414,15 +414,15 @@ def backlog_store(shop_id: int, items: list[tuple[str, int, str]]) -> None:
     from django.core.cache import cache
 
     from config.celery import app
-    from merchants import inbox
+    from merchants import inbox_record
     from merchants.models import Shop
 
     shop = Shop.objects.get(pk=shop_id)
     for topic, n, webhook_id in items:
         payload = order_payload(n) if topic == "orders/paid" else refund_payload(n)
-        inbox.delivery_record(shop=shop, webhook_id=webhook_id, topic=topic, payload=payload)
+        inbox_record.delivery_record(shop=shop, webhook_id=webhook_id, topic=topic, payload=payload)
     app.control.purge()
-    cache.delete(inbox.DRAIN_PENDING_KEY)
+    cache.delete(inbox_record.DRAIN_PENDING_KEY)
 
 
 def backlog_drain(shop_id: int, dsn: str) -> float:

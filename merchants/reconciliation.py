@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.models import Shop, SyncRun, WebhookDelivery
 from merchants.shopify.operations import orders_updated_since
 
@@ -47,7 +47,7 @@ def order_feed_items(order: dict[str, Any]) -> list[FeedItem]:
     if not isinstance(order_id, int):
         return []
     updated = str(order.get("updated_at") or "")
-    updated_at = inbox.triggered_at_parse(updated)
+    updated_at = inbox_record.triggered_at_parse(updated)
     items: list[FeedItem] = []
     if order.get("financial_status") in PAID_STATUSES:
         items.append(FeedItem("orders/paid", order_id, order, updated, updated_at))
@@ -60,7 +60,11 @@ def order_feed_items(order: dict[str, Any]) -> list[FeedItem]:
         created = str(refund.get("created_at") or "")
         items.append(
             FeedItem(
-                inbox.REFUND_TOPIC, refund["id"], refund, created, inbox.triggered_at_parse(created)
+                inbox.REFUND_TOPIC,
+                refund["id"],
+                refund,
+                created,
+                inbox_record.triggered_at_parse(created),
             )
         )
     return items
@@ -75,7 +79,7 @@ def order_feed(*, shop: Shop, order: dict[str, Any]) -> list[int]:
         ).exists()
         if known:
             continue
-        recorded = inbox.delivery_record(
+        recorded = inbox_record.delivery_record(
             shop=shop,
             webhook_id=f"reconcile:{shop.pk}:{item.topic}:{item.resource_id}:{item.version}",
             topic=item.topic,

@@ -8,7 +8,7 @@ import logging
 from celery import shared_task
 from django.core.cache import cache
 
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.errors import BeamError
 from merchants.models import Shop
 from merchants.services import shop_details_apply
@@ -23,12 +23,12 @@ def webhooks_drain() -> int:
     Published after commit by the webhook view (coalesced, throttled) and by beat every
     30 s. The pending flag is cleared before claiming so a delivery stored meanwhile wakes a
     new drain; the drain lingers for the wake-up interval (see
-    ``inbox.delivery_process_on_commit``). Claimed batches go to the handlers the domain
+    ``inbox_record.delivery_process_on_commit``). Claimed batches go to the handlers the domain
     registered (orders and refunds: one batch of the crediting engine per shop). When the
     time budget runs out with work left, the drain queues itself again.
     """
-    cache.delete(inbox.DRAIN_PENDING_KEY)
-    outcome = inbox.deliveries_drain(linger=inbox.wake_interval())
+    cache.delete(inbox_record.DRAIN_PENDING_KEY)
+    outcome = inbox.deliveries_drain(linger=inbox_record.wake_interval())
     if outcome.budget_exhausted:
         webhooks_drain.delay()
     return outcome.processed

@@ -14,7 +14,7 @@ from django.utils import timezone
 from bench import _chaos_plan as P
 from bench._chaos_checks import checks
 from loyalty.models import LedgerEntry, LoyaltyProgram, Member
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.models import Shop, WebhookDelivery
 
 pytestmark = [
@@ -42,7 +42,7 @@ def recorded(settings: Any, monkeypatch: pytest.MonkeyPatch) -> tuple[int, list[
     LoyaltyProgram.objects.create(shop=shop, welcome_points=P.WELCOME_POINTS)
     items = P.plan(SIZES)
     for item in items:
-        inbox.delivery_record(
+        inbox_record.delivery_record(
             shop=shop,
             webhook_id=item.webhook_id,
             topic=item.topic,

@@ -37,7 +37,7 @@ from django.db.models.signals import post_delete, post_save
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.domains import shop_domain_normalise
 from merchants.models import Shop
 from merchants.services import uninstall_apply
@@ -216,7 +216,7 @@ def delivery_check(
         text=text,
         event_id=(headers.get("X-Shopify-Event-Id") or "").strip(),
         api_version=(headers.get("X-Shopify-API-Version") or "").strip(),
-        triggered_at=inbox.triggered_at_parse(headers.get("X-Shopify-Triggered-At")),
+        triggered_at=inbox_record.triggered_at_parse(headers.get("X-Shopify-Triggered-At")),
         headers=_shopify_headers(headers),
     )
 
@@ -250,7 +250,7 @@ def delivery_store(accepted: Accepted) -> Answer:
     transaction is open) and say so; the Django view's path. Other database errors
     propagate."""
     try:
-        recorded = inbox.delivery_record(**_delivery_fields(accepted))
+        recorded = inbox_record.delivery_record(**_delivery_fields(accepted))
     except DataError:
         return INVALID_VALUES
     return stored_answer(created=recorded.created)
@@ -264,11 +264,11 @@ def deliveries_store(accepted: list[Accepted]) -> list[Answer]:
     if len(accepted) == 1:
         return [delivery_store(accepted[0])]
     if connection.vendor == "postgresql":
-        rows = [inbox.delivery_build(**_delivery_fields(a)) for a in accepted]
+        rows = [inbox_record.delivery_build(**_delivery_fields(a)) for a in accepted]
         inside = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
         try:
             with inside:  # a savepoint only where a caller's transaction must survive
-                pks = inbox.deliveries_insert(rows)
+                pks = inbox_record.deliveries_insert(rows)
         except DataError:
             pass
         else:

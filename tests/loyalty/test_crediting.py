@@ -30,7 +30,7 @@ from loyalty.models import (
     Reward,
 )
 from loyalty.services import crediting, ledger_verify, points_adjust
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.models import Shop, WebhookDelivery
 from tests.loyalty.factories import line, order, refund
 from tests.merchants.webhook_support import ShopFactory
@@ -96,7 +96,7 @@ def shop_prepare(variant: str) -> Shop:
 
 def record_all(shop: Shop, deliveries: list[tuple[str, str, dict[str, Any]]]) -> None:
     for n, (suffix, topic, payload) in enumerate(deliveries):
-        inbox.delivery_record(
+        inbox_record.delivery_record(
             shop=shop,
             webhook_id=f"{shop.pk}:{suffix}",
             topic=topic,

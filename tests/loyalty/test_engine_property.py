@@ -29,7 +29,7 @@ from hypothesis.control import currently_in_test_context
 
 from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member
 from loyalty.services import ledger_verify, pending_release_due, points_adjust
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.models import Shop, WebhookDelivery
 from tests.loyalty import engine_model as model
 from tests.loyalty.engine_history import (
@@ -93,7 +93,7 @@ def record(shop: Shop, deliveries: list[Delivery], *, suffix: str = "") -> list[
     """Store the deliveries in the inbox in this order; returns the new rows' ids."""
     ids = []
     for delivery in deliveries:
-        result = inbox.delivery_record(
+        result = inbox_record.delivery_record(
             shop=shop,
             webhook_id=f"{shop.pk}:{delivery.webhook_id}{suffix}",
             topic=delivery.topic,

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from merchants import inbox, replay
+from merchants import inbox, inbox_record, replay
 from merchants.compliance import payload_scrub
 from merchants.models import ComplianceRequest, Shop, SyncRun, WebhookDelivery
 from tests.merchants.webhook_support import (
@@ -42,7 +42,7 @@ def stored(shop: Shop) -> dict[str, WebhookDelivery]:
     in the request, their customer event and someone else's order."""
 
     def add(topic: str, payload: dict, key: str) -> WebhookDelivery:
-        return inbox.delivery_record(
+        return inbox_record.delivery_record(
             shop=shop, webhook_id=key, topic=topic, payload=payload
         ).delivery
 
@@ -146,7 +146,7 @@ def test_data_request_stores_an_export_of_what_beam_holds(
 def test_data_request_processed_twice_keeps_one_export(
     shop: Shop, loyalty: LoyaltyCalls, stored: dict[str, WebhookDelivery]
 ) -> None:
-    delivery = inbox.delivery_record(
+    delivery = inbox_record.delivery_record(
         shop=shop,
         webhook_id="dr-2",
         topic="customers/data_request",
@@ -231,7 +231,7 @@ def test_shop_redact_erases_the_shops_data_and_keeps_a_tombstone(
     django_capture_on_commit_callbacks,
 ) -> None:
     other_shop = ShopFactory()
-    kept = inbox.delivery_record(
+    kept = inbox_record.delivery_record(
         shop=other_shop, webhook_id="elsewhere", topic="orders/paid", payload=order_payload(5)
     ).delivery
     SyncRun.objects.create(shop=shop, status="succeeded")

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from merchants import inbox, replay, selectors
+from merchants import inbox, inbox_record, replay, selectors
 from merchants.models import Shop, WebhookDelivery
 from tests.merchants.webhook_support import (
     SHOP_DOMAIN,
@@ -41,7 +41,7 @@ def loyalty(monkeypatch: pytest.MonkeyPatch) -> LoyaltyCalls:
 def record(shop: Shop, topic: str = "orders/paid", *, order_id: int = 1, **kwargs: Any):  # type: ignore[no-untyped-def]
     """Store a delivery without processing it (its on-commit wake-up never runs here)."""
     webhook_id = kwargs.pop("webhook_id", f"wh-{topic}-{order_id}")
-    return inbox.delivery_record(
+    return inbox_record.delivery_record(
         shop=shop,
         webhook_id=webhook_id,
         topic=topic,

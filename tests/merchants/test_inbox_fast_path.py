@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from loyalty import services
 from loyalty.models import LedgerEntry, LoyaltyProgram, Member
-from merchants import inbox
+from merchants import inbox, inbox_record
 from merchants.models import Shop, WebhookDelivery
 from merchants.shopify import webhooks
 from tests.merchants.webhook_support import (
@@ -50,10 +50,10 @@ def _clean_process_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     from django.core.cache import cache
 
     webhooks._shop_cache.clear()
-    monkeypatch.setattr(inbox, "_last_wake", 0.0)
-    cache.delete(inbox.DRAIN_PENDING_KEY)
+    monkeypatch.setattr(inbox_record, "_last_wake", 0.0)
+    cache.delete(inbox_record.DRAIN_PENDING_KEY)
     yield
-    cache.delete(inbox.DRAIN_PENDING_KEY)
+    cache.delete(inbox_record.DRAIN_PENDING_KEY)
     webhooks._shop_cache.clear()
 
 
@@ -94,7 +94,7 @@ def test_wake_ups_are_throttled_per_process(
     settings.WEBHOOK_WAKE_INTERVAL_SECONDS = 60
     with django_capture_on_commit_callbacks(execute=True):
         assert webhook_post(client, "orders/paid", order_payload(1)).status_code == 200
-    cache.delete(inbox.DRAIN_PENDING_KEY)  # as the drain does when it starts
+    cache.delete(inbox_record.DRAIN_PENDING_KEY)  # as the drain does when it starts
     with django_capture_on_commit_callbacks(execute=True):
         for n in range(2, 5):
             assert webhook_post(client, "orders/paid", order_payload(n)).status_code == 200
@@ -156,7 +156,7 @@ def test_a_delivery_stored_while_the_drain_lingers_is_processed_by_it(
     thread = threading.Thread(target=drain)
     thread.start()
     time.sleep(0.3)
-    inbox.delivery_record(
+    inbox_record.delivery_record(
         shop=shop, webhook_id="late", topic="orders/paid", payload=order_payload(42)
     )
     thread.join(30)
@@ -166,10 +166,10 @@ def test_a_delivery_stored_while_the_drain_lingers_is_processed_by_it(
 
 
 def test_duplicate_insert_returns_the_stored_row(shop: Shop, published: list[int]) -> None:
-    first = inbox.delivery_record(
+    first = inbox_record.delivery_record(
         shop=shop, webhook_id="dup", topic="orders/paid", payload=order_payload(1)
     )
-    again = inbox.delivery_record(
+    again = inbox_record.delivery_record(
         shop=shop, webhook_id="dup", topic="orders/paid", payload=order_payload(2)
     )
 
@@ -191,7 +191,7 @@ def test_drain_credits_a_burst_through_the_batch_path(
         lambda **kw: batches.append(len(kw["deliveries"])) or real(**kw),
     )
     for n in range(40):
-        inbox.delivery_record(
+        inbox_record.delivery_record(
             shop=shop,
             webhook_id=f"b{n}",
             topic="orders/paid",

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from merchants import inbox, reconciliation, tasks
+from merchants import inbox_record, reconciliation, tasks
 from merchants.errors import ShopifyApiError
 from merchants.models import Shop, SyncRun, WebhookDelivery
 from tests.merchants.webhook_support import (
@@ -85,7 +85,9 @@ def test_feeds_missing_orders_through_the_inbox_and_records_the_run(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks,
 ) -> None:
-    inbox.delivery_record(shop=shop, webhook_id="real-102", topic="orders/paid", payload=orders[1])
+    inbox_record.delivery_record(
+        shop=shop, webhook_id="real-102", topic="orders/paid", payload=orders[1]
+    )
     cursor = timezone.now() - timedelta(hours=1)
     Shop.objects.filter(pk=shop.pk).update(orders_synced_at=cursor)
     shop.refresh_from_db()
