@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "loyalty",
     "loyalty.analytics",
     "storefront_widget",
+    "core",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +149,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# A broker outage is waited out, however long: the worker never gives up reconnecting
+# (Celery's default stops after 100 attempts and exits), nor when Redis is down at start.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BEAT_SCHEDULE = {
     "webhooks-retry-due": {"task": "merchants.tasks.webhooks_drain", "schedule": 30.0},
     "orders-reconcile": {"task": "merchants.tasks.orders_reconcile_all", "schedule": 900.0},
