@@ -1,6 +1,6 @@
 """The Procfile's worker rides out a Redis (broker) outage: Redis is killed (`kill -9`) with
 messages in flight and restarted empty, several times; the same worker process is still
-alive afterwards, consumes a task sent after the last restart.
+alive afterwards, consumes a task sent after the last restart, and reports its liveness.
 
 Issue 12 item 5: with celery 5.7.0 the worker died with `Unrecoverable error:
 AttributeError("'NoneType' object has no attribute 'hostname'")` while restoring the
@@ -164,12 +164,13 @@ def test_worker_survives_redis_killed_and_restarted_empty(
         assert worker.poll() is None, f"the worker exited:\n{log.read_text()[-3000:]}"
 
     def sent_tasks_run(n: int, seconds: float, *, timeout: float) -> None:
+        before = broker.count()
         for _ in range(n):
             probe.send_task("tests.outage.count", args=[seconds])
 
         def started() -> bool:
             alive()
-            return broker.count() >= 1
+            return broker.count() > before
 
         _wait_until(started, timeout=timeout, what="the worker to consume")
 
@@ -192,5 +193,16 @@ def test_worker_survives_redis_killed_and_restarted_empty(
         _wait_until(consumed, timeout=20, what="a task sent after the last restart")
         alive()
         assert "Unrecoverable error" not in log.read_text()
+        # And its liveness is visible again to the supervisor's check (on the new, empty Redis).
+        check = subprocess.run(
+            [sys.executable, "manage.py", "workers_health", "--max-age", "10"],
+            cwd=ROOT,
+            env=worker_env(broker.url, tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert check.returncode == 0, check.stderr
+        assert check.stdout.startswith("any worker: last heartbeat ")
     finally:
         probe.close()
