@@ -2,6 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from core.views import healthz_workers
 from storefront_widget import views as storefront_views
 
 # The storefront's app-proxy routes come first: they take most of the traffic, and the
@@ -18,6 +19,7 @@ urlpatterns = [
     path("webhooks/", include("merchants.shopify.webhook_urls")),
     path("ext/", include("storefront_widget.extension_urls")),
     path("ops/", admin.site.urls),
+    path("healthz/workers", healthz_workers, name="healthz_workers"),
 ]
 
 if settings.DEVSTORE_ENABLED:

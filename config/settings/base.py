@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "loyalty",
     "loyalty.analytics",
     "storefront_widget",
+    "core",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +149,14 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 4
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
+# A broker outage is waited out, however long: the worker never gives up reconnecting
+# (Celery's default stops after 100 attempts and exits), nor when Redis is down at start.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Worker liveness (core.worker_health): a consuming worker beats every interval; the health
+# check fails when no beat is younger than the max age.
+WORKER_HEARTBEAT_INTERVAL_SECONDS = env.float("WORKER_HEARTBEAT_INTERVAL_SECONDS", default=5.0)
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.float("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=30.0)
 CELERY_BEAT_SCHEDULE = {
     "webhooks-retry-due": {"task": "merchants.tasks.webhooks_drain", "schedule": 30.0},
     "orders-reconcile": {"task": "merchants.tasks.orders_reconcile_all", "schedule": 900.0},
