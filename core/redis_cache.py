@@ -58,6 +58,13 @@ def cache_failed(exc: BaseException) -> None:
     logger.warning("cache unreachable, degrading for %ss: %s", seconds, exc)
 
 
+def cache_drops_pending() -> bool:
+    """True when drops must be applied before the cache is trusted: a read that opened a new
+    connection on its way (redis-py and the storefront's link reconnect by themselves) is
+    discarded, not served."""
+    return _drops_pending
+
+
 def cache_state_reset() -> None:
     """Forget this process's backoff and pending flag (tests switch caches between runs)."""
     global _down_until, _drops_pending
@@ -108,16 +115,17 @@ class ResilientRedisCache(RedisCache):
             _drops_pending = True
             raise
 
-    def _attempt(self, operation: Callable[[], T], fallback: T) -> T:
+    def _attempt(self, operation: Callable[[], T], fallback: T, *, read: bool = False) -> T:
         if not cache_reachable():
             return fallback
         try:
             if _drops_pending:
                 self._drops_apply()
-            return operation()
+            result = operation()
         except REDIS_DOWN as exc:
             cache_failed(exc)
             return fallback
+        return fallback if read and _drops_pending else result
 
     def _drop(self, keys: list[str], version: int | None) -> bool:
         """Delete ``keys`` now, or record them for later when Redis does not answer."""
@@ -139,13 +147,13 @@ class ResilientRedisCache(RedisCache):
     # --- Django's cache API --------------------------------------------------------------
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self._attempt(partial(super().get, key, default, version), default)
+        return self._attempt(partial(super().get, key, default, version), default, read=True)
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        return self._attempt(partial(super().get_many, list(keys), version), {})
+        return self._attempt(partial(super().get_many, list(keys), version), {}, read=True)
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._attempt(partial(super().has_key, key, version), False)
+        return self._attempt(partial(super().has_key, key, version), False, read=True)
 
     def set(
         self,

@@ -22,7 +22,13 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
-from core.redis_cache import REDIS_DOWN, ResilientRedisCache, cache_failed, cache_reachable
+from core.redis_cache import (
+    REDIS_DOWN,
+    ResilientRedisCache,
+    cache_drops_pending,
+    cache_failed,
+    cache_reachable,
+)
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
 from storefront_widget.redis_link import redis_call, redis_pipeline
@@ -83,7 +89,10 @@ def _counts_and_read(
     try:
         if isinstance(backend, ResilientRedisCache):
             backend.cache_ready()
-        return _counts_and_read_redis(backend, keys, read)
+        counts, found = _counts_and_read_redis(backend, keys, read)
+        if found is not None and cache_drops_pending():
+            found = None  # read on a new connection: Redis may have come back with old entries
+        return counts, found
     except REDIS_DOWN as exc:
         if cache_reachable():
             cache_failed(exc)
