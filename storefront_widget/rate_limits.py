@@ -17,9 +17,18 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from redis.exceptions import RedisError
 
+from core.redis_cache import (
+    REDIS_DOWN,
+    ResilientRedisCache,
+    cache_drops_pending,
+    cache_failed,
+    cache_reachable,
+)
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import RateLimited
 from storefront_widget.redis_link import redis_call, redis_pipeline
@@ -44,6 +53,9 @@ def _limits() -> dict[str, tuple[int, int]]:
 # keys; it is served only while its stamp is the current one. A missing version key is
 # created with a new random value, so a dropped version never comes back.
 VERSION_SECONDS = 3600
+
+# The counters of this process while Redis is down (a per-process bound on every limit).
+_LOCAL_COUNTS = LocMemCache("beam-rate-limits-local", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +85,23 @@ def _counts_and_read(
     second one only for a window's first hit or to create a missing version."""
     backend = caches["default"]
     if not isinstance(backend, RedisCache):
-        return _counts_cache_api(keys), (None if read is None else _read_cache_api(read))
+        return _counts_cache_api(keys, cache), (None if read is None else _read_cache_api(read))
+    try:
+        if isinstance(backend, ResilientRedisCache):
+            backend.cache_ready()
+        counts, found = _counts_and_read_redis(backend, keys, read)
+        if found is not None and cache_drops_pending():
+            found = None  # read on a new connection: Redis may have come back with old entries
+        return counts, found
+    except REDIS_DOWN as exc:
+        if cache_reachable():
+            cache_failed(exc)
+        return _counts_cache_api(keys, _LOCAL_COUNTS), None
+
+
+def _counts_and_read_redis(
+    backend: RedisCache, keys: list[tuple[str, int]], read: VersionedKeys | None
+) -> tuple[list[int], VersionedRead | None]:
     make_key = backend.make_key
     counters = [(make_key(key), ttl) for key, ttl in keys]
     commands: list[tuple[bytes | str | int, ...]] = [(b"INCR", full) for full, _ in counters]
@@ -117,16 +145,16 @@ def _versions_create(keys: list[str], found: list[bytes | None]) -> list[bytes]:
     return values  # type: ignore[return-value]
 
 
-def _counts_cache_api(keys: list[tuple[str, int]]) -> list[int]:
+def _counts_cache_api(keys: list[tuple[str, int]], store: BaseCache) -> list[int]:
     counts = []
     for key, ttl in keys:
-        if cache.add(key, 1, timeout=ttl):
+        if store.add(key, 1, timeout=ttl):
             counts.append(1)
             continue
         try:
-            counts.append(cache.incr(key))
+            counts.append(store.incr(key))
         except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=ttl)
+            store.add(key, 1, timeout=ttl)
             counts.append(1)
     return counts
 
@@ -154,10 +182,12 @@ def versioned_store(read: VersionedRead, body: bytes) -> None:
     if not isinstance(caches["default"], RedisCache):
         cache.set(read.keys.document, value, read.keys.seconds)
         return
+    if not cache_reachable():
+        return
     try:
         redis_call(b"SET", cache.make_key(read.keys.document), value, b"EX", read.keys.seconds)
-    except (OSError, RedisError) as exc:  # the answer stands; the next read fills again
-        logger.warning("storefront document not cached: %s", exc)
+    except REDIS_DOWN as exc:  # the answer stands; the next read fills again
+        cache_failed(exc)
 
 
 def rate_limit_hits(

@@ -19,6 +19,13 @@ def platform_http() -> Iterator[responses.RequestsMock]:
 def _clear_cache() -> Iterator[None]:
     from django.core.cache import cache
 
+    from core.redis_cache import cache_state_reset
+    from storefront_widget.rate_limits import _LOCAL_COUNTS
+
+    cache_state_reset()
+    _LOCAL_COUNTS.clear()
     cache.clear()
     yield
     cache.clear()
+    cache_state_reset()
+    _LOCAL_COUNTS.clear()

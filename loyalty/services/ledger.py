@@ -11,6 +11,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
+from kombu.exceptions import OperationalError
 
 from loyalty.errors import (
     MemberNotFound,
@@ -36,9 +37,27 @@ CENT = Decimal("0.01")
 ZERO = Decimal(0)
 
 
+# One quick retry (a pooled broker connection may be stale after a Redis restart), not the
+# default's three with pauses: a request waits milliseconds, not most of a second, for a
+# broker that is down.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.1}
+
+
 def enqueue_on_commit(task: Any, *args: Any) -> None:
-    """Queue a Celery task once the current transaction commits (at once in autocommit)."""
-    transaction.on_commit(lambda: task.delay(*args))
+    """Queue a Celery task once the current transaction commits (at once in autocommit).
+    A broker that does not answer is logged, not raised: the write has committed, and each
+    task queued this way has a periodic sweep that finds its work again
+    (``redemption_issue``: ``redemptions_pending_sweep``)."""
+    transaction.on_commit(lambda: _publish(task, args))
+
+
+def _publish(task: Any, args: tuple[Any, ...]) -> None:
+    try:
+        task.apply_async(args, retry_policy=PUBLISH_RETRY_POLICY)
+    except OperationalError as exc:
+        logger.warning(
+            "%s%r not queued (broker unreachable), left to its sweep: %s", task.name, args, exc
+        )
 
 
 def ledger_post(
