@@ -20,6 +20,7 @@ from core import numbers
 from loyalty.analytics import charts, selectors, services, tasks
 from loyalty.analytics.errors import InvalidDateRange, InvalidPlanPrice
 from loyalty.analytics.models import RollupState
+from loyalty.services.ledger import enqueue_on_commit
 from merchants.auth import embedded_admin_required
 
 TEMPLATE = "analytics/dashboard.html"
@@ -159,7 +160,8 @@ def _refresh_if_stale(request: HttpRequest) -> None:
         shop=shop, refreshed_through__gte=timezone.now() - STALE_AFTER
     ).exists()
     if not fresh:
-        tasks.rollup_refresh.delay(shop.pk)
+        # a broker that does not answer is logged: the periodic refresh catches up
+        enqueue_on_commit(tasks.rollup_refresh, shop.pk)
 
 
 @require_GET

@@ -148,3 +148,18 @@ def test_a_hung_redis_costs_one_short_timeout_not_seconds_per_request(
 
     assert codes == [200] * 10
     assert took < 2.5  # one socket timeout (0.5 s), then the process backs off for a second
+
+
+def test_the_analytics_page_answers_while_the_broker_is_down(
+    db, client, redis_down, django_capture_on_commit_callbacks
+) -> None:
+    """Stale rollups queue a refresh from the request: a broker that does not answer is
+    logged and the page still answers (the periodic refresh catches up)."""
+    from tests.loyalty.test_analytics import URL, auth
+    from tests.merchants.embedded_helpers import installed_shop
+
+    shop = installed_shop("down-analytics.myshopify.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.get(URL, **auth(shop))
+
+    assert response.status_code == 200
