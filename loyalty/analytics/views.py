@@ -20,7 +20,7 @@ from core import numbers
 from loyalty.analytics import charts, selectors, services, tasks
 from loyalty.analytics.errors import InvalidDateRange, InvalidPlanPrice
 from loyalty.analytics.models import RollupState
-from loyalty.services.ledger import enqueue_on_commit
+from loyalty.services.ledger import task_publish
 from merchants.auth import embedded_admin_required
 
 TEMPLATE = "analytics/dashboard.html"
@@ -161,7 +161,7 @@ def _refresh_if_stale(request: HttpRequest) -> None:
     ).exists()
     if not fresh:
         # a broker that does not answer is logged: the periodic refresh catches up
-        enqueue_on_commit(tasks.rollup_refresh, shop.pk)
+        task_publish(tasks.rollup_refresh, shop.pk)
 
 
 @require_GET

@@ -48,10 +48,12 @@ def enqueue_on_commit(task: Any, *args: Any) -> None:
     A broker that does not answer is logged, not raised: the write has committed, and each
     task queued this way has a periodic sweep that finds its work again
     (``redemption_issue``: ``redemptions_pending_sweep``)."""
-    transaction.on_commit(lambda: _publish(task, args))
+    transaction.on_commit(lambda: task_publish(task, *args))
 
 
-def _publish(task: Any, args: tuple[Any, ...]) -> None:
+def task_publish(task: Any, *args: Any) -> None:
+    """Queue a Celery task now (nothing to wait for); a broker that does not answer is
+    logged, not raised, like ``enqueue_on_commit``: the caller's periodic sweep catches up."""
     try:
         task.apply_async(args, retry_policy=PUBLISH_RETRY_POLICY)
     except OperationalError as exc:

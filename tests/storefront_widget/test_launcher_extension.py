@@ -30,15 +30,15 @@ def test_launcher_embed_targets_body_and_renders_the_config_holder() -> None:
     spec = schema("launcher-embed.liquid")
 
     assert spec["target"] == "body"
-    assert {s["id"] for s in spec["settings"]} == {
-        "primary_color",
-        "text_color",
-        "position",
-        "shape",
-        "icon",
-        "label",
-        "show_on_mobile",
-    }
+    # No look settings of its own: the look is the admin's Branding, published to the
+    # installation's app data (one source for the store and the admin's preview).
+    assert spec["settings"] == []
+    assert "app.metafields.loyalty.branding.value" in text
+    from devstore.theme_embed import LAUNCHER_DEFAULTS
+
+    for key, default in LAUNCHER_DEFAULTS.items():  # the devstore renders the same defaults
+        if not isinstance(default, bool):
+            assert f"brand.{key} | default: '{default}'" in text
     holder = re.search(r'<div\s+id="beam-root"(.*?)></div>', text, re.S)
     assert holder is not None
     attrs = set(re.findall(r"(data-[\w-]+)=", holder.group(1)))
