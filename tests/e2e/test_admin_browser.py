@@ -223,6 +223,10 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
         app.get_by_role("button", name="Save").click()
     assert saved.value.status == 200
     expect(app.locator("#beam-preview")).to_have_attribute("data-preview-color", "#ff0000")
+    # The preview after the save shows the launcher being styled, not a re-opened panel.
+    expect(preview.locator("#beam-root button.l")).to_have_attribute("aria-expanded", "false")
+    preview.locator("#beam-root button.l").click()  # the merchant opens the panel to see it
+    expect(preview.locator("#beam-root button.l")).to_have_attribute("aria-expanded", "true")
     # What the preview showed is what the store shows: the shopper's launcher, in the store.
     storefront = page.context.new_page()
     storefront.goto(f"{store['url']}/devstore/{SHOP}/")

@@ -319,7 +319,7 @@ def test_a_token_of_shop_a_never_authenticates_as_shop_b(world) -> None:
 def test_preview_frame_and_api_trust_only_what_the_admin_signed(world) -> None:
     client = AdminClient(world["a"])
     page = client.get(reverse("loyalty_admin:branding")).content.decode()
-    frame_url = page.split('id="beam-preview-frame"')[1].split('src="')[1].split("#")[0]
+    frame_url = page.split('id="beam-preview-frame"')[1].split('src="')[1].split('"')[0]
     token = frame_url.rstrip("/").rsplit("/", 1)[1]
 
     frame = client.client.get(frame_url)
