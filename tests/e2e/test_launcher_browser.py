@@ -485,7 +485,15 @@ def test_member_redeems_and_gets_a_code_to_copy_and_apply(page: Page, fake: Fake
     expect(d.get_by_text("800 more points needed")).to_be_visible()  # €20 reward: 2,000
     shot(page, "panel-open")
 
+    # Redeem asks first: nothing is spent until the shopper confirms.
     d.get_by_role("button", name="Redeem: €5 off your order").click()
+    expect(d.get_by_text("Spend 500 points on this reward?")).to_be_visible()
+    expect(d.get_by_role("button", name="Confirm: €5 off your order")).to_be_focused()
+    d.get_by_role("button", name="Not now").click()
+    expect(d.get_by_role("button", name="Redeem: €5 off your order")).to_be_focused()
+    assert fake.store.redeem_posts == [] and fake.store.balance == 1200
+    d.get_by_role("button", name="Redeem: €5 off your order").click()
+    d.get_by_role("button", name="Confirm: €5 off your order").click()
 
     expect(d.locator(".bal")).to_have_text("700 points")
     code = d.locator(".code.new code")
@@ -514,7 +522,8 @@ def test_double_click_spends_points_once(page: Page, fake: FakeServer) -> None:
     visit(page, fake)
     open_panel(page)
 
-    dialog(page).get_by_role("button", name="Redeem: €5 off your order").dblclick()
+    dialog(page).get_by_role("button", name="Redeem: €5 off your order").click()
+    dialog(page).get_by_role("button", name="Confirm: €5 off your order").dblclick()
 
     expect(dialog(page).locator(".bal")).to_have_text("700 points")
     page.wait_for_timeout(300)
@@ -529,6 +538,7 @@ def test_api_error_is_announced_and_nothing_is_spent(page: Page, fake: FakeServe
     fake.store.balance = 300  # spent elsewhere after the panel loaded
 
     dialog(page).get_by_role("button", name="Redeem: €5 off your order").click()
+    dialog(page).get_by_role("button", name="Confirm: €5 off your order").click()
 
     live = page.locator("#beam-root .live")
     expect(live).to_have_text("You do not have enough points yet.")
@@ -543,6 +553,7 @@ def test_pending_redemption_is_polled_until_issued(page: Page, fake: FakeServer)
     open_panel(page)
 
     dialog(page).get_by_role("button", name="Redeem: Free shipping").click()
+    dialog(page).get_by_role("button", name="Confirm: Free shipping").click()
 
     expect(dialog(page).locator(".code.new code")).to_have_text("BEAM-0001X", timeout=8000)
     assert fake.store.status_polls == {"rd_1": 2}
@@ -562,6 +573,7 @@ def test_variable_reward_redeems_the_chosen_points(page: Page, fake: FakeServer)
     expect(d.get_by_text("Worth €3.00")).to_be_visible()
     expect(d.get_by_role("slider")).to_have_value("300")
     d.get_by_role("button", name="Redeem: Store credit").click()
+    d.get_by_role("button", name="Confirm: Store credit").click()
 
     expect(d.locator(".bal")).to_have_text("900 points")
     assert fake.store.redeem_posts[0]["points"] == 300
@@ -573,6 +585,7 @@ def test_cancelling_an_unused_code_returns_the_points(page: Page, fake: FakeServ
     open_panel(page)
     d = dialog(page)
     d.get_by_role("button", name="Redeem: €5 off your order").click()
+    d.get_by_role("button", name="Confirm: €5 off your order").click()
     expect(d.locator(".bal")).to_have_text("700 points")
 
     d.locator(".code").get_by_role("button", name="Cancel").click()

@@ -133,6 +133,7 @@ def test_shopper_redeems_applies_the_code_orders_and_sees_the_history(
     page.screenshot(path=str(ARTIFACTS / "storefront-panel-open.png"), animations="disabled")
 
     d.get_by_role("button", name="Redeem: €5 off").click()
+    d.get_by_role("button", name="Confirm: €5 off").click()
 
     code = d.locator(".code.new code")
     expect(code).to_have_text(re.compile(r"^BEAM-[A-Z2-9]{4}-[A-Z2-9]{4}$"))
@@ -197,6 +198,8 @@ def test_keyboard_only_walk_through(page: Page, live_server, store) -> None:
     else:
         pytest.fail("the Redeem button is not reachable with Tab")
 
+    page.keyboard.press("Enter")  # Redeem asks; the focus moves to its Confirm
+    assert page.evaluate(SHADOW_ACTIVE)["label"] == "Confirm: €5 off"
     page.keyboard.press("Enter")
 
     expect(dialog(page).locator(".bal")).to_have_text("700 points")

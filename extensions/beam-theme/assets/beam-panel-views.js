@@ -73,9 +73,16 @@
       }
     }
     if (rw.min_subtotal && +rw.min_subtotal > 0) sub.push(h('p', { cls: 'small', text: t('min', { v: money(rw.min_subtotal, rw.currency) }) }));
-    var act = !m ? null : bal >= cost
-      ? h('button', { type: 'button', cls: 'btn', 'data-k': 'r-' + rw.id, disabled: !!S.busy[rw.id], 'aria-label': t('redeem') + ': ' + rw.title, text: S.busy[rw.id] ? t('redeeming') : t('redeem'), onclick: function () { K.redeem(rw); } })
-      : h('p', { cls: 'need', text: t('need', { n: num(cost - bal) }) });
+    // Points are spent only after a second, explicit step: Redeem asks, Confirm spends.
+    var act = !m ? null : bal < cost
+      ? h('p', { cls: 'need', text: t('need', { n: num(cost - bal) }) })
+      : S.confirm === rw.id
+        ? h('div', { cls: 'confirm', role: 'group', 'aria-label': rw.title }, [
+            h('p', { cls: 'small', text: t('confirm_q', { n: pts(v ? S.vals[rw.id] : cost) }) }),
+            h('button', { type: 'button', cls: 'btn', 'data-k': 'c-' + rw.id, 'aria-label': t('confirm') + ': ' + rw.title, text: t('confirm'), onclick: function () { S.confirm = null; K.redeem(rw); } }),
+            h('button', { type: 'button', cls: 'btn alt', 'data-k': 'k-' + rw.id, text: t('keep'), onclick: function () { S.confirm = null; K.draw('r-' + rw.id); } })
+          ])
+        : h('button', { type: 'button', cls: 'btn', 'data-k': 'r-' + rw.id, disabled: !!S.busy[rw.id], 'aria-label': t('redeem') + ': ' + rw.title, text: S.busy[rw.id] ? t('redeeming') : t('redeem'), onclick: function () { S.confirm = rw.id; K.draw('c-' + rw.id); } });
     return h('li', { cls: 'card rw' }, [h('div', { cls: 'row top' }, [h('div', {}, [h('p', { cls: 'name', text: rw.title }), h('p', { cls: 'cost', text: pts(cost) + (v ? '+' : '') })].concat(sub)), act]), ctl]);
   }
   function earning() {

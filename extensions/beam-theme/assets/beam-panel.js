@@ -15,6 +15,7 @@
     your_rewards: 'Your rewards', code: 'Code', copy: 'Copy', copied: 'Copied!', apply: 'Apply to cart',
     cancel: 'Cancel', cancelled: 'Reward cancelled, your points are back.', redeemed: 'Your reward is ready: {code}',
     expires: 'Expires {date}', s_pending: 'Processing…', s_failed: 'This reward could not be created.',
+    confirm_q: 'Spend {n} on this reward?', confirm: 'Confirm', keep: 'Not now',
     activity: 'Activity', empty: 'No activity yet.', more: 'Show more', vip: 'VIP status',
     to_next: '{n} points to {tier}', top_tier: 'You reached the top tier!'
   };
@@ -104,8 +105,8 @@
     if (rw.variable) body.points = S.vals[rw.id];
     try {
       var red = (await retry(function () { return api('/api/redeem', body); })).redemption;
-      for (var i = 0; red.status === 'pending' && i < 6; i++) {
-        await sleep(600 * (i + 1));
+      for (var i = 0; red.status === 'pending' && i < 10; i++) {
+        await sleep(250 * (i + 1));
         red = (await api('/api/redemptions/' + encodeURIComponent(red.id))).redemption;
       }
       if (red.status === 'failed') throw new Error(t('s_failed'));
@@ -187,5 +188,5 @@
     o.focus();
   }
   B.panel = { open: show, close: close };
-  B.kit = { S: S, c: c, t: t, num: num, pts: pts, money: money, day: day, safe: safe, h: h, redeem: redeem, cancel: cancel, copy: copy, more: more };
+  B.kit = { S: S, c: c, t: t, num: num, pts: pts, money: money, day: day, safe: safe, h: h, redeem: redeem, cancel: cancel, copy: copy, more: more, draw: draw };
 })();
