@@ -32,6 +32,7 @@ urlpatterns = [
     path(f"{shop}/discount/<str:code>", storefront.discount_apply, name="discount_apply"),
     path(f"{shop}/cart", checkout.cart, name="cart"),
     path(f"{shop}/cart/add", checkout.cart_add, name="cart_add"),
+    path(f"{shop}/cart.js", checkout.cart_json, name="cart_json"),
     path(f"{shop}/checkout/discount", checkout.checkout_discount, name="checkout_discount"),
     path(
         f"{shop}/checkout/extension-token",

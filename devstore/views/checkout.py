@@ -44,6 +44,34 @@ def cart_lines(request: HttpRequest, shop: DevShop) -> list[tuple[DevVariant, in
     return [(by_id[int(k)], qty) for k, qty in cart.items() if int(k) in by_id]
 
 
+@require_GET
+@never_cache
+def cart_json(request: HttpRequest, shop_domain: str) -> JsonResponse:
+    """``GET /cart.js``, the storefront's AJAX cart (its count, lines and total in the
+    currency's hundredths), for scripts on the page such as Beam's panel."""
+    shop = shop_or_404(shop_domain)
+    lines = cart_lines(request, shop)
+    items = [
+        {
+            "variant_id": v.id,
+            "product_id": v.product.id,
+            "title": v.product.title,
+            "quantity": qty,
+            "price": int(v.price * 100),
+            "line_price": int(v.price * 100) * qty,
+        }
+        for v, qty in lines
+    ]
+    return JsonResponse(
+        {
+            "item_count": sum(qty for _, qty in lines),
+            "items": items,
+            "total_price": sum(i["line_price"] for i in items),
+            "currency": shop.currency,
+        }
+    )
+
+
 @require_http_methods(["GET", "POST"])
 def cart(request: HttpRequest, shop_domain: str) -> HttpResponse:
     """The cart and checkout form; POST places the order."""

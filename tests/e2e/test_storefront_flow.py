@@ -319,3 +319,27 @@ def test_product_page_shows_the_points_the_earning_rule_gives(
     expect(block.locator("[data-role=guest]")).to_have_text(
         "Log in to earn 258 points with this order."
     )
+
+
+def test_apply_to_cart_on_an_empty_cart_says_the_code_is_saved(
+    page: Page, live_server, store
+) -> None:
+    page.goto(base(live_server) + "/")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+    open_panel(page)
+    d = dialog(page)
+    d.get_by_role("button", name="Redeem: €5 off").click()
+    d.get_by_role("button", name="Confirm: €5 off").click()
+    the_code = d.locator(".code.new code")
+    expect(the_code).to_have_text(re.compile(r"^BEAM-"))
+    code = the_code.inner_text()
+
+    d.get_by_role("link", name="Apply to cart").click()
+
+    expect(page.locator("#beam-root .live")).to_have_text(
+        f"Your cart is empty. Code {code} is saved and applies at checkout."
+    )
+    assert page.url == base(live_server) + "/"  # still shopping, not on an empty cart
+    page.goto(base(live_server) + f"/products/{store['lamp'].id}")
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.get_by_label("Discount code")).to_have_value(code)

@@ -20,6 +20,7 @@
  "confirm_q": "{n} für diese Prämie einlösen?",
  "confirm": "Bestätigen",
  "keep": "Nicht jetzt",
+ "applied_empty": "Ihr Warenkorb ist leer. Der Code {code} ist gespeichert und gilt an der Kasse.",
  "redeeming": "Wird eingelöst…",
  "need": "Noch {n} Punkte",
  "min": "Bestellungen ab {v}",

@@ -20,6 +20,7 @@
  "confirm_q": "¿Canjear {n} por esta recompensa?",
  "confirm": "Confirmar",
  "keep": "Ahora no",
+ "applied_empty": "Tu carrito está vacío. El código {code} está guardado y se aplicará al pagar.",
  "redeeming": "Canjeando…",
  "need": "Faltan {n} puntos",
  "min": "Pedidos desde {v}",

@@ -20,6 +20,7 @@
  "confirm_q": "Dépenser {n} pour cette récompense ?",
  "confirm": "Confirmer",
  "keep": "Pas maintenant",
+ "applied_empty": "Votre panier est vide. Le code {code} est enregistré et s’appliquera au paiement.",
  "redeeming": "Échange…",
  "need": "Encore {n} points",
  "min": "Commandes dès {v}",

@@ -16,6 +16,7 @@
     cancel: 'Cancel', cancelled: 'Reward cancelled, your points are back.', redeemed: 'Your reward is ready: {code}',
     expires: 'Expires {date}', s_pending: 'Processing…', s_failed: 'This reward could not be created.',
     confirm_q: 'Spend {n} on this reward?', confirm: 'Confirm', keep: 'Not now',
+    applied_empty: 'Your cart is empty. Code {code} is saved and applies at checkout.',
     activity: 'Activity', empty: 'No activity yet.', more: 'Show more', vip: 'VIP status',
     to_next: '{n} points to {tier}', top_tier: 'You reached the top tier!'
   };
@@ -131,6 +132,21 @@
   async function copy(rd, b) {
     try { await navigator.clipboard.writeText(rd.code); b.textContent = t('copied'); say(t('copied')); } catch (e) { say(rd.code); }
   }
+  // "Apply to cart" on an empty cart: the code is saved for checkout (the store keeps it) and
+  // the shopper is told so, instead of landing on an empty cart that says nothing.
+  async function apply(e, rd, root) {
+    var href = e.currentTarget.href;
+    e.preventDefault();
+    try {
+      var cart = await fetch(root + 'cart.js', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) { return r.ok ? r.json() : null; });
+      if (cart && cart.item_count === 0) {
+        await fetch(href, { credentials: 'same-origin' });
+        say(t('applied_empty', { code: rd.code }));
+        return;
+      }
+    } catch (err) { /* the cart could not be read: apply the usual way */ }
+    location.href = href;
+  }
   async function more() {
     try { await loadMe(S.next); } catch (e) { say(e.message, 1); }
     draw('more');
@@ -188,5 +204,5 @@
     o.focus();
   }
   B.panel = { open: show, close: close };
-  B.kit = { S: S, c: c, t: t, num: num, pts: pts, money: money, day: day, safe: safe, h: h, redeem: redeem, cancel: cancel, copy: copy, more: more, draw: draw };
+  B.kit = { S: S, c: c, t: t, num: num, pts: pts, money: money, day: day, safe: safe, h: h, redeem: redeem, cancel: cancel, copy: copy, apply: apply, more: more, draw: draw };
 })();
