@@ -2,7 +2,8 @@
  * - Toasts: the server sends HX-Trigger {"beam:toast": {"message": …}}; App Bridge shows it
  *   (window.shopify.toast), else a small live region does.
  * - Save bar: a form marked data-beam-save-bar that has unsaved edits shows App Bridge's
- *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form.
+ *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form; a link that
+ *   would leave it asks for confirmation first.
  * - The navigation marks the current section (aria-current).
  * - Back/forward to an htmx-pushed address load it as a document (through the bounce). */
 (function () {
@@ -96,6 +97,34 @@
       saveBar(false);
     }
   });
+
+  // A link that leaves a form with unsaved edits asks first (App Bridge's leave
+  // confirmation, else the browser's confirm); without it the edits were dropped silently.
+  function leaveConfirmed() {
+    var b = bridge();
+    if (b && b.saveBar && typeof b.saveBar.leaveConfirmation === "function") {
+      return b.saveBar.leaveConfirmation().then(function () { return true; }, function () { return false; });
+    }
+    return Promise.resolve(window.confirm("Leave this page? Your unsaved changes will be lost."));
+  }
+
+  document.addEventListener("click", function (evt) {
+    var link = evt.target && evt.target.closest && evt.target.closest("a[href]");
+    if (!dirtyForm || !link || dirtyForm.contains(link) || link.hasAttribute("download") ||
+        !document.body.contains(dirtyForm)) {
+      return;
+    }
+    evt.preventDefault();
+    evt.stopImmediatePropagation();
+    leaveConfirmed().then(function (leave) {
+      if (!leave) {
+        return;
+      }
+      dirtyForm = null;
+      saveBar(false);
+      link.click();
+    });
+  }, true);
 
   document.addEventListener("htmx:afterSettle", function () {
     if (dirtyForm && !document.body.contains(dirtyForm)) {

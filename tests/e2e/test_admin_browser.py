@@ -323,3 +323,26 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     assert Member.objects.get(shop=store["shop"], customer_id=9000).balance == 170
     assert Member.objects.get(shop=store["shop"], customer_id=9100).balance == 300
     assert set(AuditEvent.objects.values_list("actor", flat=True)) != {""}
+
+
+def test_unsaved_edits_are_not_lost_by_a_link_without_asking(store, page: Page) -> None:
+    page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
+    app = beam(page)
+    nav(page, "Ways to earn")
+    app.locator("#id_welcome_points").fill("77")
+    tab = app.locator("nav.beam-nav").get_by_role("link", name="Customers", exact=True)
+    asked: list[str] = []
+
+    def stay(dialog: Any) -> None:
+        asked.append(dialog.message)
+        dialog.dismiss()
+
+    page.once("dialog", stay)
+    tab.click()
+    page.wait_for_timeout(500)
+    assert asked == ["Leave this page? Your unsaved changes will be lost."]
+    expect(app.locator("#id_welcome_points")).to_have_value("77")  # still there, unsaved
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    tab.click()
+    expect(app.locator("#beam-member-q")).to_be_visible()
