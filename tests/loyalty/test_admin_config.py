@@ -209,8 +209,11 @@ def test_a_starter_priced_differently_is_not_added_again(shop, client) -> None:
 def test_home_offers_the_wizard_until_the_program_is_launched(shop, client) -> None:
     home = client.get("/admin/", htmx=False).content.decode()
     assert "Set up and launch in two minutes" in home
+    assert "New here?" in client.get("/admin/earning/", htmx=False).content.decode()
 
     client.post("/admin/welcome/", {**WIZARD_DEFAULTS, "confirm": "1"})
+
+    assert "New here?" not in client.get("/admin/earning/", htmx=False).content.decode()
 
     home = client.get("/admin/", htmx=False).content.decode()
     assert "Set up and launch in two minutes" not in home
