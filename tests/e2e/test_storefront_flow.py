@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
+from tests.e2e.axe import contrast_undecided, serious_violations
 from tests.e2e.conftest import CHROMIUM
 
 pytestmark = [
@@ -343,3 +344,46 @@ def test_apply_to_cart_on_an_empty_cart_says_the_code_is_saved(
     page.goto(base(live_server) + f"/products/{store['lamp'].id}")
     page.get_by_role("button", name="Add to cart").click()
     expect(page.get_by_label("Discount code")).to_have_value(code)
+
+
+def test_every_shopper_surface_has_no_serious_accessibility_violation(
+    page: Page, live_server: Any, store: dict[str, Any]
+) -> None:
+    root = base(live_server)
+    found: dict[str, list[str]] = {}
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(root + "/")
+        open_panel(page)
+        found[f"panel guest {width}"] = serious_violations(page)
+        page.goto(root + "/apps/beam")
+        found[f"landing guest {width}"] = serious_violations(page)
+        assert contrast_undecided(page) == []  # the Join button's contrast is decidable
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(root + "/")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.goto(root + "/")
+        open_panel(page)
+        expect(dialog(page).locator(".bal")).to_have_text("1,200 points")
+        found[f"panel member {width}"] = serious_violations(page)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(root + "/apps/beam")
+    found["landing member"] = serious_violations(page)
+    assert contrast_undecided(page) == []
+    page.goto(root + f"/products/{store['lamp'].id}")
+    expect(page.get_by_text("Earn 49 points with this purchase")).to_be_visible()
+    found["product block"] = serious_violations(page)
+    page.goto(root + "/account")
+    expect(page.get_by_text("You have 1,200 points")).to_be_visible()
+    found["account block"] = serious_violations(page)
+    page.goto(root + f"/products/{store['lamp'].id}")
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.get_by_role("button", name="Place order")).to_be_visible()
+    found["checkout"] = serious_violations(page)
+    page.get_by_role("button", name="Place order").click()
+    page.wait_for_url(f"{root}/checkout/thank-you/*")
+    found["thank-you"] = serious_violations(page)
+
+    assert {surface: v for surface, v in found.items() if v} == {}
