@@ -29,6 +29,9 @@ class Shop(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     iana_timezone = models.CharField(max_length=64, default="UTC")
     plan_name = models.CharField(max_length=64, blank=True)
+    # The storefront's primary language (``shop/update``'s ``primary_locale``, e.g. "fr" or
+    # "pt-BR"): the admin formats money and numbers in it. Blank until the platform says.
+    primary_locale = models.CharField(max_length=16, blank=True)
 
     access_token_encrypted = models.TextField(blank=True)
     access_token_expires_at = models.DateTimeField(null=True, blank=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -204,8 +205,11 @@ def shop_access_token(*, shop: Shop) -> str:
     return shop.access_token
 
 
+_LOCALE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8}){0,2}")
+
+
 def shop_details_apply(*, shop: Shop, details: Mapping[str, Any]) -> list[str]:
-    """Copy the shop's name, email, currency, IANA time zone (and plan name) from a
+    """Copy the shop's name, email, currency, IANA time zone, primary locale (and plan name) from a
     shop/update payload or the Admin API; missing or invalid values are left alone.
     Returns the fields changed."""
     changes: dict[str, str] = {}
@@ -213,6 +217,9 @@ def shop_details_apply(*, shop: Shop, details: Mapping[str, Any]) -> list[str]:
         value = details.get(field)
         if isinstance(value, str) and value:
             changes[field] = value[: 64 if field == "plan_name" else 255]
+    locale = details.get("primary_locale")
+    if isinstance(locale, str) and _LOCALE.fullmatch(locale):
+        changes["primary_locale"] = locale
     currency = details.get("currency")
     if isinstance(currency, str) and len(currency) == 3 and currency.isalpha():
         changes["currency"] = currency.upper()

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.test import Client
 from django.utils import timezone
 
+from core.numbers import locale_of, money_format
 from merchants import inbox
 from merchants.errors import ShopNotInstalled
 from merchants.models import Shop, WebhookDelivery
-from merchants.services import shop_access_token
+from merchants.services import shop_access_token, shop_details_apply
 from tests.merchants.webhook_support import (
     SHOP_DOMAIN,
     TRIGGERED_AT,
@@ -442,6 +444,7 @@ def test_shop_update_copies_shop_details(
         "email": "owner@example.com",
         "currency": "CAD",
         "iana_timezone": "America/Toronto",
+        "primary_locale": "fr-CA",
         "myshopify_domain": SHOP_DOMAIN,
     }
 
@@ -450,12 +453,20 @@ def test_shop_update_copies_shop_details(
 
     assert response.status_code == 200
     shop.refresh_from_db()
-    assert (shop.name, shop.email, shop.currency, shop.iana_timezone) == (
+    assert (shop.name, shop.email, shop.currency, shop.iana_timezone, shop.primary_locale) == (
         "Renamed Shop",
         "owner@example.com",
         "CAD",
         "America/Toronto",
+        "fr-CA",
     )
+    # the admin's figures follow the shop's language and currency
+    assert money_format(Decimal("1234.5"), shop.currency, locale_of(shop)) == "1\xa0234,50\xa0$"
+
+
+def test_shop_update_ignores_a_locale_that_is_not_one(shop: Shop) -> None:
+    assert shop_details_apply(shop=shop, details={"primary_locale": "<script>"}) == []
+    assert shop_details_apply(shop=shop, details={"primary_locale": "de"}) == ["primary_locale"]
 
 
 def test_stale_shop_update_does_not_overwrite_a_newer_one(
