@@ -15,7 +15,7 @@ from django.utils import timezone
 from devstore.models import DevCustomer, DevOrder, DevProduct, DevShop, DevWebhookLog
 from loyalty.analytics.selectors import DateRange, dashboard_get
 from loyalty.analytics.services import rollup_refresh, shop_zone
-from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward
+from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram, Member, Redemption, Reward
 from loyalty.services import ledger_verify
 from merchants.models import Shop, WebhookDelivery
 
@@ -108,6 +108,8 @@ def test_demo_history_reaches_beam_on_the_days_it_happened(settings) -> None:
 
     beam = Shop.objects.get(domain=DEMO)
     demo = DevShop.objects.get(domain=DEMO)
+    launched = LoyaltyProgram.objects.get(shop=beam).onboarded_at
+    assert launched is not None and launched < timezone.now() - timedelta(days=59)
     joined = {c.id: c.created_at for c in DevCustomer.objects.filter(shop=demo)}
     for member in Member.objects.filter(shop=beam):
         assert member.created_at == joined[member.customer_id]

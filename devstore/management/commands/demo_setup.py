@@ -90,10 +90,11 @@ DEMO_REWARDS = [
 ]
 
 
-def _beam_program_setup(domain: str) -> bool:
+def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
     """What a merchant configures on first use: welcome points and a small rewards
-    catalogue. Only when the shop has no rewards yet, so a second run changes nothing the
-    merchant edited. Returns True when it configured the program."""
+    catalogue, launched when the demo's history starts. Only when the shop has no rewards
+    yet, so a second run changes nothing the merchant edited. Returns True when it
+    configured the program."""
     from loyalty.models import LoyaltyProgram, Reward
     from loyalty.services import program_get_or_create
     from merchants.models import Shop
@@ -104,7 +105,7 @@ def _beam_program_setup(domain: str) -> bool:
     program = program_get_or_create(shop=shop)
     # The demo program is set up and live: Home shows it so, the wizard reviews it.
     LoyaltyProgram.objects.filter(pk=program.pk).update(
-        welcome_points=DEMO_WELCOME_POINTS, onboarded_at=timezone.now()
+        welcome_points=DEMO_WELCOME_POINTS, onboarded_at=launched_at
     )
     for name, kind, cost, value in DEMO_REWARDS:
         Reward.objects.create(shop=shop, name=name, kind=kind, points_cost=cost, value=value)
@@ -289,7 +290,9 @@ class Command(BaseCommand):
                             "once the server runs; webhooks are sent only to installed shops."
                         )
                     )
-            configured = _beam_program_setup(DEMO_SHOP)
+            configured = _beam_program_setup(
+                DEMO_SHOP, launched_at=timezone.now() - timedelta(days=options["days"])
+            )
             counts = _populate(
                 demo,
                 customers=options["customers"],
