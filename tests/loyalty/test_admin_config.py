@@ -622,7 +622,7 @@ def test_preview_follows_unsaved_fields_without_storing_them(shop, client) -> No
     html = response.content.decode()
     assert html.startswith('<div id="beam-preview"')
     assert 'data-preview-color="#00ff00"' in html
-    frame_url = html.split('src="')[1].split("#")[0]
+    frame_url = html.split('src="')[1].split('"')[0]
     frame = client.client.get(frame_url)
     assert frame.status_code == 200
     body = frame.content.decode()

@@ -34,7 +34,7 @@ EARNING = {
 def preview_document(admin: AdminClient) -> dict:
     """The program document the branding page's preview frame reads."""
     page = admin.get(reverse("loyalty_admin:branding")).content.decode()
-    frame_url = page.split('id="beam-preview-frame"')[1].split('src="')[1].split("#")[0]
+    frame_url = page.split('id="beam-preview-frame"')[1].split('src="')[1].split('"')[0]
     response = admin.client.get(f"{frame_url}api/program")
     assert response.status_code == 200
     return response.json()
@@ -125,7 +125,7 @@ def test_the_preview_changes_only_the_branding_of_a_draft(proxy, admin, program,
             "languages": ["en"],
         },
     ).content.decode()
-    frame_url = draft.split('id="beam-preview-frame"')[1].split('src="')[1].split("#")[0]
+    frame_url = draft.split('id="beam-preview-frame"')[1].split('src="')[1].split('"')[0]
 
     preview = admin.client.get(f"{frame_url}api/program").json()
     store = proxy.get("api/program").json()

@@ -36,6 +36,7 @@
         r.expires_at && h('p', { cls: 'small', text: t('expires', { date: day(r.expires_at) }) }),
         ready && h('div', { cls: 'row' }, [
           cp = h('button', { type: 'button', cls: 'btn', 'data-k': 'copy-' + r.id, 'aria-label': t('copy') + ' ' + r.code, text: t('copy'), onclick: function () { K.copy(r, cp); } }),
+          // Apply to cart: on an empty cart the code is saved for checkout and the shopper told so
           h('a', { cls: 'btn alt', href: root() + 'discount/' + encodeURIComponent(r.code) + '?redirect=' + root() + 'cart', text: t('apply'), onclick: function (e) { K.apply(e, r, root()); } }),
           h('button', { type: 'button', cls: 'btn ghost', 'data-k': 'cancel-' + r.id, disabled: !!S.busy[r.id], text: t('cancel'), onclick: function () { K.cancel(r); } })
         ])

@@ -132,19 +132,13 @@
   async function copy(rd, b) {
     try { await navigator.clipboard.writeText(rd.code); b.textContent = t('copied'); say(t('copied')); } catch (e) { say(rd.code); }
   }
-  // "Apply to cart" on an empty cart: the code is saved for checkout (the store keeps it) and
-  // the shopper is told so, instead of landing on an empty cart that says nothing.
   async function apply(e, rd, root) {
     var href = e.currentTarget.href;
     e.preventDefault();
     try {
-      var cart = await fetch(root + 'cart.js', { credentials: 'same-origin', headers: { Accept: 'application/json' } }).then(function (r) { return r.ok ? r.json() : null; });
-      if (cart && cart.item_count === 0) {
-        await fetch(href, { credentials: 'same-origin' });
-        say(t('applied_empty', { code: rd.code }));
-        return;
-      }
-    } catch (err) { /* the cart could not be read: apply the usual way */ }
+      var cart = await fetch(root + 'cart.js', { credentials: 'same-origin' }).then(function (r) { return r.ok ? r.json() : null; });
+      if (cart && cart.item_count === 0) { await fetch(href, { credentials: 'same-origin' }); return say(t('applied_empty', { code: rd.code })); }
+    } catch (err) { /* apply the usual way */ }
     location.href = href;
   }
   async function more() {
