@@ -299,9 +299,9 @@ def sql_ceiling(dsn: str) -> float:
     with psycopg.connect(dsn) as conn:
         conn.execute(
             "INSERT INTO merchants_shop (domain, name, email, currency, iana_timezone, plan_name,"
-            " access_token_encrypted, refresh_token_encrypted, scopes, installed_at, created_at,"
-            " updated_at) VALUES ('bench-ceiling.myshopify.com', '', '', 'USD', 'UTC', '', 'x',"
-            " '', '', now(), now(), now())"
+            " primary_locale, access_token_encrypted, refresh_token_encrypted, scopes,"
+            " installed_at, created_at, updated_at) VALUES ('bench-ceiling.myshopify.com', '',"
+            " '', 'USD', 'UTC', '', '', 'x', '', '', now(), now(), now())"
         )
         shop_id = conn.execute(
             "SELECT id FROM merchants_shop WHERE domain = 'bench-ceiling.myshopify.com'"
