@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -17,6 +16,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -86,12 +87,6 @@ def test_ledger_bench_finds_no_overdraft() -> None:
     assert result["balance_read_buffers_10m"] <= result["balance_read_buffers_small"] + 1
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.skipif(
     not os.environ.get("BEAM_CHAOS_SMOKE") or not shutil.which("redis-server"),
     reason="the chaos bench's quick mode takes about two minutes (faults are timed: a 10 s"
@@ -106,8 +101,8 @@ def test_chaos_bench_quick_mode_loses_and_doubles_nothing() -> None:
             "chaos.py",
             {
                 "CHAOS_DB": db,
-                "CHAOS_PORT": str(_free_port()),
-                "CHAOS_REDIS_PORT": str(_free_port()),
+                "CHAOS_PORT": str(free_port()),
+                "CHAOS_REDIS_PORT": str(free_port()),
                 "CHAOS_ORDERS": "150",
                 "CHAOS_SECONDS": "25",
             },

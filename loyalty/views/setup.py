@@ -22,9 +22,8 @@ from loyalty.forms import (
     OnboardingForm,
     form_service_error,
 )
-from loyalty.models import LoyaltyProgram, Reward
+from loyalty.models import Reward
 from merchants.auth import embedded_admin_required
-from merchants.models import Shop
 from merchants.views.pages import (
     admin_page,
     admin_redirect,
@@ -32,11 +31,6 @@ from merchants.views.pages import (
     request_shop,
     staff_actor,
 )
-
-
-def _program(shop: Shop) -> LoyaltyProgram:
-    return services.program_get_or_create(shop=shop)
-
 
 BRANDING_LABELS = {
     "program_name": "Program name",

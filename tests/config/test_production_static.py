@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,22 +13,10 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from tests.processes import free_port, procfile_command
+
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ["vendor/htmx/htmx.min.js", "beam/session.js", "beam/admin.css"]
-
-
-def _procfile(process: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process:
-            return command.strip()
-    raise AssertionError(f"no {process} in the Procfile")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _get(url: str) -> tuple[int, bytes]:
@@ -44,7 +31,7 @@ def _get(url: str) -> tuple[int, bytes]:
 
 
 def test_procfile_web_serves_the_static_assets(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("DJANGO_")}
     env |= {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
@@ -64,7 +51,7 @@ def test_procfile_web_serves_the_static_assets(tmp_path: Path) -> None:
     }
     log = (tmp_path / "web.log").open("w")
     web = subprocess.Popen(
-        ["bash", "-c", _procfile("web")],
+        ["bash", "-c", procfile_command("web")],
         cwd=ROOT,
         env=env,
         stdout=log,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ import redis
 from celery import Celery
 from cryptography.fernet import Fernet
 
+from tests.processes import free_port, procfile_command
+
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 4
 
@@ -31,20 +32,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(shutil.which("redis-server") is None, reason="needs redis-server"),
 ]
-
-
-def _procfile(process: str) -> str:
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        name, _, command = line.partition(":")
-        if name.strip() == process:
-            return command.strip()
-    raise AssertionError(f"no {process} in the Procfile")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _wait_until(predicate: Callable[[], bool], *, timeout: float, what: str) -> None:
@@ -59,7 +46,7 @@ class _Redis:
     """A private, empty, non-persistent redis-server this test may kill."""
 
     def __init__(self, tmp_path: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.tmp_path = tmp_path
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.popen: subprocess.Popen[bytes] | None = None
@@ -145,7 +132,7 @@ def worker(broker: _Redis, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
     )
     log = (tmp_path / "worker.log").open("wb")
     popen = subprocess.Popen(
-        ["bash", "-c", f"exec {_procfile('worker')}"],
+        ["bash", "-c", f"exec {procfile_command('worker')}"],
         cwd=ROOT,
         env=worker_env(broker.url, tmp_path),
         stdout=log,
