@@ -44,6 +44,7 @@ def program_home(shop: Shop) -> dict[str, Any]:
     """Launched (live or paused) or not yet set up; Home offers the wizard only then."""
     program = LoyaltyProgram.objects.filter(shop=shop).first()
     checklist = _checklist(shop, program)
+    done = sum(1 for step in checklist if step["done"])
     today = timezone.now().astimezone(shop_zone(shop)).date()
     board = dashboard_get(shop=shop, rng=DateRange(today - timedelta(days=29), today))
     entries = list(
@@ -56,7 +57,10 @@ def program_home(shop: Shop) -> dict[str, Any]:
         "program": program,
         "launched": bool(program and program.onboarded_at),
         "checklist": checklist,
-        "done": sum(1 for step in checklist if step["done"]),
+        "done": done,
+        "progress": f"{done / len(checklist):.2f}",
         "board": board,
         "recent": ledger_lines(entries, {}),
+        "url_onboarding": reverse("loyalty_admin:onboarding"),
+        "url_earning": reverse("loyalty_admin:earning"),
     }

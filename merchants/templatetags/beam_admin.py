@@ -1,4 +1,5 @@
-"""``{% app_bridge_head %}``: the first tags of every embedded page's ``<head>``."""
+"""``{% app_bridge_head %}``: the first tags of every embedded page's ``<head>``;
+``{% section_tabs %}``: the tabs of an app-nav section with several pages."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django import template
 from django.conf import settings
 from django.templatetags.static import static
+from django.urls import reverse
 
 from merchants.domains import shop_domain_normalise
 from merchants.shopify.oauth import store_origin
@@ -45,3 +47,33 @@ def app_bridge_head(context: template.Context) -> dict[str, Any]:
         "session_token_url": session_token_url,
         "shop_domain": shop_domain or "",
     }
+
+
+# A section of the app nav (App Bridge's ``ui-nav-menu``, one entry per section) with pages of
+# its own: shown as Polaris tabs under the page header. Names are ``loyalty_admin`` URL names.
+SECTION_TABS: tuple[tuple[tuple[str, str], ...], ...] = (
+    (("earning", "Ways to earn"), ("bonus_events", "Bonus events"), ("expiry", "Points expiry")),
+    (
+        ("branding", "Launcher and panel"),
+        ("landing", "Landing page"),
+        ("shopper_texts", "Shopper texts"),
+    ),
+    (("webhooks", "Webhook health"), ("audit", "Audit trail"), ("onboarding", "Setup")),
+)
+
+
+@register.inclusion_tag("merchants/_section_tabs.html", takes_context=True)
+def section_tabs(context: template.Context, current: str) -> dict[str, Any]:
+    """The tabs of the section ``current`` (a ``loyalty_admin`` URL name) belongs to."""
+    for section in SECTION_TABS:
+        if any(name == current for name, _ in section):
+            tabs = [
+                {
+                    "url": reverse(f"loyalty_admin:{name}"),
+                    "label": label,
+                    "current": name == current,
+                }
+                for name, label in section
+            ]
+            return {"tabs": tabs, "section_url": tabs[0]["url"]}
+    raise template.TemplateSyntaxError(f"{current!r} is in no admin section")

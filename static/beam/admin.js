@@ -29,7 +29,7 @@
       return;
     }
     var el = document.createElement("div");
-    el.className = "beam-toast";
+    el.className = "Polaris-Frame-Toast beam-toast";
     el.textContent = message;
     region.appendChild(el);
     window.setTimeout(function () { el.remove(); }, 3000);

@@ -3,6 +3,8 @@ days' key figures (formatted in the shop's currency) and recent points activity.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from loyalty.models import Member
@@ -13,6 +15,13 @@ from tests.loyalty.test_admin_config import WIZARD_DEFAULTS
 pytestmark = pytest.mark.django_db
 
 
+def reads(html: str, *parts: str) -> bool:
+    """Whether the page shows ``parts`` one after the other, with only markup and spaces
+    between them (as a person reads it, whatever the tags)."""
+    between = r"(?:\s|<[^>]+>)*"
+    return re.search(between.join(re.escape(part) for part in parts), html) is not None
+
+
 def test_a_new_shop_gets_a_checklist_and_empty_states() -> None:
     client = AdminClient(admin_shop(), user_id="77")
 
@@ -20,10 +29,10 @@ def test_a_new_shop_gets_a_checklist_and_empty_states() -> None:
 
     assert "Set up and launch in two minutes" in home
     assert "0 of 5 done" in home
-    assert '<a href="/admin/welcome/">Launch the program</a>' in home
-    assert "<dt>Points issued</dt><dd>0</dd>" in home
-    assert "<dt>Loyalty revenue</dt><dd>$0.00</dd>" in home
-    assert "No points earned or spent yet." in home
+    assert re.search(r'<a [^>]*href="/admin/welcome/">Launch the program</a>', home)
+    assert reads(home, "Points issued", "0<")
+    assert reads(home, "Loyalty revenue", "$0.00")
+    assert "No points activity yet" in home
 
 
 def test_home_follows_the_merchant_and_the_shoppers() -> None:
@@ -40,6 +49,7 @@ def test_home_follows_the_merchant_and_the_shoppers() -> None:
     assert "Your program is live since" in home
     # launched, rewards, branding (the wizard saved it), a member: only publishing is left
     assert "4 of 5 done" in home
-    assert "<s>Launch the program</s>" in home and "<s>Welcome your first member</s>" in home
-    assert '<a href="/admin/branding/">Show it on your store</a>' in home
-    assert "jane@example.com: Adjustment <b>+1250</b>" in home
+    assert re.search(r"<s[^>]*>Launch the program</s>", home)
+    assert re.search(r"<s[^>]*>Welcome your first member</s>", home)
+    assert re.search(r'<a [^>]*href="/admin/branding/">Show it on your store</a>', home)
+    assert reads(home, "jane@example.com: Adjustment", "Success", "+1250")
