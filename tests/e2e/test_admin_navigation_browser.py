@@ -132,6 +132,8 @@ PAGE_STATE_JS = """() => ({
   bounce: !!document.getElementById('beam-bounce'),
 })"""
 HEADINGS: dict[str, str] = {}  # path -> its page's heading, as first landed on
+# A screenshot of every admin page, as first landed on, for a reviewer (not committed).
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 def mark_stale(page: Page) -> None:
@@ -156,6 +158,8 @@ def landed(page: Page, path: str, problems: Problems) -> None:
                 last = "navigating"
             if isinstance(last, dict) and last["h1"] and last["fresh"] and not last["bounce"]:
                 assert (last["navs"], last["mains"]) == (1, 1), f"[{problems.step}] {last}"
+                if path not in HEADINGS:
+                    screenshot(page, path)
                 heading = HEADINGS.setdefault(path, last["h1"].strip())
                 assert last["h1"].strip() == heading, f"[{problems.step}] {last}"
                 page.wait_for_timeout(100)  # late errors of the landing page
@@ -165,6 +169,14 @@ def landed(page: Page, path: str, problems: Problems) -> None:
             last = url
         page.wait_for_timeout(50)
     raise AssertionError(f"[{problems.step}] did not land on {path}; frame: {last}")
+
+
+def screenshot(page: Page, path: str) -> None:
+    """The whole store-admin page with Beam's page at ``path`` in its frame."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    inner = path.removeprefix("/admin").strip("/").lower()
+    name = re.sub(r"[^a-z0-9]+", "-", inner) or "home"
+    page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True, animations="disabled")
 
 
 def history_step(page: Page, step: str, path: str, problems: Problems) -> None:

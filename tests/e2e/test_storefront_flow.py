@@ -346,11 +346,26 @@ def test_apply_to_cart_on_an_empty_cart_says_the_code_is_saved(
     expect(page.get_by_label("Discount code")).to_have_value(code)
 
 
+class SurfaceResults(dict[str, list[str]]):
+    """axe's serious/critical violations per surface; recording one saves its screenshot."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__()
+        self.page = page
+
+    def __setitem__(self, surface: str, violations: list[str]) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        name = "shopper-" + re.sub(r"[^a-z0-9]+", "-", surface.lower()).strip("-")
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), animations="disabled")
+        super().__setitem__(surface, violations)
+
+
 def test_every_shopper_surface_has_no_serious_accessibility_violation(
     page: Page, live_server: Any, store: dict[str, Any]
 ) -> None:
+    """axe on every shopper surface; each is also saved as a screenshot for a reviewer."""
     root = base(live_server)
-    found: dict[str, list[str]] = {}
+    found = SurfaceResults(page)
     for width, height in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         page.goto(root + "/")
