@@ -176,7 +176,9 @@ def screenshot(page: Page, path: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     inner = path.removeprefix("/admin").strip("/").lower()
     name = re.sub(r"[^a-z0-9]+", "-", inner) or "home"
-    page.screenshot(path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True, animations="disabled")
+    page.screenshot(
+        path=str(ARTIFACTS / f"admin-{name}.png"), full_page=True, animations="disabled"
+    )
 
 
 def history_step(page: Page, step: str, path: str, problems: Problems) -> None:
