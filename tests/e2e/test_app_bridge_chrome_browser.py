@@ -290,3 +290,37 @@ def test_unsaved_edits_show_the_admin_save_bar(admin: Page, store) -> None:
     lands(page, "/admin/customers/", "Customers", "Customers", "Customers")
     expect(bar).to_be_hidden()
     assert LoyaltyProgram.objects.get(shop=store["shop"]).welcome_points == 66
+
+
+def test_the_chrome_works_across_origins_and_ignores_other_senders(
+    store, settings, page: Page
+) -> None:
+    """The store admin on another origin than Beam (127.0.0.1 against localhost): the menu,
+    title bar and navigation still work, and a message that does not come from the other
+    side (here: a document posting to itself) changes nothing on either side."""
+    app = urlsplit(store["url"])
+    admin_origin = f"http://127.0.0.1:{app.port}"
+    assert app.hostname == "localhost"
+    settings.SHOPIFY_STORE_ORIGIN = admin_origin + "/devstore/{shop}"
+    settings.SHOPIFY_EXTRA_FRAME_ANCESTORS = [admin_origin]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(admin_origin + ADMIN)
+    expect(app_frame(page).locator("h1")).to_contain_text("Beam for Acme Chrome")
+    click_item(page, "Rewards")
+    lands(page, "/admin/rewards/", "Rewards", "Rewards", "Rewards")
+
+    forged = (
+        "{channel: 'devstore-app-bridge', type: 'titleBar', data: {title: 'Forged', actions: []}}"
+    )
+    page.evaluate(f"() => window.postMessage({forged}, '*')")
+    beam_frame(page).evaluate(
+        "() => window.postMessage({channel: 'devstore-app-bridge', type: 'navigate',"
+        " data: {href: '/admin/customers/'}}, '*')"
+    )
+    page.wait_for_timeout(500)
+    expect(page.locator("#ds-title-bar-title")).to_have_text("Rewards")
+    assert urlsplit(beam_frame(page).url).path == "/admin/rewards/"
+    page.locator("#ds-title-bar-actions button").click()
+    lands(page, "/admin/rewards/new", "New reward", "New reward", "Rewards")
+    assert errors == []
