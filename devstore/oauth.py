@@ -7,9 +7,10 @@ import base64
 import secrets
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 from django.conf import settings
@@ -84,20 +85,27 @@ def signed_query(params: dict[str, str]) -> str:
     return urlencode(signed)
 
 
-def app_load_url(shop: DevShop) -> str:
+def app_load_url(shop: DevShop, *, path: str = "/", query: Mapping[str, str] | None = None) -> str:
     """The URL the store admin loads Beam at: a signed query with a fresh session token.
 
     Loading it is the managed install (Beam exchanges the ``id_token`` with the store for an
     offline token), so the admin frame and ``demo_setup`` both install through this one URL.
+    ``path`` and ``query`` name an app page (checked by ``devstore.app_paths``): the admin
+    frames the app URL's origin plus that path, the page's own parameters signed with the
+    platform's, as the platform loads an app page the merchant reloaded.
     """
     params = {
+        **(query or {}),
         "embedded": "1",
         "host": admin_host_param(shop),
         "id_token": session_token_issue(shop_domain=shop.domain),
         "shop": shop.domain,
         "timestamp": str(int(time.time())),
     }
-    return f"{settings.SHOPIFY_APP_URL}/?{signed_query(params)}"
+    if path == "/":
+        return f"{settings.SHOPIFY_APP_URL}/?{signed_query(params)}"
+    app = urlsplit(settings.SHOPIFY_APP_URL)
+    return f"{app.scheme}://{app.netloc}{path}?{signed_query(params)}"
 
 
 def authorize_redirect(shop: DevShop, *, scope: str, redirect_uri: str, state: str) -> str:

@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from devstore import services
+from devstore.app_paths import AppPathInvalid, app_path_parse
 from devstore.errors import OAuthError
 from devstore.graphql import graphql_request
 from devstore.oauth import access_token_lookup, app_load_url, authorize_redirect, token_grant
@@ -92,10 +93,27 @@ def oauth_access_token(request: HttpRequest, shop_domain: str) -> JsonResponse:
 
 @require_GET
 def admin_app_frame(request: HttpRequest, shop_domain: str) -> HttpResponse:
-    """The store admin with Beam embedded, loaded like a managed install (``id_token``)."""
+    """The store admin with Beam embedded, loaded like a managed install (``id_token``).
+    ``?path=`` opens an app page instead of the app's home (the admin page keeps it in its
+    address as the app navigates, so a reload or a copied link lands on the same page)."""
     shop = shop_or_404(shop_domain)
-    src = app_load_url(shop)
-    return render(request, "devstore/admin_frame.html", {"shop": shop, "app_src": src})
+    raw_path = request.GET.get("path")
+    path: str = "/"
+    query: dict[str, str] = {}
+    if raw_path is not None:
+        try:
+            path, query = app_path_parse(raw_path)
+        except AppPathInvalid as exc:
+            return HttpResponseBadRequest(
+                f"Invalid path parameter: {exc}.", content_type="text/plain; charset=utf-8"
+            )
+    app = urlsplit(settings.SHOPIFY_APP_URL)
+    context = {
+        "shop": shop,
+        "app_src": app_load_url(shop, path=path, query=query),
+        "app_origin": f"{app.scheme}://{app.netloc}",
+    }
+    return render(request, "devstore/admin_frame.html", context)
 
 
 @never_cache

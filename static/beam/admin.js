@@ -108,6 +108,23 @@
     return Promise.resolve(window.confirm("Leave this page? Your unsaved changes will be lost."));
   }
 
+  // Resolves true when nothing unsaved would be lost or the merchant chose to leave (the
+  // edits are then dropped); navigation.js asks it too before following App Bridge's menu.
+  function leaveGuard() {
+    if (!dirtyForm || !document.body.contains(dirtyForm)) {
+      return Promise.resolve(true);
+    }
+    return leaveConfirmed().then(function (leave) {
+      if (leave) {
+        dirtyForm = null;
+        saveBar(false);
+      }
+      return leave;
+    });
+  }
+  window.beam = window.beam || {};
+  window.beam.leaveGuard = leaveGuard;
+
   document.addEventListener("click", function (evt) {
     var link = evt.target && evt.target.closest && evt.target.closest("a[href]");
     if (!dirtyForm || !link || dirtyForm.contains(link) || link.hasAttribute("download") ||
@@ -116,13 +133,10 @@
     }
     evt.preventDefault();
     evt.stopImmediatePropagation();
-    leaveConfirmed().then(function (leave) {
-      if (!leave) {
-        return;
+    leaveGuard().then(function (leave) {
+      if (leave) {
+        link.click();
       }
-      dirtyForm = null;
-      saveBar(false);
-      link.click();
     });
   }, true);
 

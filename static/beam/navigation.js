@@ -11,11 +11,19 @@
  * Downloads (`a[download]`, the CSV exports) are fetched with the session token in the
  * Authorization header, like htmx requests, and saved from the response: a document
  * navigation would save the bounce page instead of the file, and no token ever sits in a
- * download URL. Needs session.js (window.beam.idToken). No inline script: the CSP forbids it. */
+ * download URL.
+ * App Bridge's navigation menu and title-bar links: a click in the store admin arrives as a
+ * `shopify:navigate` event on the menu's (or title bar's) <a>. Beam routes it itself, like its
+ * own links: first the unsaved-edits question (admin.js, window.beam.leaveGuard), then an
+ * htmx load into #beam-main with the address pushed, or a document load for the pages that
+ * have no partial for #beam-main (Home, Analytics).
+ * Needs session.js (window.beam.idToken). No inline script: the CSP forbids it. */
 (function () {
   "use strict";
 
   var KEPT = ["shop", "host", "embedded"];
+  // Pages loaded as documents (their links have no hx-get): Home and Analytics.
+  var DOCUMENT_PAGES = ["/admin/", "/admin/analytics/"];
   var DROPPED = ["id_token", "hmac", "signature", "timestamp"];
   var here = new URL(window.location.href);
   var meta = document.querySelector('meta[name="beam-shop"]');
@@ -105,6 +113,34 @@
       return;
     }
     window.location.assign(withAppParams(url.href).href);
+  });
+
+  function follow(url) {
+    var main = document.getElementById("beam-main");
+    if (DOCUMENT_PAGES.indexOf(url.pathname) !== -1 || !window.htmx || !main) {
+      window.location.assign(withAppParams(url.href).href);
+      return;
+    }
+    var path = url.pathname + url.search;
+    window.htmx.ajax("GET", path, { source: main, target: main, push: path });
+  }
+
+  document.addEventListener("shopify:navigate", function (evt) {
+    var href = evt.target && evt.target.getAttribute && evt.target.getAttribute("href");
+    if (!href) {
+      return;
+    }
+    var url = new URL(href, window.location.href);
+    if (url.origin !== window.location.origin) {
+      return;  // not Beam's page: App Bridge loads it
+    }
+    evt.preventDefault();
+    var guard = window.beam && window.beam.leaveGuard;
+    (guard ? guard() : Promise.resolve(true)).then(function (leave) {
+      if (leave) {
+        follow(url);
+      }
+    });
   });
 
   document.addEventListener("htmx:pushedIntoHistory", tidyAddress);
