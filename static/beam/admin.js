@@ -4,7 +4,6 @@
  * - Save bar: a form marked data-beam-save-bar that has unsaved edits shows App Bridge's
  *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form; a link that
  *   would leave it asks for confirmation first.
- * - The navigation marks the current section (aria-current).
  * - Back/forward to an htmx-pushed address load it as a document (through the bounce). */
 (function () {
   "use strict";
@@ -42,24 +41,6 @@
     }
   }
 
-  function markCurrent() {
-    var path = window.location.pathname;
-    var links = document.querySelectorAll(".beam-nav a");
-    var best = null;
-    links.forEach(function (a) {
-      a.removeAttribute("aria-current");
-      var href = a.getAttribute("href") || "";
-      if (href !== "/admin/" && path.indexOf(href) === 0 && (!best || href.length > best.getAttribute("href").length)) {
-        best = a;
-      }
-    });
-    if (!best && path === "/admin/") {
-      best = document.querySelector('.beam-nav a[href="/admin/"]');
-    }
-    if (best) {
-      best.setAttribute("aria-current", "page");
-    }
-  }
 
   document.addEventListener("beam:toast", function (evt) {
     toast(evt.detail && evt.detail.message);
@@ -145,9 +126,7 @@
       dirtyForm = null;
       saveBar(false);
     }
-    markCurrent();
   });
-  document.addEventListener("htmx:pushedIntoHistory", markCurrent);
 
   // Back/forward to an address htmx pushed: htmx keeps no snapshots here (historyCacheSize
   // 0: no customer data in localStorage) and its own restore request cannot carry a session
@@ -159,9 +138,4 @@
     window.location.reload();
   });
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", markCurrent);
-  } else {
-    markCurrent();
-  }
 })();

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.e2e.admin_nav import menu_item, tab
 from tests.e2e.conftest import CHROMIUM
 
 pytestmark = [
@@ -127,7 +128,7 @@ MARK_STALE_JS = (
 PAGE_STATE_JS = """() => ({
   h1: (document.querySelector('#beam-main h1') || {}).textContent || null,
   fresh: !!document.querySelector('#beam-main *:not([data-beam-stale])'),
-  navs: document.querySelectorAll('nav.beam-nav').length,
+  navs: document.querySelectorAll('ui-nav-menu').length,
   mains: document.querySelectorAll('#beam-main').length,
   bounce: !!document.getElementById('beam-bounce'),
 })"""
@@ -195,10 +196,6 @@ def reload_lands(page: Page, problems: Problems) -> None:
     mark_stale(page)
     beam_frame(page).evaluate("() => location.reload()")
     landed(page, path, problems)
-
-
-def nav_tabs(page: Page) -> Any:
-    return page.frame_locator("iframe.ds-app-frame").locator("nav.beam-nav")
 
 
 def open_deep_link(page: Page, origin: str, path: str, problems: Problems) -> None:
@@ -274,18 +271,23 @@ def test_every_link_tab_reload_and_history_step_lands(store, page: Page) -> None
     # document-only pages): each step shows the whole page it names.
     open_deep_link(page, store["url"], "/admin/", problems)
     trail = ["/admin/"]
-    tabs = dict(
-        beam_frame(page).evaluate(
-            "() => Array.from(document.querySelectorAll('nav.beam-nav a'))"
-            ".map(a => [a.textContent.trim(), a.getAttribute('href')])"
-        )
+    # Through the store admin's menu (App Bridge) and a section's tabs.
+    steps = (
+        (menu_item, "Settings", "/admin/webhooks/"),
+        (tab, "Setup", "/admin/welcome/"),
+        (menu_item, "Rewards", "/admin/rewards/"),
+        (menu_item, "Analytics", "/admin/analytics/"),
+        (menu_item, "Customers", "/admin/customers/"),
+        (menu_item, "Home", "/admin/"),
+        (menu_item, "Settings", "/admin/webhooks/"),
+        (tab, "Audit trail", "/admin/audit/"),
     )
-    for label in ("Setup", "Rewards", "Analytics", "Customers", "Home", "Audit"):
-        problems.step = f"tab {label}"
+    for locate, label, path in steps:
+        problems.step = f"menu {label}"
         mark_stale(page)
-        nav_tabs(page).get_by_role("link", name=label, exact=True).click()
-        landed(page, tabs[label], problems)
-        trail.append(tabs[label])
+        locate(page, label).click()
+        landed(page, path, problems)
+        trail.append(path)
     for path in reversed(trail[:-1]):
         history_step(page, "back", path, problems)
     for path in trail[1:]:
@@ -393,7 +395,7 @@ def test_customer_exports_download_in_the_embedded_frame(store, page: Page) -> N
     app = page.frame_locator("iframe.ds-app-frame")
     expect(app.locator("h1")).to_contain_text("Beam for")
     problems.step = "open customers"
-    app.locator("nav.beam-nav").get_by_role("link", name="Customers", exact=True).click()
+    menu_item(page, "Customers").click()
     landed(page, "/admin/customers/", problems)
 
     members = _download_csv(page, "Export members", problems)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.admin_nav import menu_item
 from tests.e2e.conftest import CHROMIUM
 
 pytestmark = [
@@ -33,6 +34,7 @@ def beam_live(live_server, settings, platform_http, transactional_db) -> Iterato
     """Beam and the devstore on the live server: the admin frames Beam from it, and the
     store's webhooks reach it over HTTP (Beam's calls to the store stay in-process)."""
     settings.SHOPIFY_APP_URL = live_server.url
+    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
     platform_http.add_passthru(live_server.url)
     yield live_server.url
 
@@ -53,7 +55,8 @@ def test_newcomer_creates_a_shop_installs_beam_sells_and_sees_points(
     # Open Beam in the store admin: the embedded app loads and the install happens.
     page.get_by_role("link", name="Open Beam in this store's admin").click()
     beam = page.frame_locator("iframe.ds-app-frame")
-    expect(beam.locator("nav.beam-nav")).to_be_visible()
+    expect(beam.locator("#beam-main h1")).to_contain_text("Beam for")
+    expect(menu_item(page, "Rewards")).to_be_visible()  # the store admin lists Beam's menu
     assert Shop.objects.get(domain=DOMAIN).is_active
     assert DevShop.objects.get(domain=DOMAIN).app_installed_at is not None
 
