@@ -62,12 +62,19 @@ class CommaListField(forms.CharField):
         return list(dict.fromkeys(numbers))
 
 
+class ColorInput(forms.TextInput):
+    """A colour picker; its class name gives it the ``color`` widget type, which
+    ``{% field %}`` renders as a swatch, not as a text box."""
+
+    input_type = "color"
+
+
 class HexColourField(forms.RegexField):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(
             regex=r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$",
             error_messages={"invalid": HEX_MESSAGE},
-            widget=forms.TextInput(attrs={"type": "color"}),
+            widget=ColorInput(),
             **kwargs,
         )
 

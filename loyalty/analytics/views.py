@@ -123,6 +123,17 @@ def _charts(board: selectors.Dashboard, locale: str) -> dict[str, Any]:
     }
 
 
+def _empty(board: selectors.Dashboard) -> dict[str, bool]:
+    """Which charts have nothing to draw in the range: the page shows an empty state saying
+    what will appear there instead of a flat line or a table of zeros."""
+    return {
+        "revenue": not board.orders,
+        "points": not any(p.issued or p.redeemed or p.enrolled for p in board.series),
+        "aov": not board.orders,
+        "customers": not board.customers,
+    }
+
+
 def _context(
     request: HttpRequest, rng: selectors.DateRange | None, error: str = ""
 ) -> dict[str, Any]:
@@ -138,6 +149,7 @@ def _context(
     }
     if board is not None:
         context["charts"] = _charts(board, numbers.locale_of(request.shop))  # type: ignore[attr-defined]
+        context["empty"] = _empty(board)
         context["export_url"] = (
             f"{reverse('analytics_export')}?start={board.range.start}&end={board.range.end}"
         )

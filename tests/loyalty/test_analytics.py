@@ -55,6 +55,7 @@ from loyalty.analytics.models import (
 )
 from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward
 from merchants.models import Shop
+from tests.loyalty.page_reading import kpi, kpi_names, read_page, table_rows
 from tests.merchants.embedded_helpers import installed_shop, session_token
 
 NY = ZoneInfo("America/New_York")
@@ -608,31 +609,33 @@ def test_page_shows_the_figures_and_charts(client: Any, acme: Shop) -> None:
     assert response.status_code == 200
     html = response.content.decode()
     assert "<title>Analytics · Beam</title>" in html
-    for text in [
-        "<dd>€300.00</dd>",
+    assert [h.text() for h in read_page(html).walk() if h.tag == "h1"] == ["Analytics"]
+    assert kpi(html, "loyalty_revenue")[:2] == [
+        "€300.00",
         "2 orders used a Beam reward · 50.4% of revenue",
-        "10.01\u00d7",
-        "plan cost of €29.97 for these 31 days",
-        "<dd>€595.00</dd>",
-        "<dd>1,275</dd>",
-        "liability €19.13 at €1.50 per 100 points",
-        "66.7%",
-        "50.0%",
-        "<dd>€134.00</dd>",
-        "1 customer, €200.00",
-        "29.9%",
-        "60.6%",
+    ]
+    assert kpi(html, "roi")[0] == "10.01\u00d7"
+    assert "plan cost of €29.97 for these 31 days" in kpi(html, "roi")[1]
+    assert kpi(html, "revenue")[0] == "€595.00"
+    assert kpi(html, "liability") == [
+        "1,275",
+        "liability €19.13 at €1.50 per 100 points, at the end of the range",
+    ]
+    assert kpi(html, "repeat_rate") == [
+        "66.7% / 50.0%",
         "Of the 5 customers whose first order fell in the range: 3 were members at that "
         "order, 2 were not.",
-    ]:
-        assert text in html, text
+    ]
+    assert kpi(html, "clv")[0] == "€134.00"
+    assert kpi(html, "top5") == ["29.9%", "1 customer, €200.00"]
+    assert "redemption rate 60.6%" in kpi(html, "points_redeemed")[1]
     assert "99999" not in html
     assert html.count('<svg class="beam-chart"') == 5
     assert 'role="img" aria-labelledby="chart-revenue-title chart-revenue-desc"' in html
     assert '<desc id="chart-revenue-desc">Total revenue €595.00, of which €300.00' in html
-    assert 'id="repeat-table"' in html
-    assert '<tr><th scope="row">Without</th><td>7</td><td>€295.00</td><td>€42.14</td></tr>' in html
-    assert '<tr><th scope="row">Members</th><td>3</td><td>2</td><td>66.7%</td></tr>' in html
+    assert table_rows(html, "repeat-table")[0] == ["1", "5", "3", "60.0%"]
+    assert table_rows(html, "aov-table")[1] == ["Without", "7", "€295.00", "€42.14"]
+    assert table_rows(html, "repeat-rate-table")[0] == ["Members", "3", "2", "66.7%"]
     assert "<script>" not in html and "style=" not in html
     assert response["Cache-Control"] == "no-store"
     assert "HX-Request" in response["Vary"]
@@ -644,8 +647,9 @@ def test_htmx_request_gets_the_body_partial(client: Any, acme: Shop) -> None:
     html = response.content.decode()
     assert response.status_code == 200
     assert "<html" not in html
-    assert 'class="beam-kpis"' in html
-    assert 'aria-current="true">Last 7 days' in html
+    assert "loyalty_revenue" in kpi_names(html)
+    current = [a for a in read_page(html).walk() if a.tag == "a" and a.attrs.get("aria-current")]
+    assert [a.text() for a in current] == ["Last 7 days"]
 
 
 def test_bad_range_is_a_400_with_the_reason(client: Any, acme: Shop) -> None:
@@ -653,7 +657,7 @@ def test_bad_range_is_a_400_with_the_reason(client: Any, acme: Shop) -> None:
 
     assert response.status_code == 400
     assert "The start date is after the end date." in response.content.decode()
-    assert 'class="beam-kpis"' not in response.content.decode()
+    assert kpi_names(response.content.decode()) == []
 
 
 def test_page_requires_a_session_token(client: Any, acme: Shop) -> None:
@@ -747,7 +751,7 @@ def test_shop_b_sees_only_its_own_figures_page_and_csv(client: Any, acme: Shop) 
     page = client.get(URL, params, **auth(other)).content.decode()
     export = client.get(URL + "export.csv", params, **auth(other)).content.decode()
 
-    assert "<dd>$99,999.00</dd>" in page and "595.00" not in page
+    assert kpi(page, "revenue")[0] == "$99,999.00" and "595.00" not in page
     assert "EUR" not in page and "€" not in page
     assert "revenue,99999.00,USD" in export and "595.00" not in export
     client.post(URL + "plan-price", {**params, "plan_price": "1.00"}, **auth(other))
@@ -781,7 +785,7 @@ def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -
     first = client.get(URL, params, **auth(shop))  # eager Celery: the refresh runs first
 
     assert RollupState.objects.get(shop=shop).refreshed_through is not None
-    assert "<dd>€595.00</dd>" in first.content.decode()
+    assert kpi(first.content.decode(), "revenue")[0] == "€595.00"
     RollupState.objects.filter(shop=shop).update(
         refreshed_through=timezone.now() - timedelta(minutes=6)
     )
@@ -792,7 +796,7 @@ def test_first_visit_refreshes_missing_or_stale_rollups(client: Any, db: None) -
 
     again = client.get(URL, params, **auth(shop))
 
-    assert "<dd>€600.00</dd>" in again.content.decode()
+    assert kpi(again.content.decode(), "revenue")[0] == "€600.00"
 
 
 def test_export_with_a_bad_range_is_a_400_and_methods_are_checked(client: Any, acme: Shop) -> None:
