@@ -193,6 +193,8 @@ def field(bound: BoundField, help_text: str = "") -> dict[str, Any]:
         "clearablefile": "file",
         "file": "file",
     }.get(widget_type, "text")
+    if getattr(bound.field.widget, "input_type", "") == "color":  # a TextInput typed colour
+        kind = "color"
     auto_id = bound.auto_id or bound.html_name
     describedby = []
     if bound.errors:
@@ -215,10 +217,14 @@ def field(bound: BoundField, help_text: str = "") -> dict[str, Any]:
     selected_label = ""
     if kind == "select":
         value = bound.value()
-        for option_value, option_label in getattr(bound.field, "choices", []):
+        choices = list(getattr(bound.field, "choices", []))
+        for option_value, option_label in choices:
             if str(option_value) == str(value if value is not None else ""):
                 selected_label = str(option_label)
                 break
+        else:
+            # Nothing selected: the browser shows (and submits) the first option.
+            selected_label = str(choices[0][1]) if choices else ""
     return {
         "field": bound,
         "kind": kind,

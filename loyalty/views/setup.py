@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -47,8 +48,18 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def plan_lines(plan: services.OnboardingPlan) -> list[str]:
-    """The review step's sentences: each setting from what to what, each reward added, each
+@dataclass(frozen=True)
+class ReviewLine:
+    """One line of the review step: a setting from ``before`` to ``after`` (``text`` is its
+    label), or a sentence (``text`` alone). The template sets the two values apart."""
+
+    text: str
+    before: str | None = None
+    after: str | None = None
+
+
+def plan_lines(plan: services.OnboardingPlan) -> list[ReviewLine]:
+    """The review step's lines: each setting from what to what, each reward added, each
     starter the catalogue already holds (kept as it is)."""
     lines = []
     labels = {
@@ -60,17 +71,18 @@ def plan_lines(plan: services.OnboardingPlan) -> list[str]:
         if name == "branding":
             old, new = branding_resolve(before), branding_resolve(after)
             lines += [
-                f"{label}: {old[key]} → {new[key]}"
+                ReviewLine(label, str(old[key]), str(new[key]))
                 for key, label in BRANDING_LABELS.items()
                 if old[key] != new[key]
             ]
         else:
-            lines.append(f"{labels[name]}: {_shown(before)} → {_shown(after)}")
+            lines.append(ReviewLine(labels[name], _shown(before), _shown(after)))
     lines += [
-        f"Adds the reward {r['name']} ({r['points_cost']} points)" for r in plan.rewards_added
+        ReviewLine(f"Adds the reward {r['name']} ({r['points_cost']} points)")
+        for r in plan.rewards_added
     ]
     lines += [
-        f"Keeps {r.name} ({r.points_cost} points): already in your catalogue"
+        ReviewLine(f"Keeps {r.name} ({r.points_cost} points): already in your catalogue")
         for r in plan.rewards_present
     ]
     return lines

@@ -180,7 +180,7 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     app.locator("#id_points_cost").fill("1500")
     app.locator("#id_value").fill("150")
     app.get_by_role("button", name="Create reward").click()
-    expect(app.locator("[data-field=value] .errorlist")).to_have_text(
+    expect(app.locator("[data-field=value] .Polaris-InlineError")).to_have_text(
         "A percentage is between 0 and 100."
     )
     app.locator("#id_value").fill("15")

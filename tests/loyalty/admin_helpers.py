@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from html.parser import HTMLParser
 from typing import Any
 
 from django.test import Client
@@ -38,3 +40,29 @@ class AdminClient:
 
     def post(self, url: str, data: Any = None, *, htmx: bool | None = None, **kwargs: Any):
         return self.client.post(url, data or {}, headers=self.headers(htmx), **kwargs)
+
+
+def reads(html: str, *parts: str) -> bool:
+    """Whether the page shows ``parts`` one after the other, with only markup and spaces
+    between them (as a person reads it, whatever the tags)."""
+    between = r"(?:\s|<[^>]+>)*"
+    return re.search(between.join(re.escape(part) for part in parts), html) is not None
+
+
+class _Elements(HTMLParser):
+    def __init__(self, tag: str) -> None:
+        super().__init__()
+        self.tag = tag
+        self.found: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == self.tag:
+            self.found.append(dict(attrs))
+
+
+def elements(html: str, tag: str = "input", **match: str) -> list[dict[str, str | None]]:
+    """The attributes of the page's ``tag`` elements whose attributes include ``match``
+    (``checked`` is a key, whatever the attribute order or the markup around it)."""
+    parser = _Elements(tag)
+    parser.feed(html)
+    return [attrs for attrs in parser.found if all(attrs.get(k) == v for k, v in match.items())]

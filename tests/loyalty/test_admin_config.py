@@ -11,7 +11,7 @@ import pytest
 from django.forms.models import model_to_dict
 
 from loyalty.models import AuditEvent, BonusEvent, LoyaltyProgram, Reward
-from tests.loyalty.admin_helpers import AdminClient, admin_shop
+from tests.loyalty.admin_helpers import AdminClient, admin_shop, elements, reads
 
 pytestmark = pytest.mark.django_db
 
@@ -53,8 +53,14 @@ def test_wizard_reviews_then_launches_the_program(shop, client) -> None:
     assert page.status_code == 200
     html = page.content.decode()
     assert 'value="1"' in html and 'value="100"' in html  # defaults prefilled
-    assert html.count('name="starter_rewards"') == 3
-    assert html.count("checked") == 4  # three starters and "Program on"
+    assert len(elements(html, name="starter_rewards")) == 3
+    checked = [(i["name"], i.get("value")) for i in elements(html) if "checked" in i]
+    assert checked == [  # three starters and "Program on"
+        ("starter_rewards", "0"),
+        ("starter_rewards", "1"),
+        ("starter_rewards", "2"),
+        ("enabled", None),
+    ]
 
     review = client.post("/admin/welcome/", WIZARD_DEFAULTS)
 
@@ -62,8 +68,8 @@ def test_wizard_reviews_then_launches_the_program(shop, client) -> None:
     text = review.content.decode()
     assert "What will change" in text
     assert "Launches the program" in text
-    assert "Welcome points: 0 → 100" in text
-    assert "Program name: Rewards → Acme Rewards" in text
+    assert reads(text, "Welcome points:", "0", "→", "100")
+    assert reads(text, "Program name:", "Rewards", "→", "Acme Rewards")
     assert "Adds the reward Free shipping (800 points)" in text
     assert program_of(shop).onboarded_at is None  # nothing written before the confirm
     assert not Reward.objects.filter(shop=shop).exists()
@@ -171,7 +177,7 @@ def test_wizard_on_a_live_program_changes_only_what_the_review_showed(
     edited = {**wizard_as_shown(client), "points_per_currency_unit": "3"}
 
     review = client.post("/admin/welcome/", edited).content.decode()
-    assert "Points per 1 unit spent: 2 → 3" in review
+    assert reads(review, "Points per 1 unit spent:", "2", "→", "3")
     assert "Launches the program" not in review
     response = client.post("/admin/welcome/", {**edited, "confirm": "1"})
 
@@ -297,10 +303,13 @@ def test_earning_rule_saved_and_audited_with_before_and_after(shop, client) -> N
     assert AuditEvent.objects.filter(shop=shop).count() == 1
 
 
-TEST_ORDERS_CHECKED = (
-    'name="test_orders_earn" aria-describedby="id_test_orders_earn_helptext"'
-    ' id="id_test_orders_earn" checked'
-)
+def orders_checkbox(html: str) -> dict[str, str | None]:
+    """The "Test orders earn points" checkbox, described by its help text."""
+    (checkbox,) = elements(html, name="test_orders_earn")
+    assert checkbox["type"] == "checkbox"
+    (help_id,) = (checkbox["aria-describedby"] or "").split()
+    assert reads(html, f'id="{help_id}">', "Orders paid with a test gateway.")
+    return checkbox
 
 
 def test_earning_page_states_the_guest_window_and_test_orders(shop, client) -> None:
@@ -308,14 +317,13 @@ def test_earning_page_states_the_guest_window_and_test_orders(shop, client) -> N
     assert 'name="guest_link_window_days" value="30"' in page
     assert "Guest order window (days)" in page
     assert "Test orders earn points" in page
-    assert 'name="test_orders_earn"' in page
-    assert TEST_ORDERS_CHECKED not in page
+    assert "checked" not in orders_checkbox(page)
 
     client.post("/admin/earning/", {**EARNING, "guest_link_window_days": "7"})
     page = client.get("/admin/earning/").content.decode()
 
     assert 'name="guest_link_window_days" value="7"' in page
-    assert TEST_ORDERS_CHECKED in page
+    assert "checked" in orders_checkbox(page)
     p = program_of(shop)
     assert (p.guest_link_window_days, p.test_orders_earn) == (7, True)
     client.post("/admin/earning/", {k: v for k, v in EARNING.items() if k != "test_orders_earn"})

@@ -9,17 +9,10 @@ import pytest
 
 from loyalty.models import Member
 from loyalty.services import points_adjust
-from tests.loyalty.admin_helpers import AdminClient, admin_shop
+from tests.loyalty.admin_helpers import AdminClient, admin_shop, reads
 from tests.loyalty.test_admin_config import WIZARD_DEFAULTS
 
 pytestmark = pytest.mark.django_db
-
-
-def reads(html: str, *parts: str) -> bool:
-    """Whether the page shows ``parts`` one after the other, with only markup and spaces
-    between them (as a person reads it, whatever the tags)."""
-    between = r"(?:\s|<[^>]+>)*"
-    return re.search(between.join(re.escape(part) for part in parts), html) is not None
 
 
 def test_a_new_shop_gets_a_checklist_and_empty_states() -> None:
