@@ -22,11 +22,11 @@
      own address (a reload of the admin lands on the same app page).
    Stand-in convenience, not the platform's API: the real App Bridge matches the current menu
    item by URL only. Here a page that belongs to a section whose URL is not its own (a tab of
-   "Ways to earn", say) declares it on its title bar:
+   "Ways to earn", say) declares it on its title bar or on an element of its main content
+   (Beam's section tabs carry it):
        <ui-title-bar title="Bonus events" data-nav-section="/admin/earning/">
-   and that path is matched instead of location.pathname. The attribute sits on the title
-   bar because the title bar is part of the page content htmx swaps (a <meta> in <head>
-   would keep the first page's value across swaps).
+   and that path is matched instead of location.pathname. The attribute sits in the page
+   content htmx swaps (a <meta> in <head> would keep the first page's value across swaps).
 
    Messages (window.postMessage, {channel: "devstore-app-bridge", type, data}):
      to the admin:   navMenu {home, items: [{label, href}]}, titleBar {title, actions},
@@ -184,8 +184,9 @@
     var query = new URLSearchParams(location.search);
     PLATFORM_PARAMS.forEach(function (key) { query.delete(key); });
     var search = query.toString();
-    var bar = titleBar();
-    var declared = bar && bar.getAttribute("data-nav-section");
+    var marker = document.querySelector("ui-title-bar[data-nav-section]") ||
+      document.querySelector("#beam-main [data-nav-section], main [data-nav-section]");
+    var declared = marker && marker.getAttribute("data-nav-section");
     return {
       path: location.pathname + (search ? "?" + search : ""),
       section: declared && declared.charAt(0) === "/" ? declared : location.pathname
