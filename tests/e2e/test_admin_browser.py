@@ -227,7 +227,7 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     expect(app.locator("#beam-balance")).to_have_text("120")
     app.locator("#id_amount").fill("50")
     app.get_by_role("button", name="Record adjustment").click()
-    expect(app.locator("[data-field=reason] .errorlist")).to_have_text("Give a reason.")
+    expect(app.locator("[data-field=reason] .Polaris-InlineError")).to_have_text("Give a reason.")
     expect(app.locator("#beam-balance")).to_have_text("120")
     app.locator("#id_reason").fill("Goodwill for a late parcel")
     app.get_by_role("button", name="Record adjustment").click()
