@@ -4,14 +4,12 @@ permissions (what is granted, what is missing, the grant opening at the top of t
 
 from __future__ import annotations
 
-import re
 import time
-from html import unescape
 
 import pytest
 from django.conf import settings
 
-from tests.loyalty.admin_html import links_to
+from tests.loyalty.page_reading import links_to, read_page
 from tests.merchants.embedded_helpers import (
     HTML,
     SHOP,
@@ -24,16 +22,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthW
 
 
 def heading(html: str) -> str:
-    (h1,) = re.findall(r"<h1\b[^>]*>(.*?)</h1>", html, flags=re.S)
-    return re.sub(r"<[^>]+>", "", h1).strip()
+    return read_page(html).find("h1").text()
 
 
 def announced(html: str) -> str:
     """The text of the page's alert (what a screen reader reads out at once)."""
-    assert 'role="alert"' in html, "no alert on the page"
-    alert = re.split(r"</main>|<section\b", html.split('role="alert"', 1)[1], maxsplit=1)[0]
-    text = re.sub(r"<[^>]+>", " ", alert.split(">", 1)[1])
-    return re.sub(r"\s+", " ", unescape(text)).strip()
+    return read_page(html).find(role="alert").text()
 
 
 @pytest.mark.django_db
@@ -49,7 +43,7 @@ def test_an_expired_callback_says_why_and_offers_to_try_again(client) -> None:
     assert heading(html) == "Link expired"
     assert announced(html).startswith("The callback's timestamp is missing or too old.")
     (retry,) = links_to(html, f"/auth/install?shop={SHOP}")
-    assert retry["text"] == "Try again"
+    assert retry.text() == "Try again"
 
 
 def test_an_error_without_a_retry_has_no_retry_link(client) -> None:
@@ -72,9 +66,9 @@ def test_missing_permissions_are_listed_with_the_grant_at_the_top_of_the_window(
     assert response.status_code == 403
     assert heading(html) == "Beam needs more permissions"
     assert announced(html).startswith("Your program cannot run until you grant them")
-    granted, needed = re.findall(r"<dd>(.*?)</dd>", html, flags=re.S)
-    assert re.findall(r"<code>(.*?)</code>", granted) == ["write_orders"]
-    assert re.findall(r"<code>(.*?)</code>", needed) == response.context["missing_scopes"]
+    granted, needed = read_page(html).find(id="beam-scopes").find_all("dd")
+    assert [code.text() for code in granted.find_all("code")] == ["write_orders"]
+    assert [code.text() for code in needed.find_all("code")] == response.context["missing_scopes"]
     (grant,) = links_to(html, f"{settings.SHOPIFY_APP_URL}/auth/install?shop={SHOP}")
-    assert (grant["text"], grant["target"]) == ("Grant the missing permissions", "_top")
+    assert (grant.text(), grant.attrs["target"]) == ("Grant the missing permissions", "_top")
     assert 'class="beam-nav"' not in html
