@@ -66,11 +66,28 @@ def compliance_requests_recent(*, shop: Shop, limit: int = 50) -> QuerySet[Compl
 
 
 RECENT_PER_TOPIC = 5
+_WAITING = (WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.PROCESSING)
+_DONE = (WebhookDelivery.Status.SUCCEEDED, WebhookDelivery.Status.SKIPPED)
+
+
+def _deliveries_summary(counts: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The page's headline figures, summed from the counts per topic and status (no query):
+    every delivery kept, those done, those waiting or being processed, those parked."""
+    totals: dict[str, int] = defaultdict(int)
+    for per_status in counts.values():
+        for status, n in per_status.items():
+            totals[status] += n
+    return {
+        "total": sum(totals.values()),
+        "done": sum(totals[s] for s in _DONE),
+        "waiting": sum(totals[s] for s in _WAITING),
+        "parked": sum(totals[s] for s in PARKED),
+    }
 
 
 def webhook_health(*, shop: Shop) -> dict[str, Any]:
-    """The webhook health page's data: counts per topic and status, each topic's latest
-    deliveries, every delivery not done and the last reconciliation run (4 queries)."""
+    """The webhook health page's data: its summary, counts per topic and status, each topic's
+    latest deliveries, every delivery not done and the last reconciliation run (4 queries)."""
     counts: dict[str, dict[str, int]] = defaultdict(dict)
     for row in (
         WebhookDelivery.objects.filter(shop=shop)
@@ -101,6 +118,7 @@ def webhook_health(*, shop: Shop) -> dict[str, Any]:
     ]
     runs = list(sync_runs_recent(shop=shop, limit=1))
     return {
+        "summary": _deliveries_summary(counts),
         "topics": topics,
         "not_done": list(deliveries_not_done(shop=shop, limit=50)),
         "last_run": runs[0] if runs else None,

@@ -238,10 +238,23 @@ def field(bound: BoundField, help_text: str = "") -> dict[str, Any]:
 
 @register.inclusion_tag("polaris/pagination.html")
 def pagination(
-    previous_url: str = "", next_url: str = "", label: str = "", hx: bool = True
+    previous_url: str = "",
+    next_url: str = "",
+    label: str = "",
+    hx: bool = True,
+    target: str = "#beam-main",
+    swap: str = "",
 ) -> dict[str, Any]:
-    """Polaris's ``<Pagination>``: previous/next icon buttons around a label."""
-    return {"previous_url": previous_url, "next_url": next_url, "label": label, "hx": hx}
+    """Polaris's ``<Pagination>``: previous/next icon buttons around a label. htmx loads a
+    page into ``target`` (a list that swaps alone: its own element, ``swap="outerHTML"``)."""
+    return {
+        "previous_url": previous_url,
+        "next_url": next_url,
+        "label": label,
+        "hx": hx,
+        "target": target,
+        "swap": swap,
+    }
 
 
 class ComponentNode(template.Node):

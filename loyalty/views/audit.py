@@ -8,6 +8,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
 )
+from django.urls import reverse
 from django.views.decorators.http import require_POST, require_safe
 
 from loyalty.admin_words import audit_lines
@@ -21,6 +22,7 @@ from merchants.views import webhooks
 from merchants.views.pages import (
     admin_page,
     in_shop_timezone,
+    page_links,
     request_shop,
     staff_actor,
 )
@@ -39,7 +41,12 @@ def audit(request: HttpRequest) -> HttpResponse:
     )
     events = list(page.object_list)
     names = staff_names(shop=shop, user_ids={e.actor for e in events})
-    context = {"page": page, "rows": audit_lines(events, names), "zone": shop.iana_timezone}
+    context = {
+        "page": page,
+        "pages": page_links(page, reverse("loyalty_admin:audit")),
+        "rows": audit_lines(events, names),
+        "zone": shop.iana_timezone,
+    }
     return admin_page(request, "loyalty/audit.html", context)
 
 

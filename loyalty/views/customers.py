@@ -13,6 +13,7 @@ from django.http import (
     HttpRequest,
     HttpResponse,
 )
+from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from loyalty import services
@@ -44,6 +45,7 @@ from merchants.views.pages import (
     admin_page,
     admin_partial,
     in_shop_timezone,
+    page_links,
     request_shop,
     staff_actor,
 )
@@ -83,7 +85,11 @@ def customers(request: HttpRequest) -> HttpResponse:
     shop = request_shop(request)
     q = request.GET.get("q", "").replace("\x00", "")[:200]  # no column holds a NUL
     page = Paginator(_member_search(shop, q), MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "q": q}
+    context = {
+        "page": page,
+        "q": q,
+        "pages": page_links(page, reverse("loyalty_admin:customers"), q=q),
+    }
     if getattr(request, "htmx", None) and request.headers.get("HX-Target") == "beam-members":
         return admin_partial(request, "loyalty/customers.html#members", context)
     return admin_page(request, "loyalty/customers.html", context)
@@ -111,9 +117,14 @@ def _customer_page(
     )
     entries = list(ledger.object_list)
     names = staff_names(shop=shop, user_ids={e.actor for e in entries})
+    full_name = f"{member.first_name} {member.last_name}".strip()
     context = {
         "member": member,
+        "title": full_name or f"Customer {member.customer_id}",
         "ledger": ledger,
+        "ledger_pages": page_links(
+            ledger, reverse("loyalty_admin:customer_detail", args=[member.pk])
+        ),
         "ledger_rows": ledger_lines(entries, names),
         "redemptions": member_redemptions(shop=shop, member=member),
         "form": form or AdjustPointsForm(),

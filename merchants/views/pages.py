@@ -9,10 +9,12 @@ from functools import wraps
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.core.paginator import Page
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.http import urlencode
 
 from merchants.models import Shop
 
@@ -98,3 +100,20 @@ def shop_row_or_404(model: type[Any], shop: Shop, pk: int, message: str) -> Any:
     if row is None:
         raise Http404(message)
     return row
+
+
+def page_links(page: Page[Any], path: str, **params: str) -> dict[str, str]:
+    """The addresses of a list's previous and next pages (``""`` at either end) and its
+    "Page 2 of 3" label, for ``{% pagination %}``. Only the list's own ``params`` (empty
+    ones left out) and the page number go in: a document load's ``id_token`` or ``host``
+    must not end up in a link."""
+    kept: dict[str, str | int] = {key: value for key, value in params.items() if value}
+
+    def link(number: int) -> str:
+        return f"{path}?{urlencode({**kept, 'page': number})}"
+
+    return {
+        "previous_url": link(page.previous_page_number()) if page.has_previous() else "",
+        "next_url": link(page.next_page_number()) if page.has_next() else "",
+        "label": f"Page {page.number} of {page.paginator.num_pages}",
+    }

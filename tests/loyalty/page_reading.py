@@ -114,3 +114,13 @@ def table_rows(html: str, table_id: str) -> list[list[str]]:
 def cells(html: str) -> list[str]:
     """The texts of every data cell of the page's tables."""
     return [td.text() for td in read_page(html).walk() if td.tag == "td"]
+
+
+def numeric_cells(html: str) -> list[str]:
+    """The texts of the data cells shown as numbers (right-aligned, ``beam-num``)."""
+    return [td.text() for td in read_page(html).find_all("td", class_="beam-num")]
+
+
+def links_to(html: str, href: str) -> list[Node]:
+    """The links (``<a>``) to ``href``, in document order."""
+    return read_page(html).find_all("a", href=href)
