@@ -47,7 +47,8 @@ def tab(page: Page, label: str) -> Any:
     )
 
 
-def _arm_settle(frame: Frame) -> None:
+def arm_settle(frame: Frame) -> None:
+    """From now, ``window.__beamSettled`` turns true when htmx settles ``#beam-main``."""
     frame.evaluate(
         """() => {
           window.__beamSettled = false;
@@ -75,7 +76,7 @@ def _click_and_settle(page: Page, link: Any, *, document: bool) -> None:
         page.frame_locator("iframe.ds-app-frame").locator("#beam-main h1").wait_for()
         beam_frame(page).wait_for_load_state("load")
         return
-    _arm_settle(frame)
+    arm_settle(frame)
     link.click()
     frame.wait_for_function("() => window.__beamSettled === true")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.admin_nav import PAGES, go, menu_item
+from tests.e2e.admin_nav import PAGES, arm_settle, go, menu_item
 from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import CHROMIUM
 
@@ -75,14 +75,17 @@ VITALS = """(() => {
 
 
 @pytest.fixture
-def store(live_server, settings, transactional_db) -> dict[str, Any]:
+def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
     from devstore.models import DevShop
     from loyalty.models import LoyaltyProgram, Member
     from loyalty.services import points_adjust
     from tests.devstore_install import beam_install
 
     settings.SHOPIFY_APP_URL = live_server.url
+    # The store admin (and its App Bridge menu) on the live server: Beam's calls to the store
+    # go there over HTTP too.
     settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
+    platform_http.add_passthru(live_server.url)
     dev_shop = DevShop.objects.create(
         domain=SHOP, shop_id=71_000_001, name="Acme Admin", currency="USD"
     )
@@ -199,11 +202,14 @@ def test_merchant_runs_the_program_in_the_embedded_admin(store, page: Page) -> N
     preview = app.frame_locator("#beam-preview-frame")
     expect(preview.locator("#beam-root button.l")).to_contain_text("Perks club")
     shot(page, "04-branding-preview")
+    arm_settle(beam_frame(page))
     with page.expect_response(
         lambda r: "/admin/branding/" in r.url and r.request.method == "POST"
     ) as saved:
         app.get_by_role("button", name="Save").click()
     assert saved.value.status == 200
+    # The saved page is swapped in (with a new preview) before the merchant looks at it.
+    beam_frame(page).wait_for_function("() => window.__beamSettled === true")
     expect(app.locator("#beam-preview")).to_have_attribute("data-preview-color", "#ff0000")
     # The preview after the save shows the launcher being styled, not a re-opened panel.
     expect(preview.locator("#beam-root button.l")).to_have_attribute("aria-expanded", "false")

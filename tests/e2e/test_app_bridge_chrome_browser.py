@@ -35,7 +35,7 @@ ITEMS = [
     ("Rewards", "/admin/rewards/", "Rewards", "Rewards"),
     ("Branding", "/admin/branding/", "Branding", "Branding"),
     ("Customers", "/admin/customers/", "Customers", "Customers"),
-    ("Analytics", "/admin/analytics/", "Analytics", "Beam"),
+    ("Analytics", "/admin/analytics/", "Analytics", "Analytics"),
     ("Settings", "/admin/webhooks/", "Webhook health", "Webhook health"),
 ]
 TIMEOUT_S = 8.0
@@ -168,7 +168,7 @@ def test_htmx_items_swap_the_page_and_home_and_analytics_load_documents(admin: P
     query = parse_qs(urlsplit(beam_frame(page).url).query)
     assert query["shop"] == [SHOP] and "id_token" not in query
     click_item(page, "Analytics")
-    lands(page, "/admin/analytics/", "Analytics", "Beam", "Analytics")
+    lands(page, "/admin/analytics/", "Analytics", "Analytics", "Analytics")
     assert beam_frame(page).evaluate("() => window.__sameDocument === undefined")
 
 
@@ -182,9 +182,9 @@ def test_reload_of_the_admin_keeps_the_app_page_and_history_follows(admin: Page)
 
     # The admin's address names the app page: a reload (and a copied link) lands there.
     page.reload()
-    lands(page, "/admin/analytics/", "Analytics", "Beam", "Analytics")
+    lands(page, "/admin/analytics/", "Analytics", "Analytics", "Analytics")
     page.goto(page.url)
-    lands(page, "/admin/analytics/", "Analytics", "Beam", "Analytics")
+    lands(page, "/admin/analytics/", "Analytics", "Analytics", "Analytics")
     click_item(page, "Customers")
     lands(page, "/admin/customers/", "Customers", "Customers", "Customers")
     page.reload()
