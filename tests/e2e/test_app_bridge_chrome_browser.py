@@ -226,16 +226,21 @@ def test_title_bar_shows_each_title_and_runs_its_primary_action(admin: Page, sto
 
 def test_a_page_declares_its_section_for_the_menu(admin: Page) -> None:
     """A tab page (Points expiry belongs to Ways to earn) names its section with
-    data-nav-section on its title bar; without it, no item covers its path."""
+    data-nav-section (its section tabs carry it): no menu item covers its own path."""
     page = admin
     beam_frame(page).goto(
         f"{urlsplit(page.url).scheme}://{urlsplit(page.url).netloc}/admin/expiry/?shop={SHOP}"
     )
-    lands(page, "/admin/expiry/", "Points expiry", "Points expiry", "Beam")
-    beam_frame(page).evaluate(
-        "() => document.querySelector('ui-title-bar').dataset.navSection = '/admin/earning/'"
+    lands(page, "/admin/expiry/", "Points expiry", "Points expiry", "Ways to earn")
+    assert (
+        beam_frame(page).evaluate(
+            "() => document.querySelector('nav.beam-tabs').dataset.navSection"
+        )
+        == "/admin/earning/"
     )
-    expect(sidebar(page).locator('a[aria-current="page"]')).to_have_text("Ways to earn")
+    # A tab within the section keeps its menu item marked.
+    app_frame(page).locator("nav.beam-tabs").get_by_role("link", name="Bonus events").click()
+    lands(page, "/admin/bonus-events/", "Bonus events", "Bonus events", "Ways to earn")
 
 
 def test_unsaved_edits_show_the_admin_save_bar(admin: Page, store) -> None:
