@@ -62,6 +62,15 @@ def points_expire_due() -> list[int]:
 
 
 @shared_task
+def tiers_evaluate_due() -> int:
+    """Periodic: end the tier graces and grants whose time has come (members move to what
+    they qualified for); idempotent per member and period."""
+    from loyalty.services.tiers import tiers_evaluate_due as evaluate
+
+    return evaluate()
+
+
+@shared_task
 def redemptions_pending_sweep() -> int:
     """Periodic: re-enqueue pending redemptions whose task is overdue; past the retry
     budget, issue or refund them."""
