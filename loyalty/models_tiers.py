@@ -172,6 +172,9 @@ class TierRecompute(models.Model):
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     actor = models.CharField(max_length=255, blank=True)
+    # Members keep a tier they hold in its grace when the new settings keep it (see
+    # ``loyalty.rules.tiers.tier_recompute``).
+    keep_held = models.BooleanField(default=True)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     last_member_id = models.BigIntegerField(default=0)  # keyset: resumes after this member

@@ -475,6 +475,51 @@ def tier_new_member(rules: TierRules, now: datetime) -> MemberTier | None:
     )
 
 
+@dataclass(frozen=True)
+class Recomputed:
+    """A member under new settings: the new state, the tier in effect, whether that is a
+    move up (1), down (-1) or none (0), and whether a running grant was lost."""
+
+    state: MemberTier
+    tier: TierDef | None
+    move: int
+    grant_lost: bool
+
+
+def tier_recompute(
+    new: TierRules,
+    state: MemberTier,
+    current: TierDef | None,
+    value: Decimal,
+    now: datetime,
+    *,
+    keep_held: bool = True,
+) -> Recomputed:
+    """The member's tier under ``new`` settings (the preview and the apply of a settings
+    change): what the value over the window ending now reaches, or, with ``keep_held``, the
+    tier the member holds in its grace if the new settings keep it and it ranks higher (a
+    settings change then lowers nobody mid-grace). A grant of a tier the settings no longer
+    hold ends. ``current``: the tier in effect before (of any settings)."""
+    reached = tier_for_value(new, value)
+    running = state.expires_at is not None and state.expires_at > now
+    held = new.by_id(state.earned_id) if keep_held and running else None
+    if held is not None and (reached is None or held.rank >= reached.rank):
+        earned_id, expires = held.tier_id, state.expires_at
+    elif reached is not None:
+        same = reached.tier_id is not None and reached.tier_id == state.earned_id
+        expires = state.expires_at if same and running else held_until(new, period_at(new, now))
+        earned_id = reached.tier_id
+    else:
+        earned_id, expires = None, None
+    granting = state.grant_ends_at is not None and state.grant_ends_at > now
+    kept_grant = new.by_id(state.granted_id) is not None
+    lost = state.granted_id is not None and granting and not kept_grant
+    granted = (state.granted_id, state.grant_ends_at) if kept_grant else (None, None)
+    after = MemberTier(earned_id, expires, *granted)
+    tier = tier_effective(new, after, now)
+    return Recomputed(after, tier, tier_rank_compared(current, tier, new), lost)
+
+
 def tier_rank_compared(old: TierDef | None, new: TierDef | None, rules: TierRules) -> int:
     """-1, 0 or 1: whether moving from ``old`` (a tier of other settings, kept by
     ``rules`` or not) to ``new`` (of ``rules``) is down, none or up. A tier ``rules`` no

@@ -263,7 +263,9 @@ def tier_entry_key(member_id: int, tier_id: int | None, period: str) -> str:
     return f"tier:{member_id}:{tier_id}:{period}:entry"
 
 
-def _write(members: Sequence[Member], changes: Sequence[TierChange], shop_id: int) -> None:
+def tiers_write(members: Sequence[Member], changes: Sequence[TierChange], shop_id: int) -> None:
+    """Write changed members' tier fields and the history rows, set-based (the caller holds
+    the members' locks); the members' cached ``me`` is dropped after commit."""
     if members:
         rows_update(sorted(members, key=lambda m: m.pk), fields=TIER_MEMBER_FIELDS)
         members_changed_on_commit(shop_id=shop_id, customer_ids=[m.customer_id for m in members])
@@ -304,7 +306,7 @@ def tier_new_member_grant(*, shop: Shop, member: Member) -> bool:
         ends_at=grant.grant_ends_at,
         note="New member",
     )
-    _write([locked], [change], shop.pk)
+    tiers_write([locked], [change], shop.pk)
     return True
 
 
@@ -376,7 +378,7 @@ def tier_grant(
                     )
                 )
                 report.granted += 1
-            _write(changed, changes, shop.pk)
+            tiers_write(changed, changes, shop.pk)
     return report
 
 
@@ -413,7 +415,7 @@ def tier_manual_set(
             actor=actor,
             note=note,
         )
-        _write([member], [change], shop.pk)
+        tiers_write([member], [change], shop.pk)
     return True
 
 
@@ -498,7 +500,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
         before, after = member_tier_set(member, rules, state, now)
         changed.append(member)
         moved += (before.tier_id if before else None) != (after.tier_id if after else None)
-    _write(changed, changes, shop.pk)
+    tiers_write(changed, changes, shop.pk)
     for member, tier, points, key in entries:
         ledger_post(
             member=member,
