@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.db import transaction
 from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from core.db import rows_insert, rows_update
+from loyalty.analytics.services import shop_zone
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
 from loyalty.member_versions import members_changed_on_commit
@@ -63,13 +64,6 @@ Reason = TierChange.Reason
 
 
 # --- settings as rules -----------------------------------------------------------------------
-
-
-def shop_zone(shop: Shop) -> ZoneInfo:
-    try:
-        return ZoneInfo(shop.iana_timezone or "UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def tier_rules_build(settings: TierSettings, tiers: Iterable[Tier], tz: ZoneInfo) -> TierRules:

@@ -22,6 +22,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from loyalty.analytics.services import shop_zone
 from loyalty.audit import audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
@@ -40,7 +41,6 @@ from loyalty.services.ledger import enqueue_on_commit
 from loyalty.services.tiers import (
     member_tier_set,
     member_tier_state,
-    shop_zone,
     tier_change_new,
     tier_rules_load,
     tier_sums_range,
