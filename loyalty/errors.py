@@ -86,3 +86,9 @@ class PayloadInvalid(BeamError):
 
     code = "payload_invalid"
     http_status = 422
+
+
+class InvalidTiers(BeamError):
+    """A tier setting, grant or override is not acceptable (the message says which)."""
+
+    code = "invalid_tiers"

@@ -122,10 +122,55 @@ class Member(models.Model):
     negative_balance_allowed = models.BooleanField(default=False)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     redacted = models.BooleanField(default=False)
+    # VIP tier (``loyalty.models_tiers``): the tier in effect and its earning multiplier (the
+    # crediting engine reads them with the row it locks anyway), the tier earned and the end
+    # of its grace, and a time-limited grant. No single-column indexes: members are inserted
+    # in bursts; the periodic evaluation reads the partial indexes below.
+    tier = models.ForeignKey(
+        "loyalty.Tier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    tier_multiplier = models.DecimalField(
+        max_digits=6, decimal_places=4, default=Decimal(1), db_default=Decimal(1)
+    )
+    earned_tier = models.ForeignKey(
+        "loyalty.Tier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    tier_expires_at = models.DateTimeField(null=True, blank=True)
+    granted_tier = models.ForeignKey(
+        "loyalty.Tier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    grant_ends_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [
+            models.Index(
+                fields=["shop", "tier_expires_at"],
+                name="member_tier_expiry_idx",
+                condition=Q(tier_expires_at__isnull=False),
+            ),
+            models.Index(
+                fields=["shop", "grant_ends_at"],
+                name="member_grant_end_idx",
+                condition=Q(grant_ends_at__isnull=False),
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["shop", "customer_id"], name="member_shop_customer"),
             models.CheckConstraint(
@@ -168,6 +213,7 @@ class LedgerEntry(models.Model):
         EXPIRE = "expire"
         PENDING_RELEASE = "pending_release"
         BONUS = "bonus"
+        TIER_ENTRY = "tier_entry"
 
     class Bucket(models.TextChoices):
         AVAILABLE = "available"
@@ -268,6 +314,37 @@ class LoyaltyOrder(models.Model):
     points_reversed = models.IntegerField(default=0)
     points_shortfall = models.IntegerField(default=0)  # reversal the balance could not cover
     refunded_base = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    # The member's tier multiplier when the order was credited (``points_earned`` includes
+    # it, so a reversal takes back exactly what was given).
+    tier_multiplier = models.DecimalField(
+        max_digits=6, decimal_places=4, default=Decimal(1), db_default=Decimal(1)
+    )
+    # What the order counts for a tier's "amount spent" (shop money): line items other than
+    # gift cards net of their discounts and without tax, their discounts, shipping net of its
+    # discounts and without tax, all tax; and what refunds gave back of each. ``spend_goods``
+    # is null on orders recorded before tiers (their subtotal stands in).
+    spend_goods = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    spend_discounts = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+    spend_shipping = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+    spend_tax = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+    spend_refunded_goods = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+    spend_refunded_discounts = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+    spend_refunded_shipping = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+    spend_refunded_tax = models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
     triggered_at = models.DateTimeField(null=True, blank=True)
     credited_at = models.DateTimeField(null=True, blank=True)
     release_at = models.DateTimeField(null=True, blank=True)
@@ -502,3 +579,12 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor}"
+
+
+# The tier models live in their own module; importing them here registers them with the app.
+from loyalty.models_tiers import (  # noqa: E402, F401
+    Tier,
+    TierChange,
+    TierRecompute,
+    TierSettings,
+)

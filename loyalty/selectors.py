@@ -17,8 +17,19 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from loyalty.branding import LANGUAGES, branding_resolve
-from loyalty.models import BonusEvent, LedgerEntry, LoyaltyProgram, Member, Redemption, Reward
+from loyalty.models import (
+    BonusEvent,
+    LedgerEntry,
+    LoyaltyProgram,
+    Member,
+    Redemption,
+    Reward,
+    Tier,
+    TierSettings,
+)
 from loyalty.rules.rewards import reward_entry_cost, variable_range
+from loyalty.rules.tiers import MemberTier, QualifyingSums, qualifying_value, window_now
+from loyalty.services.tiers import tier_rules_load, tier_sums_read
 from merchants.models import Shop
 
 TEXT_LIMIT = 300
@@ -33,6 +44,7 @@ ENTRY_LABELS: dict[str, str] = {
     LedgerEntry.Kind.REDEEM_REFUND: "Reward refunded",
     LedgerEntry.Kind.EXPIRE: "Points expired",
     LedgerEntry.Kind.BONUS: "Bonus points",
+    LedgerEntry.Kind.TIER_ENTRY: "Welcome to {note}",
 }
 KIND_TITLES: dict[str, str] = {
     Reward.Kind.FIXED_AMOUNT: "{value} off your order",
@@ -316,7 +328,68 @@ def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> di
         "texts": program_texts(program),
         "earning": _earning(program, shop.currency, bonuses if program.enabled else []),
         "rewards": [reward_document(r, shop.currency) for r in rewards],
-        "tiers": [],  # no VIP tiers in the domain yet; the panel and page hide the section
+        "tiers": tiers_shown(shop=shop),
+    }
+
+
+def tier_threshold(value: Decimal, metric: str) -> int | str:
+    """A threshold or qualifying value as shoppers see it: whole points or orders, or money."""
+    if metric == TierSettings.Metric.SPEND:
+        return f"{value:.2f}"
+    return int(value)
+
+
+def tiers_shown(*, shop: Shop) -> list[dict[str, Any]]:
+    """The shop's tiers in threshold order while tiers are on (1 query): name, threshold in
+    the metric's unit, earning multiplier, perks, entry points."""
+    tiers = (
+        Tier.objects.filter(shop=shop, active=True, settings__enabled=True)
+        .select_related("settings")
+        .order_by("rank", "pk")
+    )
+    return [
+        {
+            "name": t.name,
+            "metric": t.settings.metric,
+            "threshold": tier_threshold(t.threshold, t.settings.metric),
+            "multiplier": number_plain(t.multiplier),
+            "perks": [str(p) for p in t.perks or []],
+            "entry_points": t.entry_points,
+        }
+        for t in tiers
+    ]
+
+
+def member_tier_document(
+    *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
+) -> dict[str, Any] | None:
+    """The member's tier block (``me``): the tier in effect, until when, the qualifying value
+    over the window ending now and what the next tier needs; None while tiers are off
+    (2 queries: the rules, the member's sums)."""
+    rules = tier_rules_load(shop=shop)
+    if rules is None:
+        return None
+    now = timezone.now()
+    sums = tier_sums_read(shop=shop, member_ids=[member_id], window=window_now(rules, now))
+    value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
+    current = rules.by_id(tier_id)
+    granted = current is not None and current.tier_id == state.granted_id
+    higher = [t for t in rules.tiers if t.rank > (current.rank if current else -1)]
+    following = next((t for t in higher if t.threshold > value), None)
+    return {
+        "name": current.name if current else None,
+        "multiplier": number_plain(current.multiplier) if current else "1",
+        "granted": granted,
+        "until": iso(state.grant_ends_at if granted else state.expires_at),
+        "metric": rules.metric,
+        "value": tier_threshold(value, rules.metric),
+        "next": None
+        if following is None
+        else {
+            "name": following.name,
+            "threshold": tier_threshold(following.threshold, rules.metric),
+            "remaining": tier_threshold(following.threshold - value, rules.metric),
+        },
     }
 
 

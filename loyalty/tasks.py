@@ -62,6 +62,35 @@ def points_expire_due() -> list[int]:
 
 
 @shared_task
+def tiers_evaluate_due() -> int:
+    """Periodic: end the tier graces and grants whose time has come (members move to what
+    they qualified for); idempotent per member and period."""
+    from loyalty.services.tiers import tiers_evaluate_due as evaluate
+    from loyalty.services.tiers_recompute import tiers_recompute_due
+
+    for recompute_id in tiers_recompute_due():
+        tiers_recompute_run.delay(recompute_id)
+    return evaluate()
+
+
+@shared_task
+def tiers_recompute_run(recompute_id: int) -> str:
+    """Apply saved tier settings to every member (resumable; the progress is on the row).
+    An error marks the recompute failed with its message (the admin shows it)."""
+    from loyalty.models import TierRecompute
+    from loyalty.services.tiers_recompute import tiers_recompute_apply
+
+    try:
+        return tiers_recompute_apply(recompute_id=recompute_id).status
+    except Exception as exc:
+        logger.exception("tier recompute %s failed", recompute_id)
+        TierRecompute.objects.filter(pk=recompute_id).update(
+            status=TierRecompute.Status.FAILED, error=str(exc)[:2000]
+        )
+        raise
+
+
+@shared_task
 def redemptions_pending_sweep() -> int:
     """Periodic: re-enqueue pending redemptions whose task is overdue; past the retry
     budget, issue or refund them."""

@@ -1,7 +1,7 @@
 """Drop a shop's cached program/landing page when what they show changes (and, when a
 reward changes, the shop's members' cached ``me`` documents, whose codes show its title).
 
-Cache coherence, not domain flow: whoever saves a program, reward, bonus event or shop (admin
+Cache coherence, not domain flow: whoever saves a program, reward, bonus event, tier or shop (admin
 pages, services, the shell) cannot forget to invalidate. No ``on_commit`` work is queued (it
 would add to every writer's commit hooks); a reader that races a writer's open transaction
 can re-fill the cache with the old rows, and bulk ``update()`` bypasses signals: the short
@@ -40,10 +40,10 @@ def _by_shop(sender: Any, instance: Any, update_fields: Any = None, **kwargs: An
 
 
 def connect() -> None:
-    from loyalty.models import BonusEvent, LoyaltyProgram, Reward
+    from loyalty.models import BonusEvent, LoyaltyProgram, Reward, Tier, TierSettings
     from merchants.models import Shop
 
-    for model in (LoyaltyProgram, BonusEvent):
+    for model in (LoyaltyProgram, BonusEvent, Tier, TierSettings):
         name = model.__name__
         post_save.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-{name}")
         post_delete.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-del-{name}")

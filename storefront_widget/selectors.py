@@ -19,18 +19,20 @@ from django.core.cache import cache
 from django.db import connection
 
 from loyalty.errors import RedemptionNotFound
-from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward
+from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward, TierSettings
 from loyalty.rules.rewards import (
     reward_channel_refusal,
     reward_entry_cost,
     reward_points_for_balance,
     variable_value,
 )
+from loyalty.rules.tiers import MemberTier
 from loyalty.selectors import (
     iso,
     ledger_entry_label,
     member_ledger,
     member_redemptions,
+    member_tier_document,
     money,
     program_document,
     program_get,
@@ -166,6 +168,7 @@ def _tables() -> dict[str, str]:
         "entry": LedgerEntry._meta.db_table,
         "redemption": Redemption._meta.db_table,
         "reward": Reward._meta.db_table,
+        "tiers": TierSettings._meta.db_table,
     }
 
 
@@ -176,8 +179,10 @@ def _history_sql(*, keyset: bool) -> str:
     page = " AND e.id < %s" if keyset else ""
     return (
         "SELECT m.id, m.balance, m.pending_points, m.lifetime_earned, m.lifetime_redeemed,"  # noqa: S608 - constants only
-        " m.birthday, e.id, e.amount, e.kind, e.bucket, e.note, e.created_at"
-        f" FROM {t['member']} m LEFT JOIN {t['entry']} e ON e.member_id = m.id"
+        " m.birthday, m.tier_id, m.earned_tier_id, m.tier_expires_at, m.granted_tier_id,"
+        " m.grant_ends_at, ts.enabled, e.id, e.amount, e.kind, e.bucket, e.note, e.created_at"
+        f" FROM {t['member']} m LEFT JOIN {t['tiers']} ts ON ts.shop_id = m.shop_id"
+        f" LEFT JOIN {t['entry']} e ON e.member_id = m.id"
         f" AND e.shop_id = m.shop_id AND e.kind <> %s{page}"
         " WHERE m.shop_id = %s AND m.customer_id = %s"
         f" ORDER BY e.id DESC LIMIT {HISTORY_PAGE_SIZE + 1}"
@@ -257,14 +262,15 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
         cursor.execute(_history_sql(keyset=before is not None), params)
         rows = cursor.fetchall()
     if not rows:
-        empty = {"balance": 0, "pending": [], "lifetime_earned": 0, "done": []}
+        empty = {"balance": 0, "pending": [], "lifetime_earned": 0, "done": [], "tier": None}
         return {
             "member": {**empty, "pending_points": 0, "lifetime_redeemed": 0},
             "history": {"entries": [], "next_page": None},
             "redemptions": [],
         }
     member_id, balance, pending_points, earned, redeemed, birthday = rows[0][:6]
-    entries = [r[6:] for r in rows if r[6] is not None]
+    tier_id, earned_tier, expires, granted_tier, grant_end, tiers_on = rows[0][6:12]
+    entries = [r[12:] for r in rows if r[12] is not None]
     page = entries[:HISTORY_PAGE_SIZE]
     info: dict[str, Any] = {
         "balance": balance,
@@ -273,6 +279,7 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
         "lifetime_earned": earned,
         "lifetime_redeemed": redeemed,
         "done": _done_of(birthday),
+        "tier": None,
     }
     history = {
         "entries": [_entry_row(*e) for e in page],
@@ -281,6 +288,11 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
     data: dict[str, Any] = {"member": info, "history": history}
     if before is not None:
         return data
+    if tiers_on:
+        state = MemberTier(earned_tier, _aware(expires), granted_tier, _aware(grant_end))
+        info["tier"] = member_tier_document(
+            shop=shop, member_id=member_id, tier_id=tier_id, state=state
+        )
     if pending_points > 0:
         info["pending"] = [
             {"points": row["points_pending"], "release_at": iso(row["release_at"])}

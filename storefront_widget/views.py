@@ -107,6 +107,15 @@ def _points(texts: dict[str, str], lang: str, n: int) -> str:
     return texts["points"].replace("{n}", grouped)
 
 
+def _tier_from(texts: dict[str, str], lang: str, tier: dict[str, Any], currency: str) -> str:
+    """A tier's threshold in its metric's words: points, money spent, or a number of orders."""
+    if tier.get("metric") == "spend":
+        return f"{tier['threshold']} {currency}"
+    if tier.get("metric") == "orders":
+        return f"{tier['threshold']:,}".replace(",", _GROUPING.get(lang, ","))
+    return _points(texts, lang, tier["threshold"])
+
+
 def landing_render(
     data: dict[str, Any],
     *,
@@ -168,7 +177,9 @@ def landing_render(
         "tiers": [
             {
                 **tier,
-                "from": texts["tier_from"].replace("{n}", _points(texts, lang, tier["threshold"])),
+                "from": texts["tier_from"].replace(
+                    "{n}", _tier_from(texts, lang, tier, data["shop"]["currency"])
+                ),
             }
             for tier in data["tiers"]
         ],

@@ -62,9 +62,10 @@ FULL_REBUILD_EVERY = timedelta(days=1)
 DIRTY_CUSTOMERS_MAX = 1000
 PLAN_PRICE_MAX = Decimal("100000")
 Kind = LedgerEntry.Kind
-# Points "issued": credited for an order, the welcome gift and bonuses, plus positive manual
-# adjustments and imported balances. Pending releases only move points between buckets.
-EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS)
+# Points "issued": credited for an order, the welcome gift, bonuses and tier entry points,
+# plus positive manual adjustments and imported balances. Pending releases only move points
+# between buckets.
+EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS, Kind.TIER_ENTRY)
 GRANT_KINDS = (Kind.MANUAL, Kind.IMPORT)
 REDEEM_KINDS = (Kind.REDEEM, Kind.REDEEM_REFUND)
 REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL)

@@ -39,6 +39,7 @@ from loyalty.models import (
     LoyaltyProgram,
     Member,
     OrderRefund,
+    TierChange,
 )
 from loyalty.payload_checks import order_payload_problem, refund_payload_problem
 from loyalty.payloads import OrderFacts, RefundFacts, order_parse, refund_parse
@@ -46,6 +47,7 @@ from loyalty.rules.earning import (
     order_product_ids,
     refund_product_ids,
 )
+from loyalty.rules.tiers import tier_new_member, window_now
 from loyalty.services.crediting_plan import (
     CreditPlan,
     CreditState,
@@ -59,6 +61,13 @@ from loyalty.services.orders import (
     redemptions_attribute,
 )
 from loyalty.services.program_config import program_get_or_create
+from loyalty.services.tiers import (
+    TIER_MEMBER_FIELDS,
+    member_tier_set,
+    tier_change_new,
+    tier_rules_load,
+    tier_sums_read,
+)
 from merchants.models import Shop
 
 ORDER_TOPICS = frozenset(
@@ -184,6 +193,7 @@ def guest_orders_link(*, shop: Shop, member: Member, program: LoyaltyProgram) ->
             events=[],
             taken_keys=taken,
         )
+        _tiers_load(state)
         plan = CreditPlan()
         linked = guest_link(state, plan, locked)
         _plan_apply(state, plan)
@@ -214,6 +224,9 @@ def _state_load(
 ) -> CreditState:
     """Create the batch's missing orders and members, lock them (orders first, pk order)."""
     order_ids = sorted({facts.order_id for _, facts in parsed})
+    now = timezone.now()
+    tiers = tier_rules_load(shop=shop)
+    grant = tier_new_member(tiers, now) if tiers is not None else None
     rows_insert(
         [LoyaltyOrder(shop=shop, order_id=order_id) for order_id in order_ids],
         conflict=("shop", "order_id"),
@@ -247,6 +260,9 @@ def _state_load(
         for customer_id, facts in sorted(first.items())
         if customer_id not in known
     ]
+    if tiers is not None and grant is not None:
+        for member in new:
+            member_tier_set(member, tiers, grant, now)
     emails = {m.email for m in new if m.email}
     if emails:
         orders.update(_guest_orders_lock(shop, emails, orders))
@@ -266,10 +282,10 @@ def _state_load(
             refund_ids.add(facts.refund_id)
         else:
             product_ids |= order_product_ids(facts.raw)
-    return CreditState(
+    state = CreditState(
         shop=shop,
         program=program,
-        now=timezone.now(),
+        now=now,
         orders=orders,
         members=members,
         by_customer={m.customer_id: m for m in members.values()},
@@ -283,6 +299,42 @@ def _state_load(
         tags=product_tags_read(shop=shop, product_ids=product_ids),
         events=list(BonusEvent.objects.filter(shop=shop)),
         taken_keys=taken,
+    )
+    _tiers_load(state, rules=tiers)
+    if tiers is not None and grant is not None:
+        granted = tiers.by_id(grant.granted_id)
+        state.tier_log = [
+            tier_change_new(
+                m,
+                before=None,
+                after=granted,
+                reason=TierChange.Reason.GRANTED,
+                key=f"grant:new:{m.pk}",
+                at=now,
+                ends_at=grant.grant_ends_at,
+                note="New member",
+            )
+            for m in members.values()
+            if m.pk in created and m.granted_tier_id is not None
+        ]
+    return state
+
+
+_NOT_LOADED: Any = object()
+
+
+def _tiers_load(state: CreditState, *, rules: Any = _NOT_LOADED) -> None:
+    """Tiers on: the rules and, for the batch's members, the qualifying sums of their
+    orders outside the batch over the window ending now (one indexed read)."""
+    state.tiers = tier_rules_load(shop=state.shop) if rules is _NOT_LOADED else rules
+    if state.tiers is None or not state.members:
+        return
+    state.tier_window = window_now(state.tiers, state.now)
+    state.tier_base = tier_sums_read(
+        shop=state.shop,
+        member_ids=state.members,
+        window=state.tier_window,
+        exclude_order_ids=sorted(state.orders),
     )
 
 
@@ -324,7 +376,10 @@ def _plan_apply(state: CreditState, plan: CreditPlan) -> None:
     if len(rows_insert(plan.entries, conflict=("shop", "idempotency_key"))) != len(plan.entries):
         raise RuntimeError("a ledger key was used concurrently")
     members = sorted(plan.members.values(), key=lambda m: m.pk)
-    rows_update(members, fields=MEMBER_FIELDS)
+    changes = [*state.tier_log, *plan.tier_changes]
+    fields = [*MEMBER_FIELDS, *TIER_MEMBER_FIELDS] if plan.tier_changes else MEMBER_FIELDS
+    rows_update(members, fields=fields)
+    rows_insert(changes, conflict=("shop", "key"))
     rows_update(sorted(plan.orders.values(), key=lambda o: o.pk), fields=ORDER_FIELDS)
     for order_id, payload in plan.attributions:
         redemptions_attribute(shop=state.shop, order_id=order_id, payload=payload)

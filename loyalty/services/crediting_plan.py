@@ -21,10 +21,22 @@ from loyalty.models import (
     LoyaltyProgram,
     Member,
     OrderRefund,
+    TierChange,
 )
 from loyalty.payloads import OrderFacts, RefundFacts
 from loyalty.rules.earning import earning_compute, order_may_earn, refund_bases_compute
 from loyalty.rules.reversal import order_reversal_plan
+from loyalty.rules.tiers import (
+    ONE,
+    QualifyingSums,
+    TierRules,
+    Window,
+    order_counts,
+    qualifying_value,
+    refund_spend,
+    tier_points,
+    tier_upgrade,
+)
 from loyalty.services.ledger import (
     AVAILABLE,
     CENT,
@@ -34,7 +46,13 @@ from loyalty.services.ledger import (
     ledger_entry_new,
 )
 from loyalty.services.members import member_profile_apply
-from loyalty.services.orders import order_is_trigger, order_snapshot
+from loyalty.services.orders import order_is_trigger, order_snapshot, order_spend_settle
+from loyalty.services.tiers import (
+    member_tier_set,
+    member_tier_state,
+    tier_change_new,
+    tier_entry_key,
+)
 from merchants.models import Shop
 
 GUEST = LoyaltyOrder.State.GUEST
@@ -68,11 +86,20 @@ class CreditState:
     events: list[BonusEvent]
     taken_keys: set[str]  # ledger keys already used: posting them again is a no-op
     guests: dict[str, list[LoyaltyOrder]] = field(default_factory=dict)  # GUEST, by email
+    # Tiers (None: off). ``tier_base``: by member, the qualifying sums of their orders in
+    # ``tier_window`` other than the batch's, which count from memory (``member_orders``).
+    tiers: TierRules | None = None
+    tier_window: Window | None = None
+    tier_base: dict[int, QualifyingSums] = field(default_factory=dict)
+    member_orders: dict[int, list[LoyaltyOrder]] = field(default_factory=dict)
+    tier_log: list[TierChange] = field(default_factory=list)  # grants of new members
 
     def __post_init__(self) -> None:
         for order in self.orders.values():
             if order.state == GUEST:
                 self.guest_add(order)
+            if order.member_id is not None:
+                self.member_orders.setdefault(order.member_id, []).append(order)
 
     def guest_add(self, order: LoyaltyOrder) -> None:
         self.guests.setdefault(order.email.lower(), []).append(order)
@@ -89,6 +116,7 @@ class CreditPlan:
     members: dict[int, Member] = field(default_factory=dict)  # changed, by pk
     orders: dict[int, LoyaltyOrder] = field(default_factory=dict)  # changed, by pk
     attributions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    tier_changes: list[TierChange] = field(default_factory=list)
 
     def post(
         self,
@@ -209,6 +237,11 @@ def refund_fold(state: CreditState, plan: CreditPlan, facts: RefundFacts) -> Non
     plan.refunds.append(refund)
     state.refunds.setdefault(order.order_id, []).append(refund)
     order.refunded_base += refund.base
+    spend = refund_spend(facts.raw)
+    order.spend_refunded_goods += spend.subtotal - (spend.tax if order.taxes_included else 0)
+    order.spend_refunded_tax += spend.tax
+    order.spend_refunded_shipping += spend.shipping
+    order_spend_settle(order)
     plan.orders[order.pk] = order
     if order.state == CREDITED and order.member_id is not None:
         _reversal_sync(
@@ -233,6 +266,9 @@ def _refunds_rebase(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -
         total += refund.base
     if order.order_id in state.refunds:
         order.refunded_base = total
+    tax = order.spend_refunded_tax
+    order.spend_refunded_goods += -tax if order.taxes_included else tax
+    order_spend_settle(order)
 
 
 def _order_credit(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -> None:
@@ -241,7 +277,8 @@ def _order_credit(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -> 
     assert order.member_id is not None
     member = state.members[order.member_id]
     program, now = state.program, state.now
-    amount = order.points_due
+    order.tier_multiplier = member.tier_multiplier if state.tiers is not None else ONE
+    amount = tier_points(order.points_due, order.tier_multiplier, program.rounding)
     pending = program.pending_days > 0
     release_at = (order.triggered_at or now) + timedelta(days=program.pending_days)
     plan.post(
@@ -265,6 +302,53 @@ def _order_credit(state: CreditState, plan: CreditPlan, order: LoyaltyOrder) -> 
     order.credited_at = now
     plan.orders[order.pk] = order
     _reversal_sync(state, plan, order, key=None, source_id="")
+    _tier_upgrade(state, plan, member, order)
+
+
+def _tier_upgrade(
+    state: CreditState, plan: CreditPlan, member: Member, order: LoyaltyOrder
+) -> None:
+    """Move the member up as soon as the order's credit reaches a higher tier (under the
+    member lock this batch holds), with the tier's entry points once per period."""
+    rules, window = state.tiers, state.tier_window
+    if rules is None or window is None:
+        return
+    counted = state.member_orders.setdefault(member.pk, [])
+    if all(o is not order for o in counted):
+        counted.append(order)
+    sums = state.tier_base.get(member.pk, QualifyingSums())
+    for one in counted:
+        at = one.placed_at or one.triggered_at
+        if window.start is None or (at is not None and at >= window.start):
+            sums = sums.add(order_counts(one))
+    earned = rules.by_id(member.earned_tier_id)
+    move = tier_upgrade(rules, member_tier_state(member), qualifying_value(rules, sums), state.now)
+    if move is None or move.to is None:
+        return
+    member_tier_set(member, rules, move.state, state.now)
+    plan.members[member.pk] = member
+    plan.tier_changes.append(
+        tier_change_new(
+            member,
+            before=earned,
+            after=move.to,
+            reason=TierChange.Reason.EARNED,
+            key=f"earn:{member.pk}:{move.to.tier_id}:{order.order_id}",
+            at=state.now,
+            ends_at=move.state.expires_at,
+        )
+    )
+    plan.post(
+        state,
+        member,
+        amount=move.entry_points,
+        kind=Kind.TIER_ENTRY,
+        key=tier_entry_key(member.pk, move.to.tier_id, move.entry_period),
+        source_type="tier",
+        source_id=move.to.tier_id or "",
+        note=move.to.name,
+        earned=move.entry_points,
+    )
 
 
 def _order_cancel(

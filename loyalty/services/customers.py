@@ -16,6 +16,7 @@ from loyalty.services.ledger import Kind, ledger_post, member_lock
 from loyalty.services.members import member_upsert
 from loyalty.services.privacy import customer_redact
 from loyalty.services.program_config import program_get_or_create
+from loyalty.services.tiers import tier_new_member_grant
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def customer_webhook_process(*, shop: Shop, topic: str, payload: dict[str, Any])
         return
     with transaction.atomic(durable=True):
         program = program_get_or_create(shop=shop)
-        member, _ = member_upsert(
+        member, created = member_upsert(
             shop=shop,
             customer_id=customer_id,
             email=payload.get("email"),
@@ -63,4 +64,6 @@ def customer_webhook_process(*, shop: Shop, topic: str, payload: dict[str, Any])
                 earned=program.welcome_points,
                 activity_at=timezone.now(),
             )
+        if created:
+            tier_new_member_grant(shop=shop, member=member)
         guest_orders_link(shop=shop, member=member, program=program)

@@ -26,6 +26,7 @@ from loyalty.models import (
 )
 from loyalty.payloads import datetime_parse, shop_amount
 from loyalty.rules.reversal import order_reversal_target
+from loyalty.rules.tiers import order_spend, refunded_discounts
 from loyalty.services.ledger import CENT, PENDING, Kind, ledger_post, member_lock
 from merchants.models import Shop
 
@@ -50,6 +51,21 @@ def order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
     order.discount_codes = order_discount_codes(payload)
     if not order.email:
         order.email = (payload.get("email") or payload.get("contact_email") or "").strip().lower()
+    spend = order_spend(payload)
+    order.spend_goods = spend.goods
+    order.spend_discounts = spend.discounts
+    order.spend_shipping = spend.shipping
+    order.spend_tax = spend.tax
+    order_spend_settle(order)
+
+
+def order_spend_settle(order: LoyaltyOrder) -> None:
+    """The share of the order's discounts its refunds gave back (after either changed)."""
+    order.spend_refunded_discounts = refunded_discounts(
+        discounts=order.spend_discounts,
+        goods=order.spend_goods or Decimal(0),
+        refunded_goods=order.spend_refunded_goods,
+    )
 
 
 def order_is_trigger(program: LoyaltyProgram, topic: str, payload: dict[str, Any]) -> bool:

@@ -24,6 +24,10 @@ from loyalty.models import (
     ProductTags,
     Redemption,
     Reward,
+    Tier,
+    TierChange,
+    TierRecompute,
+    TierSettings,
 )
 from merchants.models import Shop
 
@@ -63,7 +67,24 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
             "lifetime_earned": member.lifetime_earned,
             "lifetime_redeemed": member.lifetime_redeemed,
             "created_at": _iso(member.created_at),
+            "tier": member.tier.name if member.tier else None,
+            "tier_multiplier": str(member.tier_multiplier),
+            "earned_tier": member.earned_tier.name if member.earned_tier else None,
+            "earned_tier_until": _iso(member.tier_expires_at),
+            "granted_tier": member.granted_tier.name if member.granted_tier else None,
+            "granted_tier_until": _iso(member.grant_ends_at),
         },
+        "tier_history": [
+            {
+                "at": _iso(c.at),
+                "from": c.from_name,
+                "to": c.to_name,
+                "reason": c.reason,
+                "until": _iso(c.ends_at),
+                "note": c.note,
+            }
+            for c in member.tier_changes.order_by("at", "pk")
+        ],
         "ledger": [
             {
                 "created_at": _iso(e.created_at),
@@ -123,6 +144,9 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
                 ]
             )
             member_changed_on_commit(shop_id=shop.pk, customer_id=member.customer_id)
+            # The tier history stays (tiers and reasons, anonymous once the member is);
+            # notes are free text staff may have written about the customer.
+            TierChange.objects.filter(shop=shop, member=member).update(note="")
         orders = LoyaltyOrder.objects.filter(shop=shop)
         match = Q(customer_id=customer_id)
         if emails:
@@ -134,9 +158,25 @@ def shop_data_erase(*, shop: Shop) -> None:
     """Erase every loyalty row of the shop (shop/redact). The only path that deletes ledger
     entries: the shop's data must go entirely."""
     with transaction.atomic(durable=True):
-        for model in (LedgerDrift, ExpiryWarning, Redemption, OrderRefund, LoyaltyOrder):
+        for model in (
+            TierChange,
+            LedgerDrift,
+            ExpiryWarning,
+            Redemption,
+            OrderRefund,
+            LoyaltyOrder,
+        ):
             model.objects.filter(shop=shop).delete()
         models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
-        for parent in (Member, Reward, BonusEvent, ProductTags, LoyaltyProgram):
+        for parent in (
+            Member,
+            TierRecompute,
+            Tier,
+            TierSettings,
+            Reward,
+            BonusEvent,
+            ProductTags,
+            LoyaltyProgram,
+        ):
             parent.objects.filter(shop=shop).delete()
         shop_members_changed_on_commit(shop_id=shop.pk)

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_program_hits_the_database_only_when_not_cached(
     proxy, program, rewards, django_assert_num_queries
 ):
-    with django_assert_num_queries(4):  # shop, program, bonus events, rewards
+    with django_assert_num_queries(5):  # shop, program, bonus events, rewards, tiers
         first = proxy.get("api/program")
     with django_assert_num_queries(0):  # shop and program both from the shared cache
         second = proxy.get("api/program")
@@ -35,7 +35,7 @@ def test_program_query_count_does_not_grow_with_the_catalogue(
     for n in range(30):
         RewardFactory(shop=shop, name=f"r{n}", points_cost=100 + n, value=Decimal("1.00"))
 
-    with django_assert_num_queries(4):
+    with django_assert_num_queries(5):
         response = proxy.get("api/program")
 
     assert len(response.json()["rewards"]) == 30

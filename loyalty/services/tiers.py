@@ -1,0 +1,543 @@
+"""VIP tiers: the settings as rules, the qualifying sums read set-based, a member's tier
+written with its history, grants, and the periodic evaluation that ends graces and grants.
+
+Moving up happens in the crediting engine (``crediting_plan``: in the transaction that
+credits the order); every other move is here or in ``tiers_recompute``. Each writer holds the
+member row lock, writes a ``TierChange`` under a unique key (so a retry changes nothing) and
+drops the member's cached ``me`` after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.db import transaction
+from django.db.models import Case, F, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from core.db import rows_insert, rows_update
+from loyalty.analytics.services import shop_zone
+from loyalty.errors import InvalidTiers
+from loyalty.lock_objects import member_qs_select_for_update
+from loyalty.member_versions import members_changed_on_commit
+from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Tier, TierChange, TierSettings
+from loyalty.rules.tiers import (
+    CENT,
+    MemberTier,
+    Period,
+    QualifyingSums,
+    TierDef,
+    TierRules,
+    Window,
+    held_until,
+    period_at,
+    qualifying_value,
+    tier_effective,
+    tier_evaluate,
+    tier_evaluation_period,
+    tier_new_member,
+    window_of,
+)
+from loyalty.services.ledger import ledger_post, member_lock
+from merchants.models import Shop
+
+logger = logging.getLogger(__name__)
+
+# The member columns a tier change writes (the crediting engine adds them to its update).
+TIER_MEMBER_FIELDS = [
+    "tier",
+    "tier_multiplier",
+    "earned_tier",
+    "tier_expires_at",
+    "granted_tier",
+    "grant_ends_at",
+]
+BATCH = 500
+Reason = TierChange.Reason
+
+
+# --- settings as rules -----------------------------------------------------------------------
+
+
+def tier_rules_build(settings: TierSettings, tiers: Iterable[Tier], tz: ZoneInfo) -> TierRules:
+    return TierRules(
+        metric=settings.metric,
+        window=settings.window,
+        window_months=settings.window_months,
+        include_discounts=settings.spend_includes_discounts,
+        include_shipping=settings.spend_includes_shipping,
+        include_tax=settings.spend_includes_tax,
+        program_start=settings.program_start,
+        grace_periods=settings.grace_periods,
+        tz=tz,
+        tiers=tuple(
+            TierDef(
+                tier_id=t.pk,
+                name=t.name,
+                threshold=t.threshold,
+                multiplier=t.multiplier,
+                entry_points=t.entry_points,
+            )
+            for t in tiers
+        ),
+        new_member_tier_id=settings.new_member_tier_id,
+        new_member_days=settings.new_member_days,
+    )
+
+
+def tier_rules_load(*, shop: Shop) -> TierRules | None:
+    """The shop's tier rules, or None while tiers are off (no settings, disabled, or no
+    active tier). One query: the active tiers with their settings."""
+    tiers = list(
+        Tier.objects.filter(shop=shop, active=True, settings__enabled=True)
+        .select_related("settings")
+        .order_by("rank", "pk")
+    )
+    if not tiers:
+        return None
+    return tier_rules_build(tiers[0].settings, tiers, shop_zone(shop))
+
+
+# --- the qualifying sums ---------------------------------------------------------------------
+
+
+def _orders_in_window(
+    qs: QuerySet[LoyaltyOrder], window: Window, *, shop: Shop
+) -> QuerySet[LoyaltyOrder]:
+    qs = qs.filter(shop=shop, state=LoyaltyOrder.State.CREDITED)
+    if window.start is None and window.end is None:
+        return qs
+    qs = qs.annotate(counted_at=Coalesce("placed_at", "triggered_at"))
+    if window.start is not None:
+        qs = qs.filter(counted_at__gte=window.start)
+    if window.end is not None:
+        qs = qs.filter(counted_at__lt=window.end)
+    return qs
+
+
+def _legacy_or(column: str) -> Case:
+    """A spend column, 0 on orders recorded before tiers (``order_counts``'s rule)."""
+    return Case(When(spend_goods__isnull=True, then=Value(Decimal(0))), default=F(column))
+
+
+SUMS_SQL: dict[str, Any] = {
+    "orders": Sum(
+        Case(When(Q(base__gt=0) & Q(refunded_base__gte=F("base")), then=Value(0)), default=1)
+    ),
+    "points": Sum(F("points_earned") - F("points_reversed")),
+    "goods": Sum(Coalesce("spend_goods", "subtotal_price")),
+    "discounts": Sum(_legacy_or("spend_discounts")),
+    "shipping": Sum(_legacy_or("spend_shipping")),
+    "tax": Sum(_legacy_or("spend_tax")),
+    "refunded_goods": Sum(
+        Case(
+            When(spend_goods__isnull=True, then=F("refunded_base")),
+            default=F("spend_refunded_goods"),
+        )
+    ),
+    "refunded_discounts": Sum(_legacy_or("spend_refunded_discounts")),
+    "refunded_shipping": Sum(_legacy_or("spend_refunded_shipping")),
+    "refunded_tax": Sum(_legacy_or("spend_refunded_tax")),
+}
+
+
+def _sums_of(row: Any) -> QualifyingSums:
+    """A row of ``SUMS_SQL`` (SQLite sums decimals as floats: back to cents)."""
+
+    def cents(value: Any) -> Decimal:
+        return Decimal(str(value or 0)).quantize(CENT)
+
+    return QualifyingSums(
+        orders=int(row["orders"] or 0),
+        points=int(row["points"] or 0),
+        **{k: cents(row[k]) for k in SUMS_SQL if k not in ("orders", "points")},
+    )
+
+
+def tier_sums_read(
+    *,
+    shop: Shop,
+    member_ids: Iterable[int],
+    window: Window,
+    exclude_order_ids: Sequence[int] = (),
+) -> dict[int, QualifyingSums]:
+    """Per member, the sums of what their credited orders placed in the window count (one
+    indexed read: orders by member), leaving out ``exclude_order_ids`` (the crediting
+    engine adds the batch's own orders from memory). ``order_counts`` is the same rule for
+    one order."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    qs = LoyaltyOrder.objects.filter(member_id__in=ids)
+    if exclude_order_ids:
+        qs = qs.exclude(order_id__in=list(exclude_order_ids))
+    rows = (
+        _orders_in_window(qs, window, shop=shop).order_by().values("member_id").annotate(**SUMS_SQL)
+    )
+    return {row["member_id"]: _sums_of(row) for row in rows}
+
+
+def tier_sums_range(
+    *, shop: Shop, first_id: int, last_id: int, window: Window
+) -> dict[int, QualifyingSums]:
+    """``tier_sums_read`` for the members with ids in ``[first_id, last_id]`` (the
+    recompute's batches: a range, not a list of ids)."""
+    qs = LoyaltyOrder.objects.filter(member_id__gte=first_id, member_id__lte=last_id)
+    rows = (
+        _orders_in_window(qs, window, shop=shop).order_by().values("member_id").annotate(**SUMS_SQL)
+    )
+    return {row["member_id"]: _sums_of(row) for row in rows}
+
+
+# --- a member's tier fields ------------------------------------------------------------------
+
+
+def member_tier_state(member: Member) -> MemberTier:
+    return MemberTier(
+        earned_id=member.earned_tier_id,
+        expires_at=member.tier_expires_at,
+        granted_id=member.granted_tier_id,
+        grant_ends_at=member.grant_ends_at,
+    )
+
+
+def member_tier_set(
+    member: Member, rules: TierRules, state: MemberTier, now: datetime
+) -> tuple[TierDef | None, TierDef | None]:
+    """Put ``state`` on the member (in memory) with the tier in effect and its multiplier;
+    returns (tier in effect before, after) as ``rules`` sees them."""
+    before = rules.by_id(member.tier_id)
+    member.earned_tier_id = state.earned_id
+    member.tier_expires_at = state.expires_at
+    member.granted_tier_id = state.granted_id
+    member.grant_ends_at = state.grant_ends_at
+    after = tier_effective(rules, state, now)
+    member.tier_id = after.tier_id if after else None
+    member.tier_multiplier = after.multiplier if after else Decimal(1)
+    return before, after
+
+
+def tier_change_new(
+    member: Member,
+    *,
+    before: TierDef | None,
+    after: TierDef | None,
+    reason: str,
+    key: str,
+    at: datetime,
+    ends_at: datetime | None = None,
+    actor: str = "",
+    note: str = "",
+) -> TierChange:
+    """An unsaved history row (the writers insert them set-based, ``ON CONFLICT`` on key)."""
+    return TierChange(
+        shop_id=member.shop_id,
+        member_id=member.pk,
+        from_tier_id=before.tier_id if before else None,
+        to_tier_id=after.tier_id if after else None,
+        from_name=before.name if before else "",
+        to_name=after.name if after else "",
+        reason=reason,
+        ends_at=ends_at,
+        key=key,
+        actor=actor[:255],
+        note=note[:255],
+        at=at,
+    )
+
+
+def tier_entry_key(member_id: int, tier_id: int | None, period: str) -> str:
+    return f"tier:{member_id}:{tier_id}:{period}:entry"
+
+
+def tiers_write(members: Sequence[Member], changes: Sequence[TierChange], shop_id: int) -> None:
+    """Write changed members' tier fields and the history rows, set-based (the caller holds
+    the members' locks); the members' cached ``me`` is dropped after commit."""
+    if members:
+        rows_update(sorted(members, key=lambda m: m.pk), fields=TIER_MEMBER_FIELDS)
+        members_changed_on_commit(shop_id=shop_id, customer_ids=[m.customer_id for m in members])
+    if changes:
+        rows_insert(list(changes), conflict=("shop", "key"))
+
+
+def _locked(shop: Shop, **lookup: Any) -> list[Member]:
+    return list(member_qs_select_for_update().filter(shop=shop, **lookup))
+
+
+# --- new members and grants ------------------------------------------------------------------
+
+
+def tier_new_member_grant(*, shop: Shop, member: Member) -> bool:
+    """Give a member just created (``customers/create``) the grant the settings give every
+    new member (the crediting engine does the same for the members it creates).
+    Precondition: inside the caller's transaction."""
+    rules = tier_rules_load(shop=shop)
+    now = timezone.now()
+    grant = tier_new_member(rules, now) if rules is not None else None
+    if rules is None or grant is None:
+        return False
+    locked = member_lock(shop_id=shop.pk, member_id=member.pk)
+    if locked.granted_tier_id is not None or locked.earned_tier_id is not None:
+        return False
+    state = replace(
+        member_tier_state(locked), granted_id=grant.granted_id, grant_ends_at=grant.grant_ends_at
+    )
+    before, after = member_tier_set(locked, rules, state, now)
+    change = tier_change_new(
+        locked,
+        before=before,
+        after=after,
+        reason=Reason.GRANTED,
+        key=f"grant:new:{locked.pk}",
+        at=now,
+        ends_at=grant.grant_ends_at,
+        note="New member",
+    )
+    tiers_write([locked], [change], shop.pk)
+    return True
+
+
+@dataclass
+class GrantReport:
+    granted: int = 0
+    unknown: list[int] = field(default_factory=list)  # customer ids without a member
+    already: int = 0  # the same grant (key) was applied before
+
+
+def tier_grant(
+    *,
+    shop: Shop,
+    customer_ids: Sequence[int],
+    tier_id: int,
+    days: int,
+    actor: str,
+    key: str,
+    note: str = "",
+) -> GrantReport:
+    """Grant a tier for ``days`` days to the members with these customer ids (one member,
+    an admin list or a CSV), replacing a running grant. Idempotent per ``key``: members who
+    already have this grant's history row are left as they are. At the end the member
+    returns to the tier they earned (``tiers_evaluate_due``)."""
+    if not 1 <= days <= 3650:
+        raise InvalidTiers("A grant lasts 1 to 3650 days.")
+    if not key:
+        raise InvalidTiers("A grant needs an idempotency key.")
+    rules = tier_rules_load(shop=shop)
+    if rules is None or rules.by_id(tier_id) is None:
+        raise InvalidTiers("Choose one of the program's active tiers.")
+    report = GrantReport()
+    wanted = sorted(set(customer_ids))
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start : start + BATCH]
+        with transaction.atomic(durable=True):
+            now = timezone.now()
+            members = _locked(shop, customer_id__in=chunk)
+            found = {m.customer_id for m in members}
+            report.unknown += [c for c in chunk if c not in found]
+            keys = {m.pk: f"grant:{key}:{m.pk}" for m in members}
+            done = set(
+                TierChange.objects.filter(shop=shop, key__in=keys.values()).values_list(
+                    "key", flat=True
+                )
+            )
+            changed: list[Member] = []
+            changes: list[TierChange] = []
+            for member in members:
+                if keys[member.pk] in done:
+                    report.already += 1
+                    continue
+                ends = now + timedelta(days=days)
+                state = member_tier_state(member)
+                state = MemberTier(state.earned_id, state.expires_at, tier_id, ends)
+                before, after = member_tier_set(member, rules, state, now)
+                changed.append(member)
+                changes.append(
+                    tier_change_new(
+                        member,
+                        before=before,
+                        after=after,
+                        reason=Reason.GRANTED,
+                        key=keys[member.pk],
+                        at=now,
+                        ends_at=ends,
+                        actor=actor,
+                        note=note,
+                    )
+                )
+                report.granted += 1
+            tiers_write(changed, changes, shop.pk)
+    return report
+
+
+def tier_manual_set(
+    *, shop: Shop, member_id: int, tier_id: int | None, actor: str, key: str, note: str = ""
+) -> bool:
+    """Set the tier a member earned by hand (the admin's override): held like an earned
+    tier, until the end of the grace after the current period. Idempotent per ``key``."""
+    rules = tier_rules_load(shop=shop)
+    if rules is None or (tier_id is not None and rules.by_id(tier_id) is None):
+        raise InvalidTiers("Choose one of the program's active tiers.")
+    with transaction.atomic(durable=True):
+        now = timezone.now()
+        members = _locked(shop, pk=member_id)
+        if not members:
+            raise InvalidTiers("No such member.")
+        member = members[0]
+        full_key = f"manual:{key}:{member.pk}"
+        if TierChange.objects.filter(shop=shop, key=full_key).exists():
+            return False
+        state = member_tier_state(member)
+        expires = held_until(rules, period_at(rules, now)) if tier_id is not None else None
+        earned = rules.by_id(member.earned_tier_id)
+        state = MemberTier(tier_id, expires, state.granted_id, state.grant_ends_at)
+        member_tier_set(member, rules, state, now)
+        change = tier_change_new(
+            member,
+            before=earned,
+            after=rules.by_id(tier_id),
+            reason=Reason.MANUAL,
+            key=full_key,
+            at=now,
+            ends_at=expires,
+            actor=actor,
+            note=note,
+        )
+        tiers_write([member], [change], shop.pk)
+    return True
+
+
+# --- the periodic evaluation -----------------------------------------------------------------
+
+
+def tiers_evaluate_due(*, now: datetime | None = None) -> int:
+    """Periodic: for every shop with tiers on, end the graces and grants whose time has
+    come. Idempotent: a member whose grace or grant ended is no longer due."""
+    now = now or timezone.now()
+    moved = 0
+    for shop in Shop.objects.filter(tier_settings__enabled=True).order_by("pk"):
+        moved += tiers_evaluate_shop(shop=shop, now=now)
+    return moved
+
+
+def tiers_evaluate_shop(*, shop: Shop, now: datetime) -> int:
+    """End the due graces and grants of one shop's members, in batches of locked members;
+    returns the members whose tier in effect changed."""
+    rules = tier_rules_load(shop=shop)
+    if rules is None:
+        return 0
+    due = (
+        Member.objects.filter(shop=shop)
+        .filter(Q(tier_expires_at__lte=now) | Q(grant_ends_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    ids = list(due)
+    moved = 0
+    for start in range(0, len(ids), BATCH):
+        with transaction.atomic(durable=True):
+            members = _locked(shop, pk__in=ids[start : start + BATCH])
+            moved += _evaluate_members(shop, rules, members, now)
+    return moved
+
+
+def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: datetime) -> int:
+    """Evaluate each member at each grace end up to now, oldest first (a catch-up after
+    downtime evaluates every period it missed, in order), then end due grants."""
+    states = {m.pk: member_tier_state(m) for m in members}
+    changes: list[TierChange] = []
+    entries: list[tuple[Member, TierDef, int, str]] = []
+    by_pk = {m.pk: m for m in members}
+    original = dict(states)
+    while True:
+        groups: dict[datetime, list[int]] = {}
+        for pk, state in states.items():
+            if state.expires_at is not None and state.expires_at <= now:
+                groups.setdefault(state.expires_at, []).append(pk)
+        if not groups:
+            break
+        for _, pks in sorted(groups.items()):
+            period = tier_evaluation_period(rules, states[pks[0]])
+            assert period is not None
+            sums = tier_sums_read(shop=shop, member_ids=pks, window=window_of(rules, period))
+            for pk in pks:
+                _evaluate_one(rules, by_pk[pk], states, sums, period, changes, entries)
+    for pk, state in list(states.items()):
+        if state.grant_ends_at is not None and state.grant_ends_at <= now:
+            member = by_pk[pk]
+            before = tier_effective(rules, state, state.grant_ends_at - timedelta(microseconds=1))
+            ended = MemberTier(state.earned_id, state.expires_at, None, None)
+            after = tier_effective(rules, ended, now)
+            changes.append(
+                tier_change_new(
+                    member,
+                    before=before,
+                    after=after,
+                    reason=Reason.GRANT_ENDED,
+                    key=f"grant_end:{member.pk}:{state.grant_ends_at.isoformat()}",
+                    at=state.grant_ends_at,
+                )
+            )
+            states[pk] = ended
+    changed: list[Member] = []
+    moved = 0
+    for pk, state in states.items():
+        if state == original[pk]:
+            continue
+        member = by_pk[pk]
+        before, after = member_tier_set(member, rules, state, now)
+        changed.append(member)
+        moved += (before.tier_id if before else None) != (after.tier_id if after else None)
+    tiers_write(changed, changes, shop.pk)
+    for member, tier, points, key in entries:
+        ledger_post(
+            member=member,
+            amount=points,
+            kind=LedgerEntry.Kind.TIER_ENTRY,
+            key=key,
+            source_type="tier",
+            source_id=tier.tier_id or "",
+            note=tier.name,
+            earned=points,
+        )
+    return moved
+
+
+def _evaluate_one(
+    rules: TierRules,
+    member: Member,
+    states: dict[int, MemberTier],
+    sums: dict[int, QualifyingSums],
+    period: Period,
+    changes: list[TierChange],
+    entries: list[tuple[Member, TierDef, int, str]],
+) -> None:
+    state = states[member.pk]
+    assert state.expires_at is not None
+    value = qualifying_value(rules, sums.get(member.pk, QualifyingSums()))
+    move = tier_evaluate(rules, state, value, period)
+    at = state.expires_at
+    states[member.pk] = move.state
+    if move.state.earned_id == state.earned_id:
+        return  # held again: the grace moves on, nothing to record
+    before = rules.by_id(state.earned_id)
+    changes.append(
+        tier_change_new(
+            member,
+            before=before,
+            after=move.to,
+            reason=Reason.EARNED if move.up else Reason.EXPIRED,
+            key=f"eval:{member.pk}:{at.isoformat()}",
+            at=at,
+            ends_at=move.state.expires_at,
+        )
+    )
+    if move.entry_points and move.to is not None:
+        key = tier_entry_key(member.pk, move.to.tier_id, move.entry_period)
+        entries.append((member, move.to, move.entry_points, key))

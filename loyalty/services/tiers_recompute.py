@@ -1,0 +1,441 @@
+"""Tier settings changes without deactivating anything: a preview of what a draft does to
+every member ("41 move up, 7 move down, 3 lose a granted tier"), computed by the same pass
+that applies it after the save, in batches, as a background job with its progress on a
+``TierRecompute`` row.
+
+The pass reads the members by primary-key ranges and their qualifying sums with one
+set-based aggregate per range (``tier_sums_range``); the decision per member is the pure
+``tier_recompute``. Apply locks each range, writes the changed members set-based and one
+``settings_change`` history row per member whose tier in effect changed, keyed by the
+recompute, so a batch run again changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.analytics.services import shop_zone
+from loyalty.audit import audit_record
+from loyalty.errors import InvalidTiers
+from loyalty.lock_objects import member_qs_select_for_update
+from loyalty.models import Member, Tier, TierChange, TierRecompute, TierSettings
+from loyalty.rules.tiers import (
+    MemberTier,
+    QualifyingSums,
+    TierDef,
+    TierRules,
+    qualifying_value,
+    tier_recompute,
+    tier_settings_problem,
+    window_now,
+)
+from loyalty.services.ledger import enqueue_on_commit
+from loyalty.services.tiers import (
+    member_tier_set,
+    member_tier_state,
+    tier_change_new,
+    tier_rules_load,
+    tier_sums_range,
+    tiers_write,
+)
+from merchants.models import Shop
+
+logger = logging.getLogger(__name__)
+BATCH = 5000
+PERKS_MAX = 10
+PERK_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class TierDraftTier:
+    """One tier of a draft; ``tier_id`` names a tier it keeps (None: a new one)."""
+
+    name: str
+    threshold: Decimal
+    multiplier: Decimal = Decimal(1)
+    perks: tuple[str, ...] = ()
+    entry_points: int = 0
+    tier_id: int | None = None
+
+
+@dataclass(frozen=True)
+class TierDraft:
+    """Tier settings as the admin submits them (before they are saved)."""
+
+    tiers: tuple[TierDraftTier, ...]
+    enabled: bool = True
+    metric: str = TierSettings.Metric.POINTS
+    window: str = TierSettings.Window.ROLLING
+    window_months: int = 12
+    spend_includes_discounts: bool = False
+    spend_includes_shipping: bool = False
+    spend_includes_tax: bool = False
+    program_start: date | None = None
+    grace_periods: int = 1
+    new_member_tier: str = ""  # the name of a tier of the draft
+    new_member_days: int | None = None
+
+
+@dataclass
+class RecomputeCounts:
+    up: int = 0
+    down: int = 0
+    grant_lost: int = 0
+    unchanged: int = 0
+
+    @property
+    def members(self) -> int:
+        return self.up + self.down + self.grant_lost + self.unchanged
+
+    def add(self, move: int, grant_lost: bool) -> None:
+        if grant_lost:
+            self.grant_lost += 1
+        elif move > 0:
+            self.up += 1
+        elif move < 0:
+            self.down += 1
+        else:
+            self.unchanged += 1
+
+
+def tier_draft_current(*, shop: Shop) -> TierDraft:
+    """The shop's saved settings as a draft (the admin's form starts from it)."""
+    settings = TierSettings.objects.filter(shop=shop).first()
+    if settings is None:
+        return TierDraft(tiers=(), enabled=False)
+    tiers = list(Tier.objects.filter(shop=shop, active=True).order_by("rank", "pk"))
+    new_member = next((t.name for t in tiers if t.pk == settings.new_member_tier_id), "")
+    return TierDraft(
+        tiers=tuple(
+            TierDraftTier(
+                name=t.name,
+                threshold=t.threshold,
+                multiplier=t.multiplier,
+                perks=tuple(t.perks or ()),
+                entry_points=t.entry_points,
+                tier_id=t.pk,
+            )
+            for t in tiers
+        ),
+        enabled=settings.enabled,
+        metric=settings.metric,
+        window=settings.window,
+        window_months=settings.window_months,
+        spend_includes_discounts=settings.spend_includes_discounts,
+        spend_includes_shipping=settings.spend_includes_shipping,
+        spend_includes_tax=settings.spend_includes_tax,
+        program_start=settings.program_start,
+        grace_periods=settings.grace_periods,
+        new_member_tier=new_member,
+        new_member_days=settings.new_member_days,
+    )
+
+
+def _draft_rules(shop: Shop, draft: TierDraft) -> TierRules:
+    """The draft as rules; its new tiers get stand-in ids below zero (never saved)."""
+    defs = tuple(
+        TierDef(
+            tier_id=t.tier_id if t.tier_id is not None else -(n + 1),
+            name=t.name.strip(),
+            threshold=t.threshold,
+            multiplier=t.multiplier,
+            entry_points=t.entry_points,
+        )
+        for n, t in enumerate(draft.tiers)
+    )
+    new_member = next((d.tier_id for d in defs if d.name == draft.new_member_tier.strip()), None)
+    return TierRules(
+        metric=draft.metric,
+        window=draft.window,
+        window_months=draft.window_months,
+        include_discounts=draft.spend_includes_discounts,
+        include_shipping=draft.spend_includes_shipping,
+        include_tax=draft.spend_includes_tax,
+        program_start=draft.program_start,
+        grace_periods=draft.grace_periods,
+        tz=shop_zone(shop),
+        tiers=defs,
+        new_member_tier_id=new_member,
+        new_member_days=draft.new_member_days,
+    )
+
+
+def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
+    """Why the draft cannot be saved (for people), or ``""``."""
+    if draft.metric not in TierSettings.Metric.values:
+        return "Choose what members qualify by."
+    if draft.window not in TierSettings.Window.values:
+        return "Choose the qualifying window."
+    problem = tier_settings_problem(_draft_rules(shop, draft))
+    if problem:
+        return problem
+    kept = [t.tier_id for t in draft.tiers if t.tier_id is not None]
+    if len(set(kept)) != len(kept) or Tier.objects.filter(shop=shop, pk__in=kept).count() != len(
+        kept
+    ):
+        return "A tier of the draft is not one of this program's tiers."
+    for tier in draft.tiers:
+        if len(tier.name.strip()) > 64:
+            return f"{tier.name[:20]}…: a tier name has at most 64 characters."
+        if len(tier.perks) > PERKS_MAX or any(len(p) > PERK_LENGTH for p in tier.perks):
+            return f"{tier.name}: at most {PERKS_MAX} perks of {PERK_LENGTH} characters."
+        if tier.multiplier > 10:
+            return f"{tier.name}: the multiplier is at most 10."
+    names = {t.name.strip() for t in draft.tiers}
+    if draft.new_member_tier and draft.new_member_tier.strip() not in names:
+        return "The tier for new members must be one of the tiers."
+    if bool(draft.new_member_tier) != bool(draft.new_member_days):
+        return "A tier for new members needs a number of days, and days a tier."
+    if draft.new_member_days is not None and not 1 <= draft.new_member_days <= 3650:
+        return "New members get a tier for 1 to 3650 days."
+    return ""
+
+
+# --- the pass --------------------------------------------------------------------------------
+
+
+def _known_tiers(shop: Shop) -> dict[int, TierDef]:
+    """Every tier of the shop (archived ones too) as it was last saved: what members hold."""
+    return {
+        t.pk: TierDef(t.pk, t.name, t.threshold, t.multiplier, t.entry_points, t.rank)
+        for t in Tier.objects.filter(shop=shop)
+    }
+
+
+def _decide(
+    rules: TierRules,
+    known: dict[int, TierDef],
+    member: Any,
+    sums: dict[int, QualifyingSums],
+    now: datetime,
+    keep_held: bool,
+) -> Any:
+    value = qualifying_value(rules, sums.get(member.pk, QualifyingSums()))
+    current = known.get(member.tier_id) if member.tier_id is not None else None
+    return tier_recompute(
+        rules,
+        MemberTier(
+            member.earned_tier_id,
+            member.tier_expires_at,
+            member.granted_tier_id,
+            member.grant_ends_at,
+        ),
+        current,
+        value,
+        now,
+        keep_held=keep_held,
+    )
+
+
+@dataclass
+class _Row:
+    pk: int
+    tier_id: int | None
+    earned_tier_id: int | None
+    tier_expires_at: datetime | None
+    granted_tier_id: int | None
+    grant_ends_at: datetime | None
+
+
+def tiers_recompute_preview(
+    *, shop: Shop, draft: TierDraft, keep_held: bool = True, now: datetime | None = None
+) -> RecomputeCounts:
+    """What saving the draft would do to the shop's members (nothing is written): the same
+    decisions ``tiers_recompute_apply`` writes, read by primary-key ranges. Raises
+    ``InvalidTiers`` for a draft that cannot be saved."""
+    problem = tier_draft_problem(shop=shop, draft=draft)
+    if problem:
+        raise InvalidTiers(problem)
+    counts = RecomputeCounts()
+    if not draft.enabled:
+        return counts
+    rules = _draft_rules(shop, draft)
+    known = _known_tiers(shop)
+    now = now or timezone.now()
+    window = window_now(rules, now)
+    after = 0
+    fields = (
+        "pk",
+        "tier_id",
+        "earned_tier_id",
+        "tier_expires_at",
+        "granted_tier_id",
+        "grant_ends_at",
+    )
+    while True:
+        rows = [
+            _Row(*values)
+            for values in Member.objects.filter(shop=shop, pk__gt=after)
+            .order_by("pk")
+            .values_list(*fields)[:BATCH]
+        ]
+        if not rows:
+            return counts
+        sums = tier_sums_range(shop=shop, first_id=rows[0].pk, last_id=rows[-1].pk, window=window)
+        for row in rows:
+            decided = _decide(rules, known, row, sums, now, keep_held)
+            counts.add(decided.move, decided.grant_lost)
+        after = rows[-1].pk
+
+
+def tier_settings_save(
+    *, shop: Shop, draft: TierDraft, actor: str, keep_held: bool = True
+) -> TierRecompute:
+    """Save the draft (tiers it keeps updated, new ones created, the others archived) and
+    queue the recompute that applies it to every member, after the commit. Returns the
+    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft."""
+    problem = tier_draft_problem(shop=shop, draft=draft)
+    if problem:
+        raise InvalidTiers(problem)
+    from loyalty import tasks  # tasks import the services
+
+    with transaction.atomic(durable=True):
+        settings, _ = TierSettings.objects.select_for_update().get_or_create(shop=shop)
+        before = asdict(tier_draft_current(shop=shop))
+        rules = _draft_rules(shop, draft)
+        ranks = {t.tier_id: t.rank for t in rules.tiers}
+        kept = {t.tier_id for t in draft.tiers if t.tier_id is not None}
+        Tier.objects.filter(shop=shop, active=True).exclude(pk__in=kept).update(active=False)
+        saved: dict[str, Tier] = {}
+        for n, spec in enumerate(draft.tiers):
+            values = {
+                "name": spec.name.strip(),
+                "threshold": spec.threshold,
+                "multiplier": spec.multiplier,
+                "perks": [p.strip() for p in spec.perks if p.strip()],
+                "entry_points": spec.entry_points,
+                "rank": ranks[spec.tier_id if spec.tier_id is not None else -(n + 1)],
+                "active": True,
+            }
+            if spec.tier_id is None:
+                tier = Tier.objects.create(shop=shop, settings=settings, **values)
+            else:
+                tier = Tier.objects.get(shop=shop, pk=spec.tier_id)
+                for name, value in values.items():
+                    setattr(tier, name, value)
+                tier.save()
+            saved[tier.name] = tier
+        settings.enabled = draft.enabled
+        settings.metric = draft.metric
+        settings.window = draft.window
+        settings.window_months = draft.window_months
+        settings.spend_includes_discounts = draft.spend_includes_discounts
+        settings.spend_includes_shipping = draft.spend_includes_shipping
+        settings.spend_includes_tax = draft.spend_includes_tax
+        settings.program_start = draft.program_start
+        settings.grace_periods = draft.grace_periods
+        new_member = saved.get(draft.new_member_tier.strip())
+        settings.new_member_tier = new_member
+        settings.new_member_days = draft.new_member_days if new_member else None
+        settings.save()
+        recompute = TierRecompute.objects.create(
+            shop=shop,
+            actor=actor[:255],
+            keep_held=keep_held,
+            total=Member.objects.filter(shop=shop).count(),
+            status=TierRecompute.Status.PENDING if draft.enabled else TierRecompute.Status.DONE,
+        )
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="tiers.update",
+            target_type="tier_settings",
+            target_id=settings.pk,
+            summary=f"{len(draft.tiers)} tiers, {draft.metric}, {draft.window}",
+            changes={"settings": [before, asdict(tier_draft_current(shop=shop))]},
+        )
+        if draft.enabled:
+            enqueue_on_commit(tasks.tiers_recompute_run, recompute.pk)
+    return recompute
+
+
+def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecompute:
+    """Apply the shop's saved settings to every member, a locked primary-key range per
+    transaction, the progress saved with each range (resumable, and a range run twice
+    changes nothing: ``tier_recompute`` of a recomputed member is what it holds)."""
+    while True:
+        with transaction.atomic(durable=True):
+            recompute = TierRecompute.objects.select_for_update().get(pk=recompute_id)
+            if recompute.status in (TierRecompute.Status.DONE, TierRecompute.Status.FAILED):
+                return recompute
+            shop = recompute.shop
+            now = timezone.now()
+            if recompute.started_at is None:
+                recompute.started_at = now
+            recompute.status = TierRecompute.Status.RUNNING
+            rules = tier_rules_load(shop=shop)
+            members = list(
+                member_qs_select_for_update().filter(shop=shop, pk__gt=recompute.last_member_id)[
+                    :batch
+                ]
+            )
+            if rules is None or not members:
+                recompute.status = TierRecompute.Status.DONE
+                recompute.finished_at = now
+                recompute.save()
+                return recompute
+            counts = RecomputeCounts(**recompute.counts)
+            _apply_range(shop, rules, members, recompute, counts, now)
+            recompute.counts = asdict(counts)
+            recompute.done += len(members)
+            recompute.last_member_id = members[-1].pk
+            recompute.save()
+
+
+def _apply_range(
+    shop: Shop,
+    rules: TierRules,
+    members: Sequence[Member],
+    recompute: TierRecompute,
+    counts: RecomputeCounts,
+    now: datetime,
+) -> None:
+    known = _known_tiers(shop)
+    sums = tier_sums_range(
+        shop=shop, first_id=members[0].pk, last_id=members[-1].pk, window=window_now(rules, now)
+    )
+    changed: list[Member] = []
+    changes: list[TierChange] = []
+    for member in members:
+        decided = _decide(rules, known, member, sums, now, recompute.keep_held)
+        counts.add(decided.move, decided.grant_lost)
+        was = member.tier_id
+        before = (member_tier_state(member), was, member.tier_multiplier)
+        member_tier_set(member, rules, decided.state, now)
+        if (member_tier_state(member), member.tier_id, member.tier_multiplier) == before:
+            continue
+        changed.append(member)
+        if was != member.tier_id or decided.grant_lost:
+            changes.append(
+                tier_change_new(
+                    member,
+                    before=known.get(was) if was is not None else None,
+                    after=decided.tier,
+                    reason=TierChange.Reason.SETTINGS_CHANGE,
+                    key=f"settings:{recompute.pk}:{member.pk}",
+                    at=now,
+                    actor=recompute.actor,
+                    note="grant ended: tier removed" if decided.grant_lost else "",
+                )
+            )
+    tiers_write(changed, changes, shop.pk)
+
+
+def tiers_recompute_due(*, older_than_seconds: int = 600) -> list[int]:
+    """Recomputes left pending or running (a worker died, the broker was down): their ids,
+    queued again by the periodic task (a run resumes after its last range)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    return list(
+        TierRecompute.objects.filter(
+            status__in=(TierRecompute.Status.PENDING, TierRecompute.Status.RUNNING),
+            created_at__lte=cutoff,
+        ).values_list("pk", flat=True)
+    )
