@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from django import template
-from django.conf import settings
+from django.contrib.staticfiles import finders
 from django.forms import BoundField
 from django.template.base import FilterExpression, NodeList, Parser, Token
 from django.template.context import Context
@@ -24,7 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 
-ICONS_DIR = Path(settings.BASE_DIR) / "static" / "vendor" / "polaris-icons"
+ICONS = "vendor/polaris-icons"  # the static folder the icons are vendored in
 
 BUTTON_VARIANTS = {"primary", "secondary", "tertiary", "plain", "monochromePlain"}
 BADGE_TONES = {"", "info", "success", "warning", "critical", "attention", "new", "magic"}
@@ -46,12 +46,12 @@ TONE_WORDS = {
 
 @lru_cache(maxsize=64)
 def _icon_svg(name: str) -> str:
-    path = ICONS_DIR / f"{name}.svg"
-    if not name.isidentifier() or not path.is_file():
+    found = finders.find(f"{ICONS}/{name}.svg") if name.isidentifier() else None
+    if not found:
         raise template.TemplateSyntaxError(
-            f"unknown Polaris icon {name!r} (vendor it in {ICONS_DIR})"
+            f"unknown Polaris icon {name!r} (vendor it in static/{ICONS}/)"
         )
-    svg = path.read_text()
+    svg = Path(str(found)).read_text()
     return svg.replace(
         '<svg xmlns="http://www.w3.org/2000/svg"',
         '<svg class="Polaris-Icon__Svg" focusable="false" aria-hidden="true"',
