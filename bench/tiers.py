@@ -347,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     loaded = D.history_load(shop_id=shop.pk, members=args.members, orders=args.orders)
     print(
         f"history: {args.members:,} members, {args.orders:,} orders in"
-        f" {time.perf_counter() - started:.0f} s ({', '.join(f'{k} {v:.0f}' for k, v in loaded.items())})"
+        f" {time.perf_counter() - started:.0f} s"
+        f" ({', '.join(f'{k} {v:.0f}' for k, v in loaded.items())})"
     )
 
     worker = worker_start(env, logs, "recompute")
@@ -385,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
         "change_moved": change["moved"],
         "preview_matches_apply": enable["preview_matches_apply"]
         and change["preview_matches_apply"],
-        **{k: v for k, v in drain.items()},
+        **drain,
         **{k: v for k, v in me.items() if k != "me_tier_block"},
         "backlog_per_round": args.backlog,
         "load_average_start": round(load_start, 1),

@@ -28,7 +28,13 @@ from loyalty.models import (
     TierSettings,
 )
 from loyalty.rules.rewards import reward_entry_cost, variable_range
-from loyalty.rules.tiers import MemberTier, QualifyingSums, qualifying_value, window_now
+from loyalty.rules.tiers import (
+    MemberTier,
+    QualifyingSums,
+    qualifying_fields,
+    qualifying_value,
+    window_now,
+)
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
 from merchants.models import Shop
 
@@ -370,7 +376,12 @@ def member_tier_document(
     if rules is None:
         return None
     now = timezone.now()
-    sums = tier_sums_read(shop=shop, member_ids=[member_id], window=window_now(rules, now))
+    sums = tier_sums_read(
+        shop=shop,
+        member_ids=[member_id],
+        window=window_now(rules, now),
+        fields=qualifying_fields(rules),
+    )
     value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
     current = rules.by_id(tier_id)
     granted = current is not None and current.tier_id == state.granted_id
