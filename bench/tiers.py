@@ -1,11 +1,12 @@
 """VIP tiers at scale: a shop with 1,000,000 members and 5,000,000 orders on PostgreSQL.
 
-Run: ``.venv/bin/python bench/tiers.py`` (PostgreSQL and Redis on localhost; about 10 to 15
-minutes on 2 cores), ``--quick`` (100,000 members, 500,000 orders), or ``--members N
---orders N``. It creates its own database (``bench_tiers``, ``BENCH_DB``), loads the history
-set-based (``bench/_tiers_data.py``), starts a Celery worker with the Procfile's worker
-command and, for the ``me`` phase, gunicorn with the web command (port 19300,
-``BENCH_PORT``; settings ``bench/_tiers_settings.py``: production plus the floor view), and
+Run: ``.venv/bin/python bench/tiers.py`` (PostgreSQL and Redis on localhost; about 15 to 20
+minutes on 2 cores, most of it applying tiers to every member), ``--quick`` (100,000
+members, 500,000 orders: about 4 minutes), or ``--members N --orders N``. It creates its
+own database (``bench_tiers``, ``BENCH_DB``), loads the history set-based
+(``bench/_tiers_data.py``), starts a Celery worker with the Procfile's worker command and,
+for the ``me`` phase, gunicorn with the web command (port 19300, ``BENCH_PORT``; settings
+``bench/_tiers_settings.py``: production plus the floor view), and
 measures, in one run:
 
 1. turning tiers on (points, rolling 12 months, a base tier every member reaches): the
@@ -18,9 +19,13 @@ measures, in one run:
 3. the crediting engine with tiers on against the same run with tiers off: rounds of
    ``--backlog`` stored deliveries (orders of members across the shop, one in twenty a new
    shopper, refunds) drained by the worker, tiers off and on alternating (off, on, off,
-   on: the machine drifts); ``drain_with_tiers_ratio`` = deliveries/s on ÷ off;
+   on: the machine drifts); ``drain_with_tiers_ratio`` = deliveries/s on ÷ off, and
+   ``drain_moved_share`` the share of the orders that moved their member up (each move
+   also writes a history row and the tier's entry points);
 4. the panel's ``me`` (the tier block included) for members holding tiers, against the
-   minimal view on the same server (floor, me, floor, me); ``me_ratio`` = me ÷ floor.
+   minimal view on the same server (floor, me, floor, me); ``me_ratio`` = me ÷ floor. The
+   document is cached after each member's first read (the warm-up, ``me_uncached_per_s``:
+   the database read with the tier block), as in ``bench/storefront.py``.
 
 Bars: preview and apply ≤ 60 s each, drain ratio ≥ 0.9, ``me`` ratio ≥ 0.6. The last line
 is one JSON object.
@@ -64,12 +69,12 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="100,000 members, 500,000 orders")
     parser.add_argument("--members", type=int, help="default 1,000,000")
     parser.add_argument("--orders", type=int, help="default 5 orders per member")
-    parser.add_argument("--backlog", type=int, help="deliveries per drain round (10,000)")
+    parser.add_argument("--backlog", type=int, help="deliveries per drain round (6,000)")
     parser.add_argument("--me-requests", type=int, default=6000, help="per load round")
     args = parser.parse_args(argv)
     args.members = args.members or (100_000 if args.quick else 1_000_000)
     args.orders = args.orders if args.orders is not None else 5 * args.members
-    args.backlog = args.backlog or (4000 if args.quick else 10_000)
+    args.backlog = args.backlog or (4000 if args.quick else 6000)
     return args
 
 
@@ -199,7 +204,7 @@ def drain_rounds(
     from loyalty.models import LoyaltyOrder, TierChange
 
     rates: dict[bool, list[float]] = {False: [], True: []}
-    moved_up = 0
+    moved_up = on_orders = 0
     first = 0
     for n_round, on in enumerate((False, True, False, True)):
         tiers_switch(shop, on=on)
@@ -215,8 +220,10 @@ def drain_rounds(
         rate = len(items) / seconds
         rates[on].append(rate)
         moves = TierChange.objects.filter(shop=shop, reason="earned").count() - earned_before
-        moved_up += moves
         orders = sum(1 for topic, _ in items if topic == "orders/paid")
+        if on:
+            moved_up += moves
+            on_orders += orders
         print(
             f"drain round {n_round + 1} (tiers {'on' if on else 'off'}): {len(items):,}"
             f" deliveries ({orders:,} orders) in {seconds:.1f} s = {rate:,.0f}/s"
@@ -232,6 +239,7 @@ def drain_rounds(
         "backlog_credited_per_s_with_tiers": round(on_rate, 1),
         "drain_with_tiers_ratio": round(on_rate / off, 3),
         "drain_moved_up": moved_up,
+        "drain_moved_share": round(moved_up / on_orders, 3),
         "drain_orders_not_credited": not_credited,
     }
 
