@@ -155,12 +155,11 @@ COUNT_FIELDS = ("orders", "points")
 
 def _sums_of(row: Any, fields: Sequence[str]) -> QualifyingSums:
     """A row of ``SUMS_SQL`` (SQLite sums decimals as floats: back to cents)."""
-    return QualifyingSums(
-        **{
-            k: int(row[k] or 0) if k in COUNT_FIELDS else Decimal(str(row[k] or 0)).quantize(CENT)
-            for k in fields
-        }
-    )
+    values: dict[str, Any] = {
+        k: int(row[k] or 0) if k in COUNT_FIELDS else Decimal(str(row[k] or 0)).quantize(CENT)
+        for k in fields
+    }
+    return QualifyingSums(**values)
 
 
 def _sums_by_member(
