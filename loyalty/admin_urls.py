@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from loyalty.views import audit, branding, customers, earning, rewards, settings, setup, texts
+from loyalty.views import (
+    audit,
+    branding,
+    customers,
+    earning,
+    rewards,
+    settings,
+    setup,
+    texts,
+    tiers,
+)
 from merchants.views import webhooks
 
 app_name = "loyalty_admin"
@@ -20,6 +30,8 @@ urlpatterns = [
     path("rewards/", rewards.rewards, name="rewards"),
     path("rewards/new", rewards.reward_new, name="reward_new"),
     path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward_edit"),
+    path("tiers/", tiers.tiers, name="tiers"),
+    path("tiers/recomputes/<int:recompute_id>/", tiers.tiers_progress, name="tiers_progress"),
     path("branding/", branding.branding, name="branding"),
     path("branding/preview", branding.branding_preview, name="branding_preview"),
     path(

@@ -28,6 +28,7 @@ ACTIONS: dict[str, str] = {
     "members.import": "Imported members: {summary}",
     "redemption.cancel": "Cancelled a reward: {summary}",
     "webhooks.replay": "Replayed webhooks: {summary}",
+    "tiers.update": "Changed the VIP tiers: {summary}",
 }
 FIELDS: dict[str, str] = {
     "enabled": "Program",
@@ -81,7 +82,12 @@ FIELDS: dict[str, str] = {
     "show_on_mobile": "Shown on mobile",
     "languages": "Languages",
 }
-SECTIONS = {"branding": "Branding", "texts": "Text", "landing": "Landing page"}
+SECTIONS = {
+    "branding": "Branding",
+    "texts": "Text",
+    "landing": "Landing page",
+    "tiers": "VIP tiers",
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +106,11 @@ def field_label(key: str) -> str:
     if name in FIELDS and section in ("", "branding"):
         return FIELDS[name]
     words = name.replace("_", " ")
-    return f"{SECTIONS.get(section, section.title())}: {words}" if section else words.capitalize()
+    if not section:
+        return words.capitalize()
+    # A tier's name ("VIP Gold.threshold") is shown as the merchant typed it.
+    shown = section.title() if section.islower() else section
+    return f"{SECTIONS.get(section, shown)}: {words}"
 
 
 def value_words(value: Any) -> str:

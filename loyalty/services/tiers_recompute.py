@@ -26,7 +26,8 @@ from loyalty.analytics.services import shop_zone
 from loyalty.audit import audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
-from loyalty.models import Member, Tier, TierChange, TierRecompute, TierSettings
+from loyalty.member_versions import shop_members_changed_on_commit
+from loyalty.models import Member, Reward, Tier, TierChange, TierRecompute, TierSettings
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
@@ -64,6 +65,7 @@ class TierDraftTier:
     perks: tuple[str, ...] = ()
     entry_points: int = 0
     tier_id: int | None = None
+    entry_reward_id: int | None = None  # a catalogue reward given on entry
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ def tier_draft_current(*, shop: Shop) -> TierDraft:
                 perks=tuple(t.perks or ()),
                 entry_points=t.entry_points,
                 tier_id=t.pk,
+                entry_reward_id=t.entry_reward_id,
             )
             for t in tiers
         ),
@@ -189,6 +192,9 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
             return f"{tier.name}: at most {PERKS_MAX} perks of {PERK_LENGTH} characters."
         if tier.multiplier > 10:
             return f"{tier.name}: the multiplier is at most 10."
+    rewards = {t.entry_reward_id for t in draft.tiers if t.entry_reward_id is not None}
+    if rewards and Reward.objects.filter(shop=shop, pk__in=rewards).count() != len(rewards):
+        return "An entry reward is not one of this program's rewards."
     names = {t.name.strip() for t in draft.tiers}
     if draft.new_member_tier and draft.new_member_tier.strip() not in names:
         return "The tier for new members must be one of the tiers."
@@ -197,6 +203,86 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
     if draft.new_member_days is not None and not 1 <= draft.new_member_days <= 3650:
         return "New members get a tier for 1 to 3650 days."
     return ""
+
+
+@dataclass(frozen=True)
+class TierDraftChange:
+    """One difference between two drafts: a program setting (``tier`` empty) or one field of
+    a tier (``key`` ``added``/``archived`` for a whole tier, its threshold as the value)."""
+
+    key: str
+    before: Any
+    after: Any
+    tier: str = ""
+
+    @property
+    def audit_key(self) -> str:
+        return f"{self.tier}.{self.key}" if self.tier else f"tiers.{self.key}"
+
+
+SETTING_FIELDS = (
+    "enabled",
+    "metric",
+    "spend_includes_discounts",
+    "spend_includes_shipping",
+    "spend_includes_tax",
+    "window",
+    "window_months",
+    "program_start",
+    "grace_periods",
+    "new_member_tier",
+    "new_member_days",
+)
+TIER_FIELDS = ("name", "threshold", "multiplier", "perks", "entry_points", "entry_reward_id")
+
+
+def tier_draft_changes(before: TierDraft, after: TierDraft) -> list[TierDraftChange]:
+    """What saving ``after`` over ``before`` changes, setting by setting and tier by tier
+    (a tier is matched by its id, so a rename is a change of name): the admin's review
+    and the audit trail read the same list."""
+    changes = [
+        TierDraftChange(name, getattr(before, name), getattr(after, name))
+        for name in SETTING_FIELDS
+        if getattr(before, name) != getattr(after, name)
+    ]
+    old = {t.tier_id: t for t in before.tiers}
+    kept = {t.tier_id for t in after.tiers if t.tier_id is not None}
+    for tier in after.tiers:
+        was = old.get(tier.tier_id) if tier.tier_id is not None else None
+        if was is None:
+            changes.append(TierDraftChange("added", None, tier.threshold, tier.name.strip()))
+            continue
+        changes += [
+            TierDraftChange(name, _plain(getattr(was, name)), _plain(getattr(tier, name)), was.name)
+            for name in TIER_FIELDS
+            if _plain(getattr(was, name)) != _plain(getattr(tier, name))
+        ]
+    changes += [
+        TierDraftChange("archived", t.threshold, None, t.name)
+        for t in before.tiers
+        if t.tier_id not in kept
+    ]
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, tuple):
+        return [p.strip() for p in value if p.strip()]
+    return value
+
+
+def tier_recompute_running(*, shop: Shop) -> TierRecompute | None:
+    """The shop's recompute still pending or running (a new settings change waits for it)."""
+    return (
+        TierRecompute.objects.filter(
+            shop=shop,
+            status__in=(TierRecompute.Status.PENDING, TierRecompute.Status.RUNNING),
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 # --- the pass --------------------------------------------------------------------------------
@@ -299,7 +385,13 @@ def tier_settings_save(
 
     with transaction.atomic(durable=True):
         settings, _ = TierSettings.objects.select_for_update().get_or_create(shop=shop)
-        before = asdict(tier_draft_current(shop=shop))
+        running = tier_recompute_running(shop=shop)
+        if running is not None:  # under the settings row lock: one change at a time
+            raise InvalidTiers(
+                f"Members are still being moved after the last change ({running.done} of "
+                f"{running.total} done): apply again once it has finished."
+            )
+        before = tier_draft_current(shop=shop)
         rules = _draft_rules(shop, draft)
         ranks = {t.tier_id: t.rank for t in rules.tiers}
         kept = {t.tier_id for t in draft.tiers if t.tier_id is not None}
@@ -312,6 +404,7 @@ def tier_settings_save(
                 "multiplier": spec.multiplier,
                 "perks": [p.strip() for p in spec.perks if p.strip()],
                 "entry_points": spec.entry_points,
+                "entry_reward_id": spec.entry_reward_id,
                 "rank": ranks[spec.tier_id if spec.tier_id is not None else -(n + 1)],
                 "active": True,
             }
@@ -350,8 +443,13 @@ def tier_settings_save(
             target_type="tier_settings",
             target_id=settings.pk,
             summary=f"{len(draft.tiers)} tiers, {draft.metric}, {draft.window}",
-            changes={"settings": [before, asdict(tier_draft_current(shop=shop))]},
+            changes={
+                change.audit_key: [change.before, change.after]
+                for change in tier_draft_changes(before, tier_draft_current(shop=shop))
+            },
         )
+        # Every member's ``me`` shows the tier table and what the next tier needs.
+        shop_members_changed_on_commit(shop_id=shop.pk)
         if draft.enabled:
             enqueue_on_commit(tasks.tiers_recompute_run, recompute.pk)
     return recompute
