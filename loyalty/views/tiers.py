@@ -163,7 +163,7 @@ def change_line(
         return {"text": f"Archives the tier {change.tier} (its history is kept)"}
     if change.key == "name":
         return {"label": "Renames a tier", "before": change.before, "after": change.after}
-    label = f"{change.tier}: {TIER_WORDS[change.key]}" if change.tier else SETTING_WORDS[change.key]
+    label = f"{change.tier} {TIER_WORDS[change.key]}" if change.tier else SETTING_WORDS[change.key]
     return {
         "label": label,
         "before": _value(change.key, change.before, old, shop, rewards),

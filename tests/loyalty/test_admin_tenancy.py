@@ -22,14 +22,23 @@ from loyalty.models import (
     Member,
     Redemption,
     Reward,
+    Tier,
+    TierRecompute,
 )
 from loyalty.services import points_adjust
 from merchants.models import WebhookDelivery
 from tests.loyalty.admin_helpers import SHOP_A, SHOP_B, AdminClient, admin_shop
+from tests.loyalty.tier_helpers import tiers_setup
 
 pytestmark = pytest.mark.django_db
 
-B_MARKERS = ("Bravo secret reward", "secret@bravo.test", "Bravo double days", "bravo-topic-err")
+B_MARKERS = (
+    "Bravo secret reward",
+    "secret@bravo.test",
+    "Bravo double days",
+    "bravo-topic-err",
+    "Bravo Elite",
+)
 
 
 @pytest.fixture
@@ -75,7 +84,11 @@ def world() -> dict[str, Any]:
         last_error="bravo-topic-err",
     )
     member_a = Member.objects.create(shop=a, customer_id=111, email="alice@acme.test")
+    tier_b = tiers_setup(b, (("Bravo Elite", "10", "3", 0),))["Bravo Elite"]
+    recompute_b = TierRecompute.objects.create(shop=b, status="running", total=1)
     return {
+        "tier_b": tier_b,
+        "recompute_b": recompute_b,
         "a": a,
         "b": b,
         "reward_b": reward_b,
@@ -104,6 +117,8 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
             WebhookDelivery.objects.filter(shop=b).values_list("pk", "status", "attempts")
         ),
         "audit": AuditEvent.objects.filter(shop=b).count(),
+        "tiers": list(Tier.objects.filter(shop=b).values_list("pk", "name", "threshold", "active")),
+        "recomputes": list(TierRecompute.objects.filter(shop=b).values_list("pk", "status")),
     }
 
 
@@ -178,6 +193,28 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         lambda w: {"reward_id": w["reward_b"].pk},
         {"name": "Taken", "kind": "free_shipping", "points_cost": "1", "code_valid_days": "3"},
     ),
+    ("tiers", "get", None, {}),
+    (
+        "tiers",
+        "post",
+        None,
+        {
+            "enabled": "on",
+            "metric": "points",
+            "window": "rolling",
+            "window_months": "12",
+            "grace_periods": "1",
+            "tier-TOTAL_FORMS": "1",
+            "tier-INITIAL_FORMS": "1",
+            "tier-0-tier_id": "{tier_b}",
+            "tier-0-name": "Taken",
+            "tier-0-threshold": "0",
+            "tier-0-multiplier": "2",
+            "tier-0-entry_points": "0",
+            "action": "apply",
+        },
+    ),
+    ("tiers_progress", "get", lambda w: {"recompute_id": w["recompute_b"].pk}, {}),
     ("branding", "get", None, {}),
     (
         "branding",
@@ -269,7 +306,11 @@ def test_shop_a_cannot_read_or_change_shop_b(world, case, htmx, monkeypatch) -> 
     name, method, kwargs, data = case
     url = reverse(f"loyalty_admin:{name}", kwargs=kwargs(world) if kwargs else None)
     data = {
-        k: (v.format(delivery_b=world["delivery_b"].pk) if isinstance(v, str) else v)
+        k: (
+            v.format(delivery_b=world["delivery_b"].pk, tier_b=world["tier_b"].pk)
+            if isinstance(v, str)
+            else v
+        )
         for k, v in data.items()
     }
     before = b_state(world)
