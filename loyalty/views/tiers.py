@@ -341,7 +341,12 @@ def _progress(recompute: TierRecompute | None) -> dict[str, Any]:
     done = min(recompute.done, total)
     finished = recompute.status == TierRecompute.Status.DONE
     fraction = Decimal(1) if finished or not total else Decimal(done) / Decimal(total)
+    titles = {
+        TierRecompute.Status.DONE: "Last change applied",
+        TierRecompute.Status.FAILED: "The last change stopped",
+    }
     return {
+        "progress_title": titles.get(recompute.status, "Applying the last change"),
         "progress": f"{fraction:.2f}",
         "progress_percent": int(fraction * 100),
         "progress_counts": counts_words(RecomputeCounts(**(recompute.counts or {}))),
