@@ -309,10 +309,11 @@ def _page(
             "metric", metric
         )
         _label_tiers(context["formset"], str(metric), shop)
-    base = {
+    recompute = _latest_recompute(shop)
+    base: dict[str, Any] = {
         "current": current,
         "running": tier_recompute_running(shop=shop),
-        "recompute": _latest_recompute(shop),
+        "recompute": recompute,
         "metric": metric,
         "starter_metrics": list(METRIC_WORDS.items()),
         "tiers_url": reverse("loyalty_admin:tiers"),
@@ -326,7 +327,7 @@ def _page(
             shipping=_flag(data.get("spend_includes_shipping")),
             tax=_flag(data.get("spend_includes_tax")),
         )
-    page = {**base, **context, **_progress(base["recompute"])}
+    page = {**base, **context, **_progress(recompute)}
     return admin_page(request, TEMPLATE, page, status=status)
 
 
@@ -341,7 +342,7 @@ def _progress(recompute: TierRecompute | None) -> dict[str, Any]:
     done = min(recompute.done, total)
     finished = recompute.status == TierRecompute.Status.DONE
     fraction = Decimal(1) if finished or not total else Decimal(done) / Decimal(total)
-    titles = {
+    titles: dict[str, str] = {
         TierRecompute.Status.DONE: "Last change applied",
         TierRecompute.Status.FAILED: "The last change stopped",
     }
