@@ -144,7 +144,10 @@ class TierForm(forms.Form):
     def __init__(self, *args: Any, rewards: Sequence[Reward] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         field = self.fields["entry_reward"]
-        field.choices = [("", "None"), *((r.pk, r.name) for r in rewards)]  # type: ignore[attr-defined]
+        field.choices = [  # type: ignore[attr-defined]
+            ("", "None"),
+            *((r.pk, r.name if r.active else f"{r.name} (hidden)") for r in rewards),
+        ]
         if not (self.initial.get("tier_id") or self.data.get(self.add_prefix("tier_id"))):
             self.fields["archive"].label = "Remove this new tier"
 

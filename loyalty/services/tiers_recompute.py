@@ -435,6 +435,7 @@ def tier_settings_save(
             keep_held=keep_held,
             total=Member.objects.filter(shop=shop).count(),
             status=TierRecompute.Status.PENDING if draft.enabled else TierRecompute.Status.DONE,
+            finished_at=None if draft.enabled else timezone.now(),
         )
         audit_record(
             shop=shop,

@@ -350,7 +350,10 @@ def _progress(recompute: TierRecompute | None) -> dict[str, Any]:
         "progress_title": titles.get(recompute.status, "Applying the last change"),
         "progress": f"{fraction:.2f}",
         "progress_percent": int(fraction * 100),
-        "progress_counts": counts_words(RecomputeCounts(**(recompute.counts or {}))),
+        # Saved with tiers off: nobody was moved (no member holds a tier while they are off).
+        "progress_counts": counts_words(RecomputeCounts(**recompute.counts))
+        if recompute.counts or not finished or not total
+        else "tiers are off, so no member holds a tier",
         "progress_url": reverse("loyalty_admin:tiers_progress", args=[recompute.pk]),
     }
 

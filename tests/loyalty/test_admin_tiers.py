@@ -429,7 +429,9 @@ def test_a_new_tier_is_created_from_the_form(
     assert member_of(shop, 4).tier_multiplier == Decimal(2)
 
 
-def test_turning_tiers_off_says_what_it_does(shop, client, members) -> None:
+def test_turning_tiers_off_says_what_it_does(
+    shop, client, members, django_capture_on_commit_callbacks
+) -> None:
     data = form_values(client.get(URL).content.decode())
     del data["enabled"]
 
@@ -438,6 +440,18 @@ def test_turning_tiers_off_says_what_it_does(shop, client, members) -> None:
     assert words(read_page(html).find(id="beam-tiers-counts")) == (
         "Tiers turn off: while they are off no member holds a tier or earns a multiplier "
         "(4 members hold one now)."
+    )
+    assert words(read_page(html).find(id="beam-tiers-changes")) == "Tiers: on → off"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(URL, {**form_values(html), "action": "apply"})
+
+    page = read_page(client.get(URL).content.decode())
+    assert TierSettings.objects.get(shop=shop).enabled is False
+    assert "Tiers are off" in words(page.find(id="beam-tiers-off"))
+    assert "Off" in words(page.find(class_="Polaris-Badge"))
+    assert words(page.find(id="beam-tiers-progress-status")) == (
+        f"Done on {TierRecompute.objects.get(shop=shop).finished_at:%-d %b %Y, %H:%M}: "
+        "tiers are off, so no member holds a tier."
     )
 
 
