@@ -11,6 +11,7 @@ the order is credited.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -18,6 +19,8 @@ from django.utils import timezone
 from loyalty.analytics.services import shop_zone
 from loyalty.models import LoyaltyOrder, Member, TierChange
 from loyalty.rules.tiers import (
+    CENT,
+    SPEND,
     MemberTier,
     QualifyingSums,
     TierDef,
@@ -152,6 +155,35 @@ def _order_copy(order: LoyaltyOrder, **changes: Any) -> LoyaltyOrder:
     for name, value in changes.items():
         setattr(copy, name, value)
     return copy
+
+
+def tier_sample_block(tiers: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """A sample member's tier block for the admin's branding preview (it has no shopper):
+    in the shop's first tier, halfway to the second, so the preview shows the VIP section
+    as members see it. ``tiers``: the program document's; None while tiers are off."""
+    if not tiers:
+        return None
+    first, following = tiers[0], (tiers[1] if len(tiers) > 1 else None)
+    metric = first["metric"]
+    low = Decimal(str(first["threshold"]))
+    high = Decimal(str(following["threshold"])) if following else low
+    value = low + (high - low) / 2
+    value = value.quantize(CENT) if metric == SPEND else value.to_integral_value(ROUND_FLOOR)
+    return {
+        "name": first["name"],
+        "multiplier": first["multiplier"],
+        "granted": False,
+        "until": None,
+        "metric": metric,
+        "value": tier_threshold(value, metric),
+        "next": None
+        if following is None
+        else {
+            "name": following["name"],
+            "threshold": following["threshold"],
+            "remaining": tier_threshold(high - value, metric),
+        },
+    }
 
 
 # --- history ---------------------------------------------------------------------------------

@@ -261,7 +261,9 @@ def host_page(query: dict[str, str], customer: str) -> str:
         "data-proxy": PROXY,
         "data-customer": customer,
         "data-locale": locale,
-        "data-panel-js": "/assets/beam-panel-views.js /assets/beam-panel.js",
+        "data-panel-js": (
+            "/assets/beam-panel-tiers.js /assets/beam-panel-views.js /assets/beam-panel.js"
+        ),
         "data-panel-css": "/assets/beam-panel.css",
         "data-i18n-js": i18n,
         "data-sign-up": "/account/register",
