@@ -49,9 +49,10 @@ def member_tier_block(*, shop: Shop, member: Member | None) -> dict[str, Any] | 
     tiers are off or for a customer Beam has no member row for."""
     if member is None:
         return None
-    return member_tier_document(
+    block = member_tier_document(
         shop=shop, member_id=member.pk, tier_id=member.tier_id, state=member_tier_state(member)
     )
+    return None if block is None else {**block, "currency": shop.currency}
 
 
 def _outlook(
