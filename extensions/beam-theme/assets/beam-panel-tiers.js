@@ -34,7 +34,7 @@
           h('div', { cls: 'row top' }, [h('p', { cls: 'name', text: x.name }), h('p', { cls: 'cost', text: t('tier_from', { n: unit(x.threshold, x.metric) }) })]),
           perks(x, x.multiplier)
         ]);
-      })), h('p', { cls: 'small join' }, [t('tier_join') + ' ', h('a', { href: K.safe(u.sign_up, K.c.signUp || '/account/register'), text: t('sign_up') })])]);
+      })), h('p', { cls: 'small join' }, h('a', { href: K.safe(u.sign_up, K.c.signUp || '/account/register'), text: t('tier_join') }))]);
     }
     var me = m.tier;
     if (!me) return null;
