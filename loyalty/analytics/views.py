@@ -169,7 +169,11 @@ def _context(
     if board is not None:
         context["charts"] = _charts(board, numbers.locale_of(request.shop))  # type: ignore[attr-defined]
         context["empty"] = _empty(board)
-        tiers = selectors_tiers.tier_board_get(shop=request.shop, rng=rng)  # type: ignore[attr-defined]
+        tiers = (  # none while the figures are being prepared (the page shows a skeleton)
+            selectors_tiers.tier_board_get(shop=request.shop, rng=board.range)  # type: ignore[attr-defined]
+            if board.as_of
+            else None
+        )
         context["tiers"] = tiers
         if tiers is not None and tiers.has_moves:
             context["charts"]["tier_moves"] = _tier_chart(tiers)
