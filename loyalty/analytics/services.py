@@ -2,11 +2,13 @@
 
 No hook in the order or ledger code is needed. Every source row carries a timestamp that
 moves when the row changes (``LoyaltyOrder.updated_at``, ``Redemption.updated_at``, and the
-creation time of append-only ``LedgerEntry`` rows and of ``Member`` rows), so a refresh
-finds what changed since the shop's watermark (minus ``WATERMARK_OVERLAP``, which covers
-transactions that committed after a later refresh started) and recomputes exactly:
+creation time of append-only ``LedgerEntry``, ``Member`` and ``TierChange`` rows), so a
+refresh finds what changed since the shop's watermark (minus ``WATERMARK_OVERLAP``, which
+covers transactions that committed after a later refresh started) and recomputes exactly:
 
-* the shop-local days those rows fall on (all of a day's orders, entries and enrolments), and
+* the shop-local days those rows fall on (all of a day's orders, orders by tier, entries,
+  enrolments; tier movements by the day of their ``at``, which may be earlier than their
+  creation: a grace end is evaluated hourly), and
 * the customers those orders and members belong to (all of each customer's orders), and
   the first-order days (cohorts) those customers belonged to before and after.
 
