@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.models import Member, Redemption
-from loyalty.selectors import member_get_by_customer, redemption_data
+from loyalty.selectors import member_get_by_customer, member_tier_rank, redemption_data
 from loyalty.services import customer_reward_redeem, redemption_release
 from storefront_widget import selectors
 from storefront_widget.errors import (
@@ -141,10 +141,13 @@ class CheckoutSummaryApi(ExtensionApi):
             "rewards": [],
         }
         if self.buyer.customer_id is not None:
-            _member, summary = self.member_and_summary()
+            member, summary = self.member_and_summary()
             body["customer"] = summary
             body["rewards"] = selectors.reward_offers(
-                shop=shop, balance=summary["balance"], channel=Redemption.Channel.CHECKOUT
+                shop=shop,
+                balance=summary["balance"],
+                channel=Redemption.Channel.CHECKOUT,
+                tier_rank=member_tier_rank(shop=shop, member=member),
             )
         return Response(body)
 
@@ -154,7 +157,7 @@ class CustomerSummaryApi(ExtensionApi):
 
     def get(self, request: Request) -> Response:
         self.customer_required()
-        _member, summary = self.member_and_summary()
+        member, summary = self.member_and_summary()
         shop = self.buyer.shop
         return Response(
             {
@@ -163,6 +166,7 @@ class CustomerSummaryApi(ExtensionApi):
                     shop=shop,
                     balance=summary["balance"],
                     channel=Redemption.Channel.CUSTOMER_ACCOUNT,
+                    tier_rank=member_tier_rank(shop=shop, member=member),
                 ),
             }
         )
