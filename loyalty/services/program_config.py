@@ -225,11 +225,11 @@ def _reward_check(reward: Reward) -> None:
     if problems:
         field, message = problems[0]
         raise InvalidConfiguration(message, field=field)
+    # The form offers the active tiers; a tier archived or tiers turned off later keep the
+    # reward exclusive (and out of the catalogue) until the merchant picks again.
     if (
         reward.min_tier_id is not None
-        and not Tier.objects.filter(shop_id=reward.shop_id, pk=reward.min_tier_id, active=True)
-        .exclude(settings__enabled=False)
-        .exists()
+        and not Tier.objects.filter(shop_id=reward.shop_id, pk=reward.min_tier_id).exists()
     ):
         raise InvalidConfiguration("Choose one of the program's tiers.", field="min_tier")
 

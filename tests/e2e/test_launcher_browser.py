@@ -123,6 +123,7 @@ def _reward(
         "currency": "EUR",
         "min_subtotal": min_sub,
         "variable": None,
+        "tier": None,
     }
 
 
