@@ -42,5 +42,6 @@
  "more": "Mehr anzeigen",
  "vip": "VIP-Status",
  "to_next": "Noch {n} Punkte bis {tier}",
- "top_tier": "Sie haben die höchste Stufe erreicht!"
+ "top_tier": "Sie haben die höchste Stufe erreicht!",
+ "tier_only": "{tier}-Mitglieder"
 });

@@ -42,5 +42,6 @@
  "more": "Ver más",
  "vip": "Estado VIP",
  "to_next": "Faltan {n} puntos para {tier}",
- "top_tier": "¡Has alcanzado el nivel más alto!"
+ "top_tier": "¡Has alcanzado el nivel más alto!",
+ "tier_only": "Miembros {tier}"
 });

@@ -42,5 +42,6 @@
  "more": "Voir plus",
  "vip": "Statut VIP",
  "to_next": "Encore {n} points pour {tier}",
- "top_tier": "Vous avez atteint le niveau le plus élevé !"
+ "top_tier": "Vous avez atteint le niveau le plus élevé !",
+ "tier_only": "Membres {tier}"
 });

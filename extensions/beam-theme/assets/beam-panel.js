@@ -18,7 +18,7 @@
     confirm_q: 'Spend {n} on this reward?', confirm: 'Confirm', keep: 'Not now',
     applied_empty: 'Your cart is empty. Code {code} is saved and applies at checkout.',
     activity: 'Activity', empty: 'No activity yet.', more: 'Show more', vip: 'VIP status',
-    to_next: '{n} points to {tier}', top_tier: 'You reached the top tier!'
+    to_next: '{n} points to {tier}', top_tier: 'You reached the top tier!', tier_only: '{tier} members'
   };
   var T = Object.assign({}, EN, B.i18n[lang]);
   var S = { hist: [], next: null, fresh: null, busy: {}, vals: {} }, open = 0, loadErr = 0;
