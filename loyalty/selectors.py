@@ -28,7 +28,13 @@ from loyalty.models import (
     TierSettings,
 )
 from loyalty.rules.rewards import reward_entry_cost, reward_tier_label, variable_range
-from loyalty.rules.tiers import MemberTier, QualifyingSums, qualifying_value, window_now
+from loyalty.rules.tiers import (
+    MemberTier,
+    QualifyingSums,
+    qualifying_value,
+    tier_next,
+    window_now,
+)
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
 from merchants.models import Shop
 
@@ -401,8 +407,7 @@ def member_tier_document(
     value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
     current = rules.by_id(tier_id)
     granted = current is not None and current.tier_id == state.granted_id
-    higher = [t for t in rules.tiers if t.rank > (current.rank if current else -1)]
-    following = next((t for t in higher if t.threshold > value), None)
+    following = tier_next(rules, current, value)
     return {
         "name": current.name if current else None,
         "rank": current.rank if current else None,

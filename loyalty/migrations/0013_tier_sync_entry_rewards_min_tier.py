@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0011_tiers'),
+        ('loyalty', '0012_order_tier_tierchange_created'),
         ('merchants', '0008_shop_primary_locale'),
     ]
 
