@@ -50,6 +50,7 @@ MAX_ATTEMPTS = 8
 BATCH_COST = 10 * (2 + 2 * BATCH)
 CLIENT_MAX_WAIT = 5.0  # seconds a call may sleep on throttling before the rows are postponed
 TAG_MAX_LENGTH = 255
+MARK_CHUNK = 2000  # member ids per marking statement (a recompute batch is 5,000)
 
 
 def tier_sync_backoff(attempts: int) -> timedelta:
@@ -89,8 +90,8 @@ def tier_sync_mark(*, shop_id: int, member_ids: Iterable[int]) -> None:
     the one that changes their tier). A member already waiting keeps their place (and a
     running write's lease): the writer notices the new mark and writes again."""
     ids = sorted(set(member_ids))
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for start in range(0, len(ids), MARK_CHUNK):
+        chunk = ids[start : start + MARK_CHUNK]
         _upsert(shop_id, f"m.id IN ({', '.join(['%s'] * len(chunk))})", chunk)
 
 
