@@ -337,9 +337,7 @@ def test_failures_back_off_and_are_parked_after_the_last_attempt(
     assert tier_field(member.customer_id) is None
 
 
-def test_a_change_during_the_write_is_written_next(
-    shop, tiers, customers, monkeypatch
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_change_during_the_write_is_written_next(shop, tiers, customers, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from loyalty.services import tiers_sync
 
     (member,) = customers(1)
