@@ -104,6 +104,21 @@ class TierSettingsForm(forms.Form):
     new_member_days = forms.IntegerField(
         label="For (days)", min_value=1, max_value=3650, required=False
     )
+    customer_tag_enabled = forms.BooleanField(
+        label="Also tag the store's customer with their tier",
+        required=False,
+        help_text=(
+            "The tier is always written to the customer (a metafield) for the store's own "
+            "segments, discounts and flows; a tag is optional."
+        ),
+    )
+    customer_tag_prefix = forms.CharField(
+        label="Tag prefix",
+        max_length=40,
+        required=False,
+        strip=False,
+        help_text="The tag reads the prefix and the tier's name, e.g. “VIP: Gold”.",
+    )
 
     def __init__(self, *args: Any, tier_names: Sequence[str] = (), **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -146,7 +161,10 @@ class TierForm(forms.Form):
         field = self.fields["entry_reward"]
         field.choices = [  # type: ignore[attr-defined]
             ("", "None"),
-            *((r.pk, r.name if r.active else f"{r.name} (hidden)") for r in rewards),
+            *(
+                (r.pk, r.name if entry_reward_usable(r) else f"{r.name} (cannot be given)")
+                for r in rewards
+            ),
         ]
         if not (self.initial.get("tier_id") or self.data.get(self.add_prefix("tier_id"))):
             self.fields["archive"].label = "Remove this new tier"
@@ -162,6 +180,12 @@ class TierForm(forms.Form):
             tier_id=data["tier_id"],
             entry_reward_id=data["entry_reward"],
         )
+
+
+def entry_reward_usable(reward: Reward) -> bool:
+    """A reward the tier rules accept on entry: shown, with a fixed value (the select also
+    lists a tier's current one that no longer is, so the page shows what is saved)."""
+    return reward.active and reward.kind != Reward.Kind.VARIABLE
 
 
 TierFormSet = forms.formset_factory(TierForm, extra=0, max_num=20, validate_max=True)
@@ -199,6 +223,8 @@ def settings_initial(draft: TierDraft) -> dict[str, Any]:
         "grace_periods": draft.grace_periods,
         "new_member_tier": draft.new_member_tier,
         "new_member_days": draft.new_member_days,
+        "customer_tag_enabled": draft.customer_tag_enabled,
+        "customer_tag_prefix": draft.customer_tag_prefix,
     }
 
 
@@ -221,4 +247,6 @@ def draft_from_forms(settings: TierSettingsForm, tiers: Any) -> TierDraft:
         grace_periods=data["grace_periods"],
         new_member_tier=data["new_member_tier"] or "",
         new_member_days=data["new_member_days"],
+        customer_tag_enabled=data["customer_tag_enabled"],
+        customer_tag_prefix=data["customer_tag_prefix"],
     )

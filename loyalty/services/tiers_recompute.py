@@ -47,6 +47,7 @@ from loyalty.services.tiers import (
     tier_sums_range,
     tiers_write,
 )
+from loyalty.services.tiers_sync import tier_sync_mark_shop, tier_tag_problem
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,8 @@ class TierDraft:
     grace_periods: int = 1
     new_member_tier: str = ""  # the name of a tier of the draft
     new_member_days: int | None = None
+    customer_tag_enabled: bool = False  # also tag the store's customer "<prefix><tier>"
+    customer_tag_prefix: str = "VIP: "
 
 
 @dataclass
@@ -139,6 +142,8 @@ def tier_draft_current(*, shop: Shop) -> TierDraft:
         grace_periods=settings.grace_periods,
         new_member_tier=new_member,
         new_member_days=settings.new_member_days,
+        customer_tag_enabled=settings.customer_tag_enabled,
+        customer_tag_prefix=settings.customer_tag_prefix,
     )
 
 
@@ -192,9 +197,6 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
             return f"{tier.name}: at most {PERKS_MAX} perks of {PERK_LENGTH} characters."
         if tier.multiplier > 10:
             return f"{tier.name}: the multiplier is at most 10."
-    rewards = {t.entry_reward_id for t in draft.tiers if t.entry_reward_id is not None}
-    if rewards and Reward.objects.filter(shop=shop, pk__in=rewards).count() != len(rewards):
-        return "An entry reward is not one of this program's rewards."
     names = {t.name.strip() for t in draft.tiers}
     if draft.new_member_tier and draft.new_member_tier.strip() not in names:
         return "The tier for new members must be one of the tiers."
@@ -202,7 +204,13 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
         return "A tier for new members needs a number of days, and days a tier."
     if draft.new_member_days is not None and not 1 <= draft.new_member_days <= 3650:
         return "New members get a tier for 1 to 3650 days."
-    return ""
+    rewards = {t.entry_reward_id for t in draft.tiers if t.entry_reward_id is not None}
+    usable = Reward.objects.filter(shop=shop, pk__in=rewards, active=True).exclude(
+        kind=Reward.Kind.VARIABLE
+    )
+    if rewards and usable.count() != len(rewards):
+        return "An entry reward must be a shown reward of the catalogue with a fixed value."
+    return tier_tag_problem(enabled=draft.customer_tag_enabled, prefix=draft.customer_tag_prefix)
 
 
 @dataclass(frozen=True)
@@ -232,6 +240,8 @@ SETTING_FIELDS = (
     "grace_periods",
     "new_member_tier",
     "new_member_days",
+    "customer_tag_enabled",
+    "customer_tag_prefix",
 )
 TIER_FIELDS = ("name", "threshold", "multiplier", "perks", "entry_points", "entry_reward_id")
 
@@ -373,11 +383,18 @@ def tiers_recompute_preview(
 
 
 def tier_settings_save(
-    *, shop: Shop, draft: TierDraft, actor: str, keep_held: bool = True
+    *,
+    shop: Shop,
+    draft: TierDraft,
+    actor: str,
+    keep_held: bool = True,
+    one_at_a_time: bool = False,
 ) -> TierRecompute:
     """Save the draft (tiers it keeps updated, new ones created, the others archived) and
     queue the recompute that applies it to every member, after the commit. Returns the
-    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft."""
+    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft, and with
+    ``one_at_a_time`` (the admin) while the previous save's recompute is pending or running,
+    checked under the settings row lock so two saves cannot both pass."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -385,13 +402,14 @@ def tier_settings_save(
 
     with transaction.atomic(durable=True):
         settings, _ = TierSettings.objects.select_for_update().get_or_create(shop=shop)
-        running = tier_recompute_running(shop=shop)
-        if running is not None:  # under the settings row lock: one change at a time
+        running = tier_recompute_running(shop=shop) if one_at_a_time else None
+        if running is not None:
             raise InvalidTiers(
                 f"Members are still being moved after the last change ({running.done} of "
                 f"{running.total} done): apply again once it has finished."
             )
-        before = tier_draft_current(shop=shop)
+        before_draft = tier_draft_current(shop=shop)
+        before = asdict(before_draft)
         rules = _draft_rules(shop, draft)
         ranks = {t.tier_id: t.rank for t in rules.tiers}
         kept = {t.tier_id for t in draft.tiers if t.tier_id is not None}
@@ -428,7 +446,15 @@ def tier_settings_save(
         new_member = saved.get(draft.new_member_tier.strip())
         settings.new_member_tier = new_member
         settings.new_member_days = draft.new_member_days if new_member else None
+        settings.customer_tag_enabled = draft.customer_tag_enabled
+        settings.customer_tag_prefix = draft.customer_tag_prefix
         settings.save()
+        after_draft = tier_draft_current(shop=shop)
+        after = asdict(after_draft)
+        if _store_view_changed(before, after):
+            # What customers show changes for members whose tier does not (a renamed tier,
+            # the tag, tiers on or off): write them all again.
+            tier_sync_mark_shop(shop_id=shop.pk)
         recompute = TierRecompute.objects.create(
             shop=shop,
             actor=actor[:255],
@@ -446,7 +472,7 @@ def tier_settings_save(
             summary=f"{len(draft.tiers)} tiers, {draft.metric}, {draft.window}",
             changes={
                 change.audit_key: [change.before, change.after]
-                for change in tier_draft_changes(before, tier_draft_current(shop=shop))
+                for change in tier_draft_changes(before_draft, after_draft)
             },
         )
         # Every member's ``me`` shows the tier table and what the next tier needs.
@@ -454,6 +480,16 @@ def tier_settings_save(
         if draft.enabled:
             enqueue_on_commit(tasks.tiers_recompute_run, recompute.pk)
     return recompute
+
+
+def _store_view_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the saved change alters what a member's store customer shows for the same
+    tier: tiers on or off, the tag setting, a tier's name."""
+    keys = ("enabled", "customer_tag_enabled", "customer_tag_prefix")
+    if any(before[k] != after[k] for k in keys):
+        return True
+    names = {t["tier_id"]: t["name"] for t in before["tiers"]}
+    return any(names.get(t["tier_id"], t["name"]) != t["name"] for t in after["tiers"])
 
 
 def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecompute:

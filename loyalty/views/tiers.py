@@ -19,6 +19,7 @@ from loyalty.forms_tiers import (
     TierFormSet,
     TierSettingsForm,
     draft_from_forms,
+    entry_reward_usable,
     settings_initial,
     spend_words,
     tier_initial,
@@ -71,6 +72,8 @@ SETTING_WORDS = {
     "grace_periods": "Grace (periods)",
     "new_member_tier": "Time-limited access for new members",
     "new_member_days": "New members' access (days)",
+    "customer_tag_enabled": "Tag the store's customer",
+    "customer_tag_prefix": "Tag prefix",
 }
 TIER_WORDS = {
     "threshold": "threshold",
@@ -174,8 +177,11 @@ def change_line(
 # --- forms -----------------------------------------------------------------------------------
 
 
-def _rewards(shop: Shop) -> list[Reward]:
-    return list(Reward.objects.filter(shop=shop).order_by("-active", "name", "pk"))
+def _rewards(shop: Shop, current: TierDraft) -> list[Reward]:
+    """The rewards an entry reward can be: the usable ones, and any a tier holds now."""
+    held = {t.entry_reward_id for t in current.tiers if t.entry_reward_id is not None}
+    rewards = Reward.objects.filter(shop=shop).order_by("-active", "name", "pk")
+    return [r for r in rewards if entry_reward_usable(r) or r.pk in held]
 
 
 def _unbound(
@@ -197,6 +203,7 @@ def _posted(post: QueryDict) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "spend_includes_discounts",
         "spend_includes_shipping",
         "spend_includes_tax",
+        "customer_tag_enabled",
     ):
         settings[flag] = _flag(post.get(flag))
     try:
@@ -252,6 +259,11 @@ def _place_problem(problem: str, form: TierSettingsForm, formset: Any) -> None:
                 f.add_error(field, problem)
         if any(len(g) > 1 for g in seen.values()):
             return
+    if "entry reward" in lowered:
+        for f in live:
+            if f.cleaned_data.get("entry_reward") is not None:
+                f.add_error("entry_reward", problem)
+        return
     for f in live:
         name = f.cleaned_data.get("name", "")
         if name and (problem.startswith(f"{name}:") or problem.startswith(f"{name[:20]}…")):
@@ -273,6 +285,7 @@ def _place_problem(problem: str, form: TierSettingsForm, formset: Any) -> None:
         ("grace", "grace_periods"),
         ("new members get", "new_member_days"),
         ("tier for new members must", "new_member_tier"),
+        ("tag prefix", "customer_tag_prefix"),
     )
     for keyword, field in settings_fields:
         if keyword in lowered:
@@ -367,8 +380,8 @@ def tiers(request: HttpRequest) -> HttpResponse:
     and shows what it does, ``apply`` saves it, ``add``/``edit``/``up-N`` show the draft again
     with a new tier, as it was, or tier N moved up, without checking it."""
     shop = request_shop(request)
-    rewards = _rewards(shop)
     current = tier_draft_current(shop=shop)
+    rewards = _rewards(shop, current)
     if request.method == "GET":
         starter = request.GET.get("starter")
         draft = tier_starter(starter) if starter is not None else current
@@ -408,7 +421,9 @@ def tiers(request: HttpRequest) -> HttpResponse:
         return _page(request, shop, context, status=422)
     if action == "apply":
         try:
-            tier_settings_save(shop=shop, draft=draft, actor=staff_actor(request))
+            tier_settings_save(
+                shop=shop, draft=draft, actor=staff_actor(request), one_at_a_time=True
+            )
         except InvalidTiers as exc:  # a recompute still running (checked under the lock)
             context["review"] = _review(shop, current, draft, rewards)
             context["refused"] = str(exc)

@@ -93,6 +93,14 @@ def inline_error(html: str, name: str) -> str:
     return errors[0].text() if errors else ""
 
 
+def tier_errors(html: str, name: str) -> list[str]:
+    """The inline errors of the tiers' field ``name``, tier by tier ("" for none)."""
+    return [
+        " ".join(e.text() for e in node.find_all(class_="Polaris-InlineError"))
+        for node in read_page(html).find_all(data_field=name)
+    ]
+
+
 def snapshot(shop) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     return {
         "tiers": list(
@@ -163,6 +171,7 @@ def test_the_saved_tiers_are_the_form(shop, client, members) -> None:
     assert [data[f"tier-{n}-threshold"] for n in range(3)] == ["0", "100", "500"]
     assert data["tier-2-tier_id"] == str(members["Gold"].pk)
     assert data["tier-2-entry_points"] == "200"
+    assert data["customer_tag_prefix"] == "VIP: " and "customer_tag_enabled" not in data
     page = read_page(html)
     assert "Threshold (points earned)" in words(page.find(id="tier-0"))
     assert words(page.find("h1")) == "VIP tiers"
@@ -221,6 +230,11 @@ def test_the_menu_lists_vip_tiers_after_rewards(shop, client) -> None:
             "Ensure this value is greater than or equal to 1.",
         ),
         (
+            {"customer_tag_enabled": "on", "customer_tag_prefix": "VIP, "},
+            "customer_tag_prefix",
+            "The tag prefix cannot contain a comma.",
+        ),
+        (
             {"new_member_tier": "Gold"},
             "new_member_days",
             "A tier for new members needs a number of days, and days a tier.",
@@ -249,16 +263,33 @@ def test_a_bad_draft_is_refused_on_its_field_and_nothing_is_saved(
         html = response.content.decode()
         assert response.status_code == 422
         if field in ("multiplier", "threshold", "name", "entry_reward"):  # a tier's field
-            shown = [
-                e.text()
-                for n in read_page(html).find_all(data_field=field)
-                for e in n.find_all(class_="Polaris-InlineError")
-            ]
-            assert message in shown
+            assert message in tier_errors(html, field)
         else:
             assert inline_error(html, field) == message
         assert "Please fix the fields below." in words(read_page(html).find(id="beam-tiers-errors"))
         assert snapshot(shop) == before
+
+
+def test_an_entry_reward_that_cannot_be_given_is_refused_on_its_field(
+    shop, client, members
+) -> None:
+    hidden = Reward.objects.create(
+        shop=shop, name="Old gift", kind="fixed_amount", points_cost=1, value=5, active=False
+    )
+    Tier.objects.filter(pk=members["Gold"].pk).update(entry_reward=hidden)
+    html = client.get(URL).content.decode()
+    assert "Old gift (cannot be given)" in html
+    before = snapshot(shop)
+
+    response = client.post(URL, form_values(html))
+
+    assert response.status_code == 422
+    assert tier_errors(response.content.decode(), "entry_reward") == [
+        "",
+        "",
+        "An entry reward must be a shown reward of the catalogue with a fixed value.",
+    ]
+    assert snapshot(shop) == before
 
 
 def test_a_draft_without_tiers_is_refused_with_the_reason(shop, client, members) -> None:
