@@ -107,6 +107,8 @@ def customers_grant_tier_apply(request: HttpRequest) -> HttpResponse:
         "upload": upload,
         "report": report,
         "names": names,
+        # lines the file does not match, and members gone between the read and the grant
+        "skipped": len(names.unknown) + len(report.unknown),
         "tier_name": _tier_name(rules, data["tier"]),
         "days": data["days"],
     }
