@@ -520,3 +520,20 @@ def test_the_title_bar_and_the_heading_name_the_customer_alike(
     (bar,) = elements(html, "ui-title-bar")
     assert bar["title"] == title
     assert read_page(html).find("h1").text() == title
+
+
+def test_the_tier_pages_have_nothing_inline(shop, client, silver) -> None:
+    """The CSP forbids inline scripts and styles: every tier part is Polaris markup."""
+    pages = [
+        client.get(url, htmx=False).content.decode()
+        for url in (
+            f"/admin/customers/{silver.pk}/",
+            "/admin/customers/",
+            "/admin/customers/grant-tier",
+        )
+    ]
+
+    for html in pages:
+        assert html.startswith("<!doctype html>")
+        assert "<script>" not in html and "style=" not in html
+    assert 'id="beam-tier"' in pages[0] and 'id="beam-member-tier"' in pages[1]
