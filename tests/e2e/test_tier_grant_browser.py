@@ -112,6 +112,7 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     expect(history.first).to_contain_text("No tier → Gold")
     expect(history.first).to_contain_text("Granted")
     expect(history.first).to_contain_text("Spring VIP preview")
+    app.locator("#beam-tier").scroll_into_view_if_needed()
     shot(page, "admin-tier-granted")
 
     # A reload of Beam's page shows the same; back goes to the list, whose Tier column says Gold.
