@@ -91,14 +91,14 @@ def tier_grant_list_read(*, shop: Shop, csv_text: str) -> GrantList:
         by_email.setdefault(email, []).append(customer_id)
     seen: dict[int, int] = {}
     for line, value, key in parsed:
-        customer_id, reason = _match(key, known_ids, by_email)
-        if customer_id is not None and customer_id in seen:
-            reason = f"the same customer as line {seen[customer_id]}"
-        if customer_id is None or reason:
+        matched, reason = _match(key, known_ids, by_email)
+        if matched is not None and matched in seen:
+            reason = f"the same customer as line {seen[matched]}"
+        if matched is None or reason:
             result.unknown.append(UnknownRow(line, value[:80], reason))
             continue
-        seen[customer_id] = line
-        result.customer_ids.append(customer_id)
+        seen[matched] = line
+        result.customer_ids.append(matched)
     return result
 
 

@@ -149,7 +149,7 @@ def _member_or_404(shop: Shop, member_id: int) -> Member:
     return member
 
 
-WINDOW_WORDS = {
+WINDOW_WORDS: dict[str, str] = {
     TierSettings.Window.LIFETIME: "since the program started",
     TierSettings.Window.CALENDAR_YEAR: "this calendar year",
 }

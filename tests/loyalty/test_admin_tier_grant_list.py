@@ -1,4 +1,4 @@
-"""Customers › Grant a tier: a CSV of customer ids or emails, a tier and a number of days;
+"""Customers, "Grant a tier": a CSV of customer ids or emails, a tier and a number of days;
 the preview counts the members it matches and lists the lines it does not (with why) and
 writes nothing; the apply grants through ``tier_grant``, once per preview, audited."""
 
