@@ -82,6 +82,7 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     go(page, "Customers")
     app.locator("#beam-members").get_by_role("link", name="Ada Lovelace").click()
     expect(app.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
+    expect(page.locator("#ds-title-bar-title")).to_have_text("Ada Lovelace")  # as the heading
     expect(app.locator("#beam-tier-now")).to_have_text("No tier")
     expect(app.locator("#beam-tier-history")).to_contain_text("No tier changes yet")
 
@@ -152,3 +153,28 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
         path=str(ARTIFACTS / "shopper-tier-granted.png"), full_page=True, animations="disabled"
     )
     context.close()
+
+    # The merchant grants Silver to a list: the preview counts and lists what it skips.
+    app.locator("main").get_by_role("link", name="Grant a tier").click()
+    expect(app.get_by_role("heading", name="Grant a tier")).to_be_visible()
+    app.locator("#id_file").set_input_files(
+        files=[
+            {
+                "name": "vip.csv",
+                "mimeType": "text/csv",
+                "buffer": b"email\nada@example.com\nnobody@example.com\n",
+            }
+        ]
+    )
+    app.locator("#id_tier").select_option(label="Silver")
+    app.locator("#id_days").fill("10")
+    app.get_by_role("button", name="Preview").click()
+    expect(app.locator("#beam-grant-counts")).to_contain_text("1 of 2 lines match a customer")
+    expect(app.locator("#beam-grant-unknown")).to_contain_text("no member has this email")
+    shot(page, "admin-tier-grant-list-preview")
+    app.get_by_role("button", name="Grant Silver to 1 customers").click()
+    expect(app.locator("#beam-grant-report")).to_contain_text(
+        "Silver for 10 days: granted to 1 customer, 1 line not matched."
+    )
+    shot(page, "admin-tier-grant-list-done")
+    assert TierChange.objects.filter(reason="granted").count() == 2
