@@ -65,11 +65,13 @@ def customers_grant_tier(request: HttpRequest) -> HttpResponse:
             "idempotency_key": uuid.uuid4().hex,
         },
     )
+    tier_name, matched = _tier_name(rules, data["tier"]), len(names.customer_ids)
     context = {
         "upload": form,
         "preview": names,
+        "apply_label": f"Grant {tier_name} to {matched} customer{'' if matched == 1 else 's'}",
         "apply": apply,
-        "tier_name": _tier_name(rules, data["tier"]),
+        "tier_name": tier_name,
         "days": data["days"],
     }
     return _page(request, context)

@@ -172,7 +172,7 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     expect(app.locator("#beam-grant-counts")).to_contain_text("1 of 2 lines match a customer")
     expect(app.locator("#beam-grant-unknown")).to_contain_text("no member has this email")
     shot(page, "admin-tier-grant-list-preview")
-    app.get_by_role("button", name="Grant Silver to 1 customers").click()
+    app.get_by_role("button", name="Grant Silver to 1 customer").click()
     expect(app.locator("#beam-grant-report")).to_contain_text(
         "Silver for 10 days: granted to 1 customer, 1 line not matched."
     )
