@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.e2e.admin_nav import arm_settle, beam_frame, go
+from tests.e2e.axe import serious_violations
 from tests.e2e.conftest import CHROMIUM
 
 pytestmark = [
@@ -115,6 +116,7 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     expect(history.first).to_contain_text("Spring VIP preview")
     app.locator("#beam-tier").scroll_into_view_if_needed()
     shot(page, "admin-tier-granted")
+    assert serious_violations(beam_frame(page)) == []
 
     # A reload of Beam's page shows the same; back goes to the list, whose Tier column says Gold.
     frame = beam_frame(page)
@@ -130,6 +132,7 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     ada_row = app.locator("#beam-members tbody tr").filter(has_text="Ada Lovelace")
     expect(ada_row).to_contain_text("Gold")
     shot(page, "admin-tier-list")
+    assert serious_violations(beam_frame(page)) == []
 
     # The shopper, logged in on the storefront (in the store's time zone), sees Gold and its end.
     context = browser.new_context(timezone_id=ZONE, viewport={"width": 1280, "height": 900})
@@ -172,6 +175,7 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     expect(app.locator("#beam-grant-counts")).to_contain_text("1 of 2 lines match a customer")
     expect(app.locator("#beam-grant-unknown")).to_contain_text("no member has this email")
     shot(page, "admin-tier-grant-list-preview")
+    assert serious_violations(beam_frame(page)) == []
     app.get_by_role("button", name="Grant Silver to 1 customer").click()
     expect(app.locator("#beam-grant-report")).to_contain_text(
         "Silver for 10 days: granted to 1 customer, 1 line not matched."
