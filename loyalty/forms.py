@@ -375,8 +375,8 @@ class LandingForm(forms.Form):
         return entries
 
 
-# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table)
-# and the landing page's.
+# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table and
+# beam-panel-tiers.js's) and the landing page's.
 SHOPPER_TEXT_DEFAULTS = {
     "title": "Rewards",
     "guest_title": "Join our rewards program",
@@ -389,6 +389,16 @@ SHOPPER_TEXT_DEFAULTS = {
     "your_rewards": "Your rewards",
     "activity": "Activity",
     "empty": "No activity yet.",
+    # the VIP tiers (beam-panel-tiers.js); the tier table's words are the landing page's
+    "vip": "VIP status",
+    "tier_spend": "Spend {v} more to reach {tier}",
+    "tier_points": "Earn {n} more points to reach {tier}",
+    "tier_orders": "{n} more orders to reach {tier}",
+    "tier_order": "{n} more order to reach {tier}",
+    "tier_until": "{tier} until {date}",
+    "top_tier": "You reached the top tier!",
+    "tier_none": "No tier yet",
+    "tier_join": "Join to start climbing the tiers.",
     **LANDING_TEXT_DEFAULTS,  # the landing page's; the keys it shares read the same
 }
 

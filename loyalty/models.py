@@ -319,6 +319,17 @@ class LoyaltyOrder(models.Model):
     tier_multiplier = models.DecimalField(
         max_digits=6, decimal_places=4, default=Decimal(1), db_default=Decimal(1)
     )
+    # The member's tier in effect when the order was first linked to them (its placement, as
+    # Beam saw it), for revenue per tier in analytics; null: no tier then, tiers off, a guest
+    # order claimed later, or recorded before tiers. No index: read through the rollups.
+    tier = models.ForeignKey(
+        "loyalty.Tier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     # What the order counts for a tier's "amount spent" (shop money): line items other than
     # gift cards net of their discounts and without tax, their discounts, shipping net of its
     # discounts and without tax, all tax; and what refunds gave back of each. ``spend_goods``

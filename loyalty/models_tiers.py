@@ -147,12 +147,18 @@ class TierChange(models.Model):
     actor = models.CharField(max_length=255, blank=True)
     note = models.CharField(max_length=255, blank=True)
     at = models.DateTimeField()
+    # When the row was written: ``at`` can lie in the past (a grace or grant end evaluated
+    # later), so the analytics rollup finds new rows by this (``at <= created_at``).
+    created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TierChangeQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["shop", "key"], name="tierchange_shop_key"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "created_at"], name="tierchange_shop_created_idx"),
         ]
 
     def __str__(self) -> str:

@@ -36,6 +36,7 @@ from loyalty.rules.tiers import (
     TierDef,
     TierRules,
     qualifying_value,
+    tier_next,
     window_now,
 )
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
@@ -396,14 +397,13 @@ def member_tier_summary(
     value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
     current = rules.by_id(tier_id)
     granted = current is not None and current.tier_id == state.granted_id
-    higher = [t for t in rules.tiers if t.rank > (current.rank if current else -1)]
     return MemberTierSummary(
         rules=rules,
         current=current,
         granted=granted,
         until=state.grant_ends_at if granted else state.expires_at,
         value=value,
-        following=next((t for t in higher if t.threshold > value), None),
+        following=tier_next(rules, current, value),
     )
 
 

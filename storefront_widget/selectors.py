@@ -416,9 +416,9 @@ ORDER_STATUS = {
 
 def order_points_for_customer(
     *, shop: Shop, customer_id: int, order_id: int
-) -> dict[str, Any] | None:
-    """The points of the customer's own order; ``None`` for an unknown order and for someone
-    else's (the two are indistinguishable to the caller)."""
+) -> tuple[LoyaltyOrder, dict[str, Any]] | None:
+    """The customer's own order and its points; ``None`` for an unknown order and for
+    someone else's (the two are indistinguishable to the caller)."""
     order = (
         LoyaltyOrder.objects.filter(shop=shop, order_id=order_id).select_related("member").first()
     )
@@ -431,7 +431,7 @@ def order_points_for_customer(
         status = "pending" if order.points_pending > 0 else "credited"
     else:
         status = ORDER_STATUS.get(LoyaltyOrder.State(order.state), "processing")
-    return {
+    return order, {
         "id": order.order_id,
         "name": order.name,
         "status": status,

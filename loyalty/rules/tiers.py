@@ -224,6 +224,13 @@ def tier_for_value(rules: TierRules, value: Decimal) -> TierDef | None:
     return reached[-1] if reached else None
 
 
+def tier_next(rules: TierRules, current: TierDef | None, value: Decimal) -> TierDef | None:
+    """The tier to aim for next: the lowest tier above ``current`` whose threshold the value
+    has not reached (None at the top)."""
+    floor = current.rank if current is not None else -1
+    return next((t for t in rules.tiers if t.rank > floor and t.threshold > value), None)
+
+
 @dataclass(frozen=True)
 class OrderSpend:
     goods: Decimal

@@ -190,6 +190,8 @@ def order_fold(state: CreditState, plan: CreditPlan, delivery: Delivery, facts: 
             plan.members[member.pk] = member
         order.member_id = member.pk
         order.customer_id = facts.customer_id
+        # the tier the shopper held when the order was placed (revenue per tier)
+        order.tier_id = member.tier_id if state.tiers is not None else None
     plan.orders[order.pk] = order
 
     if delivery.topic == "orders/cancelled":

@@ -105,7 +105,24 @@ def _program(logged_in: bool, texts: dict[str, dict[str, str]]) -> dict[str, Any
                 },
             },
         ],
-        "tiers": [{"name": "Silver", "threshold": 0}, {"name": "Gold", "threshold": 2000}],
+        "tiers": [
+            {
+                "name": "Silver",
+                "metric": "points",
+                "threshold": 0,
+                "multiplier": "1",
+                "perks": [],
+                "entry_points": 0,
+            },
+            {
+                "name": "Gold",
+                "metric": "points",
+                "threshold": 2000,
+                "multiplier": "1.5",
+                "perks": ["Free shipping"],
+                "entry_points": 100,
+            },
+        ],
         "customer": {"logged_in": logged_in},
         "urls": {"sign_up": "/account/register", "log_in": "/account/login", "landing": PROXY},
     }
@@ -161,6 +178,16 @@ class FakeStore:
                 "balance": self.balance,
                 "pending": [{"points": 45, "release_at": "2026-07-14T00:00:00Z"}],
                 "lifetime_earned": self.lifetime_earned,
+                # the tier block Beam's tier rules computed (``member_tier_document``)
+                "tier": {
+                    "name": "Silver",
+                    "multiplier": "1",
+                    "granted": False,
+                    "until": "2027-01-01T00:00:00Z",
+                    "metric": "points",
+                    "value": 1320,
+                    "next": {"name": "Gold", "threshold": 2000, "remaining": 680},
+                },
             },
             "history": {
                 "entries": self.history[start:end],
@@ -261,7 +288,9 @@ def host_page(query: dict[str, str], customer: str) -> str:
         "data-proxy": PROXY,
         "data-customer": customer,
         "data-locale": locale,
-        "data-panel-js": "/assets/beam-panel-views.js /assets/beam-panel.js",
+        "data-panel-js": (
+            "/assets/beam-panel-tiers.js /assets/beam-panel-views.js /assets/beam-panel.js"
+        ),
         "data-panel-css": "/assets/beam-panel.css",
         "data-i18n-js": i18n,
         "data-sign-up": "/account/register",
@@ -620,8 +649,9 @@ def test_vip_progress_towards_next_tier(page: Page, fake: FakeServer) -> None:
     open_panel(page)
 
     bar = dialog(page).get_by_role("progressbar")
-    expect(bar).to_have_attribute("aria-valuenow", "66")  # 1,320 of 2,000 lifetime points
-    expect(dialog(page).get_by_text("680 points to Gold")).to_be_visible()
+    expect(bar).to_have_attribute("aria-valuenow", "1320")  # as me's tier block says
+    expect(bar).to_have_attribute("aria-valuemax", "2000")
+    expect(dialog(page).get_by_text("Earn 680 more points to reach Gold")).to_be_visible()
     expect(dialog(page).locator(".done")).to_contain_text("Done")
 
 

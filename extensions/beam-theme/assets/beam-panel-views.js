@@ -1,5 +1,5 @@
-/* Beam rewards panel views: header, guest invitation, codes, VIP, rewards, ways to earn and
-   activity, built with Beam.kit from beam-panel.js. All API text goes in as text nodes. */
+/* Beam rewards panel views: header, guest invitation, codes, VIP tiers (beam-panel-tiers.js),
+   rewards, ways to earn and activity, built with Beam.kit from beam-panel.js. All API text goes in as text nodes. */
 (function () {
   var B = window.Beam;
   if (!B) return;
@@ -42,20 +42,6 @@
         ])
       ]);
     })));
-  }
-  function tiers() {
-    var m = member(), list = (S.prog.tiers || []).slice().sort(function (a, b) { return a.threshold - b.threshold; });
-    if (!m || !list.length) return null;
-    var got = m.lifetime_earned || 0, cur = null, nx = null;
-    list.forEach(function (x) { if (x.threshold <= got) cur = x; else if (!nx) nx = x; });
-    var lo = cur ? cur.threshold : 0, pct = nx ? Math.round(100 * (got - lo) / (nx.threshold - lo)) : 100;
-    var bar = h('i');
-    bar.style.width = pct + '%';
-    return sec(t('vip'), h('div', { cls: 'card' }, [
-      h('p', { cls: 'name', text: cur ? cur.name : (nx && nx.name) }),
-      h('div', { cls: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct, 'aria-label': t('vip') }, bar),
-      h('p', { cls: 'small', text: nx ? t('to_next', { n: num(nx.threshold - got), tier: nx.name }) : t('top_tier') })
-    ]));
   }
   function reward(rw) {
     var m = member(), bal = m ? m.balance : 0, v = rw.variable, cost = v ? v.min_points : rw.points_cost, ctl = null, sub = [];
@@ -111,7 +97,7 @@
     body: function () {
       kit();
       var r = S.prog.rewards || [], e = S.prog.earning || [];
-      return [member() ? codes() : guest(), tiers(),
+      return [member() ? codes() : guest(), B.tiers && B.tiers(),
         r.length && sec(t('redeem_title'), h('ul', { cls: 'list' }, r.map(reward))),
         e.length && earning(), activity()].filter(Boolean);
     }
