@@ -7,8 +7,9 @@ a person sees every mistake next to its field.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -282,7 +283,26 @@ class RewardForm(forms.Form):
     combines_with_shipping = forms.BooleanField(
         label="Combines with shipping discounts", required=False, initial=True
     )
+    min_tier = forms.TypedChoiceField(
+        label="Who can redeem it",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="A tier-exclusive reward shows as locked to members below that tier.",
+    )
     active = forms.BooleanField(label="Shown to shoppers", required=False, initial=True)
+
+    def __init__(self, *args: Any, tiers: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
+        """``tiers``: the program's active tiers, lowest first; none (tiers off): the form
+        has no tier field and a save leaves the reward's tier as it is."""
+        super().__init__(*args, **kwargs)
+        if tiers:
+            field = cast(forms.TypedChoiceField, self.fields["min_tier"])
+            field.choices = [("", "Every member")] + [
+                (pk, f"{name} members and above") for pk, name in tiers
+            ]
+        else:
+            del self.fields["min_tier"]
 
     def clean(self) -> dict[str, Any]:
         """The reward rules' own check (``reward_settings_problems``), on the fields that
@@ -307,6 +327,8 @@ class RewardForm(forms.Form):
             data["value"] = Decimal("0")
         data["value"] = data.get("value") if data.get("value") is not None else Decimal("0")
         data["variant_gid"] = data.get("variant_gid") or ""
+        if "min_tier" in data:
+            data["min_tier_id"] = data.pop("min_tier")
         return data
 
 

@@ -490,6 +490,10 @@ class Reward(models.Model):
     combines_with_order = models.BooleanField(default=False)
     combines_with_product = models.BooleanField(default=False)
     combines_with_shipping = models.BooleanField(default=True)
+    # Tier-exclusive: only members of this tier or a higher one may redeem it.
+    min_tier = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -529,6 +533,7 @@ class Redemption(models.Model):
         STOREFRONT = "storefront", "Storefront"
         CHECKOUT = "checkout", "Checkout"
         CUSTOMER_ACCOUNT = "customer_account", "Customer account"
+        TIER_ENTRY = "tier_entry", "Tier entry reward"  # given, no points spent
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
@@ -598,4 +603,5 @@ from loyalty.models_tiers import (  # noqa: E402, F401
     TierChange,
     TierRecompute,
     TierSettings,
+    TierSync,
 )

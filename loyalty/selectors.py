@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from loyalty.branding import LANGUAGES, branding_resolve
@@ -29,7 +29,7 @@ from loyalty.models import (
     TierChange,
     TierSettings,
 )
-from loyalty.rules.rewards import reward_entry_cost, variable_range
+from loyalty.rules.rewards import reward_entry_cost, reward_tier_label, variable_range
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
@@ -248,16 +248,43 @@ def reward_document(reward: Reward, currency: str) -> dict[str, Any]:
         "currency": currency,
         "min_subtotal": money(reward.minimum_subtotal or Decimal(0)),
         "variable": variable,
+        # Tier-exclusive: members of this tier and above (``me``'s tier rank tells who).
+        "tier": None
+        if reward.min_tier is None
+        else {
+            "name": reward.min_tier.name,
+            "rank": reward.min_tier.rank,
+            "label": reward_tier_label(reward.min_tier.name),
+        },
     }
 
 
 def program_rewards(*, shop: Shop, program: LoyaltyProgram) -> list[Reward]:
     """The rewards shoppers can pick: none while the program is paused, cheapest first (a
-    variable reward by its minimum), the same order on every database."""
+    variable reward by its minimum), the same order on every database. A tier-exclusive
+    reward is listed only while its tier can be reached (tiers on, the tier active)."""
     if not program.enabled:
         return []
-    rewards = Reward.objects.filter(shop=shop, active=True)
+    rewards = (
+        Reward.objects.filter(shop=shop, active=True)
+        .filter(
+            Q(min_tier__isnull=True) | Q(min_tier__active=True, min_tier__settings__enabled=True)
+        )
+        .select_related("min_tier")
+    )
     return sorted(rewards, key=lambda r: (reward_entry_cost(r), r.pk))
+
+
+def member_tier_rank(*, shop: Shop, member: Member | None) -> int | None:
+    """The rank of the member's tier in effect while tiers are on (None: no tier); what a
+    tier-exclusive reward is checked against. One query when the member has a tier."""
+    if member is None or member.tier_id is None:
+        return None
+    return (
+        Tier.objects.filter(shop=shop, pk=member.tier_id, active=True, settings__enabled=True)
+        .values_list("rank", flat=True)
+        .first()
+    )
 
 
 def program_texts(program: LoyaltyProgram) -> dict[str, dict[str, str]]:
@@ -419,6 +446,7 @@ def member_tier_document(
     metric, current, following = summary.rules.metric, summary.current, summary.following
     return {
         "name": current.name if current else None,
+        "rank": current.rank if current else None,
         "multiplier": number_plain(current.multiplier) if current else "1",
         "granted": summary.granted,
         "until": iso(summary.until),

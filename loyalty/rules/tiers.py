@@ -69,6 +69,7 @@ class TierDef:
     multiplier: Decimal = ONE
     entry_points: int = 0
     rank: int = 0
+    entry_reward_id: int | None = None  # a catalogue reward given on entry
 
 
 @dataclass(frozen=True)

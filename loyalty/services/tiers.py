@@ -47,6 +47,8 @@ from loyalty.rules.tiers import (
     window_of,
 )
 from loyalty.services.ledger import ledger_post, member_lock
+from loyalty.services.tiers_rewards import tier_entry_rewards_open
+from loyalty.services.tiers_sync import tier_sync_mark
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -85,6 +87,7 @@ def tier_rules_build(settings: TierSettings, tiers: Iterable[Tier], tz: ZoneInfo
                 threshold=t.threshold,
                 multiplier=t.multiplier,
                 entry_points=t.entry_points,
+                entry_reward_id=t.entry_reward_id,
             )
             for t in tiers
         ),
@@ -260,12 +263,14 @@ def tier_entry_key(member_id: int, tier_id: int | None, period: str) -> str:
 
 def tiers_write(members: Sequence[Member], changes: Sequence[TierChange], shop_id: int) -> None:
     """Write changed members' tier fields and the history rows, set-based (the caller holds
-    the members' locks); the members' cached ``me`` is dropped after commit."""
+    the members' locks); the members' cached ``me`` is dropped after commit. Every member
+    with a history row is marked for the store's customer (``tier_sync_mark``)."""
     if members:
         rows_update(sorted(members, key=lambda m: m.pk), fields=TIER_MEMBER_FIELDS)
         members_changed_on_commit(shop_id=shop_id, customer_ids=[m.customer_id for m in members])
     if changes:
         rows_insert(list(changes), conflict=("shop", "key"))
+        tier_sync_mark(shop_id=shop_id, member_ids=[c.member_id for c in changes])
 
 
 def _locked(shop: Shop, **lookup: Any) -> list[Member]:
@@ -505,6 +510,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
     states = {m.pk: member_tier_state(m) for m in members}
     changes: list[TierChange] = []
     entries: list[tuple[Member, TierDef, int, str]] = []
+    rewards: list[tuple[Member, int, str]] = []
     by_pk = {m.pk: m for m in members}
     original = dict(states)
     while True:
@@ -519,7 +525,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
             assert period is not None
             sums = tier_sums_read(shop=shop, member_ids=pks, window=window_of(rules, period))
             for pk in pks:
-                _evaluate_one(rules, by_pk[pk], states, sums, period, changes, entries)
+                _evaluate_one(rules, by_pk[pk], states, sums, period, changes, entries, rewards)
     for pk, state in list(states.items()):
         if state.grant_ends_at is not None and state.grant_ends_at <= now:
             member = by_pk[pk]
@@ -558,6 +564,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
             note=tier.name,
             earned=points,
         )
+    tier_entry_rewards_open(shop=shop, grants=rewards)
     return moved
 
 
@@ -569,6 +576,7 @@ def _evaluate_one(
     period: Period,
     changes: list[TierChange],
     entries: list[tuple[Member, TierDef, int, str]],
+    rewards: list[tuple[Member, int, str]],
 ) -> None:
     state = states[member.pk]
     assert state.expires_at is not None
@@ -590,6 +598,9 @@ def _evaluate_one(
             ends_at=move.state.expires_at,
         )
     )
-    if move.entry_points and move.to is not None:
+    if move.up and move.to is not None:
         key = tier_entry_key(member.pk, move.to.tier_id, move.entry_period)
-        entries.append((member, move.to, move.entry_points, key))
+        if move.entry_points:
+            entries.append((member, move.to, move.entry_points, key))
+        if move.to.entry_reward_id is not None:
+            rewards.append((member, move.to.entry_reward_id, key))

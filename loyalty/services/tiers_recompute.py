@@ -26,7 +26,7 @@ from loyalty.analytics.services import shop_zone
 from loyalty.audit import audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
-from loyalty.models import Member, Tier, TierChange, TierRecompute, TierSettings
+from loyalty.models import Member, Reward, Tier, TierChange, TierRecompute, TierSettings
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
@@ -46,6 +46,7 @@ from loyalty.services.tiers import (
     tier_sums_range,
     tiers_write,
 )
+from loyalty.services.tiers_sync import tier_sync_mark_shop, tier_tag_problem
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class TierDraftTier:
     perks: tuple[str, ...] = ()
     entry_points: int = 0
     tier_id: int | None = None
+    entry_reward_id: int | None = None  # a catalogue reward given on entry
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ class TierDraft:
     grace_periods: int = 1
     new_member_tier: str = ""  # the name of a tier of the draft
     new_member_days: int | None = None
+    customer_tag_enabled: bool = False  # also tag the store's customer "<prefix><tier>"
+    customer_tag_prefix: str = "VIP: "
 
 
 @dataclass
@@ -122,6 +126,7 @@ def tier_draft_current(*, shop: Shop) -> TierDraft:
                 perks=tuple(t.perks or ()),
                 entry_points=t.entry_points,
                 tier_id=t.pk,
+                entry_reward_id=t.entry_reward_id,
             )
             for t in tiers
         ),
@@ -136,6 +141,8 @@ def tier_draft_current(*, shop: Shop) -> TierDraft:
         grace_periods=settings.grace_periods,
         new_member_tier=new_member,
         new_member_days=settings.new_member_days,
+        customer_tag_enabled=settings.customer_tag_enabled,
+        customer_tag_prefix=settings.customer_tag_prefix,
     )
 
 
@@ -196,7 +203,13 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
         return "A tier for new members needs a number of days, and days a tier."
     if draft.new_member_days is not None and not 1 <= draft.new_member_days <= 3650:
         return "New members get a tier for 1 to 3650 days."
-    return ""
+    rewards = {t.entry_reward_id for t in draft.tiers if t.entry_reward_id is not None}
+    usable = Reward.objects.filter(shop=shop, pk__in=rewards, active=True).exclude(
+        kind=Reward.Kind.VARIABLE
+    )
+    if rewards and usable.count() != len(rewards):
+        return "An entry reward must be a shown reward of the catalogue with a fixed value."
+    return tier_tag_problem(enabled=draft.customer_tag_enabled, prefix=draft.customer_tag_prefix)
 
 
 # --- the pass --------------------------------------------------------------------------------
@@ -312,6 +325,7 @@ def tier_settings_save(
                 "multiplier": spec.multiplier,
                 "perks": [p.strip() for p in spec.perks if p.strip()],
                 "entry_points": spec.entry_points,
+                "entry_reward_id": spec.entry_reward_id,
                 "rank": ranks[spec.tier_id if spec.tier_id is not None else -(n + 1)],
                 "active": True,
             }
@@ -335,7 +349,14 @@ def tier_settings_save(
         new_member = saved.get(draft.new_member_tier.strip())
         settings.new_member_tier = new_member
         settings.new_member_days = draft.new_member_days if new_member else None
+        settings.customer_tag_enabled = draft.customer_tag_enabled
+        settings.customer_tag_prefix = draft.customer_tag_prefix
         settings.save()
+        after = asdict(tier_draft_current(shop=shop))
+        if _store_view_changed(before, after):
+            # What customers show changes for members whose tier does not (a renamed tier,
+            # the tag, tiers on or off): write them all again.
+            tier_sync_mark_shop(shop_id=shop.pk)
         recompute = TierRecompute.objects.create(
             shop=shop,
             actor=actor[:255],
@@ -350,11 +371,21 @@ def tier_settings_save(
             target_type="tier_settings",
             target_id=settings.pk,
             summary=f"{len(draft.tiers)} tiers, {draft.metric}, {draft.window}",
-            changes={"settings": [before, asdict(tier_draft_current(shop=shop))]},
+            changes={"settings": [before, after]},
         )
         if draft.enabled:
             enqueue_on_commit(tasks.tiers_recompute_run, recompute.pk)
     return recompute
+
+
+def _store_view_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the saved change alters what a member's store customer shows for the same
+    tier: tiers on or off, the tag setting, a tier's name."""
+    keys = ("enabled", "customer_tag_enabled", "customer_tag_prefix")
+    if any(before[k] != after[k] for k in keys):
+        return True
+    names = {t["tier_id"]: t["name"] for t in before["tiers"]}
+    return any(names.get(t["tier_id"], t["name"]) != t["name"] for t in after["tiers"])
 
 
 def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecompute:

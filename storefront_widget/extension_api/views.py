@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.models import Member, Redemption
-from loyalty.selectors import member_get_by_customer, redemption_data
+from loyalty.selectors import member_get_by_customer, member_tier_rank, redemption_data
 from loyalty.services import customer_reward_redeem, redemption_release
 from loyalty.tier_documents import (
     cart_tier_outlook,
@@ -157,7 +157,10 @@ class CheckoutSummaryApi(ExtensionApi):
         if self.buyer.customer_id is not None:
             body["customer"] = summary
             body["rewards"] = selectors.reward_offers(
-                shop=shop, balance=summary["balance"], channel=Redemption.Channel.CHECKOUT
+                shop=shop,
+                balance=summary["balance"],
+                channel=Redemption.Channel.CHECKOUT,
+                tier_rank=member_tier_rank(shop=shop, member=member),
             )
         return Response(body)
 
@@ -178,6 +181,7 @@ class CustomerSummaryApi(ExtensionApi):
                     shop=shop,
                     balance=summary["balance"],
                     channel=Redemption.Channel.CUSTOMER_ACCOUNT,
+                    tier_rank=member_tier_rank(shop=shop, member=member),
                 ),
             }
         )

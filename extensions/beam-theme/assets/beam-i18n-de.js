@@ -54,5 +54,6 @@
  "tier_order": "Noch {n} Bestellung bis {tier}",
  "tier_until": "{tier} bis {date}",
  "tier_none": "Noch keine Stufe",
- "tier_join": "Werden Sie Mitglied und steigen Sie in den Stufen auf."
+ "tier_join": "Werden Sie Mitglied und steigen Sie in den Stufen auf.",
+ "tier_only": "{tier}-Mitglieder"
 });

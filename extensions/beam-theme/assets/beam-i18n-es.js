@@ -54,5 +54,6 @@
  "tier_order": "{n} pedido más para alcanzar {tier}",
  "tier_until": "{tier} hasta el {date}",
  "tier_none": "Aún sin nivel",
- "tier_join": "Únete para empezar a subir de nivel."
+ "tier_join": "Únete para empezar a subir de nivel.",
+ "tier_only": "Miembros {tier}"
 });

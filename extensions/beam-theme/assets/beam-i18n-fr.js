@@ -54,5 +54,6 @@
  "tier_order": "Encore {n} commande pour atteindre {tier}",
  "tier_until": "{tier} jusqu'au {date}",
  "tier_none": "Pas encore de niveau",
- "tier_join": "Inscrivez-vous pour gravir les niveaux."
+ "tier_join": "Inscrivez-vous pour gravir les niveaux.",
+ "tier_only": "Membres {tier}"
 });

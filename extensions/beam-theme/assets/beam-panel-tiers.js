@@ -11,7 +11,7 @@
     tier_spend: 'Spend {v} more to reach {tier}', tier_points: 'Earn {n} more points to reach {tier}',
     tier_orders: '{n} more orders to reach {tier}', tier_order: '{n} more order to reach {tier}',
     tier_until: '{tier} until {date}', top_tier: 'You reached the top tier!', tier_none: 'No tier yet',
-    tier_join: 'Join to start climbing the tiers.'
+    tier_join: 'Join to start climbing the tiers.', tier_only: '{tier} members'
   };
   B.tiers = function () {
     var K = B.kit, S = K.S, t = K.t, h = K.h, num = K.num, m = S.me && S.me.member;

@@ -60,8 +60,11 @@
       }
     }
     if (rw.min_subtotal && +rw.min_subtotal > 0) sub.push(h('p', { cls: 'small', text: t('min', { v: money(rw.min_subtotal, rw.currency) }) }));
+    // Tier-exclusive: locked below its tier (me's tier rank against the reward's).
+    var lock = rw.tier && !(m && m.tier && m.tier.rank != null && m.tier.rank >= rw.tier.rank);
+    if (rw.tier) sub.push(h('p', { cls: lock ? 'need' : 'small', text: t('tier_only', { tier: rw.tier.name }) }));
     // Points are spent only after a second, explicit step: Redeem asks, Confirm spends.
-    var act = !m ? null : bal < cost
+    var act = !m || lock ? null : bal < cost
       ? h('p', { cls: 'need', text: t('need', { n: num(cost - bal) }) })
       : S.confirm === rw.id
         ? h('div', { cls: 'confirm', role: 'group', 'aria-label': rw.title }, [
