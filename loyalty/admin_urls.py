@@ -11,6 +11,7 @@ from loyalty.views import (
     settings,
     setup,
     texts,
+    tier_grants,
     tiers,
 )
 from merchants.views import webhooks
@@ -50,10 +51,22 @@ urlpatterns = [
     path("customers/", customers.customers, name="customers"),
     path("customers/import", customers.customers_import, name="customers_import"),
     path("customers/import/apply", customers.customers_import_apply, name="customers_import_apply"),
+    path("customers/grant-tier", tier_grants.customers_grant_tier, name="customers_grant_tier"),
+    path(
+        "customers/grant-tier/apply",
+        tier_grants.customers_grant_tier_apply,
+        name="customers_grant_tier_apply",
+    ),
     path("customers/export/members.csv", customers.export_members, name="export_members"),
     path("customers/export/ledger.csv", customers.export_ledger, name="export_ledger"),
     path("customers/<int:member_id>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:member_id>/adjust", customers.customer_adjust, name="customer_adjust"),
+    path("customers/<int:member_id>/tier", customers.customer_tier_set, name="customer_tier_set"),
+    path(
+        "customers/<int:member_id>/tier/grant",
+        customers.customer_tier_grant,
+        name="customer_tier_grant",
+    ),
     path(
         "customers/<int:member_id>/redemptions/<int:redemption_id>/cancel",
         customers.redemption_cancel,

@@ -9,6 +9,7 @@ redemption and the one wording of a ledger entry.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
@@ -25,12 +26,15 @@ from loyalty.models import (
     Redemption,
     Reward,
     Tier,
+    TierChange,
     TierSettings,
 )
 from loyalty.rules.rewards import reward_entry_cost, reward_tier_label, variable_range
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
+    TierDef,
+    TierRules,
     qualifying_value,
     tier_next,
     window_now,
@@ -393,12 +397,25 @@ def tiers_shown(*, shop: Shop) -> list[dict[str, Any]]:
     ]
 
 
-def member_tier_document(
+@dataclass(frozen=True)
+class MemberTierSummary:
+    """A member's tier as the rules see it now: the tier in effect (None: no tier), whether
+    it is granted, until when (the grant's end, or the grace's end of an earned tier), the
+    qualifying value over the window ending now and the next tier the value has not reached."""
+
+    rules: TierRules
+    current: TierDef | None
+    granted: bool
+    until: datetime | None
+    value: Decimal
+    following: TierDef | None
+
+
+def member_tier_summary(
     *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
-) -> dict[str, Any] | None:
-    """The member's tier block (``me``): the tier in effect, until when, the qualifying value
-    over the window ending now and what the next tier needs; None while tiers are off
-    (2 queries: the rules, the member's sums)."""
+) -> MemberTierSummary | None:
+    """The member's tier and progress; None while tiers are off (2 queries: the rules, the
+    member's sums). The panel's ``me`` and the admin's customer page both read this."""
     rules = tier_rules_load(shop=shop)
     if rules is None:
         return None
@@ -407,23 +424,47 @@ def member_tier_document(
     value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
     current = rules.by_id(tier_id)
     granted = current is not None and current.tier_id == state.granted_id
-    following = tier_next(rules, current, value)
+    return MemberTierSummary(
+        rules=rules,
+        current=current,
+        granted=granted,
+        until=state.grant_ends_at if granted else state.expires_at,
+        value=value,
+        following=tier_next(rules, current, value),
+    )
+
+
+def member_tier_document(
+    *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
+) -> dict[str, Any] | None:
+    """The member's tier block (``me``): the tier in effect, until when, the qualifying value
+    over the window ending now and what the next tier needs; None while tiers are off
+    (2 queries: the rules, the member's sums)."""
+    summary = member_tier_summary(shop=shop, member_id=member_id, tier_id=tier_id, state=state)
+    if summary is None:
+        return None
+    metric, current, following = summary.rules.metric, summary.current, summary.following
     return {
         "name": current.name if current else None,
         "rank": current.rank if current else None,
         "multiplier": number_plain(current.multiplier) if current else "1",
-        "granted": granted,
-        "until": iso(state.grant_ends_at if granted else state.expires_at),
-        "metric": rules.metric,
-        "value": tier_threshold(value, rules.metric),
+        "granted": summary.granted,
+        "until": iso(summary.until),
+        "metric": metric,
+        "value": tier_threshold(summary.value, metric),
         "next": None
         if following is None
         else {
             "name": following.name,
-            "threshold": tier_threshold(following.threshold, rules.metric),
-            "remaining": tier_threshold(following.threshold - value, rules.metric),
+            "threshold": tier_threshold(following.threshold, metric),
+            "remaining": tier_threshold(following.threshold - summary.value, metric),
         },
     }
+
+
+def member_tier_history(*, shop: Shop, member: Member, limit: int = 50) -> list[TierChange]:
+    """The member's tier changes, newest first (at most ``limit``)."""
+    return list(TierChange.objects.filter(shop=shop, member=member).order_by("-at", "-pk")[:limit])
 
 
 def redemption_document(

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.db import rows_insert, rows_update
 from loyalty.analytics.services import shop_zone
+from loyalty.audit import AuditRecord, audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
 from loyalty.member_versions import members_changed_on_commit
@@ -325,11 +326,14 @@ def tier_grant(
     actor: str,
     key: str,
     note: str = "",
+    audit: AuditRecord | None = None,
 ) -> GrantReport:
     """Grant a tier for ``days`` days to the members with these customer ids (one member,
     an admin list or a CSV), replacing a running grant. Idempotent per ``key``: members who
     already have this grant's history row are left as they are. At the end the member
-    returns to the tier they earned (``tiers_evaluate_due``)."""
+    returns to the tier they earned (``tiers_evaluate_due``). With ``audit``, each batch
+    that granted something writes one audit row in its own transaction (a repeated key
+    audits nothing more)."""
     if not 1 <= days <= 3650:
         raise InvalidTiers("A grant lasts 1 to 3650 days.")
     if not key:
@@ -378,14 +382,50 @@ def tier_grant(
                 )
                 report.granted += 1
             tiers_write(changed, changes, shop.pk)
+            if audit is not None and changed:
+                _grant_audit(shop, audit, rules.by_id(tier_id), days, changed, note)
     return report
 
 
+def _grant_audit(
+    shop: Shop,
+    audit: AuditRecord,
+    tier: TierDef | None,
+    days: int,
+    members: Sequence[Member],
+    note: str,
+) -> None:
+    name = tier.name if tier else ""
+    one = len(members) == 1
+    audit_record(
+        shop=shop,
+        actor=audit.actor,
+        action="tier.grant",
+        target_type="member" if one else "members",
+        target_id=members[0].pk if one else "",
+        summary=(
+            f"{name} for {days} day{'' if days == 1 else 's'} to "
+            + (f"customer {members[0].customer_id}" if one else f"{len(members)} customers")
+            + (f" ({note})" if note else "")
+        ),
+        changes={"granted_tier": [None, name], "grant_days": [None, days]},
+    )
+
+
 def tier_manual_set(
-    *, shop: Shop, member_id: int, tier_id: int | None, actor: str, key: str, note: str = ""
+    *,
+    shop: Shop,
+    member_id: int,
+    tier_id: int | None,
+    actor: str,
+    key: str,
+    note: str = "",
+    audit: AuditRecord | None = None,
 ) -> bool:
     """Set the tier a member earned by hand (the admin's override): held like an earned
-    tier, until the end of the grace after the current period. Idempotent per ``key``."""
+    tier, until the end of the grace after the current period. Idempotent per ``key``
+    (False when the key was used before: nothing changes, nothing more is audited). With
+    ``audit``, the audit row is written in the change's transaction."""
     rules = tier_rules_load(shop=shop)
     if rules is None or (tier_id is not None and rules.by_id(tier_id) is None):
         raise InvalidTiers("Choose one of the program's active tiers.")
@@ -415,6 +455,18 @@ def tier_manual_set(
             note=note,
         )
         tiers_write([member], [change], shop.pk)
+        if audit is not None:
+            after = change.to_name or "No tier"
+            audit_record(
+                shop=shop,
+                actor=audit.actor,
+                action="tier.set",
+                target_type="member",
+                target_id=member.pk,
+                summary=f"{after} for customer {member.customer_id}"
+                + (f": {note}" if note else ""),
+                changes={"earned_tier": [change.from_name or None, change.to_name or None]},
+            )
     return True
 
 

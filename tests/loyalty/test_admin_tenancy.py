@@ -23,9 +23,11 @@ from loyalty.models import (
     Redemption,
     Reward,
     Tier,
+    TierChange,
     TierRecompute,
 )
 from loyalty.services import points_adjust
+from loyalty.services.tiers import tier_grant
 from merchants.models import WebhookDelivery
 from tests.loyalty.admin_helpers import SHOP_A, SHOP_B, AdminClient, admin_shop
 from tests.loyalty.tier_helpers import tiers_setup
@@ -84,9 +86,13 @@ def world() -> dict[str, Any]:
         last_error="bravo-topic-err",
     )
     member_a = Member.objects.create(shop=a, customer_id=111, email="alice@acme.test")
-    tier_b = tiers_setup(b, (("Bravo Elite", "10", "3", 0),))["Bravo Elite"]
+    tier_a, tier_b = tiers_setup(a)["Gold"], tiers_setup(b)["Gold"]
+    tier_grant(shop=b, customer_ids=[555], tier_id=tier_b.pk, days=9, actor="9", key="seed")
+    # B's tiers carry a name that must never show on A's pages.
+    Tier.objects.filter(shop=b, name="Silver").update(name="Bravo Elite")
     recompute_b = TierRecompute.objects.create(shop=b, status="running", total=1)
     return {
+        "tier_a": tier_a,
         "tier_b": tier_b,
         "recompute_b": recompute_b,
         "a": a,
@@ -107,8 +113,11 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
         "rewards": [model_to_dict(r) for r in Reward.objects.filter(shop=b).order_by("pk")],
         "events": [model_to_dict(e) for e in BonusEvent.objects.filter(shop=b).order_by("pk")],
         "members": list(
-            Member.objects.filter(shop=b).order_by("pk").values_list("pk", "balance", "email")
+            Member.objects.filter(shop=b)
+            .order_by("pk")
+            .values_list("pk", "balance", "email", "tier_id", "granted_tier_id", "grant_ends_at")
         ),
+        "tier_changes": TierChange.objects.filter(shop=b).count(),
         "ledger": LedgerEntry.objects.filter(shop=b).count(),
         "redemptions": list(
             Redemption.objects.filter(shop=b).values_list("pk", "status", "points_spent")
@@ -281,6 +290,32 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         lambda w: {"member_id": w["member_a"].pk, "redemption_id": w["redemption_b"].pk},
         {},
     ),
+    (
+        "customer_tier_set",
+        "post",
+        lambda w: {"member_id": w["member_b"].pk},
+        {"tier_set-tier": "{tier_b}", "tier_set-reason": "x", "tier_set-idempotency_key": "x"},
+    ),
+    (
+        "customer_tier_grant",
+        "post",
+        lambda w: {"member_id": w["member_b"].pk},
+        {"tier_grant-tier": "{tier_a}", "tier_grant-days": "3", "tier_grant-idempotency_key": "x"},
+    ),
+    ("customers_grant_tier", "get", None, {}),
+    ("customers_grant_tier", "post", None, {"tier": "{tier_b}", "days": "3"}),
+    (
+        "customers_grant_tier_apply",
+        "post",
+        None,
+        {"csv_text": "555\n", "tier": "{tier_a}", "days": "3", "idempotency_key": "x"},
+    ),
+    (
+        "customers_grant_tier_apply",
+        "post",
+        None,
+        {"csv_text": "555\n", "tier": "{tier_b}", "days": "3", "idempotency_key": "x"},
+    ),
     ("webhooks", "get", None, {}),
     ("webhooks_replay", "post", None, {"delivery_id": "{delivery_b}"}),
     ("webhooks_replay", "post", None, {}),
@@ -307,7 +342,11 @@ def test_shop_a_cannot_read_or_change_shop_b(world, case, htmx, monkeypatch) -> 
     url = reverse(f"loyalty_admin:{name}", kwargs=kwargs(world) if kwargs else None)
     data = {
         k: (
-            v.format(delivery_b=world["delivery_b"].pk, tier_b=world["tier_b"].pk)
+            v.format(
+                delivery_b=world["delivery_b"].pk,
+                tier_a=world["tier_a"].pk,
+                tier_b=world["tier_b"].pk,
+            )
             if isinstance(v, str)
             else v
         )
