@@ -31,6 +31,7 @@ ACTIONS: dict[str, str] = {
     "webhooks.replay": "Replayed webhooks: {summary}",
     "tier.set": "Set a tier by hand: {summary}",
     "tier.grant": "Granted a tier: {summary}",
+    "tiers.update": "Changed the VIP tiers: {summary}",
 }
 FIELDS: dict[str, str] = {
     "enabled": "Program",
@@ -87,7 +88,12 @@ FIELDS: dict[str, str] = {
     "granted_tier": "Granted tier",
     "grant_days": "Days",
 }
-SECTIONS = {"branding": "Branding", "texts": "Text", "landing": "Landing page"}
+SECTIONS = {
+    "branding": "Branding",
+    "texts": "Text",
+    "landing": "Landing page",
+    "tiers": "VIP tiers",
+}
 
 
 @dataclass(frozen=True)
@@ -106,7 +112,11 @@ def field_label(key: str) -> str:
     if name in FIELDS and section in ("", "branding"):
         return FIELDS[name]
     words = name.replace("_", " ")
-    return f"{SECTIONS.get(section, section.title())}: {words}" if section else words.capitalize()
+    if not section:
+        return words.capitalize()
+    # A tier's name ("VIP Gold.threshold") is shown as the merchant typed it.
+    shown = section.title() if section.islower() else section
+    return f"{SECTIONS.get(section, shown)}: {words}"
 
 
 def value_words(value: Any) -> str:
