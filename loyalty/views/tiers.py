@@ -10,7 +10,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.urls import reverse
-from django.views.decorators.http import require_http_methods, require_safe
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from core import numbers
 from loyalty.errors import InvalidTiers
@@ -37,6 +37,7 @@ from loyalty.services.tiers_recompute import (
     tier_settings_save,
     tiers_recompute_preview,
 )
+from loyalty.services.tiers_sync import tier_sync_retry_parked, tier_sync_status
 from merchants.auth import embedded_admin_required
 from merchants.models import Shop
 from merchants.views.pages import (
@@ -324,6 +325,8 @@ def _page(
         _label_tiers(context["formset"], str(metric), shop)
     recompute = _latest_recompute(shop)
     base: dict[str, Any] = {
+        "sync": tier_sync_status(shop=shop),
+        "sync_retry_url": reverse("loyalty_admin:tiers_sync_retry"),
         "current": current,
         "running": tier_recompute_running(shop=shop),
         "recompute": recompute,
@@ -477,3 +480,13 @@ def tiers_progress(request: HttpRequest, recompute_id: int) -> HttpResponse:
     return admin_partial(
         request, f"{TEMPLATE}#progress", {"recompute": recompute, **_progress(recompute)}
     )
+
+
+@embedded_admin_required
+@require_POST
+def tiers_sync_retry(request: HttpRequest) -> HttpResponse:
+    """The merchant's "Try again" for customers the store refused to update (audited)."""
+    shop = request_shop(request)
+    moved = tier_sync_retry_parked(shop=shop, actor=staff_actor(request))
+    toast = f"{moved} customer(s) queued again" if moved else "Nothing to try again"
+    return admin_redirect(request, reverse("loyalty_admin:tiers"), toast=toast)

@@ -224,6 +224,7 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         },
     ),
     ("tiers_progress", "get", lambda w: {"recompute_id": w["recompute_b"].pk}, {}),
+    ("tiers_sync_retry", "post", None, {}),
     ("branding", "get", None, {}),
     (
         "branding",

@@ -595,3 +595,58 @@ def test_a_cross_site_form_cannot_apply(shop, client, members) -> None:
     signed = AdminClient(shop)
     signed.client = Client(enforce_csrf_checks=True)
     assert signed.post(URL, data).status_code == 204
+
+
+def test_customers_the_store_refused_are_listed_and_tried_again(shop, client, members) -> None:  # type: ignore[no-untyped-def]
+    """The tier written to the store's customers: a parked member is listed with the store's
+    reason; "Try again" queues it (audited); with nothing parked or waiting, the card says
+    every customer shows their tier."""
+    from django.utils import timezone
+
+    from loyalty.models import TierSync
+
+    TierSync.objects.filter(shop=shop).delete()
+    assert "Every member's tier is on their customer" in client.get(URL).content.decode()
+    parked = member_of(shop, 2)
+    TierSync.objects.create(
+        shop=shop,
+        member=parked,
+        pending=True,
+        next_attempt_at=timezone.now(),
+        attempts=8,
+        last_error="Owner does not exist",
+        parked_at=timezone.now(),
+    )
+
+    page = read_page(client.get(URL).content.decode())
+    card = page.find(id="beam-tiers-sync")
+    assert "Owner does not exist" in card.text()
+    assert str(parked.customer_id) in card.find(id="beam-tiers-sync-table").text()
+
+    response = client.post("/admin/tiers/sync/retry")
+
+    assert response.status_code in (200, 204, 302)
+    row = TierSync.objects.get(member=parked)
+    assert (row.parked_at, row.attempts, row.pending) == (None, 0, True)
+    assert AuditEvent.objects.filter(shop=shop, action="tiers.sync_retry").count() == 1
+    assert "1 customer waiting" in client.get(URL).content.decode()
+
+
+def test_another_shop_cannot_retry_this_shops_parked_customers(shop, members) -> None:  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from loyalty.models import TierSync
+
+    TierSync.objects.filter(shop=shop).delete()
+    TierSync.objects.create(
+        shop=shop,
+        member=member_of(shop, 1),
+        next_attempt_at=timezone.now(),
+        parked_at=timezone.now(),
+    )
+    other = admin_shop(SHOP_B)
+    LoyaltyProgram.objects.create(shop=other)
+
+    AdminClient(other, user_id="9").post("/admin/tiers/sync/retry")
+
+    assert TierSync.objects.get(shop=shop).parked_at is not None
