@@ -69,7 +69,12 @@ def launcher_embed_attrs(
         ("data-root", root),
         ("data-customer", str(customer.id) if customer else ""),
         ("data-locale", locale),
-        ("data-panel-js", f"{asset('beam-panel-views.js')} {asset('beam-panel.js')}"),
+        (
+            "data-panel-js",
+            " ".join(
+                asset(n) for n in ("beam-panel-tiers.js", "beam-panel-views.js", "beam-panel.js")
+            ),
+        ),
         ("data-panel-css", asset("beam-panel.css")),
         ("data-i18n-js", asset(f"beam-i18n-{lang}.js") if lang in I18N_LANGUAGES else ""),
         ("data-sign-up", root + "account"),

@@ -2,7 +2,18 @@
 
 from django.urls import path
 
-from loyalty.views import audit, branding, customers, earning, rewards, settings, setup, texts
+from loyalty.views import (
+    audit,
+    branding,
+    customers,
+    earning,
+    rewards,
+    settings,
+    setup,
+    texts,
+    tier_grants,
+    tiers,
+)
 from merchants.views import webhooks
 
 app_name = "loyalty_admin"
@@ -20,6 +31,9 @@ urlpatterns = [
     path("rewards/", rewards.rewards, name="rewards"),
     path("rewards/new", rewards.reward_new, name="reward_new"),
     path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward_edit"),
+    path("tiers/", tiers.tiers, name="tiers"),
+    path("tiers/recomputes/<int:recompute_id>/", tiers.tiers_progress, name="tiers_progress"),
+    path("tiers/sync/retry", tiers.tiers_sync_retry, name="tiers_sync_retry"),
     path("branding/", branding.branding, name="branding"),
     path("branding/preview", branding.branding_preview, name="branding_preview"),
     path(
@@ -38,10 +52,22 @@ urlpatterns = [
     path("customers/", customers.customers, name="customers"),
     path("customers/import", customers.customers_import, name="customers_import"),
     path("customers/import/apply", customers.customers_import_apply, name="customers_import_apply"),
+    path("customers/grant-tier", tier_grants.customers_grant_tier, name="customers_grant_tier"),
+    path(
+        "customers/grant-tier/apply",
+        tier_grants.customers_grant_tier_apply,
+        name="customers_grant_tier_apply",
+    ),
     path("customers/export/members.csv", customers.export_members, name="export_members"),
     path("customers/export/ledger.csv", customers.export_ledger, name="export_ledger"),
     path("customers/<int:member_id>/", customers.customer_detail, name="customer_detail"),
     path("customers/<int:member_id>/adjust", customers.customer_adjust, name="customer_adjust"),
+    path("customers/<int:member_id>/tier", customers.customer_tier_set, name="customer_tier_set"),
+    path(
+        "customers/<int:member_id>/tier/grant",
+        customers.customer_tier_grant,
+        name="customer_tier_grant",
+    ),
     path(
         "customers/<int:member_id>/redemptions/<int:redemption_id>/cancel",
         customers.redemption_cancel,

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from loyalty.models import AuditEvent, LedgerEntry
+from core.numbers import counted, locale_of, money_format
+from loyalty.models import AuditEvent, LedgerEntry, TierChange, TierSettings
 from loyalty.selectors import ledger_entry_label
 
 ACTIONS: dict[str, str] = {
@@ -28,6 +29,9 @@ ACTIONS: dict[str, str] = {
     "members.import": "Imported members: {summary}",
     "redemption.cancel": "Cancelled a reward: {summary}",
     "webhooks.replay": "Replayed webhooks: {summary}",
+    "tier.set": "Set a tier by hand: {summary}",
+    "tier.grant": "Granted a tier: {summary}",
+    "tiers.update": "Changed the VIP tiers: {summary}",
 }
 FIELDS: dict[str, str] = {
     "enabled": "Program",
@@ -80,8 +84,16 @@ FIELDS: dict[str, str] = {
     "points_name": "Name for points",
     "show_on_mobile": "Shown on mobile",
     "languages": "Languages",
+    "earned_tier": "Tier",
+    "granted_tier": "Granted tier",
+    "grant_days": "Days",
 }
-SECTIONS = {"branding": "Branding", "texts": "Text", "landing": "Landing page"}
+SECTIONS = {
+    "branding": "Branding",
+    "texts": "Text",
+    "landing": "Landing page",
+    "tiers": "VIP tiers",
+}
 
 
 @dataclass(frozen=True)
@@ -100,7 +112,11 @@ def field_label(key: str) -> str:
     if name in FIELDS and section in ("", "branding"):
         return FIELDS[name]
     words = name.replace("_", " ")
-    return f"{SECTIONS.get(section, section.title())}: {words}" if section else words.capitalize()
+    if not section:
+        return words.capitalize()
+    # A tier's name ("VIP Gold.threshold") is shown as the merchant typed it.
+    shown = section.title() if section.islower() else section
+    return f"{SECTIONS.get(section, shown)}: {words}"
 
 
 def value_words(value: Any) -> str:
@@ -194,3 +210,51 @@ def ledger_lines(entries: list[LedgerEntry], staff_names: dict[str, str]) -> lis
             LedgerLine(entry=entry, what=what, by=actor_words(entry.actor, staff_names), note=note)
         )
     return rows
+
+
+TIER_REASONS: dict[str, str] = {
+    TierChange.Reason.EARNED: "Earned",
+    TierChange.Reason.EXPIRED: "Grace period ended",
+    TierChange.Reason.MANUAL: "Set by hand",
+    TierChange.Reason.GRANTED: "Granted",
+    TierChange.Reason.GRANT_ENDED: "Grant ended",
+    TierChange.Reason.SETTINGS_CHANGE: "Tier settings changed",
+}
+
+
+def tier_amount(value: Decimal, metric: str, shop: Any) -> str:
+    """A qualifying value or threshold in its metric's unit: "1,250 points", "$120.00",
+    "3 orders"."""
+    locale = locale_of(shop)
+    if metric == TierSettings.Metric.SPEND:
+        return money_format(value, str(getattr(shop, "currency", "") or "USD"), locale)
+    noun = "order" if metric == TierSettings.Metric.ORDERS else "point"
+    return counted(int(value), noun, locale)
+
+
+@dataclass(frozen=True)
+class TierHistoryLine:
+    """One tier change as the admin shows it."""
+
+    change: TierChange
+    before: str
+    after: str
+    why: str
+    by: str
+
+
+def tier_history_lines(
+    changes: list[TierChange], staff_names: dict[str, str]
+) -> list[TierHistoryLine]:
+    """The rows of a member's tier history: from and to by the names they had then
+    ("No tier" for none), the reason in words, who (Beam for its own moves)."""
+    return [
+        TierHistoryLine(
+            change=c,
+            before=c.from_name or "No tier",
+            after=c.to_name or "No tier",
+            why=TIER_REASONS.get(c.reason, c.reason.replace("_", " ").capitalize()),
+            by=actor_words(c.actor, staff_names),
+        )
+        for c in changes
+    ]

@@ -71,7 +71,8 @@ def branding_validate(data: dict[str, Any]) -> dict[str, Any]:
 
 # The landing page's own words (English defaults). Merchants override them per language in
 # the shopper texts (``LoyaltyProgram.texts``), with the panel's texts: the keys the two
-# share (``sign_up``, ``have_account``, ``log_in``, ``balance``, ``earn``) read the same.
+# share (``sign_up``, ``have_account``, ``log_in``, ``balance``, ``earn``, the tier words)
+# read the same.
 LANDING_TEXT_DEFAULTS: dict[str, str] = {
     "sign_up": "Join now",
     "have_account": "Already a member?",
@@ -83,6 +84,10 @@ LANDING_TEXT_DEFAULTS: dict[str, str] = {
     "rewards_title": "Rewards",
     "tiers_title": "VIP tiers",
     "tier_from": "From {n}",
+    "orders": "{n} orders",
+    "order": "{n} order",
+    "tier_x": "{x}\u00d7 points on orders",
+    "tier_entry": "{n} bonus points when you reach it",
     "min_order": "On orders over {v}",
     "faq_title": "Frequently asked questions",
     "start_today": "Start earning today",

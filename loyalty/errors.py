@@ -43,6 +43,13 @@ class InvalidRedemption(BeamError):
     code = "invalid_redemption"
 
 
+class RewardTierLocked(InvalidRedemption):
+    """The reward is for members of a higher tier."""
+
+    code = "reward_tier_locked"
+    http_status = 403
+
+
 class RedemptionNotFound(BeamError):
     """No such redemption for this customer (someone else's looks exactly the same)."""
 

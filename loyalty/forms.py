@@ -7,8 +7,9 @@ a person sees every mistake next to its field.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -282,7 +283,35 @@ class RewardForm(forms.Form):
     combines_with_shipping = forms.BooleanField(
         label="Combines with shipping discounts", required=False, initial=True
     )
+    min_tier = forms.TypedChoiceField(
+        label="Who can redeem it",
+        coerce=int,
+        empty_value=None,
+        required=False,
+        help_text="A tier-exclusive reward shows as locked to members below that tier.",
+    )
     active = forms.BooleanField(label="Shown to shoppers", required=False, initial=True)
+
+    def __init__(
+        self,
+        *args: Any,
+        tiers: Sequence[tuple[int, str]] = (),
+        archived_tier: tuple[int, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """``tiers``: the program's active tiers, lowest first; none (tiers off): the form
+        has no tier field and a save leaves the reward's tier as it is. ``archived_tier``: the
+        reward's own tier when it was archived since (nobody can redeem it until changed)."""
+        super().__init__(*args, **kwargs)
+        if tiers:
+            field = cast(forms.TypedChoiceField, self.fields["min_tier"])
+            choices: list[tuple[Any, str]] = [("", "Every member")]
+            choices += [(pk, f"{name} members and above") for pk, name in tiers]
+            if archived_tier is not None:  # kept as it is, so a save does not open it to all
+                choices.append((archived_tier[0], f"{archived_tier[1]} (archived tier)"))
+            field.choices = choices
+        else:
+            del self.fields["min_tier"]
 
     def clean(self) -> dict[str, Any]:
         """The reward rules' own check (``reward_settings_problems``), on the fields that
@@ -307,6 +336,8 @@ class RewardForm(forms.Form):
             data["value"] = Decimal("0")
         data["value"] = data.get("value") if data.get("value") is not None else Decimal("0")
         data["variant_gid"] = data.get("variant_gid") or ""
+        if "min_tier" in data:
+            data["min_tier_id"] = data.pop("min_tier")
         return data
 
 
@@ -375,8 +406,8 @@ class LandingForm(forms.Form):
         return entries
 
 
-# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table)
-# and the landing page's.
+# The panel's most visible texts (keys and English defaults of beam-panel.js's EN table and
+# beam-panel-tiers.js's) and the landing page's.
 SHOPPER_TEXT_DEFAULTS = {
     "title": "Rewards",
     "guest_title": "Join our rewards program",
@@ -389,6 +420,16 @@ SHOPPER_TEXT_DEFAULTS = {
     "your_rewards": "Your rewards",
     "activity": "Activity",
     "empty": "No activity yet.",
+    # the VIP tiers (beam-panel-tiers.js); the tier table's words are the landing page's
+    "vip": "VIP status",
+    "tier_spend": "Spend {v} more to reach {tier}",
+    "tier_points": "Earn {n} more points to reach {tier}",
+    "tier_orders": "{n} more orders to reach {tier}",
+    "tier_order": "{n} more order to reach {tier}",
+    "tier_until": "{tier} until {date}",
+    "top_tier": "You reached the top tier!",
+    "tier_none": "No tier yet",
+    "tier_join": "Join to start climbing the tiers.",
     **LANDING_TEXT_DEFAULTS,  # the landing page's; the keys it shares read the same
 }
 

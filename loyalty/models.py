@@ -319,6 +319,17 @@ class LoyaltyOrder(models.Model):
     tier_multiplier = models.DecimalField(
         max_digits=6, decimal_places=4, default=Decimal(1), db_default=Decimal(1)
     )
+    # The member's tier in effect when the order was first linked to them (its placement, as
+    # Beam saw it), for revenue per tier in analytics; null: no tier then, tiers off, a guest
+    # order claimed later, or recorded before tiers. No index: read through the rollups.
+    tier = models.ForeignKey(
+        "loyalty.Tier",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     # What the order counts for a tier's "amount spent" (shop money): line items other than
     # gift cards net of their discounts and without tax, their discounts, shipping net of its
     # discounts and without tax, all tax; and what refunds gave back of each. ``spend_goods``
@@ -479,6 +490,10 @@ class Reward(models.Model):
     combines_with_order = models.BooleanField(default=False)
     combines_with_product = models.BooleanField(default=False)
     combines_with_shipping = models.BooleanField(default=True)
+    # Tier-exclusive: only members of this tier or a higher one may redeem it.
+    min_tier = models.ForeignKey(
+        "loyalty.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -518,6 +533,7 @@ class Redemption(models.Model):
         STOREFRONT = "storefront", "Storefront"
         CHECKOUT = "checkout", "Checkout"
         CUSTOMER_ACCOUNT = "customer_account", "Customer account"
+        TIER_ENTRY = "tier_entry", "Tier entry reward"  # given, no points spent
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
@@ -587,4 +603,5 @@ from loyalty.models_tiers import (  # noqa: E402, F401
     TierChange,
     TierRecompute,
     TierSettings,
+    TierSync,
 )

@@ -56,6 +56,10 @@ class TierSettings(models.Model):
         "loyalty.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     new_member_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The tier is always written to the store's customer as a metafield; with this on, also
+    # as a customer tag "<prefix><tier name>" (the old tier's tag removed on a change).
+    customer_tag_enabled = models.BooleanField(default=False)
+    customer_tag_prefix = models.CharField(max_length=40, blank=True, default="VIP: ")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -84,8 +88,8 @@ class Tier(models.Model):
     multiplier = models.DecimalField(max_digits=6, decimal_places=4, default=Decimal(1))
     perks = models.JSONField(default=list, blank=True)  # texts shown to shoppers
     entry_points = models.PositiveIntegerField(default=0)
-    # TODO(issue 14): a catalogue reward given on entry, issued through the redemption saga
-    # (a zero-point redemption); stored, not yet issued.
+    # A catalogue reward given on entry (once per tier per qualifying period, like the entry
+    # points): a zero-point redemption issued through the redemption saga.
     entry_reward = models.ForeignKey(
         "loyalty.Reward", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -147,12 +151,18 @@ class TierChange(models.Model):
     actor = models.CharField(max_length=255, blank=True)
     note = models.CharField(max_length=255, blank=True)
     at = models.DateTimeField()
+    # When the row was written: ``at`` can lie in the past (a grace or grant end evaluated
+    # later), so the analytics rollup finds new rows by this (``at <= created_at``).
+    created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TierChangeQuerySet.as_manager()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["shop", "key"], name="tierchange_shop_key"),
+        ]
+        indexes = [
+            models.Index(fields=["shop", "created_at"], name="tierchange_shop_created_idx"),
         ]
 
     def __str__(self) -> str:
@@ -189,3 +199,43 @@ class TierRecompute(models.Model):
 
     def __str__(self) -> str:
         return f"recompute {self.pk} ({self.status} {self.done}/{self.total})"
+
+
+class TierSync(models.Model):
+    """The member's tier as last written to the store's customer (metafield and tag), and
+    whether a newer one waits to be written. One row per member: every tier change bumps
+    ``mark`` and sets ``pending``, so any number of changes coalesce into one write of the
+    value the member holds when the writer runs; the writer clears ``pending`` only if
+    ``mark`` is still the one it read. Rows that keep failing are parked (``parked_at``)
+    with their error until the merchant retries them."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+", db_index=False)
+    member = models.OneToOneField(
+        "loyalty.Member", on_delete=models.CASCADE, related_name="tier_sync"
+    )
+    mark = models.PositiveIntegerField(default=1)
+    pending = models.BooleanField(default=True)
+    # When the writer may take the row next: now, after a backoff, or at the end of a lease.
+    next_attempt_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    parked_at = models.DateTimeField(null=True, blank=True)
+    # What the store's customer holds from Beam ("": nothing).
+    synced_value = models.CharField(max_length=64, blank=True)
+    synced_tag = models.CharField(max_length=255, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["shop", "next_attempt_at"],
+                condition=Q(pending=True, parked_at__isnull=True),
+                name="tiersync_due_idx",
+            ),
+            models.Index(
+                fields=["shop"], condition=Q(parked_at__isnull=False), name="tiersync_parked_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"tier sync of member {self.member_id} ({'pending' if self.pending else 'done'})"

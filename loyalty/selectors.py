@@ -9,11 +9,12 @@ redemption and the one wording of a ledger entry.
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from loyalty.branding import LANGUAGES, branding_resolve
@@ -25,14 +26,18 @@ from loyalty.models import (
     Redemption,
     Reward,
     Tier,
+    TierChange,
     TierSettings,
 )
-from loyalty.rules.rewards import reward_entry_cost, variable_range
+from loyalty.rules.rewards import reward_entry_cost, reward_tier_label, variable_range
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
+    TierDef,
+    TierRules,
     qualifying_fields,
     qualifying_value,
+    tier_next,
     window_now,
 )
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
@@ -244,16 +249,43 @@ def reward_document(reward: Reward, currency: str) -> dict[str, Any]:
         "currency": currency,
         "min_subtotal": money(reward.minimum_subtotal or Decimal(0)),
         "variable": variable,
+        # Tier-exclusive: members of this tier and above (``me``'s tier rank tells who).
+        "tier": None
+        if reward.min_tier is None
+        else {
+            "name": reward.min_tier.name,
+            "rank": reward.min_tier.rank,
+            "label": reward_tier_label(reward.min_tier.name),
+        },
     }
 
 
 def program_rewards(*, shop: Shop, program: LoyaltyProgram) -> list[Reward]:
     """The rewards shoppers can pick: none while the program is paused, cheapest first (a
-    variable reward by its minimum), the same order on every database."""
+    variable reward by its minimum), the same order on every database. A tier-exclusive
+    reward is listed only while its tier can be reached (tiers on, the tier active)."""
     if not program.enabled:
         return []
-    rewards = Reward.objects.filter(shop=shop, active=True)
+    rewards = (
+        Reward.objects.filter(shop=shop, active=True)
+        .filter(
+            Q(min_tier__isnull=True) | Q(min_tier__active=True, min_tier__settings__enabled=True)
+        )
+        .select_related("min_tier")
+    )
     return sorted(rewards, key=lambda r: (reward_entry_cost(r), r.pk))
+
+
+def member_tier_rank(*, shop: Shop, member: Member | None) -> int | None:
+    """The rank of the member's tier in effect while tiers are on (None: no tier); what a
+    tier-exclusive reward is checked against. One query when the member has a tier."""
+    if member is None or member.tier_id is None:
+        return None
+    return (
+        Tier.objects.filter(shop=shop, pk=member.tier_id, active=True, settings__enabled=True)
+        .values_list("rank", flat=True)
+        .first()
+    )
 
 
 def program_texts(program: LoyaltyProgram) -> dict[str, dict[str, str]]:
@@ -366,12 +398,25 @@ def tiers_shown(*, shop: Shop) -> list[dict[str, Any]]:
     ]
 
 
-def member_tier_document(
+@dataclass(frozen=True)
+class MemberTierSummary:
+    """A member's tier as the rules see it now: the tier in effect (None: no tier), whether
+    it is granted, until when (the grant's end, or the grace's end of an earned tier), the
+    qualifying value over the window ending now and the next tier the value has not reached."""
+
+    rules: TierRules
+    current: TierDef | None
+    granted: bool
+    until: datetime | None
+    value: Decimal
+    following: TierDef | None
+
+
+def member_tier_summary(
     *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
-) -> dict[str, Any] | None:
-    """The member's tier block (``me``): the tier in effect, until when, the qualifying value
-    over the window ending now and what the next tier needs; None while tiers are off
-    (2 queries: the rules, the member's sums)."""
+) -> MemberTierSummary | None:
+    """The member's tier and progress; None while tiers are off (2 queries: the rules, the
+    member's sums). The panel's ``me`` and the admin's customer page both read this."""
     rules = tier_rules_load(shop=shop)
     if rules is None:
         return None
@@ -385,23 +430,47 @@ def member_tier_document(
     value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
     current = rules.by_id(tier_id)
     granted = current is not None and current.tier_id == state.granted_id
-    higher = [t for t in rules.tiers if t.rank > (current.rank if current else -1)]
-    following = next((t for t in higher if t.threshold > value), None)
+    return MemberTierSummary(
+        rules=rules,
+        current=current,
+        granted=granted,
+        until=state.grant_ends_at if granted else state.expires_at,
+        value=value,
+        following=tier_next(rules, current, value),
+    )
+
+
+def member_tier_document(
+    *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
+) -> dict[str, Any] | None:
+    """The member's tier block (``me``): the tier in effect, until when, the qualifying value
+    over the window ending now and what the next tier needs; None while tiers are off
+    (2 queries: the rules, the member's sums)."""
+    summary = member_tier_summary(shop=shop, member_id=member_id, tier_id=tier_id, state=state)
+    if summary is None:
+        return None
+    metric, current, following = summary.rules.metric, summary.current, summary.following
     return {
         "name": current.name if current else None,
+        "rank": current.rank if current else None,
         "multiplier": number_plain(current.multiplier) if current else "1",
-        "granted": granted,
-        "until": iso(state.grant_ends_at if granted else state.expires_at),
-        "metric": rules.metric,
-        "value": tier_threshold(value, rules.metric),
+        "granted": summary.granted,
+        "until": iso(summary.until),
+        "metric": metric,
+        "value": tier_threshold(summary.value, metric),
         "next": None
         if following is None
         else {
             "name": following.name,
-            "threshold": tier_threshold(following.threshold, rules.metric),
-            "remaining": tier_threshold(following.threshold - value, rules.metric),
+            "threshold": tier_threshold(following.threshold, metric),
+            "remaining": tier_threshold(following.threshold - summary.value, metric),
         },
     }
+
+
+def member_tier_history(*, shop: Shop, member: Member, limit: int = 50) -> list[TierChange]:
+    """The member's tier changes, newest first (at most ``limit``)."""
+    return list(TierChange.objects.filter(shop=shop, member=member).order_by("-at", "-pk")[:limit])
 
 
 def redemption_document(

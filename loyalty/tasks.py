@@ -91,6 +91,22 @@ def tiers_recompute_run(recompute_id: int) -> str:
 
 
 @shared_task
+def tiers_sync_run() -> int:
+    """Periodic: write the tiers of the members marked since the last run to their store
+    customers (metafield and tag), 25 per call, each shop until throttled; returns the
+    members written. One shop failing does not hold up the others."""
+    from loyalty.services.tiers_sync import tiers_sync_due, tiers_sync_shop
+
+    written = 0
+    for shop_id in tiers_sync_due():
+        try:
+            written += tiers_sync_shop(shop_id=shop_id).written
+        except Exception:
+            logger.exception("tier sync of shop %s failed", shop_id)
+    return written
+
+
+@shared_task
 def redemptions_pending_sweep() -> int:
     """Periodic: re-enqueue pending redemptions whose task is overdue; past the retry
     budget, issue or refund them."""

@@ -237,3 +237,15 @@ class StaffMember(models.Model):
         """ "Ann Lee", else the email, else "Staff member 42"."""
         name = f"{self.first_name} {self.last_name}".strip()
         return name or self.email or f"Staff member {self.user_id}"
+
+
+class OAuthStateUse(models.Model):
+    """An install's state nonce, once its callback has been taken. The unique nonce makes the
+    claim once-only in the database (the cache may be down or emptied); rows older than the
+    nonce's lifetime are pruned at the next claim, so the table stays small."""
+
+    nonce = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"state used at {self.used_at:%Y-%m-%d %H:%M}"

@@ -24,6 +24,7 @@ from loyalty.rules.rewards import (
     reward_channel_refusal,
     reward_entry_cost,
     reward_points_for_balance,
+    reward_tier_refusal,
     variable_value,
 )
 from loyalty.rules.tiers import MemberTier
@@ -354,11 +355,14 @@ def member_summary(member: Member | None) -> dict[str, int]:
     }
 
 
-def reward_offers(*, shop: Shop, balance: int, channel: str) -> list[dict[str, Any]]:
+def reward_offers(
+    *, shop: Shop, balance: int, channel: str, tier_rank: int | None = None
+) -> list[dict[str, Any]]:
     """The program document's rewards (same ids, titles, prices) that ``channel`` can
     redeem, each with what it would take from ``balance``: ``points`` (a variable reward's
     most for this balance, else its minimum), ``variable_points``, ``value`` for those points
-    and ``affordable``."""
+    and ``affordable``; ``locked`` when it is for a higher tier than ``tier_rank`` (the
+    member's, ``member_tier_rank``), and then not affordable."""
     offers: list[dict[str, Any]] = []
     for reward in program_rewards(shop=shop, program=program_get(shop=shop)):
         if reward_channel_refusal(reward, channel):
@@ -372,6 +376,13 @@ def reward_offers(*, shop: Shop, balance: int, channel: str) -> list[dict[str, A
         else:
             chosen, cost, value = None, reward_entry_cost(reward), document["value"]
             affordable = balance >= cost
+        locked = reward.min_tier is not None and bool(
+            reward_tier_refusal(
+                required_name=reward.min_tier.name,
+                required_rank=reward.min_tier.rank,
+                member_rank=tier_rank,
+            )
+        )
         offers.append(
             {
                 **document,
@@ -379,7 +390,8 @@ def reward_offers(*, shop: Shop, balance: int, channel: str) -> list[dict[str, A
                 "points": cost,
                 "variable_points": chosen,
                 "value": value,
-                "affordable": affordable,
+                "affordable": affordable and not locked,
+                "locked": locked,
             }
         )
     return offers
@@ -416,9 +428,9 @@ ORDER_STATUS = {
 
 def order_points_for_customer(
     *, shop: Shop, customer_id: int, order_id: int
-) -> dict[str, Any] | None:
-    """The points of the customer's own order; ``None`` for an unknown order and for someone
-    else's (the two are indistinguishable to the caller)."""
+) -> tuple[LoyaltyOrder, dict[str, Any]] | None:
+    """The customer's own order and its points; ``None`` for an unknown order and for
+    someone else's (the two are indistinguishable to the caller)."""
     order = (
         LoyaltyOrder.objects.filter(shop=shop, order_id=order_id).select_related("member").first()
     )
@@ -431,7 +443,7 @@ def order_points_for_customer(
         status = "pending" if order.points_pending > 0 else "credited"
     else:
         status = ORDER_STATUS.get(LoyaltyOrder.State(order.state), "processing")
-    return {
+    return order, {
         "id": order.order_id,
         "name": order.name,
         "status": status,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from django.contrib.staticfiles import finders
@@ -103,8 +104,11 @@ def landing_texts(data: dict[str, Any], lang: str) -> dict[str, str]:
 
 
 def _points(texts: dict[str, str], lang: str, n: int) -> str:
-    grouped = f"{n:,}".replace(",", _GROUPING.get(lang, ","))
-    return texts["points"].replace("{n}", grouped)
+    return texts["points"].replace("{n}", _grouped(lang, n))
+
+
+def _grouped(lang: str, n: int) -> str:
+    return f"{n:,}".replace(",", _GROUPING.get(lang, ","))
 
 
 def _tier_from(texts: dict[str, str], lang: str, tier: dict[str, Any], currency: str) -> str:
@@ -112,8 +116,21 @@ def _tier_from(texts: dict[str, str], lang: str, tier: dict[str, Any], currency:
     if tier.get("metric") == "spend":
         return f"{tier['threshold']} {currency}"
     if tier.get("metric") == "orders":
-        return f"{tier['threshold']:,}".replace(",", _GROUPING.get(lang, ","))
+        n = tier["threshold"]
+        return texts["order" if n == 1 else "orders"].replace("{n}", _grouped(lang, n))
     return _points(texts, lang, tier["threshold"])
+
+
+def _tier_benefits(texts: dict[str, str], lang: str, tier: dict[str, Any]) -> list[str]:
+    """What a tier gives, in words: its earning multiplier, its perks, its entry points."""
+    benefits: list[str] = []
+    if Decimal(tier["multiplier"]) > 1:
+        x = tier["multiplier"].replace(".", "," if lang in ("fr", "de", "es") else ".")
+        benefits.append(texts["tier_x"].replace("{x}", x))
+    benefits += tier["perks"]
+    if tier["entry_points"]:
+        benefits.append(texts["tier_entry"].replace("{n}", _grouped(lang, tier["entry_points"])))
+    return benefits
 
 
 def landing_render(
@@ -180,6 +197,7 @@ def landing_render(
                 "from": texts["tier_from"].replace(
                     "{n}", _tier_from(texts, lang, tier, data["shop"]["currency"])
                 ),
+                "benefits": _tier_benefits(texts, lang, tier),
             }
             for tier in data["tiers"]
         ],

@@ -88,6 +88,24 @@ class MetafieldNodes:
 
 
 MAX_METAFIELDS_PER_CALL = 25
+# The types the simulator accepts (the platform has more: references, lists, measurements)
+# and their value limits (the platform's "metafield limits": 65k for text, 2m for JSON).
+METAFIELD_TYPES = frozenset(
+    {
+        "single_line_text_field",
+        "multi_line_text_field",
+        "number_integer",
+        "number_decimal",
+        "boolean",
+        "json",
+        "date",
+        "date_time",
+        "url",
+        "color",
+    }
+)
+TEXT_MAX_LENGTH = 65_535
+VALUE_MAX_LENGTH = {"json": 2_000_000, "url": 2048}
 
 
 class MetafieldMutations:
@@ -111,7 +129,15 @@ class MetafieldMutations:
 
     @staticmethod
     def _value_error(kind: str, value: str) -> str | None:
+        if kind not in METAFIELD_TYPES:
+            return f"Type '{kind}' is not a valid metafield type."
+        if value == "":
+            return "Value can't be blank."
+        if len(value) > VALUE_MAX_LENGTH.get(kind, TEXT_MAX_LENGTH):
+            return f"Value is too long for type {kind}."
         try:
+            if kind == "single_line_text_field" and ("\n" in value or "\r" in value):
+                return "Value must be a single line of text."
             if kind == "number_integer":
                 int(value)
             elif kind == "number_decimal":

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
     from devstore.graphql.graph import ShopGraph
 
 
+TAG_MAX_LENGTH = 255  # the platform's limit of one tag
+
+
 class TagMutations:
     """``tagsAdd`` and ``tagsRemove`` of ``Mutations``."""
 
@@ -30,6 +33,10 @@ class TagMutations:
         }
         if parsed is None:
             return not_found
+        too_long = [t for t in tags if len(t) > TAG_MAX_LENGTH]
+        if add and too_long:
+            message = f"A tag has at most {TAG_MAX_LENGTH} characters."
+            return {"node": None, "userErrors": [{"field": ["tags"], "message": message}]}
         kind, pk = parsed
         now = timezone.now()
         if kind == "Customer":

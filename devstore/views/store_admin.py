@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from devstore import services
 from devstore.errors import DevstoreError
-from devstore.models import DevCustomer, DevOrder, DevWebhookLog
+from devstore.models import DevCustomer, DevMetafield, DevOrder, DevWebhookLog
 from devstore.views.common import shop_or_404
 from devstore.webhooks import webhooks_release_held, webhooks_retry_failed
 
@@ -69,7 +69,17 @@ def customers(request: HttpRequest, shop_domain: str) -> HttpResponse:
             )
             messages.success(request, f"Customer {email} created.")
         return redirect("devstore:customers", shop.domain)
-    rows = DevCustomer.objects.filter(shop=shop).order_by("-created_at")[:200]
+    rows = list(DevCustomer.objects.filter(shop=shop).order_by("-created_at")[:200])
+    # The customers' metafields (what apps wrote: Beam's tier), "namespace.key: value".
+    fields: dict[str, list[str]] = {}
+    for owner, namespace, key, value in (
+        DevMetafield.objects.filter(shop=shop, owner_gid__in=[c.gid for c in rows])
+        .order_by("namespace", "key")
+        .values_list("owner_gid", "namespace", "key", "value")
+    ):
+        fields.setdefault(owner, []).append(f"{namespace}.{key}: {value[:80]}")
+    for customer in rows:
+        customer.metafield_lines = fields.get(customer.gid, [])  # type: ignore[attr-defined]
     return render(request, "devstore/customers.html", {"shop": shop, "customers": rows})
 
 

@@ -166,3 +166,49 @@ class DailyCohortStats(models.Model):
 
     def __str__(self) -> str:
         return f"cohort {self.shop_id} {self.day}: {self.customers}"
+
+
+NO_TIER = 0  # ``tier_key`` of the orders placed without a tier
+
+
+class DailyTierOrderStats(models.Model):
+    """Counted orders of members by the shop-local day they were placed and the tier the
+    member held then (``LoyaltyOrder.tier``; ``tier_key`` is its pk, ``NO_TIER`` for none).
+    Rebuilt with ``DailyOrderStats`` for the same days."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    tier_key = models.BigIntegerField(default=NO_TIER)
+    orders = models.PositiveIntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "day", "tier_key"], name="dailytierorderstats_shop_day_tier"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"tier orders {self.shop_id} {self.day} {self.tier_key}"
+
+
+class DailyTierMoveStats(models.Model):
+    """Tier history rows (``TierChange``) by the shop-local day of their ``at``: moves up
+    (earned, or a manual or settings change to a higher tier), down (a grace that ended, or
+    a manual or settings change to a lower tier or none), grants and grant ends."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    ups = models.PositiveIntegerField(default=0)
+    downs = models.PositiveIntegerField(default=0)
+    grants = models.PositiveIntegerField(default=0)
+    grant_ends = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["shop", "day"], name="dailytiermovestats_shop_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"tier moves {self.shop_id} {self.day}"

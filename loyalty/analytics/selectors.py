@@ -53,7 +53,11 @@ Customers (the range's acquisition cohort, lifetime to date)
 ROI
     *Program cost*: the monthly plan price the merchant entered * days in range ÷ 30.
     *ROI*: loyalty-generated revenue ÷ program cost (a multiple: 12.5 means every unit of
-    currency spent on the plan came back 12.5 times as revenue from reward orders).
+    currency spent on the plan came back 12.5 times as revenue from reward orders). Unknown
+    without a cost (no price entered, a price of 0, or a cost that rounds to 0.00); 0 when no
+    order of the range used a reward. ``Dashboard.roi_reason`` names the case for the page.
+
+VIP tiers: ``loyalty.analytics.selectors_tiers``.
 """
 
 from __future__ import annotations
@@ -194,6 +198,7 @@ class Dashboard:
     top_customers_revenue: Decimal = ZERO
     top_customers_share: Decimal | None = None
     plan_price_monthly: Decimal = ZERO
+    plan_price_saved: bool = False
     program_cost: Decimal = ZERO
     roi: Decimal | None = None
     repeat_steps: list[RepeatStep] = field(default_factory=list)
@@ -207,6 +212,22 @@ class Dashboard:
     @property
     def revenue_without_reward(self) -> Decimal:
         return self.revenue - self.reward_revenue
+
+    @property
+    def roi_reason(self) -> str:
+        """Why ROI is unknown or zero, for the page to say so (not a bare "—"):
+        ``no_price`` (never entered), ``free_plan`` (a price of 0 saved), ``cost_rounds_to_zero``
+        (a price so small the range's cost is 0.00), ``no_loyalty_revenue`` (ROI is 0: no
+        order in the range used a Beam reward); "" when ROI is a positive multiple."""
+        if not self.plan_price_saved:
+            return "no_price"
+        if not self.plan_price_monthly:
+            return "free_plan"
+        if not self.program_cost:
+            return "cost_rounds_to_zero"
+        if not self.reward_revenue:
+            return "no_loyalty_revenue"
+        return ""
 
     @property
     def value_per_point_money(self) -> Decimal | None:
@@ -236,7 +257,13 @@ def value_per_point_best(*, shop: Shop) -> tuple[Decimal, int] | None:
     return best
 
 
-def _bucket_of(day: date, bucket: str) -> date:
+def bucket_for(rng: DateRange) -> str:
+    """The time series' bucket: days up to 92 days, weeks up to two years, else months."""
+    return "day" if rng.days <= 92 else "week" if rng.days <= 731 else "month"
+
+
+def bucket_of(day: date, bucket: str) -> date:
+    """The first day of the bucket ``day`` falls in."""
     if bucket == "week":
         return day - timedelta(days=day.weekday())
     if bucket == "month":
@@ -251,24 +278,24 @@ def _series(
     members: list[tuple],
 ) -> tuple[str, list[SeriesPoint]]:
     """Per-day (≤ 92 days), per-week (≤ 2 years) or per-month sums, with empty buckets."""
-    bucket = "day" if rng.days <= 92 else "week" if rng.days <= 731 else "month"
+    bucket = bucket_for(rng)
     acc: dict[date, list] = {}
     day = rng.start
     while day <= rng.end:
-        key = _bucket_of(day, bucket)
+        key = bucket_of(day, bucket)
         acc.setdefault(key, [max(key, rng.start), day, ZERO, ZERO, 0, 0, 0, 0])[1] = day
         day += timedelta(days=1)
     for d, n, revenue, _ro, reward_revenue in orders:
-        row = acc[_bucket_of(d, bucket)]
+        row = acc[bucket_of(d, bucket)]
         row[2] += revenue
         row[3] += reward_revenue
         row[4] += n
     for d, issued, redeemed, *_ in points:
-        row = acc[_bucket_of(d, bucket)]
+        row = acc[bucket_of(d, bucket)]
         row[5] += issued
         row[6] += redeemed
     for d, enrolled in members:
-        acc[_bucket_of(d, bucket)][7] += enrolled
+        acc[bucket_of(d, bucket)][7] += enrolled
     return bucket, [SeriesPoint(*row) for row in acc.values()]
 
 
@@ -325,7 +352,9 @@ def dashboard_get(*, shop: Shop, rng: DateRange) -> Dashboard:
     _cohort_fill(board, shop=shop, rng=rng)
 
     plan = AnalyticsSettings.objects.filter(shop=shop).values_list("plan_price_monthly", flat=True)
-    board.plan_price_monthly = next(iter(plan), ZERO)
+    saved = next(iter(plan), None)
+    board.plan_price_saved = saved is not None
+    board.plan_price_monthly = saved if saved is not None else ZERO
     board.program_cost = (board.plan_price_monthly * rng.days / 30).quantize(
         CENT, rounding=ROUND_HALF_UP
     )

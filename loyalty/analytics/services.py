@@ -2,11 +2,13 @@
 
 No hook in the order or ledger code is needed. Every source row carries a timestamp that
 moves when the row changes (``LoyaltyOrder.updated_at``, ``Redemption.updated_at``, and the
-creation time of append-only ``LedgerEntry`` rows and of ``Member`` rows), so a refresh
-finds what changed since the shop's watermark (minus ``WATERMARK_OVERLAP``, which covers
-transactions that committed after a later refresh started) and recomputes exactly:
+creation time of append-only ``LedgerEntry``, ``Member`` and ``TierChange`` rows), so a
+refresh finds what changed since the shop's watermark (minus ``WATERMARK_OVERLAP``, which
+covers transactions that committed after a later refresh started) and recomputes exactly:
 
-* the shop-local days those rows fall on (all of a day's orders, entries and enrolments), and
+* the shop-local days those rows fall on (all of a day's orders, orders by tier, entries,
+  enrolments; tier movements by the day of their ``at``, which may be earlier than their
+  creation: a grace end is evaluated hourly), and
 * the customers those orders and members belong to (all of each customer's orders), and
   the first-order days (cohorts) those customers belonged to before and after.
 
@@ -41,6 +43,7 @@ from django.utils import timezone
 
 from loyalty.analytics.errors import InvalidPlanPrice
 from loyalty.analytics.models import (
+    NO_TIER,
     REPEAT_STEPS,
     AnalyticsSettings,
     CustomerStats,
@@ -48,9 +51,11 @@ from loyalty.analytics.models import (
     DailyMemberStats,
     DailyOrderStats,
     DailyPointsStats,
+    DailyTierMoveStats,
+    DailyTierOrderStats,
     RollupState,
 )
-from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption
+from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, TierChange
 from merchants.models import Shop
 
 WATERMARK_OVERLAP = timedelta(minutes=10)
@@ -172,6 +177,71 @@ def _orders_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None)
             "revenue": "a_revenue",
             "reward_orders": "a_reward_orders",
             "reward_revenue": "a_reward_revenue",
+        },
+        source=rows,
+    )
+
+
+def _tier_orders_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None) -> int:
+    """Members' counted orders by day and the tier recorded on the order (the same days as
+    ``_orders_daily_rebuild``: an order's tier is written with the order)."""
+    _rows_of_days(DailyTierOrderStats, shop=shop, days=days)
+    if days is not None and not days:
+        return 0
+    source = (
+        orders_counted(shop=shop)
+        .filter(member_id__isnull=False)
+        .annotate(day=TruncDate("placed_at", tzinfo=zone), key=Coalesce("tier_id", V(NO_TIER)))
+    )
+    source = _on_days(source, field="placed_at", days=days, zone=zone)
+    rows = source.values("day", "key").annotate(
+        a_orders=Count("pk"), a_revenue=Coalesce(Sum("total_price"), V(Decimal(0)))
+    )
+    return _insert_select(
+        model=DailyTierOrderStats,
+        shop=shop,
+        mapping={"day": "day", "tier_key": "key", "orders": "a_orders", "revenue": "a_revenue"},
+        source=rows,
+    )
+
+
+Reason = TierChange.Reason
+_RANKED = Q(reason__in=(Reason.MANUAL, Reason.SETTINGS_CHANGE))
+_UP = Q(reason=Reason.EARNED) | _RANKED & (
+    Q(from_tier__isnull=True, to_tier__isnull=False) | Q(to_tier__rank__gt=F("from_tier__rank"))
+)
+_DOWN = Q(reason=Reason.EXPIRED) | _RANKED & (
+    Q(from_tier__isnull=False, to_tier__isnull=True) | Q(to_tier__rank__lt=F("from_tier__rank"))
+)
+
+
+def _tier_moves_daily_rebuild(*, shop: Shop, zone: ZoneInfo, days: set[date] | None) -> int:
+    """Tier history by the local day of ``at``. A row is written at or after its ``at``, so
+    the rows of a set of days are found through the ``(shop, created_at)`` index."""
+    _rows_of_days(DailyTierMoveStats, shop=shop, days=days)
+    if days is not None and not days:
+        return 0
+    source: models.QuerySet[Any, Any] = TierChange.objects.filter(shop=shop)
+    if days is not None:
+        source = source.filter(created_at__gte=day_start(min(days) - timedelta(days=1), zone))
+    source = _on_days(
+        source.annotate(day=TruncDate("at", tzinfo=zone)), field="at", days=days, zone=zone
+    )
+    rows = source.values("day").annotate(
+        a_ups=Count("pk", filter=_UP),
+        a_downs=Count("pk", filter=_DOWN),
+        a_grants=Count("pk", filter=Q(reason=Reason.GRANTED)),
+        a_grant_ends=Count("pk", filter=Q(reason=Reason.GRANT_ENDED)),
+    )
+    return _insert_select(
+        model=DailyTierMoveStats,
+        shop=shop,
+        mapping={
+            "day": "day",
+            "ups": "a_ups",
+            "downs": "a_downs",
+            "grants": "a_grants",
+            "grant_ends": "a_grant_ends",
         },
         source=rows,
     )
@@ -326,6 +396,8 @@ def _statistics_refresh() -> None:
         DailyMemberStats,
         CustomerStats,
         DailyCohortStats,
+        DailyTierOrderStats,
+        DailyTierMoveStats,
     )
     with connection.cursor() as cursor:
         for model in models_rebuilt:
@@ -344,6 +416,7 @@ class RefreshReport:
     customers: int  # customers recomputed (-1: all)
     cohort_days: int
     duration_ms: int
+    tier_move_days: int = -1
 
 
 def _day_pairs(qs: models.QuerySet, field: str, zone: ZoneInfo) -> set[tuple[int | None, date]]:
@@ -371,6 +444,7 @@ class _Changes:
     ledger_days: set[date]
     member_days: set[date]
     customers: set[int] | None  # None: too many, recompute all
+    tier_move_days: set[date]
 
 
 def _changes_since(*, shop: Shop, since: datetime, zone: ZoneInfo) -> _Changes:
@@ -401,6 +475,9 @@ def _changes_since(*, shop: Shop, since: datetime, zone: ZoneInfo) -> _Changes:
         ),
         member_days={d for _, d in members},
         customers=customers,
+        tier_move_days=_local_days(
+            TierChange.objects.filter(shop=shop, created_at__gte=since), "at", zone
+        ),
     )
 
 
@@ -432,6 +509,12 @@ def rollup_refresh(*, shop: Shop, full: bool = False, now: datetime | None = Non
             )
         ids = changes.customers if changes else None
         _orders_daily_rebuild(shop=shop, zone=zone, days=changes.order_days if changes else None)
+        _tier_orders_daily_rebuild(
+            shop=shop, zone=zone, days=changes.order_days if changes else None
+        )
+        _tier_moves_daily_rebuild(
+            shop=shop, zone=zone, days=changes.tier_move_days if changes else None
+        )
         _points_daily_rebuild(shop=shop, zone=zone, days=changes.ledger_days if changes else None)
         _members_daily_rebuild(shop=shop, zone=zone, days=changes.member_days if changes else None)
         # a customer's first-order day can move: rebuild the cohort days before and after
@@ -456,6 +539,7 @@ def rollup_refresh(*, shop: Shop, full: bool = False, now: datetime | None = Non
         customers=customers if ids is not None else -1,
         cohort_days=len(cohort_days) if ids is not None else -1,
         duration_ms=duration_ms,
+        tier_move_days=len(changes.tier_move_days) if changes else -1,
     )
 
 

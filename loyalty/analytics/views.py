@@ -17,7 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from core import numbers
-from loyalty.analytics import charts, selectors, services, tasks
+from loyalty.analytics import charts, selectors, selectors_tiers, services, tasks
 from loyalty.analytics.errors import InvalidDateRange, InvalidPlanPrice
 from loyalty.analytics.models import RollupState
 from loyalty.services.ledger import task_publish
@@ -123,6 +123,25 @@ def _charts(board: selectors.Dashboard, locale: str) -> dict[str, Any]:
     }
 
 
+def _tier_chart(tiers: selectors_tiers.TierBoard) -> Any:
+    """Tier movements per bucket, one line each for ups, downs, grants and grant ends."""
+    return charts.line_chart(
+        chart_id="chart-tier-moves",
+        title=f"Tier movements per {tiers.bucket}",
+        desc=(
+            f"{tiers.ups} up, {tiers.downs} down, {tiers.grants} granted, "
+            f"{tiers.grant_ends} grants ended, {tiers.range.start} to {tiers.range.end}."
+        ),
+        labels=[p.start.strftime("%b %d") for p in tiers.moves],
+        series=[
+            charts.Series("Up", "up", [p.ups for p in tiers.moves]),
+            charts.Series("Down", "down", [p.downs for p in tiers.moves]),
+            charts.Series("Granted", "grant", [p.grants for p in tiers.moves]),
+            charts.Series("Grant ended", "grant-end", [p.grant_ends for p in tiers.moves]),
+        ],
+    )
+
+
 def _empty(board: selectors.Dashboard) -> dict[str, bool]:
     """Which charts have nothing to draw in the range: the page shows an empty state saying
     what will appear there instead of a flat line or a table of zeros."""
@@ -150,6 +169,14 @@ def _context(
     if board is not None:
         context["charts"] = _charts(board, numbers.locale_of(request.shop))  # type: ignore[attr-defined]
         context["empty"] = _empty(board)
+        tiers = (  # none while the figures are being prepared (the page shows a skeleton)
+            selectors_tiers.tier_board_get(shop=request.shop, rng=board.range)  # type: ignore[attr-defined]
+            if board.as_of
+            else None
+        )
+        context["tiers"] = tiers
+        if tiers is not None and tiers.has_moves:
+            context["charts"]["tier_moves"] = _tier_chart(tiers)
         context["export_url"] = (
             f"{reverse('analytics_export')}?start={board.range.start}&end={board.range.end}"
         )
@@ -206,7 +233,8 @@ def analytics_plan_price(request: HttpRequest) -> HttpResponse:
 @require_GET
 @embedded_admin_required
 def analytics_export(request: HttpRequest) -> HttpResponse:
-    """The dashboard's figures as CSV: the metrics, the P(x+1|x) table, the time series."""
+    """The dashboard's figures as CSV: the metrics, the P(x+1|x) table, the time series,
+    and while tiers are on the per-tier figures and the tier movements."""
     try:
         rng = _range_from(request, request.GET)
     except InvalidDateRange as exc:
@@ -247,4 +275,14 @@ def analytics_export(request: HttpRequest) -> HttpResponse:
         writer.writerow(
             [p.start, p.orders, p.revenue, p.reward_revenue, p.issued, p.redeemed, p.enrolled]
         )
+    tiers = selectors_tiers.tier_board_get(shop=request.shop, rng=rng)  # type: ignore[attr-defined]
+    if tiers is not None:
+        writer.writerow([])
+        writer.writerows(selectors_tiers.tier_board_rows(tiers))
+        writer.writerow([])
+        writer.writerow(
+            [f"{tiers.bucket}_start", "tier_ups", "tier_downs", "tier_grants", "tier_grant_ends"]
+        )
+        for m in tiers.moves:
+            writer.writerow([m.start, m.ups, m.downs, m.grants, m.grant_ends])
     return response

@@ -109,6 +109,24 @@ def reward_channel_refusal(reward: Reward, channel: str) -> str | None:
     return None
 
 
+def reward_tier_label(tier_name: str) -> str:
+    """Who a tier-exclusive reward is for, in the shopper's words."""
+    return f"{tier_name} members"
+
+
+def reward_tier_refusal(
+    *, required_name: str | None, required_rank: int | None, member_rank: int | None
+) -> str | None:
+    """Why a member of rank ``member_rank`` (None: no tier) may not redeem a reward for
+    members of ``required_name`` and above (None: not tier-exclusive); ``required_rank``
+    None: that tier cannot be reached now (tiers off, the tier removed), so no one may."""
+    if required_name is None:
+        return None
+    if required_rank is None or member_rank is None or member_rank < required_rank:
+        return f"This reward is for {reward_tier_label(required_name)}."
+    return None
+
+
 def reward_settings_problems(settings: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Every ``(field, message)`` wrong with a reward's settings (``kind``, ``name`` and the
     fields of ``NEEDED``, plus ``min_points``/``max_points``); empty when it is valid. The

@@ -69,6 +69,7 @@ class TierDef:
     multiplier: Decimal = ONE
     entry_points: int = 0
     rank: int = 0
+    entry_reward_id: int | None = None  # a catalogue reward given on entry
 
 
 @dataclass(frozen=True)
@@ -246,6 +247,13 @@ def tier_for_value(rules: TierRules, value: Decimal) -> TierDef | None:
     """The highest tier whose threshold the value reaches."""
     reached = [t for t in rules.tiers if value >= t.threshold]
     return reached[-1] if reached else None
+
+
+def tier_next(rules: TierRules, current: TierDef | None, value: Decimal) -> TierDef | None:
+    """The tier to aim for next: the lowest tier above ``current`` whose threshold the value
+    has not reached (None at the top)."""
+    floor = current.rank if current is not None else -1
+    return next((t for t in rules.tiers if t.rank > floor and t.threshold > value), None)
 
 
 @dataclass(frozen=True)

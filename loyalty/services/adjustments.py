@@ -23,6 +23,7 @@ from loyalty.models import (
 from loyalty.payloads import int_or_none
 from loyalty.services.ledger import Kind, ledger_post, member_lock
 from loyalty.services.members import member_upsert
+from loyalty.services.tiers import tier_new_member_grant
 from merchants.models import Shop
 
 
@@ -199,6 +200,8 @@ def _member_import_row(*, shop: Shop, row: ImportRow, actor: str, nested: bool =
             first_name=row.first_name,
             last_name=row.last_name,
         )
+        if created:  # like a member created by an order or customers/create
+            tier_new_member_grant(shop=shop, member=member)
         locked = member_lock(shop_id=shop.pk, member_id=member.pk)
         imported = LedgerEntry.objects.filter(member=locked, kind=Kind.IMPORT).aggregate(
             total=Coalesce(Sum("amount"), 0), count=Count("pk")

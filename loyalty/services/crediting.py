@@ -68,6 +68,8 @@ from loyalty.services.tiers import (
     tier_rules_load,
     tier_sums_read,
 )
+from loyalty.services.tiers_rewards import tier_entry_rewards_open
+from loyalty.services.tiers_sync import tier_sync_mark
 from merchants.models import Shop
 
 ORDER_TOPICS = frozenset(
@@ -384,6 +386,9 @@ def _plan_apply(state: CreditState, plan: CreditPlan) -> None:
     fields = [*MEMBER_FIELDS, *TIER_MEMBER_FIELDS] if plan.tier_changes else MEMBER_FIELDS
     rows_update(members, fields=fields)
     rows_insert(changes, conflict=("shop", "key"))
+    if changes:
+        tier_sync_mark(shop_id=state.shop.pk, member_ids=[c.member_id for c in changes])
+    tier_entry_rewards_open(shop=state.shop, grants=plan.entry_rewards)
     rows_update(sorted(plan.orders.values(), key=lambda o: o.pk), fields=ORDER_FIELDS)
     for order_id, payload in plan.attributions:
         redemptions_attribute(shop=state.shop, order_id=order_id, payload=payload)

@@ -118,6 +118,8 @@ class CreditPlan:
     orders: dict[int, LoyaltyOrder] = field(default_factory=dict)  # changed, by pk
     attributions: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
     tier_changes: list[TierChange] = field(default_factory=list)
+    # Entry rewards of tiers reached: (member, reward id, once-only key).
+    entry_rewards: list[tuple[Member, int, str]] = field(default_factory=list)
 
     def post(
         self,
@@ -191,6 +193,8 @@ def order_fold(state: CreditState, plan: CreditPlan, delivery: Delivery, facts: 
             plan.members[member.pk] = member
         order.member_id = member.pk
         order.customer_id = facts.customer_id
+        # the tier the shopper held when the order was placed (revenue per tier)
+        order.tier_id = member.tier_id if state.tiers is not None else None
     plan.orders[order.pk] = order
 
     if delivery.topic == "orders/cancelled":
@@ -339,12 +343,15 @@ def _tier_upgrade(
             ends_at=move.state.expires_at,
         )
     )
+    entry_key = tier_entry_key(member.pk, move.to.tier_id, move.entry_period)
+    if move.to.entry_reward_id is not None:
+        plan.entry_rewards.append((member, move.to.entry_reward_id, entry_key))
     plan.post(
         state,
         member,
         amount=move.entry_points,
         kind=Kind.TIER_ENTRY,
-        key=tier_entry_key(member.pk, move.to.tier_id, move.entry_period),
+        key=entry_key,
         source_type="tier",
         source_id=move.to.tier_id or "",
         note=move.to.name,

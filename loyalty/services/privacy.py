@@ -28,6 +28,7 @@ from loyalty.models import (
     TierChange,
     TierRecompute,
     TierSettings,
+    TierSync,
 )
 from merchants.models import Shop
 
@@ -147,6 +148,8 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
             # The tier history stays (tiers and reasons, anonymous once the member is);
             # notes are free text staff may have written about the customer.
             TierChange.objects.filter(shop=shop, member=member).update(note="")
+            # Nothing more is written to the customer (its data is going away).
+            TierSync.objects.filter(shop=shop, member=member).delete()
         orders = LoyaltyOrder.objects.filter(shop=shop)
         match = Q(customer_id=customer_id)
         if emails:
@@ -159,6 +162,7 @@ def shop_data_erase(*, shop: Shop) -> None:
     entries: the shop's data must go entirely."""
     with transaction.atomic(durable=True):
         for model in (
+            TierSync,
             TierChange,
             LedgerDrift,
             ExpiryWarning,

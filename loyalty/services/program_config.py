@@ -20,6 +20,7 @@ from loyalty.models import (
     BonusEvent,
     LoyaltyProgram,
     Reward,
+    Tier,
 )
 from loyalty.rules.rewards import reward_settings_problems
 from merchants.errors import BeamError
@@ -69,6 +70,7 @@ REWARD_EDITABLE_FIELDS = (
     "combines_with_order",
     "combines_with_product",
     "combines_with_shipping",
+    "min_tier_id",
     "active",
 )
 BONUS_EVENT_EDITABLE_FIELDS = ("name", "multiplier", "starts_at", "ends_at", "product_tags")
@@ -223,6 +225,13 @@ def _reward_check(reward: Reward) -> None:
     if problems:
         field, message = problems[0]
         raise InvalidConfiguration(message, field=field)
+    # The form offers the active tiers; a tier archived or tiers turned off later keep the
+    # reward exclusive (and out of the catalogue) until the merchant picks again.
+    if (
+        reward.min_tier_id is not None
+        and not Tier.objects.filter(shop_id=reward.shop_id, pk=reward.min_tier_id).exists()
+    ):
+        raise InvalidConfiguration("Choose one of the program's tiers.", field="min_tier")
 
 
 def _config_create(

@@ -19,12 +19,13 @@ from loyalty.errors import (
     RedemptionIssueRetry,
     RedemptionNotCancellable,
     RewardNotAvailable,
+    RewardTierLocked,
 )
 from loyalty.member_versions import (
     member_changed_on_commit,
 )
-from loyalty.models import Member, Redemption, Reward
-from loyalty.rules.rewards import reward_channel_refusal, reward_price
+from loyalty.models import Member, Redemption, Reward, Tier
+from loyalty.rules.rewards import reward_channel_refusal, reward_price, reward_tier_refusal
 from loyalty.services.ledger import Kind, enqueue_on_commit, ledger_post, member_lock
 from loyalty.services.program_config import program_get_or_create
 from merchants.errors import ShopifyApiError, ShopifyUserError, ShopNotInstalled
@@ -65,6 +66,27 @@ def _redemption_channel_check(reward: Reward, channel: str) -> timedelta | None:
     return CHECKOUT_CODE_VALID_FOR if channel == Redemption.Channel.CHECKOUT else None
 
 
+def _redemption_tier_check(reward: Reward, member: Member) -> None:
+    """A tier-exclusive reward: the member's tier in effect must rank at least as high as
+    the reward's (while tiers are on and that tier is active). One query."""
+    if reward.min_tier_id is None:
+        return
+    tiers = {
+        pk: (name, rank if active and enabled else None)
+        for pk, name, rank, active, enabled in Tier.objects.filter(
+            shop_id=reward.shop_id, pk__in=[reward.min_tier_id, member.tier_id or 0]
+        ).values_list("pk", "name", "rank", "active", "settings__enabled")
+    }
+    required_name, required_rank = tiers.get(reward.min_tier_id, ("", None))
+    refusal = reward_tier_refusal(
+        required_name=required_name,
+        required_rank=required_rank,
+        member_rank=tiers.get(member.tier_id or 0, ("", None))[1],
+    )
+    if refusal:
+        raise RewardTierLocked(refusal)
+
+
 def reward_redeem(
     *,
     shop: Shop,
@@ -84,8 +106,6 @@ def reward_redeem(
     client_key = (client_key or "").strip()
     if not client_key or len(client_key) > 100:
         raise InvalidRedemption("A client key (1-100 characters) is required.")
-    from loyalty import tasks
-
     with transaction.atomic(durable=True):
         member = member_lock(shop_id=shop.pk, member_id=member_id)
         redemption = Redemption.objects.filter(
@@ -99,28 +119,24 @@ def reward_redeem(
             if not program.enabled:
                 raise RewardNotAvailable("The loyalty program is paused.")
             code_valid_for = _redemption_channel_check(reward, channel)
+            _redemption_tier_check(reward, member)
             cost, value = reward_price(reward, points)
             if member.balance < cost:
                 raise InsufficientPoints(f"This reward needs {cost} points.")
-            code = redemption_code_generate()
-            while Redemption.objects.filter(shop=shop, code=code).exists():
-                code = redemption_code_generate()
-            now = timezone.now()
             valid_for = timedelta(days=reward.code_valid_days)
             if code_valid_for is not None:
                 valid_for = min(valid_for, code_valid_for)
-            redemption = Redemption.objects.create(
+            redemption = redemption_open(
                 shop=shop,
                 member=member,
                 reward=reward,
                 points_spent=cost,
                 value=value,
-                currency=shop.currency,
-                code=code,
                 client_key=client_key,
                 channel=channel,
-                expires_at=now + valid_for,
+                valid_for=valid_for,
             )
+            now = redemption.created_at
             ledger_post(
                 member=member,
                 amount=-cost,
@@ -132,8 +148,42 @@ def reward_redeem(
                 redeemed=cost,
                 activity_at=now,
             )
-            enqueue_on_commit(tasks.redemption_issue, redemption.pk)
     redemption.refresh_from_db()
+    return redemption
+
+
+def redemption_open(
+    *,
+    shop: Shop,
+    member: Member,
+    reward: Reward,
+    points_spent: int,
+    value: Decimal,
+    client_key: str,
+    channel: str,
+    valid_for: timedelta,
+) -> Redemption:
+    """The saga's first step: a pending redemption with a fresh code, its issue queued after
+    the commit. Precondition: the caller holds the member's lock and has checked the
+    redemption may be made (and takes the points, if any, in the same transaction)."""
+    from loyalty import tasks
+
+    code = redemption_code_generate()
+    while Redemption.objects.filter(shop=shop, code=code).exists():
+        code = redemption_code_generate()
+    redemption = Redemption.objects.create(
+        shop=shop,
+        member=member,
+        reward=reward,
+        points_spent=points_spent,
+        value=value,
+        currency=shop.currency,
+        code=code,
+        client_key=client_key,
+        channel=channel,
+        expires_at=timezone.now() + valid_for,
+    )
+    enqueue_on_commit(tasks.redemption_issue, redemption.pk)
     return redemption
 
 

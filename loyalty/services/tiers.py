@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from core.db import rows_insert, rows_update
 from loyalty.analytics.services import shop_zone
+from loyalty.audit import AuditRecord, audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
 from loyalty.member_versions import members_changed_on_commit
@@ -47,6 +48,8 @@ from loyalty.rules.tiers import (
     window_of,
 )
 from loyalty.services.ledger import ledger_post, member_lock
+from loyalty.services.tiers_rewards import tier_entry_rewards_open
+from loyalty.services.tiers_sync import tier_sync_mark
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ def tier_rules_build(settings: TierSettings, tiers: Iterable[Tier], tz: ZoneInfo
                 threshold=t.threshold,
                 multiplier=t.multiplier,
                 entry_points=t.entry_points,
+                entry_reward_id=t.entry_reward_id,
             )
             for t in tiers
         ),
@@ -292,12 +296,14 @@ def tier_entry_key(member_id: int, tier_id: int | None, period: str) -> str:
 
 def tiers_write(members: Sequence[Member], changes: Sequence[TierChange], shop_id: int) -> None:
     """Write changed members' tier fields and the history rows, set-based (the caller holds
-    the members' locks); the members' cached ``me`` is dropped after commit."""
+    the members' locks); the members' cached ``me`` is dropped after commit. Every member
+    with a history row is marked for the store's customer (``tier_sync_mark``)."""
     if members:
         rows_update(sorted(members, key=lambda m: m.pk), fields=TIER_MEMBER_FIELDS)
         members_changed_on_commit(shop_id=shop_id, customer_ids=[m.customer_id for m in members])
     if changes:
         rows_insert(list(changes), conflict=("shop", "key"))
+        tier_sync_mark(shop_id=shop_id, member_ids=[c.member_id for c in changes])
 
 
 def _locked(shop: Shop, **lookup: Any) -> list[Member]:
@@ -353,11 +359,14 @@ def tier_grant(
     actor: str,
     key: str,
     note: str = "",
+    audit: AuditRecord | None = None,
 ) -> GrantReport:
     """Grant a tier for ``days`` days to the members with these customer ids (one member,
     an admin list or a CSV), replacing a running grant. Idempotent per ``key``: members who
     already have this grant's history row are left as they are. At the end the member
-    returns to the tier they earned (``tiers_evaluate_due``)."""
+    returns to the tier they earned (``tiers_evaluate_due``). With ``audit``, each batch
+    that granted something writes one audit row in its own transaction (a repeated key
+    audits nothing more)."""
     if not 1 <= days <= 3650:
         raise InvalidTiers("A grant lasts 1 to 3650 days.")
     if not key:
@@ -406,14 +415,50 @@ def tier_grant(
                 )
                 report.granted += 1
             tiers_write(changed, changes, shop.pk)
+            if audit is not None and changed:
+                _grant_audit(shop, audit, rules.by_id(tier_id), days, changed, note)
     return report
 
 
+def _grant_audit(
+    shop: Shop,
+    audit: AuditRecord,
+    tier: TierDef | None,
+    days: int,
+    members: Sequence[Member],
+    note: str,
+) -> None:
+    name = tier.name if tier else ""
+    one = len(members) == 1
+    audit_record(
+        shop=shop,
+        actor=audit.actor,
+        action="tier.grant",
+        target_type="member" if one else "members",
+        target_id=members[0].pk if one else "",
+        summary=(
+            f"{name} for {days} day{'' if days == 1 else 's'} to "
+            + (f"customer {members[0].customer_id}" if one else f"{len(members)} customers")
+            + (f" ({note})" if note else "")
+        ),
+        changes={"granted_tier": [None, name], "grant_days": [None, days]},
+    )
+
+
 def tier_manual_set(
-    *, shop: Shop, member_id: int, tier_id: int | None, actor: str, key: str, note: str = ""
+    *,
+    shop: Shop,
+    member_id: int,
+    tier_id: int | None,
+    actor: str,
+    key: str,
+    note: str = "",
+    audit: AuditRecord | None = None,
 ) -> bool:
     """Set the tier a member earned by hand (the admin's override): held like an earned
-    tier, until the end of the grace after the current period. Idempotent per ``key``."""
+    tier, until the end of the grace after the current period. Idempotent per ``key``
+    (False when the key was used before: nothing changes, nothing more is audited). With
+    ``audit``, the audit row is written in the change's transaction."""
     rules = tier_rules_load(shop=shop)
     if rules is None or (tier_id is not None and rules.by_id(tier_id) is None):
         raise InvalidTiers("Choose one of the program's active tiers.")
@@ -443,6 +488,18 @@ def tier_manual_set(
             note=note,
         )
         tiers_write([member], [change], shop.pk)
+        if audit is not None:
+            after = change.to_name or "No tier"
+            audit_record(
+                shop=shop,
+                actor=audit.actor,
+                action="tier.set",
+                target_type="member",
+                target_id=member.pk,
+                summary=f"{after} for customer {member.customer_id}"
+                + (f": {note}" if note else ""),
+                changes={"earned_tier": [change.from_name or None, change.to_name or None]},
+            )
     return True
 
 
@@ -486,6 +543,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
     states = {m.pk: member_tier_state(m) for m in members}
     changes: list[TierChange] = []
     entries: list[tuple[Member, TierDef, int, str]] = []
+    rewards: list[tuple[Member, int, str]] = []
     by_pk = {m.pk: m for m in members}
     original = dict(states)
     while True:
@@ -505,7 +563,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
                 fields=qualifying_fields(rules),
             )
             for pk in pks:
-                _evaluate_one(rules, by_pk[pk], states, sums, period, changes, entries)
+                _evaluate_one(rules, by_pk[pk], states, sums, period, changes, entries, rewards)
     for pk, state in list(states.items()):
         if state.grant_ends_at is not None and state.grant_ends_at <= now:
             member = by_pk[pk]
@@ -544,6 +602,7 @@ def _evaluate_members(shop: Shop, rules: TierRules, members: list[Member], now: 
             note=tier.name,
             earned=points,
         )
+    tier_entry_rewards_open(shop=shop, grants=rewards)
     return moved
 
 
@@ -555,6 +614,7 @@ def _evaluate_one(
     period: Period,
     changes: list[TierChange],
     entries: list[tuple[Member, TierDef, int, str]],
+    rewards: list[tuple[Member, int, str]],
 ) -> None:
     state = states[member.pk]
     assert state.expires_at is not None
@@ -576,6 +636,9 @@ def _evaluate_one(
             ends_at=move.state.expires_at,
         )
     )
-    if move.entry_points and move.to is not None:
+    if move.up and move.to is not None:
         key = tier_entry_key(member.pk, move.to.tier_id, move.entry_period)
-        entries.append((member, move.to, move.entry_points, key))
+        if move.entry_points:
+            entries.append((member, move.to, move.entry_points, key))
+        if move.to.entry_reward_id is not None:
+            rewards.append((member, move.to.entry_reward_id, key))

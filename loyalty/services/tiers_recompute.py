@@ -29,7 +29,8 @@ from loyalty.analytics.services import shop_zone
 from loyalty.audit import audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
-from loyalty.models import Member, Tier, TierChange, TierRecompute, TierSettings
+from loyalty.member_versions import shop_members_changed_on_commit
+from loyalty.models import Member, Reward, Tier, TierChange, TierRecompute, TierSettings
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
@@ -51,6 +52,7 @@ from loyalty.services.tiers import (
     tier_sums_stream,
     tiers_write,
 )
+from loyalty.services.tiers_sync import tier_sync_mark_shop, tier_tag_problem
 from merchants.models import Shop
 
 logger = logging.getLogger(__name__)
@@ -69,6 +71,7 @@ class TierDraftTier:
     perks: tuple[str, ...] = ()
     entry_points: int = 0
     tier_id: int | None = None
+    entry_reward_id: int | None = None  # a catalogue reward given on entry
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,8 @@ class TierDraft:
     grace_periods: int = 1
     new_member_tier: str = ""  # the name of a tier of the draft
     new_member_days: int | None = None
+    customer_tag_enabled: bool = False  # also tag the store's customer "<prefix><tier>"
+    customer_tag_prefix: str = "VIP: "
 
 
 @dataclass
@@ -127,6 +132,7 @@ def tier_draft_current(*, shop: Shop) -> TierDraft:
                 perks=tuple(t.perks or ()),
                 entry_points=t.entry_points,
                 tier_id=t.pk,
+                entry_reward_id=t.entry_reward_id,
             )
             for t in tiers
         ),
@@ -141,6 +147,8 @@ def tier_draft_current(*, shop: Shop) -> TierDraft:
         grace_periods=settings.grace_periods,
         new_member_tier=new_member,
         new_member_days=settings.new_member_days,
+        customer_tag_enabled=settings.customer_tag_enabled,
+        customer_tag_prefix=settings.customer_tag_prefix,
     )
 
 
@@ -201,7 +209,95 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
         return "A tier for new members needs a number of days, and days a tier."
     if draft.new_member_days is not None and not 1 <= draft.new_member_days <= 3650:
         return "New members get a tier for 1 to 3650 days."
-    return ""
+    rewards = {t.entry_reward_id for t in draft.tiers if t.entry_reward_id is not None}
+    usable = Reward.objects.filter(shop=shop, pk__in=rewards, active=True).exclude(
+        kind=Reward.Kind.VARIABLE
+    )
+    if rewards and usable.count() != len(rewards):
+        return "An entry reward must be a shown reward of the catalogue with a fixed value."
+    return tier_tag_problem(enabled=draft.customer_tag_enabled, prefix=draft.customer_tag_prefix)
+
+
+@dataclass(frozen=True)
+class TierDraftChange:
+    """One difference between two drafts: a program setting (``tier`` empty) or one field of
+    a tier (``key`` ``added``/``archived`` for a whole tier, its threshold as the value)."""
+
+    key: str
+    before: Any
+    after: Any
+    tier: str = ""
+
+    @property
+    def audit_key(self) -> str:
+        return f"{self.tier}.{self.key}" if self.tier else f"tiers.{self.key}"
+
+
+SETTING_FIELDS = (
+    "enabled",
+    "metric",
+    "spend_includes_discounts",
+    "spend_includes_shipping",
+    "spend_includes_tax",
+    "window",
+    "window_months",
+    "program_start",
+    "grace_periods",
+    "new_member_tier",
+    "new_member_days",
+    "customer_tag_enabled",
+    "customer_tag_prefix",
+)
+TIER_FIELDS = ("name", "threshold", "multiplier", "perks", "entry_points", "entry_reward_id")
+
+
+def tier_draft_changes(before: TierDraft, after: TierDraft) -> list[TierDraftChange]:
+    """What saving ``after`` over ``before`` changes, setting by setting and tier by tier
+    (a tier is matched by its id, so a rename is a change of name): the admin's review
+    and the audit trail read the same list."""
+    changes = [
+        TierDraftChange(name, getattr(before, name), getattr(after, name))
+        for name in SETTING_FIELDS
+        if getattr(before, name) != getattr(after, name)
+    ]
+    old = {t.tier_id: t for t in before.tiers}
+    kept = {t.tier_id for t in after.tiers if t.tier_id is not None}
+    for tier in after.tiers:
+        was = old.get(tier.tier_id) if tier.tier_id is not None else None
+        if was is None:
+            changes.append(TierDraftChange("added", None, tier.threshold, tier.name.strip()))
+            continue
+        changes += [
+            TierDraftChange(name, _plain(getattr(was, name)), _plain(getattr(tier, name)), was.name)
+            for name in TIER_FIELDS
+            if _plain(getattr(was, name)) != _plain(getattr(tier, name))
+        ]
+    changes += [
+        TierDraftChange("archived", t.threshold, None, t.name)
+        for t in before.tiers
+        if t.tier_id not in kept
+    ]
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, tuple):
+        return [p.strip() for p in value if p.strip()]
+    return value
+
+
+def tier_recompute_running(*, shop: Shop) -> TierRecompute | None:
+    """The shop's recompute still pending or running (a new settings change waits for it)."""
+    return (
+        TierRecompute.objects.filter(
+            shop=shop,
+            status__in=(TierRecompute.Status.PENDING, TierRecompute.Status.RUNNING),
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 # --- the pass --------------------------------------------------------------------------------
@@ -297,11 +393,18 @@ def tiers_recompute_preview(
 
 
 def tier_settings_save(
-    *, shop: Shop, draft: TierDraft, actor: str, keep_held: bool = True
+    *,
+    shop: Shop,
+    draft: TierDraft,
+    actor: str,
+    keep_held: bool = True,
+    one_at_a_time: bool = False,
 ) -> TierRecompute:
     """Save the draft (tiers it keeps updated, new ones created, the others archived) and
     queue the recompute that applies it to every member, after the commit. Returns the
-    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft."""
+    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft, and with
+    ``one_at_a_time`` (the admin) while the previous save's recompute is pending or running,
+    checked under the settings row lock so two saves cannot both pass."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -309,7 +412,14 @@ def tier_settings_save(
 
     with transaction.atomic(durable=True):
         settings, _ = TierSettings.objects.select_for_update().get_or_create(shop=shop)
-        before = asdict(tier_draft_current(shop=shop))
+        running = tier_recompute_running(shop=shop) if one_at_a_time else None
+        if running is not None:
+            raise InvalidTiers(
+                f"Members are still being moved after the last change ({running.done} of "
+                f"{running.total} done): apply again once it has finished."
+            )
+        before_draft = tier_draft_current(shop=shop)
+        before = asdict(before_draft)
         rules = _draft_rules(shop, draft)
         ranks = {t.tier_id: t.rank for t in rules.tiers}
         kept = {t.tier_id for t in draft.tiers if t.tier_id is not None}
@@ -322,6 +432,7 @@ def tier_settings_save(
                 "multiplier": spec.multiplier,
                 "perks": [p.strip() for p in spec.perks if p.strip()],
                 "entry_points": spec.entry_points,
+                "entry_reward_id": spec.entry_reward_id,
                 "rank": ranks[spec.tier_id if spec.tier_id is not None else -(n + 1)],
                 "active": True,
             }
@@ -345,13 +456,22 @@ def tier_settings_save(
         new_member = saved.get(draft.new_member_tier.strip())
         settings.new_member_tier = new_member
         settings.new_member_days = draft.new_member_days if new_member else None
+        settings.customer_tag_enabled = draft.customer_tag_enabled
+        settings.customer_tag_prefix = draft.customer_tag_prefix
         settings.save()
+        after_draft = tier_draft_current(shop=shop)
+        after = asdict(after_draft)
+        if _store_view_changed(before, after):
+            # What customers show changes for members whose tier does not (a renamed tier,
+            # the tag, tiers on or off): write them all again.
+            tier_sync_mark_shop(shop_id=shop.pk)
         recompute = TierRecompute.objects.create(
             shop=shop,
             actor=actor[:255],
             keep_held=keep_held,
             total=Member.objects.filter(shop=shop).count(),
             status=TierRecompute.Status.PENDING if draft.enabled else TierRecompute.Status.DONE,
+            finished_at=None if draft.enabled else timezone.now(),
         )
         audit_record(
             shop=shop,
@@ -360,11 +480,26 @@ def tier_settings_save(
             target_type="tier_settings",
             target_id=settings.pk,
             summary=f"{len(draft.tiers)} tiers, {draft.metric}, {draft.window}",
-            changes={"settings": [before, asdict(tier_draft_current(shop=shop))]},
+            changes={
+                change.audit_key: [change.before, change.after]
+                for change in tier_draft_changes(before_draft, after_draft)
+            },
         )
+        # Every member's ``me`` shows the tier table and what the next tier needs.
+        shop_members_changed_on_commit(shop_id=shop.pk)
         if draft.enabled:
             enqueue_on_commit(tasks.tiers_recompute_run, recompute.pk)
     return recompute
+
+
+def _store_view_changed(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether the saved change alters what a member's store customer shows for the same
+    tier: tiers on or off, the tag setting, a tier's name."""
+    keys = ("enabled", "customer_tag_enabled", "customer_tag_prefix")
+    if any(before[k] != after[k] for k in keys):
+        return True
+    names = {t["tier_id"]: t["name"] for t in before["tiers"]}
+    return any(names.get(t["tier_id"], t["name"]) != t["name"] for t in after["tiers"])
 
 
 def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecompute:

@@ -30,7 +30,8 @@ from loyalty.forms import (
     form_service_error,
 )
 from loyalty.models import LedgerEntry, LoyaltyProgram
-from loyalty.selectors import ledger_entry_label, program_document
+from loyalty.selectors import ledger_entry_label, program_document, tiers_shown
+from loyalty.tier_documents import tier_sample_block
 from merchants.auth import embedded_admin_required
 from merchants.middleware import frame_ancestors_for
 from merchants.models import Shop
@@ -47,6 +48,7 @@ PREVIEW_MAX_AGE = 3600
 THEME_ASSETS = Path(settings.BASE_DIR) / "extensions" / "beam-theme" / "assets"
 PREVIEW_ASSETS = (
     "beam-launcher.js",
+    "beam-panel-tiers.js",
     "beam-panel-views.js",
     "beam-panel.js",
     "beam-panel.css",
@@ -178,8 +180,9 @@ def preview_program_document(shop: Shop, draft: dict[str, Any]) -> dict[str, Any
     return {**program_document(shop=shop), "branding": draft}
 
 
-def preview_member_document() -> dict[str, Any]:
-    """A sample member in the shape of the store's ``me`` (the preview has no shopper)."""
+def preview_member_document(tiers: list[dict[str, Any]]) -> dict[str, Any]:
+    """A sample member in the shape of the store's ``me`` (the preview has no shopper), in
+    the shop's first tier while tiers are on (``tiers``: the program document's)."""
     welcome = LedgerEntry.Kind.WELCOME
     return {
         "member": {
@@ -189,6 +192,7 @@ def preview_member_document() -> dict[str, Any]:
             "lifetime_earned": 1500,
             "lifetime_redeemed": 300,
             "done": ["signup"],
+            "tier": tier_sample_block(tiers),
         },
         "history": {
             "entries": [
@@ -216,7 +220,7 @@ def branding_preview_api(request: HttpRequest, token: str, path: str) -> JsonRes
     if path == "program":
         return JsonResponse(preview_program_document(shop, draft))
     if path == "me":
-        return JsonResponse(preview_member_document())
+        return JsonResponse(preview_member_document(tiers_shown(shop=shop)))
     return JsonResponse(
         {"error": {"code": "preview", "message": "This is a preview: nothing is redeemed."}},
         status=403,

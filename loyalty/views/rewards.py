@@ -20,7 +20,7 @@ from loyalty.forms import (
     RewardForm,
     form_service_error,
 )
-from loyalty.models import Reward
+from loyalty.models import Reward, Tier
 from merchants.auth import embedded_admin_required
 from merchants.models import Shop
 from merchants.views.pages import (
@@ -53,11 +53,26 @@ def rewards(request: HttpRequest) -> HttpResponse:
 def _reward_form_page(request: HttpRequest, reward: Reward | None) -> HttpResponse:
     shop = request_shop(request)
     initial = (
-        {name: getattr(reward, name) for name in RewardForm.base_fields}
+        {name: getattr(reward, name) for name in RewardForm.base_fields if name != "min_tier"}
+        | {"min_tier": reward.min_tier_id}
         if reward is not None
         else None
     )
-    form = RewardForm(request.POST if request.method == "POST" else None, initial=initial)
+    tiers = list(
+        Tier.objects.filter(shop=shop, active=True, settings__enabled=True)
+        .order_by("rank", "pk")
+        .values_list("pk", "name")
+    )
+    archived = None
+    own_tier = reward.min_tier_id if reward is not None else None
+    if tiers and own_tier is not None and own_tier not in dict(tiers):
+        archived = Tier.objects.filter(shop=shop, pk=own_tier).values_list("pk", "name").first()
+    form = RewardForm(
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        tiers=tiers,
+        archived_tier=archived,
+    )
     if request.method == "POST" and form.is_valid():
         try:
             if reward is None:

@@ -18,10 +18,11 @@ from urllib.parse import urlsplit
 import requests
 import shopify
 from django.conf import settings
-from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from merchants.errors import BeamError, ShopifyApiError
+from merchants.models import OAuthStateUse
 from merchants.shopify.library_session import app_session_class
 
 TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange"
@@ -170,9 +171,16 @@ def scopes_missing(granted: Iterable[str], required: Iterable[str] | None = None
 def oauth_state_claim(*, nonce: str, max_age: int) -> bool:
     """Claim an install's state nonce: True once, False for every later callback carrying it.
     The signed cookie alone is replayable for ``max_age`` (a copied callback URL and cookie
-    would send the code to the token endpoint again); the claim is one atomic ``add`` in the
-    shared cache (Redis ``SET NX`` in production), kept as long as the nonce could be valid."""
-    return cache.add(f"beam:oauth:state-used:{nonce}", 1, timeout=max_age)
+    would send the code to the token endpoint again); the claim is a row with a unique nonce,
+    so it holds with the cache down or emptied. Claims older than ``max_age`` are pruned: their
+    cookies have expired, so no callback can carry them any more."""
+    OAuthStateUse.objects.filter(used_at__lt=timezone.now() - timedelta(seconds=max_age)).delete()
+    try:
+        with transaction.atomic():
+            OAuthStateUse.objects.create(nonce=nonce)
+    except IntegrityError:
+        return False
+    return True
 
 
 def authorize_url(*, shop_domain: str, state: str) -> str:

@@ -4,7 +4,9 @@
  * - Save bar: a form marked data-beam-save-bar that has unsaved edits shows App Bridge's
  *   save bar (shopify.saveBar) whose Save/Discard submit or reset that form; a link that
  *   would leave it asks for confirmation first.
- * - Back/forward to an htmx-pushed address load it as a document (through the bounce). */
+ * - Back/forward to an htmx-pushed address load it as a document (through the bounce).
+ * - Branding's preview as a desktop or a phone shows the store (the choice is kept for the
+ *   tab's session); the desktop page is scaled to the column through the CSSOM. */
 (function () {
   "use strict";
 
@@ -138,4 +140,44 @@
     window.location.reload();
   });
 
+  var DESKTOP_WIDTH = 1024;  // admin.css draws the desktop page this wide
+
+  function previewShow(column, device) {
+    column.setAttribute("data-preview-device", device);
+    column.querySelectorAll("button[data-preview-device]").forEach(function (b) {
+      var on = b.getAttribute("data-preview-device") === device;
+      b.setAttribute("aria-pressed", on ? "true" : "false");
+      b.classList.toggle("Polaris-Button--pressed", on);
+    });
+    var viewport = column.querySelector(".beam-preview-viewport");
+    if (viewport && viewport.clientWidth) {
+      column.style.setProperty("--beam-preview-scale", String(viewport.clientWidth / DESKTOP_WIDTH));
+    }
+  }
+
+  function previewsShow() {
+    var device = null;
+    try { device = window.sessionStorage.getItem("beam:preview-device"); } catch (e) { /* off */ }
+    document.querySelectorAll(".beam-preview-column[data-preview-device]").forEach(function (c) {
+      previewShow(c, device || c.getAttribute("data-preview-device"));
+    });
+  }
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target && evt.target.closest && evt.target.closest("button[data-preview-device]");
+    var column = button && button.closest(".beam-preview-column");
+    if (!column) {
+      return;
+    }
+    var device = button.getAttribute("data-preview-device");
+    try { window.sessionStorage.setItem("beam:preview-device", device); } catch (e) { /* off */ }
+    previewShow(column, device);
+  });
+  document.addEventListener("htmx:afterSettle", previewsShow);
+  window.addEventListener("resize", previewsShow);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", previewsShow);
+  } else {
+    previewsShow();
+  }
 })();

@@ -66,18 +66,15 @@ def _allocate(amount: Decimal, lines: list[CartLine]) -> list[Decimal]:
     return shares
 
 
-def cart_earning_estimate(
-    *,
-    shop: Shop,
+def cart_payload(
     lines: list[CartLine],
+    *,
     order_discount: Decimal = ZERO,
     shipping: Decimal = ZERO,
     taxes_included: bool = False,
-) -> EarningResult:
-    """Points the cart would earn if the order were placed now (bonus events active now).
-
-    The cart becomes the payload shape ``order_earning_compute`` reads from a webhook; the
-    product tags and exclusions come from Beam's own records, never from the request."""
+) -> dict[str, Any]:
+    """The cart as the order payload shape a webhook delivers (what the earning rule and the
+    tier rules read); product tags and exclusions come from Beam's own records later."""
     extra = _allocate(order_discount, lines)
     line_items: list[dict[str, Any]] = []
     for line, share in zip(lines, extra, strict=True):
@@ -91,11 +88,32 @@ def cart_earning_estimate(
                 "discount_allocations": [{"amount": str(discount)}] if discount else [],
             }
         )
-    payload: dict[str, Any] = {
+    return {
         "line_items": line_items,
         "taxes_included": taxes_included,
         "shipping_lines": [{"price": str(shipping)}] if shipping > 0 else [],
     }
+
+
+def cart_earning_estimate(
+    *,
+    shop: Shop,
+    lines: list[CartLine],
+    order_discount: Decimal = ZERO,
+    shipping: Decimal = ZERO,
+    taxes_included: bool = False,
+) -> EarningResult:
+    """Points the cart would earn if the order were placed now (bonus events active now),
+    before any tier multiplier (the product page's figure)."""
+    payload = cart_payload(
+        lines, order_discount=order_discount, shipping=shipping, taxes_included=taxes_included
+    )
+    return payload_earning_estimate(shop=shop, payload=payload)
+
+
+def payload_earning_estimate(*, shop: Shop, payload: dict[str, Any]) -> EarningResult:
+    """Points an order-shaped ``payload`` (``cart_payload``) would earn if placed now, by the
+    function that credits real orders, before the member's tier multiplier."""
     program = program_get_or_create(shop=shop)
     if not program.enabled:
         return EarningResult(base=ZERO, weighted_base=ZERO, multiplier=Decimal(1), points=0)

@@ -25,8 +25,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from loyalty.models import Member, Redemption
-from loyalty.selectors import member_get_by_customer, redemption_data
+from loyalty.selectors import member_get_by_customer, member_tier_rank, redemption_data
 from loyalty.services import customer_reward_redeem, redemption_release
+from loyalty.tier_documents import (
+    cart_tier_outlook,
+    member_tier_block,
+    member_tier_history,
+    order_tier_outlook,
+)
 from storefront_widget import selectors
 from storefront_widget.errors import (
     CustomerLoginRequired,
@@ -43,8 +49,9 @@ from storefront_widget.extension_api.auth import (
 from storefront_widget.extension_api.cart import (
     CENT,
     CartLine,
-    cart_earning_estimate,
+    cart_payload,
     order_id_from_ref,
+    payload_earning_estimate,
 )
 from storefront_widget.extension_api.serializers import (
     CartSummaryInput,
@@ -107,17 +114,18 @@ class ExtensionApi(APIView):
 
 
 class CheckoutSummaryApi(ExtensionApi):
-    """POST the cart; answers balance, the points this cart earns and the rewards to pick.
-    A logged-out buyer gets the estimate and ``customer: null`` (a sign-in invitation)."""
+    """POST the cart; answers balance, the points this cart earns (with the member's tier
+    multiplier), the rewards to pick and ``tier``: where this order leaves the member's tier
+    (null while tiers are off). A logged-out buyer gets the estimate and ``customer: null``
+    (a sign-in invitation)."""
 
     def post(self, request: Request) -> Response:
         data = CartSummaryInput(data=request.data)
         data.is_valid(raise_exception=True)
         shop = self.buyer.shop
         v = data.validated_data
-        earning = cart_earning_estimate(
-            shop=shop,
-            lines=[
+        payload = cart_payload(
+            [
                 CartLine(
                     product_id=line.get("product_id"),
                     quantity=line["quantity"],
@@ -131,51 +139,64 @@ class CheckoutSummaryApi(ExtensionApi):
             shipping=Decimal(v.get("shipping") or 0),
             taxes_included=v.get("taxes_included", False),
         )
+        earning = payload_earning_estimate(shop=shop, payload=payload)
+        member, summary = self.member_and_summary()
+        points, tier = cart_tier_outlook(
+            shop=shop, member=member, payload=payload, points=earning.points
+        )
         body: dict[str, Any] = {
             "earn": {
-                "points": earning.points,
+                "points": points,
                 "multiplier": str(earning.multiplier.normalize()),
                 "base": str(earning.base.quantize(CENT)),
             },
             "customer": None,
             "rewards": [],
+            "tier": tier,
         }
         if self.buyer.customer_id is not None:
-            _member, summary = self.member_and_summary()
             body["customer"] = summary
             body["rewards"] = selectors.reward_offers(
-                shop=shop, balance=summary["balance"], channel=Redemption.Channel.CHECKOUT
+                shop=shop,
+                balance=summary["balance"],
+                channel=Redemption.Channel.CHECKOUT,
+                tier_rank=member_tier_rank(shop=shop, member=member),
             )
         return Response(body)
 
 
 class CustomerSummaryApi(ExtensionApi):
-    """GET balance and the full reward catalogue (customer account)."""
+    """GET balance, the member's tier block (as ``me`` has it) and the full reward
+    catalogue (customer account)."""
 
     def get(self, request: Request) -> Response:
         self.customer_required()
-        _member, summary = self.member_and_summary()
+        member, summary = self.member_and_summary()
         shop = self.buyer.shop
         return Response(
             {
                 "customer": summary,
+                "tier": member_tier_block(shop=shop, member=member),
                 "rewards": selectors.reward_offers(
                     shop=shop,
                     balance=summary["balance"],
                     channel=Redemption.Channel.CUSTOMER_ACCOUNT,
+                    tier_rank=member_tier_rank(shop=shop, member=member),
                 ),
             }
         )
 
 
 class CustomerHistoryApi(ExtensionApi):
-    """GET the member's ledger and redemptions, newest first."""
+    """GET the member's ledger, redemptions and tier changes (in words), newest first."""
 
     def get(self, request: Request) -> Response:
         self.customer_required()
         member, summary = self.member_and_summary()
-        history = selectors.member_history(shop=self.buyer.shop, member=member, limit=HISTORY_LIMIT)
-        return Response({"customer": summary, **history})
+        shop = self.buyer.shop
+        history = selectors.member_history(shop=shop, member=member, limit=HISTORY_LIMIT)
+        tiers = member_tier_history(shop=shop, member=member)
+        return Response({"customer": summary, **history, "tier_changes": tiers})
 
 
 class RedemptionCreateApi(ExtensionApi):
@@ -256,8 +277,9 @@ class RedemptionCodeCancelApi(ExtensionApi):
 
 
 class OrderPointsApi(ExtensionApi):
-    """GET ?order_id=<GID or id>: the points of the customer's own order (thank-you and
-    order-status pages). Unknown and foreign orders are the same 404."""
+    """GET ?order_id=<GID or id>: the points of the customer's own order and where it leaves
+    their tier (thank-you and order-status pages). Unknown and foreign orders are the same
+    404."""
 
     def get(self, request: Request) -> Response:
         customer_id = self.customer_required()
@@ -271,8 +293,10 @@ class OrderPointsApi(ExtensionApi):
         )
         if found is None:
             raise OrderNotFound()
-        _member, summary = self.member_and_summary()
-        return Response({"order": found, "customer": summary})
+        member, summary = self.member_and_summary()
+        order, body = found
+        tier = order_tier_outlook(shop=self.buyer.shop, member=member, order=order)
+        return Response({"order": body, "customer": summary, "tier": tier})
 
 
 @csrf_exempt  # token-authenticated like every /ext/ view: a POST must not meet the CSRF page

@@ -55,7 +55,15 @@ main{padding:32px 40px;display:grid;gap:24px;
 .card h3{margin:10px 0 0;font-size:17px}.card p{margin:2px 0;color:#555}"""
 
 
-def _program(logged_in: bool, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
+def _program(
+    logged_in: bool, texts: dict[str, dict[str, str]], extra: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    program = _program_base(logged_in, texts)
+    program["rewards"] += extra or []
+    return program
+
+
+def _program_base(logged_in: bool, texts: dict[str, dict[str, str]]) -> dict[str, Any]:
     return {
         "shop": {"name": "Demo Store", "currency": "EUR"},
         "branding": {
@@ -105,7 +113,24 @@ def _program(logged_in: bool, texts: dict[str, dict[str, str]]) -> dict[str, Any
                 },
             },
         ],
-        "tiers": [{"name": "Silver", "threshold": 0}, {"name": "Gold", "threshold": 2000}],
+        "tiers": [
+            {
+                "name": "Silver",
+                "metric": "points",
+                "threshold": 0,
+                "multiplier": "1",
+                "perks": [],
+                "entry_points": 0,
+            },
+            {
+                "name": "Gold",
+                "metric": "points",
+                "threshold": 2000,
+                "multiplier": "1.5",
+                "perks": ["Free shipping"],
+                "entry_points": 100,
+            },
+        ],
         "customer": {"logged_in": logged_in},
         "urls": {"sign_up": "/account/register", "log_in": "/account/login", "landing": PROXY},
     }
@@ -123,7 +148,20 @@ def _reward(
         "currency": "EUR",
         "min_subtotal": min_sub,
         "variable": None,
+        "tier": None,
     }
+
+
+SILVER_BLOCK: dict[str, Any] = {
+    "name": "Silver",
+    "rank": 0,
+    "multiplier": "1",
+    "granted": False,
+    "until": "2027-01-01T00:00:00Z",
+    "metric": "points",
+    "value": 1320,
+    "next": {"name": "Gold", "threshold": 2000, "remaining": 680},
+}
 
 
 @dataclass
@@ -136,6 +174,8 @@ class FakeStore:
     history: list[dict[str, Any]] = field(default_factory=list)
     redemptions: list[dict[str, Any]] = field(default_factory=list)
     by_client_key: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tier: dict[str, Any] | None = field(default_factory=lambda: dict(SILVER_BLOCK))
+    extra_rewards: list[dict[str, Any]] = field(default_factory=list)
     redeem_posts: list[dict[str, Any]] = field(default_factory=list)
     status_polls: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -161,6 +201,8 @@ class FakeStore:
                 "balance": self.balance,
                 "pending": [{"points": 45, "release_at": "2026-07-14T00:00:00Z"}],
                 "lifetime_earned": self.lifetime_earned,
+                # the tier block Beam's tier rules computed (``member_tier_document``)
+                "tier": self.tier,
             },
             "history": {
                 "entries": self.history[start:end],
@@ -261,7 +303,9 @@ def host_page(query: dict[str, str], customer: str) -> str:
         "data-proxy": PROXY,
         "data-customer": customer,
         "data-locale": locale,
-        "data-panel-js": "/assets/beam-panel-views.js /assets/beam-panel.js",
+        "data-panel-js": (
+            "/assets/beam-panel-tiers.js /assets/beam-panel-views.js /assets/beam-panel.js"
+        ),
         "data-panel-css": "/assets/beam-panel.css",
         "data-i18n-js": i18n,
         "data-sign-up": "/account/register",
@@ -349,13 +393,13 @@ class FakeServer:
     ) -> tuple[int, dict[str, Any]]:
         store = self.store
         if method == "GET" and path == "/api/program":
-            return 200, _program(bool(customer), store.texts)
+            return 200, _program(bool(customer), store.texts, store.extra_rewards)
         if method == "GET" and path == "/api/me":
             return 200, store.me(query.get("page")) if customer else {"member": None}
         if not customer:
             return 401, _error("login_required", "Log in to use your points.")
         if method == "POST" and path == "/api/redeem":
-            return store.redeem(json.loads(body or b"{}"), _program(True, {}))
+            return store.redeem(json.loads(body or b"{}"), _program(True, {}, store.extra_rewards))
         m = re.fullmatch(r"/api/redemptions/([\w-]+)(/cancel)?", path)
         if m and method == "GET" and not m.group(2):
             return store.status(m.group(1))
@@ -620,9 +664,30 @@ def test_vip_progress_towards_next_tier(page: Page, fake: FakeServer) -> None:
     open_panel(page)
 
     bar = dialog(page).get_by_role("progressbar")
-    expect(bar).to_have_attribute("aria-valuenow", "66")  # 1,320 of 2,000 lifetime points
-    expect(dialog(page).get_by_text("680 points to Gold")).to_be_visible()
+    expect(bar).to_have_attribute("aria-valuenow", "1320")  # as me's tier block says
+    expect(bar).to_have_attribute("aria-valuemax", "2000")
+    expect(dialog(page).get_by_text("Earn 680 more points to reach Gold")).to_be_visible()
     expect(dialog(page).locator(".done")).to_contain_text("Done")
+
+
+def test_a_tier_exclusive_reward_is_locked_below_its_tier(page: Page, fake: FakeServer) -> None:
+    gold = {"name": "Gold", "rank": 1, "label": "Gold members"}
+    fake.store.extra_rewards = [
+        {**_reward("rw_gold", "Gold lunch", "fixed_amount", 100, "15.00"), "tier": gold}
+    ]
+    visit(page, fake)
+    open_panel(page)
+    card = dialog(page).locator(".rw", has_text="Gold lunch")
+    expect(card.get_by_text("Gold members")).to_be_visible()
+    expect(card.get_by_role("button")).to_have_count(0)  # nothing to redeem below Gold
+
+    fake.store.tier = {**SILVER_BLOCK, "name": "Gold", "rank": 1, "next": None}
+    page.reload()
+    open_panel(page)
+    card = dialog(page).locator(".rw", has_text="Gold lunch")
+    card.get_by_role("button", name="Redeem: Gold lunch").click()
+    card.get_by_role("button", name="Confirm: Gold lunch").click()
+    expect(dialog(page).locator(".bal")).to_have_text("1,100 points")
 
 
 def test_keyboard_only_walk(page: Page, fake: FakeServer) -> None:

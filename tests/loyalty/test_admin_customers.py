@@ -122,9 +122,10 @@ def test_list_pages_with_a_constant_number_of_queries(shop, client) -> None:
         page2 = client.get("/admin/customers/?page=2")
 
     assert small.status_code == page2.status_code == 200
-    # shop (token), count, page of members; the same for 3 or 60 members.
-    assert len(few.captured_queries) == 3
-    assert len(many.captured_queries) == 3
+    # shop (token), the tiers (for the Tier column while tiers are on), count, page of
+    # members; the same for 3 or 60 members.
+    assert len(few.captured_queries) == 4
+    assert len(many.captured_queries) == 4
     html = page2.content.decode()
     assert "Page 2 of 3" in html
     assert html.count("/admin/customers/") >= 25
@@ -136,8 +137,9 @@ def test_detail_page_queries_do_not_grow_with_history(shop, client, django_asser
         points_adjust(
             shop=shop, member=m, amount=1, reason=f"r{i}", actor="1", idempotency_key=f"k{i}"
         )
-    # shop, member, ledger count, ledger page, staff names, redemptions
-    with django_assert_num_queries(6):
+    # shop, member, ledger count, ledger page, tier rules (none: tiers off), staff names,
+    # redemptions
+    with django_assert_num_queries(7):
         response = client.get(f"/admin/customers/{m.pk}/")
     assert cells(response.content.decode()).count("Adjustment") == 31
 

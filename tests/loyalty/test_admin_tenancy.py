@@ -22,14 +22,25 @@ from loyalty.models import (
     Member,
     Redemption,
     Reward,
+    Tier,
+    TierChange,
+    TierRecompute,
 )
 from loyalty.services import points_adjust
+from loyalty.services.tiers import tier_grant
 from merchants.models import WebhookDelivery
 from tests.loyalty.admin_helpers import SHOP_A, SHOP_B, AdminClient, admin_shop
+from tests.loyalty.tier_helpers import tiers_setup
 
 pytestmark = pytest.mark.django_db
 
-B_MARKERS = ("Bravo secret reward", "secret@bravo.test", "Bravo double days", "bravo-topic-err")
+B_MARKERS = (
+    "Bravo secret reward",
+    "secret@bravo.test",
+    "Bravo double days",
+    "bravo-topic-err",
+    "Bravo Elite",
+)
 
 
 @pytest.fixture
@@ -75,7 +86,15 @@ def world() -> dict[str, Any]:
         last_error="bravo-topic-err",
     )
     member_a = Member.objects.create(shop=a, customer_id=111, email="alice@acme.test")
+    tier_a, tier_b = tiers_setup(a)["Gold"], tiers_setup(b)["Gold"]
+    tier_grant(shop=b, customer_ids=[555], tier_id=tier_b.pk, days=9, actor="9", key="seed")
+    # B's tiers carry a name that must never show on A's pages.
+    Tier.objects.filter(shop=b, name="Silver").update(name="Bravo Elite")
+    recompute_b = TierRecompute.objects.create(shop=b, status="running", total=1)
     return {
+        "tier_a": tier_a,
+        "tier_b": tier_b,
+        "recompute_b": recompute_b,
         "a": a,
         "b": b,
         "reward_b": reward_b,
@@ -94,8 +113,11 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
         "rewards": [model_to_dict(r) for r in Reward.objects.filter(shop=b).order_by("pk")],
         "events": [model_to_dict(e) for e in BonusEvent.objects.filter(shop=b).order_by("pk")],
         "members": list(
-            Member.objects.filter(shop=b).order_by("pk").values_list("pk", "balance", "email")
+            Member.objects.filter(shop=b)
+            .order_by("pk")
+            .values_list("pk", "balance", "email", "tier_id", "granted_tier_id", "grant_ends_at")
         ),
+        "tier_changes": TierChange.objects.filter(shop=b).count(),
         "ledger": LedgerEntry.objects.filter(shop=b).count(),
         "redemptions": list(
             Redemption.objects.filter(shop=b).values_list("pk", "status", "points_spent")
@@ -104,6 +126,8 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
             WebhookDelivery.objects.filter(shop=b).values_list("pk", "status", "attempts")
         ),
         "audit": AuditEvent.objects.filter(shop=b).count(),
+        "tiers": list(Tier.objects.filter(shop=b).values_list("pk", "name", "threshold", "active")),
+        "recomputes": list(TierRecompute.objects.filter(shop=b).values_list("pk", "status")),
     }
 
 
@@ -178,6 +202,29 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         lambda w: {"reward_id": w["reward_b"].pk},
         {"name": "Taken", "kind": "free_shipping", "points_cost": "1", "code_valid_days": "3"},
     ),
+    ("tiers", "get", None, {}),
+    (
+        "tiers",
+        "post",
+        None,
+        {
+            "enabled": "on",
+            "metric": "points",
+            "window": "rolling",
+            "window_months": "12",
+            "grace_periods": "1",
+            "tier-TOTAL_FORMS": "1",
+            "tier-INITIAL_FORMS": "1",
+            "tier-0-tier_id": "{tier_b}",
+            "tier-0-name": "Taken",
+            "tier-0-threshold": "0",
+            "tier-0-multiplier": "2",
+            "tier-0-entry_points": "0",
+            "action": "apply",
+        },
+    ),
+    ("tiers_progress", "get", lambda w: {"recompute_id": w["recompute_b"].pk}, {}),
+    ("tiers_sync_retry", "post", None, {}),
     ("branding", "get", None, {}),
     (
         "branding",
@@ -244,6 +291,32 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         lambda w: {"member_id": w["member_a"].pk, "redemption_id": w["redemption_b"].pk},
         {},
     ),
+    (
+        "customer_tier_set",
+        "post",
+        lambda w: {"member_id": w["member_b"].pk},
+        {"tier_set-tier": "{tier_b}", "tier_set-reason": "x", "tier_set-idempotency_key": "x"},
+    ),
+    (
+        "customer_tier_grant",
+        "post",
+        lambda w: {"member_id": w["member_b"].pk},
+        {"tier_grant-tier": "{tier_a}", "tier_grant-days": "3", "tier_grant-idempotency_key": "x"},
+    ),
+    ("customers_grant_tier", "get", None, {}),
+    ("customers_grant_tier", "post", None, {"tier": "{tier_b}", "days": "3"}),
+    (
+        "customers_grant_tier_apply",
+        "post",
+        None,
+        {"csv_text": "555\n", "tier": "{tier_a}", "days": "3", "idempotency_key": "x"},
+    ),
+    (
+        "customers_grant_tier_apply",
+        "post",
+        None,
+        {"csv_text": "555\n", "tier": "{tier_b}", "days": "3", "idempotency_key": "x"},
+    ),
     ("webhooks", "get", None, {}),
     ("webhooks_replay", "post", None, {"delivery_id": "{delivery_b}"}),
     ("webhooks_replay", "post", None, {}),
@@ -269,7 +342,15 @@ def test_shop_a_cannot_read_or_change_shop_b(world, case, htmx, monkeypatch) -> 
     name, method, kwargs, data = case
     url = reverse(f"loyalty_admin:{name}", kwargs=kwargs(world) if kwargs else None)
     data = {
-        k: (v.format(delivery_b=world["delivery_b"].pk) if isinstance(v, str) else v)
+        k: (
+            v.format(
+                delivery_b=world["delivery_b"].pk,
+                tier_a=world["tier_a"].pk,
+                tier_b=world["tier_b"].pk,
+            )
+            if isinstance(v, str)
+            else v
+        )
         for k, v in data.items()
     }
     before = b_state(world)

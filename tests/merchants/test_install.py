@@ -614,3 +614,43 @@ def test_app_url_without_parameters_is_the_public_home(client) -> None:
     assert response.status_code == 200
     assert response.templates[0].name == "merchants/home.html"
     assert response["Content-Security-Policy"] == "frame-ancestors 'none';"
+
+
+@pytest.mark.django_db
+def test_a_replayed_callback_is_refused_even_after_the_cache_was_emptied(
+    client, platform_http
+) -> None:
+    """The once-only claim of the state is a database row: a cache restarted empty (or down)
+    between the two callbacks does not let the code be sent again."""
+    from django.core.cache import cache
+
+    platform_http.add("POST", token_url(), json=token_response())
+    state = _start_install(client)
+    cookie = client.cookies[OAUTH_STATE_COOKIE].value
+    assert _callback(client, state).status_code == 302
+    cache.clear()
+    client.cookies[OAUTH_STATE_COOKIE] = cookie
+
+    replay = _callback(client, state)
+
+    assert replay.status_code == 403
+    assert b"already used" in replay.content
+    assert len(_token_requests(platform_http)) == 1
+
+
+@pytest.mark.django_db
+def test_state_claims_are_once_only_and_pruned_after_their_lifetime() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from merchants.models import OAuthStateUse
+    from merchants.shopify.oauth import oauth_state_claim
+
+    assert oauth_state_claim(nonce="n-1", max_age=600) is True
+    assert oauth_state_claim(nonce="n-1", max_age=600) is False
+    OAuthStateUse.objects.filter(nonce="n-1").update(
+        used_at=timezone.now() - timedelta(seconds=601)
+    )
+    assert oauth_state_claim(nonce="n-2", max_age=600) is True
+    assert list(OAuthStateUse.objects.values_list("nonce", flat=True)) == ["n-2"]

@@ -789,3 +789,85 @@ def test_orders_with_many_refunds_read_every_refund(shop: Shop, admin: FakeAdmin
         {"id": "gid://shopify/Refund/99", "after": None}
     ]
     assert payload["refunds"][-1]["refund_line_items"][0]["line_item_id"] == 487817672276298554
+
+
+# -- batches of customers: the tier metafield and tags ------------------------------------
+
+
+def test_text_metafield_write_sends_again_without_the_refused_inputs(
+    shop: Shop, admin: FakeAdmin
+) -> None:
+    refused = {
+        "metafieldsSet": {
+            "metafields": [],
+            "userErrors": [
+                {
+                    "field": ["metafields", "1", "ownerId"],
+                    "message": "Owner does not exist.",
+                    "code": "INVALID",
+                    "elementIndex": 1,
+                }
+            ],
+        }
+    }
+    admin.on("BeamCustomerLoyaltyMetafieldsSet", refused, _metafields_set_ok)
+    admin.on(
+        "BeamCustomerLoyaltyMetafieldsDelete",
+        {"metafieldsDelete": {"deletedMetafields": [None], "userErrors": []}},
+    )
+    a, b, c = (f"gid://shopify/Customer/{n}" for n in (1, 2, 3))
+
+    failed = ops.customer_text_metafield_write(
+        shop,
+        namespace="$app",
+        key="tier",
+        values=[(a, "Gold"), (c, None), (b, "Silver")],
+    )
+
+    assert failed == {2: "Owner does not exist."}  # positions in ``values``
+    first, second = admin.variables("BeamCustomerLoyaltyMetafieldsSet")
+    assert [m["ownerId"] for m in first["metafields"]] == [a, b]
+    assert [m["ownerId"] for m in second["metafields"]] == [a]
+    assert admin.variables("BeamCustomerLoyaltyMetafieldsDelete") == [
+        {"metafields": [{"ownerId": c, "namespace": "$app", "key": "tier"}]}
+    ]
+
+
+def test_text_metafield_write_refuses_more_than_25(shop: Shop, admin: FakeAdmin) -> None:
+    with pytest.raises(ValueError):
+        ops.customer_text_metafield_write(
+            shop, namespace="$app", key="tier", values=[(CUSTOMER, "Gold")] * 26
+        )
+    assert admin.sent == []
+
+
+def test_tags_batch_is_one_document_and_reports_refusals_by_position(
+    shop: Shop, admin: FakeAdmin
+) -> None:
+    admin.on(
+        "BeamTagsBatch",
+        {
+            "r0": {"userErrors": []},
+            "a0": {"userErrors": []},
+            "a1": {"userErrors": [{"field": ["id"], "message": "Resource not found"}]},
+        },
+    )
+
+    failed = ops.customer_tags_batch(
+        shop,
+        changes=[
+            ("gid://shopify/Customer/1", ["VIP: Gold"], ["VIP: Silver"]),
+            ("gid://shopify/Customer/2", [], []),  # nothing to change: left out
+            ("gid://shopify/Customer/3", ["VIP: Gold"], []),
+        ],
+    )
+
+    assert failed == {2: "Resource not found"}
+    ((_, variables),) = admin.sent
+    assert variables == {
+        "id0": "gid://shopify/Customer/1",
+        "remove0": ["VIP: Silver"],
+        "add0": ["VIP: Gold"],
+        "id1": "gid://shopify/Customer/3",
+        "add1": ["VIP: Gold"],
+    }

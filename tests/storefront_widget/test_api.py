@@ -34,6 +34,7 @@ def test_program_is_branded_and_lists_ways_to_earn_and_rewards(proxy, program, r
         "currency": "EUR",
         "min_subtotal": "0.00",
         "variable": None,
+        "tier": None,
     }
     assert data["rewards"][0]["variable"] == {
         "min_points": 100,

@@ -33,7 +33,9 @@ def test_storefront_renders_the_launcher_embed_like_the_liquid_block(client, dev
         "data-root": f"{BASE}/",
         "data-customer": str(customer.id),
         "data-locale": "fr",
-        "data-panel-js": f"{assets}beam-panel-views.js {assets}beam-panel.js",
+        "data-panel-js": (
+            f"{assets}beam-panel-tiers.js {assets}beam-panel-views.js {assets}beam-panel.js"
+        ),
         "data-panel-css": f"{assets}beam-panel.css",
         "data-i18n-js": f"{assets}beam-i18n-fr.js",
         "data-sign-up": f"{BASE}/account",
@@ -47,7 +49,13 @@ def test_storefront_renders_the_launcher_embed_like_the_liquid_block(client, dev
         "data-mobile": "true",
     }
     assert f'<script src="{assets}beam-launcher.js" defer></script>' in html
-    for name in ("beam-launcher.js", "beam-panel.js", "beam-panel-views.js", "beam-panel.css"):
+    for name in (
+        "beam-launcher.js",
+        "beam-panel.js",
+        "beam-panel-views.js",
+        "beam-panel-tiers.js",
+        "beam-panel.css",
+    ):
         assert client.get(assets + name).status_code == 200
 
 

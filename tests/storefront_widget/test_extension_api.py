@@ -163,6 +163,7 @@ def test_logged_out_buyer_gets_estimate_and_a_guest_answer(client, shop, reward)
         "earn": {"points": 30, "multiplier": "1", "base": "30.00"},
         "customer": None,
         "rewards": [],
+        "tier": None,  # a guest has no tier progress, tiers on or off
     }
 
 

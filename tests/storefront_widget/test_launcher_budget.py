@@ -12,7 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "extensions" / "beam-theme" / "assets"
 LAUNCHER = ASSETS / "beam-launcher.js"
-PANEL = [ASSETS / n for n in ("beam-panel.js", "beam-panel-views.js", "beam-panel.css")]
+PANEL = [
+    ASSETS / n
+    for n in ("beam-panel.js", "beam-panel-views.js", "beam-panel-tiers.js", "beam-panel.css")
+]
 LOCALES = sorted(ASSETS.glob("beam-i18n-*.js"))
 
 

@@ -20,9 +20,13 @@ def schema(block: str) -> dict:
 
 
 def english_strings() -> dict[str, str]:
-    source = (EXT / "assets" / "beam-panel.js").read_text()
-    body = source.split("var EN = {")[1].split("};")[0]
-    return dict(re.findall(r"(\w+): '((?:[^'\\]|\\.)*)'", body))
+    """The panel's English texts: beam-panel.js's table and the tier texts it merges in."""
+    strings: dict[str, str] = {}
+    for name, start in (("beam-panel.js", "var EN = {"), ("beam-panel-tiers.js", "B.en = {")):
+        source = (EXT / "assets" / name).read_text()
+        body = source.split(start)[1].split("};")[0]
+        strings.update(re.findall(r"(\w+): '((?:[^'\\]|\\.)*)'", body))
+    return strings
 
 
 def test_launcher_embed_targets_body_and_renders_the_config_holder() -> None:
@@ -99,13 +103,27 @@ def test_every_locale_file_has_the_same_keys() -> None:
 
 def test_panel_translations_cover_every_english_string() -> None:
     english = english_strings()
-    assert len(english) == 43
+    assert len(english) == 56
     for lang in ("fr", "de", "es"):
         source = (EXT / "assets" / f"beam-i18n-{lang}.js").read_text()
         strings = json.loads(source[source.index("= {") + 2 : source.rindex("}") + 1])
         assert set(strings) == set(english), lang
         for key, text in strings.items():
             assert set(re.findall(r"\{\w+\}", text)) == set(re.findall(r"\{\w+\}", english[key]))
+
+
+def test_the_editable_shopper_texts_default_to_the_panels_own_english() -> None:
+    """A key the merchant can edit in Shopper texts shows the panel's own default, so an
+    untouched field and the panel read the same (the tier texts included)."""
+    from loyalty.forms import SHOPPER_TEXT_DEFAULTS
+
+    english = english_strings()
+    shared = {k: v for k, v in SHOPPER_TEXT_DEFAULTS.items() if k in english}
+    assert {"vip", "tier_spend", "tier_points", "tier_orders", "tier_until", "top_tier"} <= set(
+        shared
+    )
+    assert {"tiers_title", "tier_from", "tier_x", "tier_entry", "orders"} <= set(shared)
+    assert shared == {k: english[k] for k in shared}
 
 
 @pytest.mark.skipif(shutil.which("npm") is None, reason="node/npm are not installed")

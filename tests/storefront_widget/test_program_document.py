@@ -106,6 +106,7 @@ def test_a_merchants_edit_shows_identically_in_the_store_and_the_preview(
         "currency": "EUR",
         "min_subtotal": "0.00",
         "variable": None,
+        "tier": None,
     }
 
 

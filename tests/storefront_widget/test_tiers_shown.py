@@ -97,6 +97,7 @@ def test_me_shows_the_tier_its_end_and_what_the_next_one_needs(
             block = proxy.get("api/me").json()["member"]["tier"]
     assert block == {
         "name": "Silver",
+        "rank": 0,
         "multiplier": "1.25",
         "granted": False,
         "until": "2027-01-01T00:00:00Z",

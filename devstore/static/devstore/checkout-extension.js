@@ -27,7 +27,7 @@ function csrfToken() {
 
 function show(...nodes) {
   const label = root.querySelector('.ds-extension-label');
-  root.replaceChildren(label, ...nodes);
+  root.replaceChildren(label, ...nodes.filter(Boolean));
 }
 
 async function start() {
@@ -165,6 +165,8 @@ async function checkout(beam, client) {
         earn > 0 ? ` · this order earns ${earn} points` : '',
       ),
     ];
+    const tier = beam.tierProgressMessage(summary.tier, {afterOrder: true});
+    if (tier) nodes.push(el('p', {'data-role': 'tier'}, tier));
     const choices = beam.rewardChoices(summary.rewards);
     if (state.applied) {
       // The platform's own control beside an applied code (not the extension's).
@@ -241,12 +243,14 @@ async function checkout(beam, client) {
 
 async function thankYou(beam, client) {
   try {
-    const {order, customer} = await client.orderPointsEventually(root.dataset.orderId, {
+    const {order, customer, tier} = await client.orderPointsEventually(root.dataset.orderId, {
       tries: 6,
       delayMs: 500,
     });
+    const words = beam.tierProgressMessage(tier);
     show(
       el('p', {'data-role': 'order-points'}, beam.orderPointsMessage(order)),
+      words ? el('p', {'data-role': 'tier'}, words) : null,
       el(
         'p',
         {'data-role': 'balance'},

@@ -41,6 +41,19 @@
  "empty": "Noch keine Aktivität.",
  "more": "Mehr anzeigen",
  "vip": "VIP-Status",
- "to_next": "Noch {n} Punkte bis {tier}",
- "top_tier": "Sie haben die höchste Stufe erreicht!"
+ "top_tier": "Sie haben die höchste Stufe erreicht!",
+ "tiers_title": "VIP-Stufen",
+ "tier_from": "Ab {n}",
+ "orders": "{n} Bestellungen",
+ "order": "{n} Bestellung",
+ "tier_x": "{x}× Punkte auf Bestellungen",
+ "tier_entry": "{n} Bonuspunkte beim Erreichen",
+ "tier_spend": "Noch {v} ausgeben, um {tier} zu erreichen",
+ "tier_points": "Noch {n} Punkte sammeln, um {tier} zu erreichen",
+ "tier_orders": "Noch {n} Bestellungen bis {tier}",
+ "tier_order": "Noch {n} Bestellung bis {tier}",
+ "tier_until": "{tier} bis {date}",
+ "tier_none": "Noch keine Stufe",
+ "tier_join": "Werden Sie Mitglied und steigen Sie in den Stufen auf.",
+ "tier_only": "{tier}-Mitglieder"
 });

@@ -41,6 +41,19 @@
  "empty": "Aún no hay actividad.",
  "more": "Ver más",
  "vip": "Estado VIP",
- "to_next": "Faltan {n} puntos para {tier}",
- "top_tier": "¡Has alcanzado el nivel más alto!"
+ "top_tier": "¡Has alcanzado el nivel más alto!",
+ "tiers_title": "Niveles VIP",
+ "tier_from": "Desde {n}",
+ "orders": "{n} pedidos",
+ "order": "{n} pedido",
+ "tier_x": "{x}× puntos en los pedidos",
+ "tier_entry": "{n} puntos extra al alcanzarlo",
+ "tier_spend": "Gasta {v} más para alcanzar {tier}",
+ "tier_points": "Gana {n} puntos más para alcanzar {tier}",
+ "tier_orders": "{n} pedidos más para alcanzar {tier}",
+ "tier_order": "{n} pedido más para alcanzar {tier}",
+ "tier_until": "{tier} hasta el {date}",
+ "tier_none": "Aún sin nivel",
+ "tier_join": "Únete para empezar a subir de nivel.",
+ "tier_only": "Miembros {tier}"
 });

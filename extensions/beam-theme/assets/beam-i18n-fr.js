@@ -41,6 +41,19 @@
  "empty": "Aucune activité pour le moment.",
  "more": "Voir plus",
  "vip": "Statut VIP",
- "to_next": "Encore {n} points pour {tier}",
- "top_tier": "Vous avez atteint le niveau le plus élevé !"
+ "top_tier": "Vous avez atteint le niveau le plus élevé !",
+ "tiers_title": "Niveaux VIP",
+ "tier_from": "À partir de {n}",
+ "orders": "{n} commandes",
+ "order": "{n} commande",
+ "tier_x": "{x}× points sur les commandes",
+ "tier_entry": "{n} points bonus en l'atteignant",
+ "tier_spend": "Dépensez encore {v} pour atteindre {tier}",
+ "tier_points": "Gagnez encore {n} points pour atteindre {tier}",
+ "tier_orders": "Encore {n} commandes pour atteindre {tier}",
+ "tier_order": "Encore {n} commande pour atteindre {tier}",
+ "tier_until": "{tier} jusqu'au {date}",
+ "tier_none": "Pas encore de niveau",
+ "tier_join": "Inscrivez-vous pour gravir les niveaux.",
+ "tier_only": "Membres {tier}"
 });

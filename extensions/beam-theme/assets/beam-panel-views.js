@@ -1,5 +1,5 @@
-/* Beam rewards panel views: header, guest invitation, codes, VIP, rewards, ways to earn and
-   activity, built with Beam.kit from beam-panel.js. All API text goes in as text nodes. */
+/* Beam rewards panel views: header, guest invitation, codes, VIP tiers (beam-panel-tiers.js),
+   rewards, ways to earn and activity, built with Beam.kit from beam-panel.js. All API text goes in as text nodes. */
 (function () {
   var B = window.Beam;
   if (!B) return;
@@ -43,20 +43,6 @@
       ]);
     })));
   }
-  function tiers() {
-    var m = member(), list = (S.prog.tiers || []).slice().sort(function (a, b) { return a.threshold - b.threshold; });
-    if (!m || !list.length) return null;
-    var got = m.lifetime_earned || 0, cur = null, nx = null;
-    list.forEach(function (x) { if (x.threshold <= got) cur = x; else if (!nx) nx = x; });
-    var lo = cur ? cur.threshold : 0, pct = nx ? Math.round(100 * (got - lo) / (nx.threshold - lo)) : 100;
-    var bar = h('i');
-    bar.style.width = pct + '%';
-    return sec(t('vip'), h('div', { cls: 'card' }, [
-      h('p', { cls: 'name', text: cur ? cur.name : (nx && nx.name) }),
-      h('div', { cls: 'bar', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct, 'aria-label': t('vip') }, bar),
-      h('p', { cls: 'small', text: nx ? t('to_next', { n: num(nx.threshold - got), tier: nx.name }) : t('top_tier') })
-    ]));
-  }
   function reward(rw) {
     var m = member(), bal = m ? m.balance : 0, v = rw.variable, cost = v ? v.min_points : rw.points_cost, ctl = null, sub = [];
     if (v) {
@@ -74,8 +60,11 @@
       }
     }
     if (rw.min_subtotal && +rw.min_subtotal > 0) sub.push(h('p', { cls: 'small', text: t('min', { v: money(rw.min_subtotal, rw.currency) }) }));
+    // Tier-exclusive: locked below its tier (me's tier rank against the reward's).
+    var lock = rw.tier && !(m && m.tier && m.tier.rank != null && m.tier.rank >= rw.tier.rank);
+    if (rw.tier) sub.push(h('p', { cls: lock ? 'need' : 'small', text: t('tier_only', { tier: rw.tier.name }) }));
     // Points are spent only after a second, explicit step: Redeem asks, Confirm spends.
-    var act = !m ? null : bal < cost
+    var act = !m || lock ? null : bal < cost
       ? h('p', { cls: 'need', text: t('need', { n: num(cost - bal) }) })
       : S.confirm === rw.id
         ? h('div', { cls: 'confirm', role: 'group', 'aria-label': rw.title }, [
@@ -111,7 +100,7 @@
     body: function () {
       kit();
       var r = S.prog.rewards || [], e = S.prog.earning || [];
-      return [member() ? codes() : guest(), tiers(),
+      return [member() ? codes() : guest(), B.tiers && B.tiers(),
         r.length && sec(t('redeem_title'), h('ul', { cls: 'list' }, r.map(reward))),
         e.length && earning(), activity()].filter(Boolean);
     }

@@ -17,9 +17,9 @@
     expires: 'Expires {date}', s_pending: 'Processing…', s_failed: 'This reward could not be created.',
     confirm_q: 'Spend {n} on this reward?', confirm: 'Confirm', keep: 'Not now',
     applied_empty: 'Your cart is empty. Code {code} is saved and applies at checkout.',
-    activity: 'Activity', empty: 'No activity yet.', more: 'Show more', vip: 'VIP status',
-    to_next: '{n} points to {tier}', top_tier: 'You reached the top tier!'
+    activity: 'Activity', empty: 'No activity yet.', more: 'Show more'
   };
+  Object.assign(EN, B.en); // the tier texts, from beam-panel-tiers.js
   var T = Object.assign({}, EN, B.i18n[lang]);
   var S = { hist: [], next: null, fresh: null, busy: {}, vals: {} }, open = 0, loadErr = 0;
 

@@ -15,6 +15,7 @@ import {
   returnRemovedCode,
   rewardChoices,
   rewardLabel,
+  tierProgressMessage,
 } from './beam-client.js';
 
 /** Pure view of the state, so it renders the same in tests and in the checkout. */
@@ -34,12 +35,14 @@ export function CheckoutRewardsView({state, onSelect, onRedeem, formatMoney = (v
   }
   const choices = rewardChoices(summary.rewards);
   const chosen = choices.find((choice) => choice.value === selected);
+  const tier = tierProgressMessage(summary.tier, {afterOrder: true});
   return (
     <s-stack gap="small-200">
       <s-text>
         You have <s-text type="strong">{summary.customer.balance} points</s-text>
         {earn > 0 ? ` · this order earns ${earn} points` : ''}
       </s-text>
+      {tier ? <s-text>{tier}</s-text> : null}
       {applied ? (
         <s-banner tone="success">Reward applied: {applied}</s-banner>
       ) : choices.length > 0 ? (

@@ -1,8 +1,8 @@
 // Thank-you (and, from the customer-account extension, order-status) block: the points
-// this order earned — pending or credited — and the new balance.
+// this order earned — pending or credited —, where it leaves the VIP tier and the new balance.
 import {useEffect, useState} from 'preact/hooks';
 
-import {orderPointsMessage} from './beam-client.js';
+import {orderPointsMessage, tierProgressMessage} from './beam-client.js';
 
 export function OrderPointsView({state}) {
   if (state.loading) return <s-spinner accessibilityLabel="Loading your points" />;
@@ -11,10 +11,12 @@ export function OrderPointsView({state}) {
     return state.failed ? <s-text color="subdued">Your points will appear shortly.</s-text> : null;
   }
   const {order, customer} = state.result;
+  const tier = tierProgressMessage(state.result.tier);
   return (
     <s-stack gap="small-200">
       <s-heading>Rewards</s-heading>
       <s-text>{orderPointsMessage(order)}</s-text>
+      {tier ? <s-text>{tier}</s-text> : null}
       <s-text>
         Your balance: <s-text type="strong">{customer.balance} points</s-text>
         {customer.pending ? ` (+${customer.pending} pending)` : ''}

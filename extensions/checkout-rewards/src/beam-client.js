@@ -276,3 +276,40 @@ export function orderPointsMessage(order) {
       return 'This order earns no points.';
   }
 }
+
+/**
+ * Where an order leaves the buyer's VIP tier, in words, from Beam's tier block (`tier` of the
+ * checkout summary or of the order points; Beam's tier rules computed it, nothing is worked
+ * out here): the tier this order brings them to, else what the next tier still needs.
+ * `afterOrder` adds "after this order" to a need (the checkout, before the order exists).
+ */
+export function tierProgressMessage(tier, {afterOrder = false} = {}) {
+  if (!tier) return '';
+  if (tier.reached) return `This order brings you to ${tier.reached}.`;
+  return tierNeedMessage(tier, afterOrder ? ' after this order' : '');
+}
+
+/**
+ * What the member's next tier needs ("Spend 40.00 USD more to reach Gold."; amounts in the
+ * shop's currency, as thresholds are), or the top tier.
+ */
+export function tierNeedMessage(tier, suffix = '') {
+  if (!tier) return '';
+  const next = tier.next;
+  if (!next) return tier.name ? `You are in our top tier, ${tier.name}.` : '';
+  const remaining = Number(next.remaining);
+  if (tier.metric === 'spend') {
+    return `Spend ${next.remaining} ${tier.currency || ''} more${suffix} to reach ${next.name}.`
+      .replace(/ {2}/g, ' ');
+  }
+  if (tier.metric === 'orders') {
+    const orders = remaining === 1 ? 'order' : 'orders';
+    return `${remaining} more ${orders}${suffix} to reach ${next.name}.`;
+  }
+  return `Earn ${remaining} more points${suffix} to reach ${next.name}.`;
+}
+
+/** The tier's earning multiplier in words ("1.5× points on orders"), or ''. */
+export function tierMultiplierLabel(tier) {
+  return tier && Number(tier.multiplier) > 1 ? `${tier.multiplier}× points on orders` : '';
+}

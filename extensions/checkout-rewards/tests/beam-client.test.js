@@ -11,6 +11,9 @@ import {
   returnRemovedCode,
   rewardChoices,
   rewardLabel,
+  tierMultiplierLabel,
+  tierNeedMessage,
+  tierProgressMessage,
 } from '../src/beam-client.js';
 
 function jsonResponse(status, body, headers = {}) {
@@ -263,5 +266,44 @@ describe('redeemButtonLabel', () => {
     expect(redeemButtonLabel({kind: 'variable', points: 100, variable_points: 800})).toBe(
       'Redeem for 800 points',
     );
+  });
+});
+
+describe('tier messages', () => {
+  const next = (remaining) => ({name: 'Gold', threshold: 10, remaining});
+
+  it('words what the next tier needs in the metric of the tiers', () => {
+    expect(tierNeedMessage({metric: 'points', next: next(300)})).toBe(
+      'Earn 300 more points to reach Gold.',
+    );
+    expect(tierNeedMessage({metric: 'orders', next: next(2)})).toBe('2 more orders to reach Gold.');
+    expect(tierNeedMessage({metric: 'orders', next: next(1)})).toBe('1 more order to reach Gold.');
+    expect(tierNeedMessage({metric: 'spend', currency: 'EUR', next: next('40.00')})).toBe(
+      'Spend 40.00 EUR more to reach Gold.',
+    );
+  });
+
+  it('names the top tier, and says nothing without tiers', () => {
+    expect(tierNeedMessage({metric: 'points', name: 'Gold', next: null})).toBe(
+      'You are in our top tier, Gold.',
+    );
+    expect(tierNeedMessage({metric: 'points', name: null, next: null})).toBe('');
+    expect(tierProgressMessage(null)).toBe('');
+  });
+
+  it('puts the order first: the tier it reaches, else the need after it', () => {
+    const tier = {metric: 'points', reached: null, next: next(5)};
+    expect(tierProgressMessage(tier, {afterOrder: true})).toBe(
+      'Earn 5 more points after this order to reach Gold.',
+    );
+    expect(tierProgressMessage({...tier, reached: 'Silver'})).toBe(
+      'This order brings you to Silver.',
+    );
+  });
+
+  it('words a multiplier above one', () => {
+    expect(tierMultiplierLabel({multiplier: '1.5'})).toBe('1.5× points on orders');
+    expect(tierMultiplierLabel({multiplier: '1'})).toBe('');
+    expect(tierMultiplierLabel(null)).toBe('');
   });
 });

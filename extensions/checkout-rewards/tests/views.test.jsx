@@ -111,3 +111,47 @@ describe('OrderPointsView', () => {
     expect(render(<OrderPointsView state={{guest: true}} />)).toContain('Create an account');
   });
 });
+
+describe('tier progress', () => {
+  const silver = {
+    name: 'Silver',
+    reached: null,
+    multiplier: '1.25',
+    metric: 'spend',
+    currency: 'USD',
+    value: '460.00',
+    next: {name: 'Gold', threshold: '500.00', remaining: '40.00'},
+  };
+
+  it('says in checkout what the next tier still needs after this order', () => {
+    const html = render(<CheckoutRewardsView state={{summary: {...summary, tier: silver}}} />);
+    expect(html).toContain('<s-text>Spend 40.00 USD more after this order to reach Gold.</s-text>');
+  });
+
+  it('says in checkout that this order brings the buyer to the next tier', () => {
+    const tier = {...silver, name: 'Gold', reached: 'Gold', next: null};
+    const html = render(<CheckoutRewardsView state={{summary: {...summary, tier}}} />);
+    expect(html).toContain('<s-text>This order brings you to Gold.</s-text>');
+  });
+
+  it('says nothing about tiers while the shop has none, or to a guest', () => {
+    expect(render(<CheckoutRewardsView state={{summary: {...summary, tier: null}}} />)).not.toContain(
+      'reach',
+    );
+    const guest = {...summary, customer: null, tier: null};
+    expect(render(<CheckoutRewardsView state={{summary: guest}} />)).not.toContain('reach');
+  });
+
+  it('says on the thank-you page where the order left the tier', () => {
+    const result = {
+      order: {status: 'credited', points: 50},
+      customer: {balance: 1250},
+      tier: {...silver, reached: 'Silver'},
+    };
+    const html = render(<OrderPointsView state={{result}} />);
+    expect(html).toContain('You earned 50 points with this order.');
+    expect(html).toContain('<s-text>This order brings you to Silver.</s-text>');
+    const need = render(<OrderPointsView state={{result: {...result, tier: silver}}} />);
+    expect(need).toContain('<s-text>Spend 40.00 USD more to reach Gold.</s-text>');
+  });
+});

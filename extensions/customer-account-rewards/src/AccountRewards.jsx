@@ -1,8 +1,12 @@
-// Customer account: balance, the reward catalogue with redeem, and the points history.
-// Used full-page (customer-account.page.render) and as a profile block.
+// Customer account: balance, the VIP tier with its history, the reward catalogue with redeem,
+// and the points history. Used full-page (customer-account.page.render) and as a profile block.
 import {useEffect, useState} from 'preact/hooks';
 
-import {newClientKey} from '../../checkout-rewards/src/beam-client.js';
+import {
+  newClientKey,
+  tierMultiplierLabel,
+  tierNeedMessage,
+} from '../../checkout-rewards/src/beam-client.js';
 
 const KIND_LABEL = {
   order_earn: 'Order',
@@ -14,7 +18,48 @@ export function entryLabel(entry) {
   return entry.label || KIND_LABEL[entry.kind] || entry.kind;
 }
 
-export function AccountRewardsView({state, onRedeem, compact = false}) {
+/** `2027-12-31` from an ISO time (when the platform's date formatting is not passed). */
+export function plainDate(iso) {
+  return String(iso || '').slice(0, 10);
+}
+
+/** The member's tier (as Beam's tier rules hold it), what the next one needs, and the
+ * recent tier changes in Beam's words (the full page only). */
+export function TierView({tier, changes = [], compact = false, formatDate = plainDate}) {
+  if (!tier) return null;
+  const multiplier = tierMultiplierLabel(tier);
+  const until = tier.name && tier.until ? `${tier.name} until ${formatDate(tier.until)}` : '';
+  const shown = compact ? [] : changes;
+  return (
+    <s-section heading="VIP status">
+      <s-stack gap="small-200">
+        <s-text>
+          {tier.name ? (
+            <>
+              Your tier: <s-text type="strong">{tier.name}</s-text>
+            </>
+          ) : (
+            'No tier yet'
+          )}
+          {multiplier ? ` · ${multiplier}` : ''}
+        </s-text>
+        {until ? <s-text color="subdued">{until}</s-text> : null}
+        <s-text>{tierNeedMessage(tier)}</s-text>
+        {shown.length > 0 ? (
+          <s-unordered-list>
+            {shown.map((change) => (
+              <s-list-item key={change.id}>
+                {formatDate(change.at)}: {change.label}
+              </s-list-item>
+            ))}
+          </s-unordered-list>
+        ) : null}
+      </s-stack>
+    </s-section>
+  );
+}
+
+export function AccountRewardsView({state, onRedeem, compact = false, formatDate}) {
   if (state.loading) return <s-spinner accessibilityLabel="Loading your rewards" />;
   if (state.guest) return <s-text>Log in to see your rewards.</s-text>;
   if (state.failed || !state.customer) {
@@ -34,6 +79,12 @@ export function AccountRewardsView({state, onRedeem, compact = false}) {
         </s-banner>
       ) : null}
       {notice ? <s-banner tone="warning">{notice}</s-banner> : null}
+      <TierView
+        tier={state.tier}
+        changes={state.tierChanges}
+        compact={compact}
+        formatDate={formatDate}
+      />
       <s-section heading="Rewards">
         <s-stack gap="small-200">
           {rewards.map((reward) => (
@@ -68,7 +119,7 @@ export function AccountRewardsView({state, onRedeem, compact = false}) {
   );
 }
 
-export function AccountRewards({client, compact}) {
+export function AccountRewards({client, compact, formatDate}) {
   const [state, setState] = useState({loading: true});
 
   async function load() {
@@ -78,8 +129,10 @@ export function AccountRewards({client, compact}) {
         ...s,
         loading: false,
         customer: summary.customer,
+        tier: summary.tier,
         rewards: summary.rewards,
         entries: history.entries,
+        tierChanges: history.tier_changes || [],
       }));
     } catch (error) {
       setState({loading: false, failed: true, guest: error.code === 'customer_login_required'});
@@ -112,5 +165,12 @@ export function AccountRewards({client, compact}) {
     await load();
   }
 
-  return <AccountRewardsView state={state} onRedeem={onRedeem} compact={compact} />;
+  return (
+    <AccountRewardsView
+      state={state}
+      onRedeem={onRedeem}
+      compact={compact}
+      formatDate={formatDate}
+    />
+  );
 }

@@ -8,9 +8,11 @@ import {AccountRewards} from './AccountRewards.jsx';
 
 export default async () => {
   const client = createBeamClient({baseUrl: APP_URL, getToken: () => shopify.sessionToken.get()});
+  const formatDate = (iso) =>
+    shopify.i18n.formatDate(new Date(iso), {day: 'numeric', month: 'short', year: 'numeric'});
   render(
     <s-section heading="Rewards">
-      <AccountRewards client={client} compact />
+      <AccountRewards client={client} compact formatDate={formatDate} />
     </s-section>,
     document.body,
   );

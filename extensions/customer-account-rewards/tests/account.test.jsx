@@ -1,7 +1,7 @@
 import {render} from 'preact-render-to-string';
 import {describe, expect, it} from 'vitest';
 
-import {AccountRewardsView, entryLabel} from '../src/AccountRewards.jsx';
+import {AccountRewardsView, entryLabel, plainDate, TierView} from '../src/AccountRewards.jsx';
 
 const state = {
   customer: {balance: 700, pending: 40},
@@ -50,5 +50,55 @@ describe('entryLabel', () => {
   it('falls back to the kind', () => {
     expect(entryLabel({kind: 'redeem_refund'})).toBe('Points returned');
     expect(entryLabel({kind: 'custom'})).toBe('custom');
+  });
+});
+
+describe('TierView', () => {
+  const tier = {
+    name: 'Gold',
+    multiplier: '1.5',
+    granted: true,
+    until: '2027-12-31T12:00:00Z',
+    metric: 'points',
+    value: 640,
+    next: {name: 'Platinum', threshold: 1000, remaining: 360},
+  };
+  const changes = [
+    {id: '2', at: '2027-01-02T10:00:00Z', reason: 'granted', label: 'Gold access until 31 Dec 2027'},
+    {id: '1', at: '2026-11-05T10:00:00Z', reason: 'earned', label: 'Reached Silver'},
+  ];
+
+  it('shows the tier, its multiplier, its end, the next need and the history', () => {
+    const html = render(<AccountRewardsView state={{...state, tier, tierChanges: changes}} />);
+    expect(html).toContain('Your tier: <s-text type="strong">Gold</s-text> · 1.5× points on orders');
+    expect(html).toContain('Gold until 2027-12-31');
+    expect(html).toContain('Earn 360 more points to reach Platinum.');
+    expect(html).toContain('<s-list-item>2027-01-02: Gold access until 31 Dec 2027</s-list-item>');
+    expect(html).toContain('<s-list-item>2026-11-05: Reached Silver</s-list-item>');
+  });
+
+  it('uses the platform date format when given one', () => {
+    const html = render(<TierView tier={tier} formatDate={(iso) => `[${iso.slice(0, 4)}]`} />);
+    expect(html).toContain('Gold until [2027]');
+  });
+
+  it('keeps the profile block to the tier itself', () => {
+    const html = render(<TierView tier={tier} changes={changes} compact />);
+    expect(html).toContain('Gold');
+    expect(html).not.toContain('Reached Silver');
+  });
+
+  it('shows a member below the first tier what it needs, and nothing while tiers are off', () => {
+    const none = {...tier, name: null, until: null, multiplier: '1'};
+    const html = render(<TierView tier={none} />);
+    expect(html).toContain('No tier yet');
+    expect(html).toContain('Earn 360 more points to reach Platinum.');
+    expect(render(<TierView tier={null} />)).toBe('');
+    expect(render(<AccountRewardsView state={state} />)).not.toContain('VIP status');
+  });
+
+  it('cuts an ISO time to its date', () => {
+    expect(plainDate('2027-12-31T23:00:00Z')).toBe('2027-12-31');
+    expect(plainDate(null)).toBe('');
   });
 });
