@@ -3,9 +3,12 @@ every member ("41 move up, 7 move down, 3 lose a granted tier"), computed by the
 that applies it after the save, in batches, as a background job with its progress on a
 ``TierRecompute`` row.
 
-The pass reads the members by primary-key ranges and their qualifying sums with one
-set-based aggregate per range (``tier_sums_range``); the decision per member is the pure
-``tier_recompute``. Apply locks each range, writes the changed members set-based and one
+The decision per member is the pure ``tier_recompute`` (``_decide``), the same for the
+preview and the apply. The preview reads the members in id order beside their qualifying
+sums from one aggregate over the shop's orders (``tier_sums_stream``: one sequential pass);
+the apply locks the members by primary-key ranges and reads their sums with one aggregate
+per range under the lock (``tier_sums_range``: an order credited meanwhile is counted).
+Apply locks each range, writes the changed members set-based and one
 ``settings_change`` history row per member whose tier in effect changed, keyed by the
 recompute, so a batch run again changes nothing.
 """
@@ -33,6 +36,7 @@ from loyalty.rules.tiers import (
     QualifyingSums,
     TierDef,
     TierRules,
+    qualifying_fields,
     qualifying_value,
     tier_recompute,
     tier_settings_problem,
@@ -45,6 +49,7 @@ from loyalty.services.tiers import (
     tier_change_new,
     tier_rules_load,
     tier_sums_range,
+    tier_sums_stream,
     tiers_write,
 )
 from loyalty.services.tiers_sync import tier_sync_mark_shop, tier_tag_problem
@@ -331,6 +336,16 @@ def _decide(
     )
 
 
+ROW_FIELDS = (
+    "pk",
+    "tier_id",
+    "earned_tier_id",
+    "tier_expires_at",
+    "granted_tier_id",
+    "grant_ends_at",
+)
+
+
 @dataclass
 class _Row:
     pk: int
@@ -345,8 +360,9 @@ def tiers_recompute_preview(
     *, shop: Shop, draft: TierDraft, keep_held: bool = True, now: datetime | None = None
 ) -> RecomputeCounts:
     """What saving the draft would do to the shop's members (nothing is written): the same
-    decisions ``tiers_recompute_apply`` writes, read by primary-key ranges. Raises
-    ``InvalidTiers`` for a draft that cannot be saved."""
+    decisions ``tiers_recompute_apply`` writes (``_decide``), over the members in id order
+    beside their sums read in one pass (``tier_sums_stream``). Raises ``InvalidTiers`` for
+    a draft that cannot be saved."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -356,30 +372,24 @@ def tiers_recompute_preview(
     rules = _draft_rules(shop, draft)
     known = _known_tiers(shop)
     now = now or timezone.now()
-    window = window_now(rules, now)
-    after = 0
-    fields = (
-        "pk",
-        "tier_id",
-        "earned_tier_id",
-        "tier_expires_at",
-        "granted_tier_id",
-        "grant_ends_at",
+    sums = tier_sums_stream(
+        shop=shop, window=window_now(rules, now), fields=qualifying_fields(rules), chunk=BATCH
     )
-    while True:
-        rows = [
-            _Row(*values)
-            for values in Member.objects.filter(shop=shop, pk__gt=after)
-            .order_by("pk")
-            .values_list(*fields)[:BATCH]
-        ]
-        if not rows:
-            return counts
-        sums = tier_sums_range(shop=shop, first_id=rows[0].pk, last_id=rows[-1].pk, window=window)
-        for row in rows:
-            decided = _decide(rules, known, row, sums, now, keep_held)
-            counts.add(decided.move, decided.grant_lost)
-        after = rows[-1].pk
+    pending: dict[int, QualifyingSums] = {}
+    next_sums = next(sums, None)
+    members = (
+        Member.objects.filter(shop=shop).order_by("pk").values_list(*ROW_FIELDS).iterator(BATCH)
+    )
+    for values in members:
+        row = _Row(*values)
+        while next_sums is not None and next_sums[0] <= row.pk:
+            if next_sums[0] == row.pk:
+                pending[row.pk] = next_sums[1]
+            next_sums = next(sums, None)
+        decided = _decide(rules, known, row, pending, now, keep_held)
+        pending.pop(row.pk, None)
+        counts.add(decided.move, decided.grant_lost)
+    return counts
 
 
 def tier_settings_save(
@@ -508,9 +518,9 @@ def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecom
             recompute.status = TierRecompute.Status.RUNNING
             rules = tier_rules_load(shop=shop)
             members = list(
-                member_qs_select_for_update().filter(shop=shop, pk__gt=recompute.last_member_id)[
-                    :batch
-                ]
+                member_qs_select_for_update()
+                .filter(shop=shop, pk__gt=recompute.last_member_id)
+                .only(*ROW_FIELDS, "shop_id", "customer_id", "tier_multiplier")[:batch]
             )
             if rules is None or not members:
                 recompute.status = TierRecompute.Status.DONE
@@ -535,7 +545,11 @@ def _apply_range(
 ) -> None:
     known = _known_tiers(shop)
     sums = tier_sums_range(
-        shop=shop, first_id=members[0].pk, last_id=members[-1].pk, window=window_now(rules, now)
+        shop=shop,
+        first_id=members[0].pk,
+        last_id=members[-1].pk,
+        window=window_now(rules, now),
+        fields=qualifying_fields(rules),
     )
     changed: list[Member] = []
     changes: list[TierChange] = []
