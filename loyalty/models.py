@@ -601,6 +601,7 @@ class AuditEvent(models.Model):
 from loyalty.models_tiers import (  # noqa: E402, F401
     Tier,
     TierChange,
+    TierPreview,
     TierRecompute,
     TierSettings,
     TierSync,
