@@ -26,6 +26,7 @@ from loyalty.models import (
     Reward,
     Tier,
     TierChange,
+    TierPreview,
     TierRecompute,
     TierSettings,
     TierSync,
@@ -174,6 +175,7 @@ def shop_data_erase(*, shop: Shop) -> None:
         models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
         for parent in (
             Member,
+            TierPreview,
             TierRecompute,
             Tier,
             TierSettings,

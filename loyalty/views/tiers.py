@@ -511,6 +511,7 @@ def _preview_state(shop: Shop, preview: TierPreview, draft: TierDraft) -> dict[s
         "preview_progress": f"{fraction:.2f}",
         "preview_percent": int(fraction * 100),
         "stale": stale,
+        "error": preview.error.rstrip(". ") or "an error stopped it",
         "running": tier_recompute_running(shop=shop),
     }
     state["apply_disabled"] = not done or stale or state["running"] is not None
