@@ -538,12 +538,14 @@ def tiers_progress(request: HttpRequest, recompute_id: int) -> HttpResponse:
 @in_shop_timezone
 @require_safe
 def tiers_preview(request: HttpRequest, preview_id: int) -> HttpResponse:
-    """The review's member counts (htmx polls them while the preview is worked out) with
-    its Apply, enabled once the counts are ready."""
+    """The review card's body: the settings from what to what and the members' moves (htmx
+    polls it while the preview is worked out), with its Apply, enabled once they are."""
     shop = request_shop(request)
     preview = shop_row_or_404(TierPreview, shop, preview_id, "No such review.")
-    state = _preview_state(shop, preview, tier_draft_from_json(preview.draft))
-    return admin_partial(request, f"{TEMPLATE}#preview", {"review": state})
+    rewards = _rewards(shop, tier_draft_current(shop=shop))
+    return admin_partial(
+        request, f"{TEMPLATE}#preview", {"review": _review(shop, preview, rewards)}
+    )
 
 
 @embedded_admin_required
