@@ -15,7 +15,8 @@ rollup build, an incremental refresh after new orders, and the real dashboard re
 several ranges, repeated; then (unless ``--no-tiers``) it turns tiers on and times the
 rollups and the same requests again, with the page's VIP tiers section. Ends with one JSON
 line: ``orders``, ``dashboard_ms`` (the highest median among the ranges: last 30 days, last
-365 days, a custom range of 92 days, all two years), ``dashboard_p95_ms`` (the highest p95),
+365 days, a custom range of
+``LIVE_MAX_DAYS`` (31) days, all two years), ``dashboard_p95_ms`` (the highest p95),
 ``rollup_build_s``, ``incremental_refresh_ms``, the same with tiers on as ``tiers_*``, and
 more. Exit status 1 when a p95 reaches 1000 ms.
 """
@@ -271,6 +272,7 @@ def main() -> int:
 
     from loyalty.analytics import services
     from loyalty.analytics.models import CustomerStats
+    from loyalty.analytics.selectors_tiers import LIVE_MAX_DAYS
     from loyalty.models import LoyaltyOrder, Member, Reward, TierSettings
     from tests.merchants.embedded_helpers import installed_shop, session_token
 
@@ -299,7 +301,10 @@ def main() -> int:
         "30d": {"range": "30d"},
         "365d": {"range": "365d"},
         # the longest custom range whose repeat rate per tier is counted live
-        "custom_92d": {"start": str(today - timedelta(days=91)), "end": str(today)},
+        f"custom_{LIVE_MAX_DAYS}d": {
+            "start": str(today - timedelta(days=LIVE_MAX_DAYS - 1)),
+            "end": str(today),
+        },
         "all_2y": {"start": str(today - timedelta(days=731)), "end": str(today)},
     }
     next_order = args.orders + 1
