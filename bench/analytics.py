@@ -15,8 +15,8 @@ rollup build, an incremental refresh after new orders, and the real dashboard re
 several ranges, repeated; then (unless ``--no-tiers``) it turns tiers on and times the
 rollups and the same requests again, with the page's VIP tiers section. Ends with one JSON
 line: ``orders``, ``dashboard_ms`` (the highest median among the ranges: last 30 days, last
-365 days, a custom range of
-``LIVE_MAX_DAYS`` (31) days, all two years), ``dashboard_p95_ms`` (the highest p95),
+365 days, a custom range of ``LIVE_MAX_DAYS`` days (the longest whose repeat rate per tier
+is counted live), all two years), ``dashboard_p95_ms`` (the highest p95),
 ``rollup_build_s``, ``incremental_refresh_ms``, the same with tiers on as ``tiers_*``, and
 more. Exit status 1 when a p95 reaches 1000 ms.
 """
