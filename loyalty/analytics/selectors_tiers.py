@@ -189,7 +189,9 @@ def _counts_for(
         ).values_list("tier_key", "members", "repeaters", "as_of")
     )
     if snapshot:
-        counts = {key: (members, repeaters) for key, members, repeaters, _ in snapshot}
+        counts: dict[int, tuple[int, int | None]] = {
+            key: (members, repeaters) for key, members, repeaters, _ in snapshot
+        }
         return counts, FROM_SNAPSHOT, snapshot[0][3]
     if rng.days <= LIVE_MAX_DAYS:
         live = tier_counts(shop=shop, ranges=[rng])
