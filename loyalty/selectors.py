@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -440,6 +441,11 @@ def member_tier_summary(
     )
 
 
+def tier_last_day(end: datetime | None, tz: ZoneInfo) -> str | None:
+    """The calendar day (ISO, in ``tz``) of the last moment a tier ending at ``end`` holds."""
+    return (end - timedelta(microseconds=1)).astimezone(tz).date().isoformat() if end else None
+
+
 def member_tier_document(
     *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
 ) -> dict[str, Any] | None:
@@ -456,6 +462,9 @@ def member_tier_document(
         "multiplier": number_plain(current.multiplier) if current else "1",
         "granted": summary.granted,
         "until": iso(summary.until),
+        # The last day it holds, in the shop's zone (an end at midnight is the day before's):
+        # shoppers read "Gold until 31 Dec" wherever their browser is.
+        "last_day": tier_last_day(summary.until, summary.rules.tz),
         "metric": metric,
         "value": tier_threshold(summary.value, metric),
         "next": None
