@@ -122,7 +122,7 @@ def test_texts_are_the_merchants_else_the_languages_default_else_english() -> No
     assert texts["en"]["title"] == "Follow us on Instagram"
     assert texts["fr"] == {
         "title": "Suivez Beam",
-        "description": "Nous ne pouvons pas vérifier : points au clic.",
+        "description": "Suivez notre compte et gagnez des points.",
     }
     assert texts["de"]["title"] == "Folgen Sie uns auf Instagram"
     assert rules.action_reason("social_follow", "instagram") == "Followed us on Instagram"

@@ -132,3 +132,17 @@ def test_the_program_document_lists_the_actions_that_are_on(proxy, shop, program
     assert follow_doc["points"] == 25
     assert share_doc["url"] == f"https://x.com/intent/post?url=https%3A%2F%2F{shop.domain}%2F"
     assert share_doc["texts"]["fr"]["title"] == "Partagez Beam"
+
+
+def test_the_landing_page_lists_the_actions_in_its_language(proxy, shop, program, follow):
+    program.branding = {**program.branding, "languages": ["en", "fr"]}
+    program.save()
+    follow.texts = {"fr": {"title": "Suivez Beam sur Instagram"}}
+    follow.save()
+
+    english = proxy.get("").content.decode()
+    french = proxy.get("", locale="fr").content.decode()
+
+    assert 'data-way="social_follow:instagram"' in english
+    assert "Follow us on Instagram" in english and "25 points" in english
+    assert "Suivez Beam sur Instagram" in french
