@@ -41,7 +41,7 @@ def _batches(ids: list[int]) -> Iterator[list[int]]:
         yield ids[start : start + BATCH]
 
 
-def _awarded(action: EarningAction, today: date) -> QuerySet[ActionAward, dict[str, Any]]:
+def _awarded(action: EarningAction, today: date) -> QuerySet[ActionAward, Any]:
     """The members who already have this yearly action's award of ``today``'s year."""
     return ActionAward.objects.filter(
         action=action, period=rules.period_key(rules.YEAR, today)

@@ -42,9 +42,11 @@ EARNING_FIELDS = tuple(EarningForm.base_fields)
 
 def _lang(request: HttpRequest, shop: Shop) -> tuple[str, list[str]]:
     """The language whose shopper texts the page edits (``?lang=``), and those offered."""
-    languages = branding_resolve(services.program_get_or_create(shop=shop).branding)["languages"]
-    asked = request.POST.get("lang") or request.GET.get("lang")
-    return (asked if asked in languages else languages[0]), languages
+    languages = list(
+        branding_resolve(services.program_get_or_create(shop=shop).branding)["languages"]
+    )
+    asked = request.POST.get("lang") or request.GET.get("lang") or ""
+    return (asked if asked in languages else str(languages[0])), languages
 
 
 def _actions_context(
