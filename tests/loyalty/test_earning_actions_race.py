@@ -32,12 +32,14 @@ def test_concurrent_awards_give_the_points_once(same_key: bool) -> None:
 
     results = race(
         8,
-        lambda i: action_award(
-            shop=shop,
-            member_id=member.pk,
-            kind="newsletter",
-            key="newsletter:x" if same_key else f"newsletter:{i}",
-        ).status,
+        lambda i: (
+            action_award(
+                shop=shop,
+                member_id=member.pk,
+                kind="newsletter",
+                key="newsletter:x" if same_key else f"newsletter:{i}",
+            ).status
+        ),
     )
 
     assert sorted(results).count("awarded") == 1, results
