@@ -12,6 +12,7 @@ from loyalty.views import (
     setup,
     texts,
     tier_grants,
+    tiers,
 )
 from merchants.views import webhooks
 
@@ -31,6 +32,9 @@ urlpatterns = [
     path("rewards/", rewards.rewards, name="rewards"),
     path("rewards/new", rewards.reward_new, name="reward_new"),
     path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward_edit"),
+    path("tiers/", tiers.tiers, name="tiers"),
+    path("tiers/recomputes/<int:recompute_id>/", tiers.tiers_progress, name="tiers_progress"),
+    path("tiers/sync/retry", tiers.tiers_sync_retry, name="tiers_sync_retry"),
     path("branding/", branding.branding, name="branding"),
     path("branding/preview", branding.branding_preview, name="branding_preview"),
     path(

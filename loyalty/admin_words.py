@@ -34,6 +34,7 @@ ACTIONS: dict[str, str] = {
     "earning_action.update": "Changed the way to earn “{summary}”",
     "action.award": "Awarded points: {summary}",
     "action.reverse": "Took back points: {summary}",
+    "tiers.update": "Changed the VIP tiers: {summary}",
 }
 FIELDS: dict[str, str] = {
     "enabled": "Program",
@@ -90,7 +91,12 @@ FIELDS: dict[str, str] = {
     "granted_tier": "Granted tier",
     "grant_days": "Days",
 }
-SECTIONS = {"branding": "Branding", "texts": "Text", "landing": "Landing page"}
+SECTIONS = {
+    "branding": "Branding",
+    "texts": "Text",
+    "landing": "Landing page",
+    "tiers": "VIP tiers",
+}
 
 
 @dataclass(frozen=True)
@@ -109,7 +115,11 @@ def field_label(key: str) -> str:
     if name in FIELDS and section in ("", "branding"):
         return FIELDS[name]
     words = name.replace("_", " ")
-    return f"{SECTIONS.get(section, section.title())}: {words}" if section else words.capitalize()
+    if not section:
+        return words.capitalize()
+    # A tier's name ("VIP Gold.threshold") is shown as the merchant typed it.
+    shown = section.title() if section.islower() else section
+    return f"{SECTIONS.get(section, shown)}: {words}"
 
 
 def value_words(value: Any) -> str:

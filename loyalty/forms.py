@@ -292,15 +292,24 @@ class RewardForm(forms.Form):
     )
     active = forms.BooleanField(label="Shown to shoppers", required=False, initial=True)
 
-    def __init__(self, *args: Any, tiers: Sequence[tuple[int, str]] = (), **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        tiers: Sequence[tuple[int, str]] = (),
+        archived_tier: tuple[int, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         """``tiers``: the program's active tiers, lowest first; none (tiers off): the form
-        has no tier field and a save leaves the reward's tier as it is."""
+        has no tier field and a save leaves the reward's tier as it is. ``archived_tier``: the
+        reward's own tier when it was archived since (nobody can redeem it until changed)."""
         super().__init__(*args, **kwargs)
         if tiers:
             field = cast(forms.TypedChoiceField, self.fields["min_tier"])
-            field.choices = [("", "Every member")] + [
-                (pk, f"{name} members and above") for pk, name in tiers
-            ]
+            choices: list[tuple[Any, str]] = [("", "Every member")]
+            choices += [(pk, f"{name} members and above") for pk, name in tiers]
+            if archived_tier is not None:  # kept as it is, so a save does not open it to all
+                choices.append((archived_tier[0], f"{archived_tier[1]} (archived tier)"))
+            field.choices = choices
         else:
             del self.fields["min_tier"]
 

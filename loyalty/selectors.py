@@ -35,6 +35,7 @@ from loyalty.rules.tiers import (
     QualifyingSums,
     TierDef,
     TierRules,
+    qualifying_fields,
     qualifying_value,
     tier_next,
     window_now,
@@ -429,7 +430,12 @@ def member_tier_summary(
     if rules is None:
         return None
     now = timezone.now()
-    sums = tier_sums_read(shop=shop, member_ids=[member_id], window=window_now(rules, now))
+    sums = tier_sums_read(
+        shop=shop,
+        member_ids=[member_id],
+        window=window_now(rules, now),
+        fields=qualifying_fields(rules),
+    )
     value = qualifying_value(rules, sums.get(member_id) or QualifyingSums())
     current = rules.by_id(tier_id)
     granted = current is not None and current.tier_id == state.granted_id

@@ -88,6 +88,28 @@ def test_ledger_bench_finds_no_overdraft() -> None:
 
 
 @pytest.mark.skipif(
+    not os.environ.get("BEAM_TIERS_SMOKE"),
+    reason="the tier bench at toy size takes about two minutes (a worker started for each"
+    " drain round, gunicorn for me); set BEAM_TIERS_SMOKE=1 to run it",
+)
+def test_tiers_bench_applies_what_it_previews_and_credits_every_order() -> None:
+    """The figures are the bench's report; here its checks must hold: the apply wrote what
+    the preview counted, every order of the drains was credited, me carried the tier block."""
+    result = bench_run(
+        "tiers.py",
+        {"BENCH_DB": "bench_smoke_tiers", "BENCH_REDIS_DB": "13", "BENCH_PORT": str(free_port())},
+        timeout=420,
+        args=["--members", "2000", "--orders", "10000", "--backlog", "300", "--me-requests", "400"],
+    )
+    assert (result["members"], result["orders"]) == (2000, 10000)
+    assert result["preview_matches_apply"] is True
+    assert result["enable_moved"] == 2000  # the base tier: every member is written
+    assert result["drain_orders_not_credited"] == 0
+    assert result["drain_moved_up"] > 0
+    assert result["me_per_s"] > 0 and result["view_floor_per_s"] > 0
+
+
+@pytest.mark.skipif(
     not os.environ.get("BEAM_CHAOS_SMOKE") or not shutil.which("redis-server"),
     reason="the chaos bench's quick mode takes about two minutes (faults are timed: a 10 s"
     " Redis outage, restarts); set BEAM_CHAOS_SMOKE=1 to run it (needs redis-server)",

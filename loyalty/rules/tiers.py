@@ -91,11 +91,17 @@ class TierRules:
         ordered = sorted(self.tiers, key=lambda t: (t.threshold, t.multiplier))
         ranked = tuple(replace(t, rank=n) for n, t in enumerate(ordered))
         object.__setattr__(self, "tiers", ranked)
+        # Not fields (outside equality and hashing): the tiers by id, and the periods
+        # ``period_at`` computed for these rules (a recompute asks for the same few for
+        # every member).
+        object.__setattr__(self, "_by_id", {t.tier_id: t for t in ranked})
+        object.__setattr__(self, "_periods", {})
 
     def by_id(self, tier_id: int | None) -> TierDef | None:
         if tier_id is None:
             return None
-        return next((t for t in self.tiers if t.tier_id == tier_id), None)
+        found: TierDef | None = self._by_id.get(tier_id)  # type: ignore[attr-defined]
+        return found
 
     def rank_of(self, tier_id: int | None) -> int:
         """The rank of a tier of these rules; -1 for none or a tier they no longer hold."""
@@ -219,6 +225,24 @@ def qualifying_value(rules: TierRules, sums: QualifyingSums) -> Decimal:
     return max(value.quantize(CENT), ZERO)
 
 
+def qualifying_fields(rules: TierRules) -> tuple[str, ...]:
+    """The ``QualifyingSums`` fields ``qualifying_value`` reads under these rules (the sums
+    read from the database are only these; the others stay zero)."""
+    if rules.metric == POINTS:
+        return ("points",)
+    if rules.metric == ORDERS:
+        return ("orders",)
+    fields = ["goods", "refunded_goods"]
+    for included, name in (
+        (rules.include_discounts, "discounts"),
+        (rules.include_shipping, "shipping"),
+        (rules.include_tax, "tax"),
+    ):
+        if included:
+            fields += [name, f"refunded_{name}"]
+    return tuple(fields)
+
+
 def tier_for_value(rules: TierRules, value: Decimal) -> TierDef | None:
     """The highest tier whose threshold the value reaches."""
     reached = [t for t in rules.tiers if value >= t.threshold]
@@ -326,8 +350,21 @@ def _months_add(day: date, months: int) -> date:
     return date(year, month + 1, min(day.day, last))
 
 
+PERIODS_KEPT = 256
+
+
 def period_at(rules: TierRules, at: datetime) -> Period:
-    """The period holding ``at`` (see the module docstring)."""
+    """The period holding ``at`` (see the module docstring), remembered by the rules."""
+    periods: dict[datetime, Period] = rules._periods  # type: ignore[attr-defined]
+    found = periods.get(at)
+    if found is None:
+        if len(periods) >= PERIODS_KEPT:
+            periods.clear()
+        found = periods[at] = _period_compute(rules, at)
+    return found
+
+
+def _period_compute(rules: TierRules, at: datetime) -> Period:
     local = at.astimezone(rules.tz).date()
     if rules.window == ROLLING:
         anchor = (rules.program_start or ROLLING_ANCHOR).replace(day=1)
@@ -428,6 +465,12 @@ class TierMove:
     up: bool
     entry_points: int
     entry_period: str
+
+
+def tier_can_rise(rules: TierRules, earned_id: int | None) -> bool:
+    """Whether a member who earned this tier can still move up (no tier is above the top
+    one: the crediting engine does not read such a member's qualifying sums)."""
+    return rules.rank_of(earned_id) < len(rules.tiers) - 1
 
 
 def tier_upgrade(

@@ -47,7 +47,7 @@ from loyalty.rules.earning import (
     order_product_ids,
     refund_product_ids,
 )
-from loyalty.rules.tiers import tier_new_member, window_now
+from loyalty.rules.tiers import qualifying_fields, tier_can_rise, tier_new_member, window_now
 from loyalty.services.crediting_plan import (
     CreditPlan,
     CreditState,
@@ -331,12 +331,16 @@ def _tiers_load(state: CreditState, *, rules: Any = _NOT_LOADED) -> None:
     state.tiers = tier_rules_load(shop=state.shop) if rules is _NOT_LOADED else rules
     if state.tiers is None or not state.members:
         return
-    state.tier_window = window_now(state.tiers, state.now)
+    rules = state.tiers
+    state.tier_window = window_now(rules, state.now)
     state.tier_base = tier_sums_read(
         shop=state.shop,
-        member_ids=state.members,
+        member_ids=[
+            pk for pk, m in state.members.items() if tier_can_rise(rules, m.earned_tier_id)
+        ],
         window=state.tier_window,
         exclude_order_ids=sorted(state.orders),
+        fields=qualifying_fields(rules),
     )
 
 

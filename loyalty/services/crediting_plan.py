@@ -34,6 +34,7 @@ from loyalty.rules.tiers import (
     order_counts,
     qualifying_value,
     refund_spend,
+    tier_can_rise,
     tier_points,
     tier_upgrade,
 )
@@ -315,7 +316,7 @@ def _tier_upgrade(
     """Move the member up as soon as the order's credit reaches a higher tier (under the
     member lock this batch holds), with the tier's entry points once per period."""
     rules, window = state.tiers, state.tier_window
-    if rules is None or window is None:
+    if rules is None or window is None or not tier_can_rise(rules, member.earned_tier_id):
         return
     counted = state.member_orders.setdefault(member.pk, [])
     if all(o is not order for o in counted):

@@ -320,7 +320,10 @@ def newsletter_consent_apply(
     if action is None or not action.enabled:
         return AwardOutcome(OFF)
     given = _consent_time(consent)
-    if given is not None and action.enabled_at is not None and given < action.enabled_at:
+    # the platform's times have whole seconds: a consent in the second the action was turned
+    # on counts as after it
+    on_since = action.enabled_at.replace(microsecond=0) if action.enabled_at else None
+    if given is not None and on_since is not None and given < on_since:
         return AwardOutcome(OFF)
     locked = member_lock(shop_id=shop.pk, member_id=member.pk)
     return action_award_locked(

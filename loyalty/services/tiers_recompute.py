@@ -3,9 +3,12 @@ every member ("41 move up, 7 move down, 3 lose a granted tier"), computed by the
 that applies it after the save, in batches, as a background job with its progress on a
 ``TierRecompute`` row.
 
-The pass reads the members by primary-key ranges and their qualifying sums with one
-set-based aggregate per range (``tier_sums_range``); the decision per member is the pure
-``tier_recompute``. Apply locks each range, writes the changed members set-based and one
+The decision per member is the pure ``tier_recompute`` (``_decide``), the same for the
+preview and the apply. The preview reads the members in id order beside their qualifying
+sums from one aggregate over the shop's orders (``tier_sums_stream``: one sequential pass);
+the apply locks the members by primary-key ranges and reads their sums with one aggregate
+per range under the lock (``tier_sums_range``: an order credited meanwhile is counted).
+Apply locks each range, writes the changed members set-based and one
 ``settings_change`` history row per member whose tier in effect changed, keyed by the
 recompute, so a batch run again changes nothing.
 """
@@ -26,12 +29,14 @@ from loyalty.analytics.services import shop_zone
 from loyalty.audit import audit_record
 from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
+from loyalty.member_versions import shop_members_changed_on_commit
 from loyalty.models import Member, Reward, Tier, TierChange, TierRecompute, TierSettings
 from loyalty.rules.tiers import (
     MemberTier,
     QualifyingSums,
     TierDef,
     TierRules,
+    qualifying_fields,
     qualifying_value,
     tier_recompute,
     tier_settings_problem,
@@ -44,6 +49,7 @@ from loyalty.services.tiers import (
     tier_change_new,
     tier_rules_load,
     tier_sums_range,
+    tier_sums_stream,
     tiers_write,
 )
 from loyalty.services.tiers_sync import tier_sync_mark_shop, tier_tag_problem
@@ -212,6 +218,88 @@ def tier_draft_problem(*, shop: Shop, draft: TierDraft) -> str:
     return tier_tag_problem(enabled=draft.customer_tag_enabled, prefix=draft.customer_tag_prefix)
 
 
+@dataclass(frozen=True)
+class TierDraftChange:
+    """One difference between two drafts: a program setting (``tier`` empty) or one field of
+    a tier (``key`` ``added``/``archived`` for a whole tier, its threshold as the value)."""
+
+    key: str
+    before: Any
+    after: Any
+    tier: str = ""
+
+    @property
+    def audit_key(self) -> str:
+        return f"{self.tier}.{self.key}" if self.tier else f"tiers.{self.key}"
+
+
+SETTING_FIELDS = (
+    "enabled",
+    "metric",
+    "spend_includes_discounts",
+    "spend_includes_shipping",
+    "spend_includes_tax",
+    "window",
+    "window_months",
+    "program_start",
+    "grace_periods",
+    "new_member_tier",
+    "new_member_days",
+    "customer_tag_enabled",
+    "customer_tag_prefix",
+)
+TIER_FIELDS = ("name", "threshold", "multiplier", "perks", "entry_points", "entry_reward_id")
+
+
+def tier_draft_changes(before: TierDraft, after: TierDraft) -> list[TierDraftChange]:
+    """What saving ``after`` over ``before`` changes, setting by setting and tier by tier
+    (a tier is matched by its id, so a rename is a change of name): the admin's review
+    and the audit trail read the same list."""
+    changes = [
+        TierDraftChange(name, getattr(before, name), getattr(after, name))
+        for name in SETTING_FIELDS
+        if getattr(before, name) != getattr(after, name)
+    ]
+    old = {t.tier_id: t for t in before.tiers}
+    kept = {t.tier_id for t in after.tiers if t.tier_id is not None}
+    for tier in after.tiers:
+        was = old.get(tier.tier_id) if tier.tier_id is not None else None
+        if was is None:
+            changes.append(TierDraftChange("added", None, tier.threshold, tier.name.strip()))
+            continue
+        changes += [
+            TierDraftChange(name, _plain(getattr(was, name)), _plain(getattr(tier, name)), was.name)
+            for name in TIER_FIELDS
+            if _plain(getattr(was, name)) != _plain(getattr(tier, name))
+        ]
+    changes += [
+        TierDraftChange("archived", t.threshold, None, t.name)
+        for t in before.tiers
+        if t.tier_id not in kept
+    ]
+    return changes
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, tuple):
+        return [p.strip() for p in value if p.strip()]
+    return value
+
+
+def tier_recompute_running(*, shop: Shop) -> TierRecompute | None:
+    """The shop's recompute still pending or running (a new settings change waits for it)."""
+    return (
+        TierRecompute.objects.filter(
+            shop=shop,
+            status__in=(TierRecompute.Status.PENDING, TierRecompute.Status.RUNNING),
+        )
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
 # --- the pass --------------------------------------------------------------------------------
 
 
@@ -248,6 +336,16 @@ def _decide(
     )
 
 
+ROW_FIELDS = (
+    "pk",
+    "tier_id",
+    "earned_tier_id",
+    "tier_expires_at",
+    "granted_tier_id",
+    "grant_ends_at",
+)
+
+
 @dataclass
 class _Row:
     pk: int
@@ -262,8 +360,9 @@ def tiers_recompute_preview(
     *, shop: Shop, draft: TierDraft, keep_held: bool = True, now: datetime | None = None
 ) -> RecomputeCounts:
     """What saving the draft would do to the shop's members (nothing is written): the same
-    decisions ``tiers_recompute_apply`` writes, read by primary-key ranges. Raises
-    ``InvalidTiers`` for a draft that cannot be saved."""
+    decisions ``tiers_recompute_apply`` writes (``_decide``), over the members in id order
+    beside their sums read in one pass (``tier_sums_stream``). Raises ``InvalidTiers`` for
+    a draft that cannot be saved."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -273,38 +372,39 @@ def tiers_recompute_preview(
     rules = _draft_rules(shop, draft)
     known = _known_tiers(shop)
     now = now or timezone.now()
-    window = window_now(rules, now)
-    after = 0
-    fields = (
-        "pk",
-        "tier_id",
-        "earned_tier_id",
-        "tier_expires_at",
-        "granted_tier_id",
-        "grant_ends_at",
+    sums = tier_sums_stream(
+        shop=shop, window=window_now(rules, now), fields=qualifying_fields(rules), chunk=BATCH
     )
-    while True:
-        rows = [
-            _Row(*values)
-            for values in Member.objects.filter(shop=shop, pk__gt=after)
-            .order_by("pk")
-            .values_list(*fields)[:BATCH]
-        ]
-        if not rows:
-            return counts
-        sums = tier_sums_range(shop=shop, first_id=rows[0].pk, last_id=rows[-1].pk, window=window)
-        for row in rows:
-            decided = _decide(rules, known, row, sums, now, keep_held)
-            counts.add(decided.move, decided.grant_lost)
-        after = rows[-1].pk
+    pending: dict[int, QualifyingSums] = {}
+    next_sums = next(sums, None)
+    members = (
+        Member.objects.filter(shop=shop).order_by("pk").values_list(*ROW_FIELDS).iterator(BATCH)
+    )
+    for values in members:
+        row = _Row(*values)
+        while next_sums is not None and next_sums[0] <= row.pk:
+            if next_sums[0] == row.pk:
+                pending[row.pk] = next_sums[1]
+            next_sums = next(sums, None)
+        decided = _decide(rules, known, row, pending, now, keep_held)
+        pending.pop(row.pk, None)
+        counts.add(decided.move, decided.grant_lost)
+    return counts
 
 
 def tier_settings_save(
-    *, shop: Shop, draft: TierDraft, actor: str, keep_held: bool = True
+    *,
+    shop: Shop,
+    draft: TierDraft,
+    actor: str,
+    keep_held: bool = True,
+    one_at_a_time: bool = False,
 ) -> TierRecompute:
     """Save the draft (tiers it keeps updated, new ones created, the others archived) and
     queue the recompute that applies it to every member, after the commit. Returns the
-    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft."""
+    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft, and with
+    ``one_at_a_time`` (the admin) while the previous save's recompute is pending or running,
+    checked under the settings row lock so two saves cannot both pass."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -312,7 +412,14 @@ def tier_settings_save(
 
     with transaction.atomic(durable=True):
         settings, _ = TierSettings.objects.select_for_update().get_or_create(shop=shop)
-        before = asdict(tier_draft_current(shop=shop))
+        running = tier_recompute_running(shop=shop) if one_at_a_time else None
+        if running is not None:
+            raise InvalidTiers(
+                f"Members are still being moved after the last change ({running.done} of "
+                f"{running.total} done): apply again once it has finished."
+            )
+        before_draft = tier_draft_current(shop=shop)
+        before = asdict(before_draft)
         rules = _draft_rules(shop, draft)
         ranks = {t.tier_id: t.rank for t in rules.tiers}
         kept = {t.tier_id for t in draft.tiers if t.tier_id is not None}
@@ -352,7 +459,8 @@ def tier_settings_save(
         settings.customer_tag_enabled = draft.customer_tag_enabled
         settings.customer_tag_prefix = draft.customer_tag_prefix
         settings.save()
-        after = asdict(tier_draft_current(shop=shop))
+        after_draft = tier_draft_current(shop=shop)
+        after = asdict(after_draft)
         if _store_view_changed(before, after):
             # What customers show changes for members whose tier does not (a renamed tier,
             # the tag, tiers on or off): write them all again.
@@ -363,6 +471,7 @@ def tier_settings_save(
             keep_held=keep_held,
             total=Member.objects.filter(shop=shop).count(),
             status=TierRecompute.Status.PENDING if draft.enabled else TierRecompute.Status.DONE,
+            finished_at=None if draft.enabled else timezone.now(),
         )
         audit_record(
             shop=shop,
@@ -371,8 +480,13 @@ def tier_settings_save(
             target_type="tier_settings",
             target_id=settings.pk,
             summary=f"{len(draft.tiers)} tiers, {draft.metric}, {draft.window}",
-            changes={"settings": [before, after]},
+            changes={
+                change.audit_key: [change.before, change.after]
+                for change in tier_draft_changes(before_draft, after_draft)
+            },
         )
+        # Every member's ``me`` shows the tier table and what the next tier needs.
+        shop_members_changed_on_commit(shop_id=shop.pk)
         if draft.enabled:
             enqueue_on_commit(tasks.tiers_recompute_run, recompute.pk)
     return recompute
@@ -404,9 +518,9 @@ def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecom
             recompute.status = TierRecompute.Status.RUNNING
             rules = tier_rules_load(shop=shop)
             members = list(
-                member_qs_select_for_update().filter(shop=shop, pk__gt=recompute.last_member_id)[
-                    :batch
-                ]
+                member_qs_select_for_update()
+                .filter(shop=shop, pk__gt=recompute.last_member_id)
+                .only(*ROW_FIELDS, "shop_id", "customer_id", "tier_multiplier")[:batch]
             )
             if rules is None or not members:
                 recompute.status = TierRecompute.Status.DONE
@@ -431,7 +545,11 @@ def _apply_range(
 ) -> None:
     known = _known_tiers(shop)
     sums = tier_sums_range(
-        shop=shop, first_id=members[0].pk, last_id=members[-1].pk, window=window_now(rules, now)
+        shop=shop,
+        first_id=members[0].pk,
+        last_id=members[-1].pk,
+        window=window_now(rules, now),
+        fields=qualifying_fields(rules),
     )
     changed: list[Member] = []
     changes: list[TierChange] = []

@@ -63,8 +63,15 @@ def _reward_form_page(request: HttpRequest, reward: Reward | None) -> HttpRespon
         .order_by("rank", "pk")
         .values_list("pk", "name")
     )
+    archived = None
+    own_tier = reward.min_tier_id if reward is not None else None
+    if tiers and own_tier is not None and own_tier not in dict(tiers):
+        archived = Tier.objects.filter(shop=shop, pk=own_tier).values_list("pk", "name").first()
     form = RewardForm(
-        request.POST if request.method == "POST" else None, initial=initial, tiers=tiers
+        request.POST if request.method == "POST" else None,
+        initial=initial,
+        tiers=tiers,
+        archived_tier=archived,
     )
     if request.method == "POST" and form.is_valid():
         try:

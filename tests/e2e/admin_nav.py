@@ -10,7 +10,15 @@ from typing import Any
 from playwright.sync_api import Frame, Page
 
 # The sidebar's items (below the app's own entry, "Beam", which opens Home).
-MENU = ("Ways to earn", "Rewards", "Branding", "Customers", "Analytics", "Settings")
+MENU = (
+    "Ways to earn",
+    "Rewards",
+    "VIP tiers",
+    "Branding",
+    "Customers",
+    "Analytics",
+    "Settings",
+)
 # Pages reached by a tab: their section's menu item.
 TABS = {
     "Bonus events": "Ways to earn",

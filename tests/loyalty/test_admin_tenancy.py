@@ -23,7 +23,9 @@ from loyalty.models import (
     Member,
     Redemption,
     Reward,
+    Tier,
     TierChange,
+    TierRecompute,
 )
 from loyalty.services import points_adjust
 from loyalty.services.tiers import tier_grant
@@ -33,7 +35,13 @@ from tests.loyalty.tier_helpers import tiers_setup
 
 pytestmark = pytest.mark.django_db
 
-B_MARKERS = ("Bravo secret reward", "secret@bravo.test", "Bravo double days", "bravo-topic-err")
+B_MARKERS = (
+    "Bravo secret reward",
+    "secret@bravo.test",
+    "Bravo double days",
+    "bravo-topic-err",
+    "Bravo Elite",
+)
 
 
 @pytest.fixture
@@ -82,9 +90,13 @@ def world() -> dict[str, Any]:
     member_a = Member.objects.create(shop=a, customer_id=111, email="alice@acme.test")
     tier_a, tier_b = tiers_setup(a)["Gold"], tiers_setup(b)["Gold"]
     tier_grant(shop=b, customer_ids=[555], tier_id=tier_b.pk, days=9, actor="9", key="seed")
+    # B's tiers carry a name that must never show on A's pages.
+    Tier.objects.filter(shop=b, name="Silver").update(name="Bravo Elite")
+    recompute_b = TierRecompute.objects.create(shop=b, status="running", total=1)
     return {
         "tier_a": tier_a,
         "tier_b": tier_b,
+        "recompute_b": recompute_b,
         "a": a,
         "b": b,
         "reward_b": reward_b,
@@ -119,6 +131,8 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
         "earning_actions": list(
             EarningAction.objects.filter(shop=b).values_list("kind", "network", "enabled", "points")
         ),
+        "tiers": list(Tier.objects.filter(shop=b).values_list("pk", "name", "threshold", "active")),
+        "recomputes": list(TierRecompute.objects.filter(shop=b).values_list("pk", "status")),
     }
 
 
@@ -204,6 +218,29 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
         lambda w: {"reward_id": w["reward_b"].pk},
         {"name": "Taken", "kind": "free_shipping", "points_cost": "1", "code_valid_days": "3"},
     ),
+    ("tiers", "get", None, {}),
+    (
+        "tiers",
+        "post",
+        None,
+        {
+            "enabled": "on",
+            "metric": "points",
+            "window": "rolling",
+            "window_months": "12",
+            "grace_periods": "1",
+            "tier-TOTAL_FORMS": "1",
+            "tier-INITIAL_FORMS": "1",
+            "tier-0-tier_id": "{tier_b}",
+            "tier-0-name": "Taken",
+            "tier-0-threshold": "0",
+            "tier-0-multiplier": "2",
+            "tier-0-entry_points": "0",
+            "action": "apply",
+        },
+    ),
+    ("tiers_progress", "get", lambda w: {"recompute_id": w["recompute_b"].pk}, {}),
+    ("tiers_sync_retry", "post", None, {}),
     ("branding", "get", None, {}),
     (
         "branding",

@@ -279,3 +279,14 @@ def test_awards_count_as_points_issued_in_analytics():
     from loyalty.analytics.services import EARN_KINDS, REVERSAL_KINDS
 
     assert "action" in EARN_KINDS and "action_reversal" in REVERSAL_KINDS
+
+
+def test_consent_in_the_second_the_action_was_turned_on_counts(shop, program):
+    action = action_on(shop, "newsletter", points=50)
+    same_second = action.enabled_at.replace(microsecond=0)
+
+    services.customer_webhook_process(
+        shop=shop, topic="customers/update", payload=consent("subscribed", same_second)
+    )
+
+    assert ActionAward.objects.count() == 1

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from loyalty.models import AuditEvent, LoyaltyProgram, Member, Reward, TierChange, TierSync
+from loyalty.models import AuditEvent, LoyaltyProgram, Member, Reward, Tier, TierChange, TierSync
 from loyalty.services.tiers_recompute import TierDraft, tier_draft_current, tier_settings_save
 from tests.loyalty.admin_helpers import AdminClient, admin_shop, elements
 from tests.loyalty.tier_helpers import tiers_setup
@@ -99,6 +99,30 @@ def test_saving_a_reward_while_tiers_are_off_keeps_its_tier(shop, client) -> Non
 
     reward.refresh_from_db()
     assert (reward.name, reward.min_tier_id) == ("VIP dinner", tiers["Gold"].pk)
+
+
+def test_a_reward_of_an_archived_tier_keeps_it_when_saved(shop, client) -> None:  # type: ignore[no-untyped-def]
+    """Its tier is offered as it is (marked archived): saving the reward for another change
+    does not open it to every member."""
+    tiers = tiers_setup(shop)
+    reward = Reward.objects.create(
+        shop=shop, name="VIP lunch", kind="fixed_amount", points_cost=300, value=15
+    )
+    Reward.objects.filter(pk=reward.pk).update(min_tier=tiers["Gold"])
+    Tier.objects.filter(pk=tiers["Gold"].pk).update(active=False)
+
+    edit = client.get(f"/admin/rewards/{reward.pk}/").content.decode()
+    assert (str(tiers["Gold"].pk), "Gold (archived tier)") in options(edit, "min_tier")
+    assert re.search(rf'<option value="{tiers["Gold"].pk}"[^>]*selected', edit)
+    client.post(
+        f"/admin/rewards/{reward.pk}/",
+        {**REWARD, "name": "VIP dinner", "min_tier": str(tiers["Gold"].pk)},
+    )
+
+    reward.refresh_from_db()
+    assert (reward.name, reward.min_tier_id) == ("VIP dinner", tiers["Gold"].pk)
+    new = client.get("/admin/rewards/new").content.decode()
+    assert "archived" not in " ".join(label for _, label in options(new, "min_tier"))
 
 
 CSV = "customer_id,email,first_name,last_name,points\n1001,ann@example.com,Ann,Lee,250\n"

@@ -138,6 +138,29 @@ def test_without_tiers_the_engine_reads_tiers_once_per_batch(shop) -> None:  # t
     assert len(on.captured_queries) == len(off.captured_queries) + 1
 
 
+def test_a_member_in_the_top_tier_earns_its_multiplier_without_a_qualifying_read(shop) -> None:  # type: ignore[no-untyped-def]
+    tiers_setup(shop)
+    with clock_at(NOW):
+        paid(shop, 1, "600.00", customer_id=501)  # Gold: the top tier
+        paid(shop, 2, "150.00", customer_id=502)  # Silver
+        with CaptureQueriesContext(connection) as top:
+            paid(shop, 3, "10.00", customer_id=501)
+        with CaptureQueriesContext(connection) as below:
+            paid(shop, 4, "10.00", customer_id=502)
+
+    def sums(captured: CaptureQueriesContext) -> list[str]:
+        return [
+            q["sql"]
+            for q in captured.captured_queries
+            if "SUM(" in q["sql"] and "loyalty_loyaltyorder" in q["sql"]
+        ]
+
+    assert (len(sums(top)), len(sums(below))) == (0, 1)
+    assert len(top.captured_queries) == len(below.captured_queries) - 1
+    assert (credited(shop, 3).points_earned, credited(shop, 4).points_earned) == (15, 12)
+    assert tier_name(member_of(shop, 501)) == "Gold"
+
+
 def test_entry_points_are_given_once_per_tier_and_period(shop) -> None:  # type: ignore[no-untyped-def]
     tiers_setup(shop)
     with clock_at(NOW):

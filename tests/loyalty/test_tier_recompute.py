@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from devstore.clock import clock_at
+from loyalty import services
 from loyalty.errors import InvalidTiers
 from loyalty.models import (
     AuditEvent,
@@ -22,7 +23,9 @@ from loyalty.models import (
     TierRecompute,
     TierSettings,
 )
-from loyalty.services.tiers import tier_grant
+from loyalty.rules.tiers import QualifyingSums, Window
+from loyalty.services import tiers_recompute
+from loyalty.services.tiers import tier_grant, tier_sums_read, tier_sums_stream
 from loyalty.services.tiers_recompute import (
     RecomputeCounts,
     TierDraft,
@@ -32,6 +35,7 @@ from loyalty.services.tiers_recompute import (
     tiers_recompute_apply,
     tiers_recompute_preview,
 )
+from tests.loyalty.factories import refund
 from tests.loyalty.tier_helpers import history, member_of, paid, tier_name, tiers_setup
 from tests.merchants.webhook_support import ShopFactory
 
@@ -141,6 +145,47 @@ def test_saving_applies_the_previewed_decisions_with_progress_and_history(
     with clock_at(NOW + timedelta(minutes=1)):
         paid(shop, 99, "10.00", customer_id=3)  # the new multiplier earns at once
     assert member_of(shop, 3).balance == 300 + 17
+
+
+def test_the_preview_read_in_small_chunks_counts_what_the_apply_writes(
+    shop,  # type: ignore[no-untyped-def]
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    """The preview walks the members beside their sums read in one pass, chunk by chunk:
+    members without orders in the window (a new one here) and members with them meet
+    their own sums across chunk boundaries."""
+    Member.objects.create(shop=shop, customer_id=6)  # no orders at all
+    monkeypatch.setattr(tiers_recompute, "BATCH", 2)
+    by_name = tiers_by_name(shop)
+    draft = draft_of(
+        shop,
+        tiers=(
+            TierDraftTier("Bronze", D(0), tier_id=by_name["Bronze"].pk),
+            TierDraftTier("Gold", D(250), D("1.5"), tier_id=by_name["Gold"].pk),
+        ),
+    )
+    with clock_at(NOW):
+        preview = tiers_recompute_preview(shop=shop, draft=draft, keep_held=False)
+        recompute = tier_settings_save(shop=shop, draft=draft, actor="s", keep_held=False)
+        tiers_recompute_apply(recompute_id=recompute.pk, batch=2)
+    recompute.refresh_from_db()
+    assert preview == RecomputeCounts(up=2, down=1, grant_lost=1, unchanged=2)
+    assert RecomputeCounts(**recompute.counts) == preview
+
+
+def test_the_sums_of_every_member_in_one_pass_are_the_sums_read_by_member(shop) -> None:  # type: ignore[no-untyped-def]
+    with clock_at(NOW):
+        paid(shop, 10, "40.00", customer_id=2)
+        services.refund_webhook_process(shop=shop, payload=refund(101, 10, [(1, "15.00")]))
+    ids = list(Member.objects.filter(shop=shop).order_by("pk").values_list("pk", flat=True))
+    window = Window(None, None)
+    streamed = list(tier_sums_stream(shop=shop, window=window, chunk=2))
+    assert [member_id for member_id, _ in streamed] == ids  # every member has orders here
+    assert dict(streamed) == tier_sums_read(shop=shop, member_ids=ids, window=window)
+    assert dict(streamed)[ids[1]].refunded_goods == D("15.00")
+    points = dict(tier_sums_stream(shop=shop, window=window, fields=("points",)))
+    assert points[ids[1]] == QualifyingSums(points=dict(streamed)[ids[1]].points)
+    assert points[ids[1]].points > 150  # the second order's points, net of its refund
 
 
 def test_a_multiplier_change_reaches_members_without_a_history_row(

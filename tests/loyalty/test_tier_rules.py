@@ -21,9 +21,11 @@ from loyalty.rules.tiers import (
     order_counts,
     order_spend,
     period_at,
+    qualifying_fields,
     qualifying_value,
     refund_spend,
     refunded_discounts,
+    tier_can_rise,
     tier_effective,
     tier_evaluate,
     tier_evaluation_period,
@@ -226,6 +228,38 @@ def test_the_qualifying_value_of_each_metric() -> None:
     assert qualifying_value(rules(), QualifyingSums(points=-5)) == D(0)
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {},
+        {"metric": "orders"},
+        {"metric": "spend"},
+        {"metric": "spend", "include_discounts": True},
+        {"metric": "spend", "include_shipping": True, "include_tax": True},
+        {"metric": "spend", "include_discounts": True, "include_shipping": True},
+    ],
+)
+def test_the_value_reads_only_the_sums_the_metric_names(settings: dict[str, object]) -> None:
+    """The database sums only ``qualifying_fields``: the value from those alone (the others
+    zero) is the value from all of them."""
+    sums = QualifyingSums(
+        orders=3,
+        points=420,
+        goods=D("300.00"),
+        discounts=D("30.00"),
+        shipping=D("12.00"),
+        tax=D("24.00"),
+        refunded_goods=D("100.00"),
+        refunded_discounts=D("10.00"),
+        refunded_shipping=D("2.00"),
+        refunded_tax=D("8.00"),
+    )
+    r = rules(**settings)
+    only = QualifyingSums(**{name: getattr(sums, name) for name in qualifying_fields(r)})
+    assert qualifying_value(r, only) == qualifying_value(r, sums)
+    assert len(qualifying_fields(r)) < len(QualifyingSums.__dataclass_fields__)
+
+
 def test_an_order_payload_counts_goods_net_of_discounts_and_without_tax() -> None:
     payload = {
         "taxes_included": True,
@@ -281,6 +315,21 @@ def test_the_tier_a_value_reaches() -> None:
     assert tier_for_value(r, D(100)) == r.by_id(2)
     assert tier_for_value(r, D(10_000)) == r.by_id(3)
     assert tier_for_value(rules(tiers=(SILVER,)), D(5)) is None
+
+
+def test_only_a_member_below_the_top_tier_can_rise() -> None:
+    r = rules()
+    assert [tier_can_rise(r, tier_id) for tier_id in (None, 1, 2, 3)] == [True, True, True, False]
+    assert tier_can_rise(r, 99)  # a tier these rules no longer hold ranks below all
+    assert tier_upgrade(r, MemberTier(earned_id=3), D(10_000), at(2025, 6, 1)) is None
+
+
+def test_a_period_remembered_by_the_rules_is_the_period_computed() -> None:
+    r = rules()
+    first = period_at(r, at(2025, 12, 31, 23, 30))  # already 2026 in Paris
+    assert period_at(r, at(2025, 12, 31, 23, 30)) is first
+    assert first.key == "2026"
+    assert period_at(replace(r, tz=UTC), at(2025, 12, 31, 23, 30)).key == "2025"
 
 
 def test_an_upgrade_holds_the_tier_until_the_end_of_the_next_period() -> None:

@@ -325,3 +325,21 @@ def test_later_history_pages_are_read_fresh(
         later = proxy.get("api/me", page=token).json()
 
     assert [e["amount"] for e in later["history"]["entries"]] == [4, 3, 2, 1]
+
+
+def test_tier_settings_saved(proxy, program, member, shop, cached_me, committed):
+    from dataclasses import replace
+
+    from loyalty.services.tiers_recompute import tier_draft_current, tier_settings_save
+    from tests.loyalty.tier_helpers import tiers_setup
+
+    tiers_setup(shop, (("Silver", "0", "1", 0),))
+    draft = tier_draft_current(shop=shop)
+    committed(lambda: tier_settings_save(shop=shop, draft=draft, actor="staff"))  # in Silver
+    assert cached_me()["member"]["tier"]["name"] == "Silver"
+    renamed = replace(draft, tiers=(replace(draft.tiers[0], name="Argent"),))
+
+    committed(lambda: tier_settings_save(shop=shop, draft=renamed, actor="staff"))
+
+    # A rename moves no member (the recompute writes nothing): the shop's members are re-read.
+    assert proxy.get("api/me").json()["member"]["tier"]["name"] == "Argent"

@@ -1,0 +1,410 @@
+"""VIP tiers at scale: a shop with 1,000,000 members and 5,000,000 orders on PostgreSQL.
+
+Run: ``.venv/bin/python bench/tiers.py`` (PostgreSQL and Redis on localhost; about 15 to 20
+minutes on 2 cores, most of it applying tiers to every member), ``--quick`` (100,000
+members, 500,000 orders: about 4 minutes), or ``--members N --orders N``. It creates its
+own database (``bench_tiers``, ``BENCH_DB``), loads the history set-based
+(``bench/_tiers_data.py``), starts a Celery worker with the Procfile's worker command and,
+for the ``me`` phase, gunicorn with the web command (port 19300, ``BENCH_PORT``; settings
+``bench/_tiers_settings.py``: production plus the floor view), and
+measures, in one run:
+
+1. turning tiers on (points, rolling 12 months, a base tier every member reaches): the
+   preview (``tiers_recompute_preview``, in this process, as the admin calls it) and the
+   apply (``tier_settings_save`` → the ``tiers_recompute_run`` task on the worker, until
+   its ``TierRecompute`` row is done);
+2. a settings change (amount spent instead of points, new thresholds, a new top tier):
+   preview and apply the same way — ``recompute_preview_s`` / ``recompute_apply_s`` are
+   the slower of the two passes;
+3. the crediting engine with tiers on against the same run with tiers off: rounds of
+   ``--backlog`` stored deliveries (orders of members across the shop, one in twenty a new
+   shopper, refunds) drained by the worker, tiers off and on alternating (off, on, off,
+   on: the machine drifts); ``drain_with_tiers_ratio`` = deliveries/s on ÷ off, and
+   ``drain_moved_share`` the share of the orders that moved their member up (each move
+   also writes a history row and the tier's entry points);
+4. the panel's ``me`` (the tier block included) for members holding tiers, against the
+   minimal view on the same server (floor, me, floor, me); ``me_ratio`` = me ÷ floor. The
+   document is cached after each member's first read (the warm-up, ``me_uncached_per_s``:
+   the database read with the tier block), as in ``bench/storefront.py``.
+
+Bars: preview and apply ≤ 60 s each, drain ratio ≥ 0.9, ``me`` ratio ≥ 0.6. The last line
+is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import _support as S
+from bench import _tiers_data as D
+
+DB = os.environ.get("BENCH_DB", "bench_tiers")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "4"))
+PORT = int(os.environ.get("BENCH_PORT", "19300"))
+SHOP = "bench-tiers.myshopify.com"
+SETTINGS = "bench._tiers_settings"
+RECOMPUTE_BAR_S = 60.0
+DRAIN_BAR = 0.9
+ME_BAR = 0.6
+ME_MEMBERS = 500
+WORKER_CONCURRENCY = int(os.environ.get("CELERY_CONCURRENCY", "2"))  # as ingest's backlog
+
+# The ``me`` requests, built in this process before each load run (the client processes
+# fork from it; signatures carry a timestamp the server takes for 90 s).
+REQUESTS: list[bytes] = []
+
+
+def arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="100,000 members, 500,000 orders")
+    parser.add_argument("--members", type=int, help="default 1,000,000")
+    parser.add_argument("--orders", type=int, help="default 5 orders per member")
+    parser.add_argument("--backlog", type=int, help="deliveries per drain round (6,000)")
+    parser.add_argument("--me-requests", type=int, default=6000, help="per load round")
+    args = parser.parse_args(argv)
+    args.members = args.members or (100_000 if args.quick else 1_000_000)
+    args.orders = args.orders if args.orders is not None else 5 * args.members
+    args.backlog = args.backlog or (4000 if args.quick else 6000)
+    return args
+
+
+# --- setup ----------------------------------------------------------------------------------
+
+
+def shop_create() -> Any:
+    from django.utils import timezone
+
+    from loyalty.models import LoyaltyProgram
+    from merchants.models import Shop
+
+    shop = Shop(domain=SHOP, name="Bench tiers", installed_at=timezone.now())
+    shop.access_token = "bench-token"
+    shop.save()
+    LoyaltyProgram.objects.create(shop=shop)
+    return shop
+
+
+def worker_start(env: dict[str, str], logs: Path, name: str) -> S.Proc:
+    proc = S.celery_start(env, concurrency=WORKER_CONCURRENCY, log=logs / f"{name}.log", name=name)
+    time.sleep(4)  # up and idle
+    return proc
+
+
+# --- 1 and 2: the recompute -----------------------------------------------------------------
+
+
+def recompute_run(shop: Any, draft: Any, label: str) -> dict[str, Any]:
+    """Preview the draft, then save it and wait for the worker to apply it."""
+    from loyalty.models import TierChange, TierRecompute
+    from loyalty.services.tiers_recompute import tier_settings_save, tiers_recompute_preview
+
+    started = time.perf_counter()
+    preview = tiers_recompute_preview(shop=shop, draft=draft)
+    preview_s = time.perf_counter() - started
+    print(
+        f"{label}: preview {preview_s:.1f} s ({preview.members:,} members: {preview.up:,} up,"
+        f" {preview.down:,} down, {preview.grant_lost:,} lose a grant)"
+    )
+    started = time.perf_counter()
+    recompute = tier_settings_save(shop=shop, draft=draft, actor="bench")
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
+        recompute.refresh_from_db()
+        if recompute.status in (TierRecompute.Status.DONE, TierRecompute.Status.FAILED):
+            break
+        time.sleep(0.2)
+    apply_s = time.perf_counter() - started
+    if recompute.status != TierRecompute.Status.DONE:
+        raise RuntimeError(f"{label}: the recompute ended {recompute.status}: {recompute.error}")
+    written = TierChange.objects.filter(shop=shop, key__startswith=f"settings:{recompute.pk}:")
+    changes = written.count()
+    print(
+        f"{label}: apply {apply_s:.1f} s (save → done; {recompute.done:,} members,"
+        f" counts {recompute.counts}, {changes:,} history rows)"
+    )
+    same = recompute.counts == {
+        "up": preview.up,
+        "down": preview.down,
+        "grant_lost": preview.grant_lost,
+        "unchanged": preview.unchanged,
+    }
+    return {
+        "preview_s": preview_s,
+        "apply_s": apply_s,
+        "moved": preview.up + preview.down + preview.grant_lost,
+        "history_rows": changes,
+        "preview_matches_apply": same,
+    }
+
+
+# --- 3: the drain ---------------------------------------------------------------------------
+
+
+def tiers_switch(shop: Any, *, on: bool) -> None:
+    """The bench's switch (no recompute: the members keep their tiers and multipliers)."""
+    from loyalty.models import TierSettings
+
+    TierSettings.objects.filter(shop=shop).update(enabled=on)
+
+
+def backlog_store(shop: Any, items: list[tuple[str, int]], members: int) -> None:
+    """Store the deliveries as the webhook endpoint does, then drop the drain wake-ups
+    they queued (the timed drain starts when the worker is up)."""
+    from django.core.cache import cache
+
+    from config.celery import app
+    from merchants import inbox_record
+
+    for topic, n in items:
+        payload = D.order_payload(n, members) if topic == "orders/paid" else D.refund_payload(n)
+        inbox_record.delivery_record(
+            shop=shop, webhook_id=f"tiers-{topic}-{n}", topic=topic, payload=payload
+        )
+    app.control.purge()
+    cache.delete(inbox_record.DRAIN_PENDING_KEY)
+
+
+def backlog_drain(shop_id: int, dsn: str) -> float:
+    """Publish one drain and time it until the shop's inbox is empty."""
+    import psycopg
+
+    from merchants.tasks import webhooks_drain
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        started = time.perf_counter()
+        webhooks_drain.delay()
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                "SELECT count(*) FROM merchants_webhookdelivery WHERE shop_id = %s"
+                " AND status IN ('received', 'processing')",
+                [shop_id],
+            ).fetchone()[0]
+            if not waiting:
+                return time.perf_counter() - started
+            time.sleep(0.05)
+    raise RuntimeError("the backlog was not drained in time")
+
+
+def drain_rounds(
+    shop: Any, env: dict[str, str], dsn: str, logs: Path, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Off, on, off, on: each round stores ``backlog`` new deliveries with no worker
+    running, then a worker drains them."""
+    from loyalty.models import LoyaltyOrder, TierChange
+
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    moved_up = on_orders = 0
+    first = 0
+    for n_round, on in enumerate((False, True, False, True)):
+        tiers_switch(shop, on=on)
+        items = D.drain_plan(first, args.backlog)
+        first = max(n for _, n in items) + 1
+        backlog_store(shop, items, args.members)
+        earned_before = TierChange.objects.filter(shop=shop, reason="earned").count()
+        worker = worker_start(env, logs, f"drain{n_round}")
+        try:
+            seconds = backlog_drain(shop.pk, dsn)
+        finally:
+            worker.stop()
+        rate = len(items) / seconds
+        rates[on].append(rate)
+        moves = TierChange.objects.filter(shop=shop, reason="earned").count() - earned_before
+        orders = sum(1 for topic, _ in items if topic == "orders/paid")
+        if on:
+            moved_up += moves
+            on_orders += orders
+        print(
+            f"drain round {n_round + 1} (tiers {'on' if on else 'off'}): {len(items):,}"
+            f" deliveries ({orders:,} orders) in {seconds:.1f} s = {rate:,.0f}/s"
+            + (f", {moves:,} members moved up" if on else "")
+        )
+    tiers_switch(shop, on=True)
+    off = sum(rates[False]) / len(rates[False])
+    on_rate = sum(rates[True]) / len(rates[True])
+    credited = LoyaltyOrder.objects.filter(shop=shop, order_id__gte=3 * D.ORDER_BASE)
+    not_credited = credited.exclude(state="credited").count()
+    return {
+        "backlog_credited_per_s_without_tiers": round(off, 1),
+        "backlog_credited_per_s_with_tiers": round(on_rate, 1),
+        "drain_with_tiers_ratio": round(on_rate / off, 3),
+        "drain_moved_up": moved_up,
+        "drain_moved_share": round(moved_up / on_orders, 3),
+        "drain_orders_not_credited": not_credited,
+    }
+
+
+# --- 4: me ----------------------------------------------------------------------------------
+
+
+def make_request(i: int) -> bytes:
+    return REQUESTS[i % len(REQUESTS)]
+
+
+def requests_build(paths: list[str]) -> None:
+    REQUESTS[:] = [
+        f"GET {p} HTTP/1.1\r\nHost: 127.0.0.1:{PORT}\r\nAccept: application/json\r\n\r\n".encode()
+        for p in paths
+    ]
+
+
+def me_paths(customers: list[int]) -> list[str]:
+    from merchants.shopify.signatures import app_proxy_signature_compute
+
+    paths = []
+    for customer in customers:
+        pairs = [
+            ("shop", SHOP),
+            ("logged_in_customer_id", str(customer)),
+            ("path_prefix", "/apps/beam"),
+            ("timestamp", str(int(time.time()))),
+        ]
+        pairs.append(("signature", app_proxy_signature_compute(pairs, secret=S.API_SECRET)))
+        paths.append(f"/proxy/api/me?{urlencode(pairs)}")
+    return paths
+
+
+def me_rounds(shop: Any, env: dict[str, str], logs: Path, count: int) -> dict[str, Any]:
+    import http.client
+
+    from loyalty.models import Member
+
+    customers = list(
+        Member.objects.filter(shop=shop, tier__isnull=False, tier__rank__gt=0)
+        .order_by("pk")
+        .values_list("customer_id", flat=True)[:ME_MEMBERS]
+    )
+    web = S.gunicorn_start(env, port=PORT, workers=2, threads=4, log=logs / "web.log")
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+        conn.request("GET", me_paths(customers[:1])[0])
+        answer = conn.getresponse()
+        document = json.loads(answer.read())
+        block = (document.get("member") or {}).get("tier")
+        if answer.status != 200 or not block:
+            raise RuntimeError(f"me has no tier block: {answer.status} {document}")
+        # Warm-up: the floor once, and every member's me once (the database read with the
+        # tier block, then cached until a writer drops it): its rate is printed, not a bar.
+        requests_build(["/bench/minimal"])
+        S.load_run(port=PORT, make=make_request, count=count // 4, processes=2, connections=8)
+        requests_build(me_paths(customers))
+        cold = S.load_run(
+            port=PORT, make=make_request, count=len(customers), processes=2, connections=8
+        )
+        print(f"me, each member's first read (not cached): {cold.per_s:,.0f} req/s")
+        rates: dict[str, list[float]] = {"floor": [], "me": []}
+        for _ in range(2):
+            for name in ("floor", "me"):
+                if name == "floor":
+                    requests_build(["/bench/minimal"])
+                else:
+                    requests_build(me_paths(customers))
+                result = S.load_run(
+                    port=PORT, make=make_request, count=count, processes=2, connections=8
+                )
+                bad = sum(n for code, n in result.statuses.items() if code != 200)
+                if bad:
+                    raise RuntimeError(f"{name}: {result.statuses}")
+                rates[name].append(result.per_s)
+                print(
+                    f"{name}: {result.per_s:,.0f} req/s, p50 {result.pct(0.5):.1f} ms,"
+                    f" p99 {result.pct(0.99):.1f} ms"
+                )
+    finally:
+        web.stop()
+    floor = sum(rates["floor"]) / 2
+    me = sum(rates["me"]) / 2
+    print(f"me ({len(customers)} members holding tiers) {me / floor:.2f} x the floor")
+    return {
+        "me_per_s": round(me, 1),
+        "view_floor_per_s": round(floor, 1),
+        "me_ratio": round(me / floor, 3),
+        "me_uncached_per_s": round(cold.per_s, 1),
+        "me_tier_block": block,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arguments(argv)
+    env = S.bench_env(
+        db_name=DB, redis_db=REDIS_DB, port=PORT, extra={"DJANGO_SETTINGS_MODULE": SETTINGS}
+    )
+    dsn = f"postgresql://{S.PG_USER}@{S.PG_HOST}:5432/{DB}"
+    logs = Path(tempfile.mkdtemp(prefix="bench-tiers-"))
+    load_start = os.getloadavg()[0]
+    print(
+        f"database {DB}, redis db {REDIS_DB}, port {PORT}, logs in {logs};"
+        f" load average {load_start:.1f} on {S.cpu_count()} cpus"
+    )
+    S.database_recreate(DB)
+    S.redis_flush(REDIS_DB)
+    S.migrate(env)
+    S.django_setup(env)
+    shop = shop_create()
+    started = time.perf_counter()
+    loaded = D.history_load(shop_id=shop.pk, members=args.members, orders=args.orders)
+    print(
+        f"history: {args.members:,} members, {args.orders:,} orders in"
+        f" {time.perf_counter() - started:.0f} s"
+        f" ({', '.join(f'{k} {v:.0f}' for k, v in loaded.items())})"
+    )
+
+    worker = worker_start(env, logs, "recompute")
+    try:
+        enable = recompute_run(shop, D.draft_enable(), "tiers on")
+        change = recompute_run(shop, D.draft_change(shop=shop), "settings change")
+    finally:
+        worker.stop()
+    drain = drain_rounds(shop, env, dsn, logs, args)
+    me = me_rounds(shop, env, logs, args.me_requests)
+
+    preview_s = max(enable["preview_s"], change["preview_s"])
+    apply_s = max(enable["apply_s"], change["apply_s"])
+    bars = {
+        "recompute_preview": preview_s <= RECOMPUTE_BAR_S,
+        "recompute_apply": apply_s <= RECOMPUTE_BAR_S,
+        "drain_with_tiers": drain["drain_with_tiers_ratio"] >= DRAIN_BAR,
+        "me": me["me_ratio"] >= ME_BAR,
+    }
+    checks_ok = (
+        enable["preview_matches_apply"]
+        and change["preview_matches_apply"]
+        and drain["drain_orders_not_credited"] == 0
+    )
+    result = {
+        "members": args.members,
+        "orders": args.orders,
+        "recompute_preview_s": round(preview_s, 1),
+        "recompute_apply_s": round(apply_s, 1),
+        "enable_preview_s": round(enable["preview_s"], 1),
+        "enable_apply_s": round(enable["apply_s"], 1),
+        "enable_moved": enable["moved"],
+        "change_preview_s": round(change["preview_s"], 1),
+        "change_apply_s": round(change["apply_s"], 1),
+        "change_moved": change["moved"],
+        "preview_matches_apply": enable["preview_matches_apply"]
+        and change["preview_matches_apply"],
+        **drain,
+        **{k: v for k, v in me.items() if k != "me_tier_block"},
+        "backlog_per_round": args.backlog,
+        "load_average_start": round(load_start, 1),
+        "load_average_end": round(os.getloadavg()[0], 1),
+        "cpus": S.cpu_count(),
+        "bars_met": bars,
+    }
+    print(json.dumps(result))
+    return 0 if all(bars.values()) and checks_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
