@@ -90,10 +90,10 @@ def data_generate(
         # last digit of the customer id: 0-3 no tier, 4-6 Silver, 7-8 Gold, 9 Platinum
         f"""
         INSERT INTO loyalty_member (shop_id, customer_id, email, first_name, last_name,
-            birthday, balance, pending_points, lifetime_earned, lifetime_redeemed,
+            balance, pending_points, lifetime_earned, lifetime_redeemed,
             negative_balance_allowed, last_activity_at, redacted, created_at, updated_at,
             tier_id)
-        SELECT {shop_id}, c, 'c' || c || '@example.com', '', '', NULL, 0, 0, 0, 0,
+        SELECT {shop_id}, c, 'c' || c || '@example.com', '', '', 0, 0, 0, 0,
             false, NULL, false, now() - random() * interval '730 days', now(),
             CASE WHEN c % 10 BETWEEN 4 AND 6 THEN {silver} WHEN c % 10 BETWEEN 7 AND 8
                  THEN {gold} WHEN c % 10 = 9 THEN {platinum} END

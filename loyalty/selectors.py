@@ -41,6 +41,7 @@ from loyalty.rules.tiers import (
     tier_next,
     window_now,
 )
+from loyalty.selectors_earning import earning_action_ways, earning_actions_shown
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
 from merchants.models import Shop
 
@@ -57,6 +58,8 @@ ENTRY_LABELS: dict[str, str] = {
     LedgerEntry.Kind.EXPIRE: "Points expired",
     LedgerEntry.Kind.BONUS: "Bonus points",
     LedgerEntry.Kind.TIER_ENTRY: "Welcome to {note}",
+    LedgerEntry.Kind.ACTION: "{note}",  # the way to earn's reason: "Birthday gift"
+    LedgerEntry.Kind.ACTION_REVERSAL: "{note} (taken back)",
 }
 KIND_TITLES: dict[str, str] = {
     Reward.Kind.FIXED_AMOUNT: "{value} off your order",
@@ -349,8 +352,9 @@ def program_get(*, shop: Shop) -> LoyaltyProgram:
 
 
 def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> dict[str, Any]:
-    """The shop-wide program shoppers see: branding, texts, ways to earn, rewards, tiers
-    (3 queries, 2 with ``program``). The app proxy, the landing page, the admin's live
+    """The shop-wide program shoppers see: branding, texts, ways to earn (orders, sign-up,
+    bonus events, then the earning actions on), rewards, tiers (5 queries, 4 with
+    ``program``). The app proxy, the landing page, the admin's live
     preview and the UI extensions all read this one document."""
     program = program or program_get(shop=shop)
     now = timezone.now()
@@ -360,12 +364,17 @@ def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> di
         )
     )
     rewards = program_rewards(shop=shop, program=program)
+    branding = branding_resolve(program.branding)
+    actions = earning_action_ways(
+        shop=shop, actions=earning_actions_shown(shop=shop), languages=branding["languages"]
+    )
     return {
         "shop": {"name": shop.name or shop.domain.split(".")[0], "currency": shop.currency},
         "enabled": program.enabled,
-        "branding": branding_resolve(program.branding),
+        "branding": branding,
         "texts": program_texts(program),
-        "earning": _earning(program, shop.currency, bonuses if program.enabled else []),
+        "earning": _earning(program, shop.currency, bonuses if program.enabled else [])
+        + (actions if program.enabled else []),
         "rewards": [reward_document(r, shop.currency) for r in rewards],
         "tiers": tiers_shown(shop=shop),
     }

@@ -70,10 +70,10 @@ Kind = LedgerEntry.Kind
 # Points "issued": credited for an order, the welcome gift, bonuses and tier entry points,
 # plus positive manual adjustments and imported balances. Pending releases only move points
 # between buckets.
-EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS, Kind.TIER_ENTRY)
+EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS, Kind.TIER_ENTRY, Kind.ACTION)
 GRANT_KINDS = (Kind.MANUAL, Kind.IMPORT)
 REDEEM_KINDS = (Kind.REDEEM, Kind.REDEEM_REFUND)
-REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL)
+REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL, Kind.ACTION_REVERSAL)
 # When a shopper became a member: the one definition behind "members enrolled" (by day) and
 # "member at the first order" (per customer), so the two figures never disagree.
 ENROLLED_AT = "created_at"

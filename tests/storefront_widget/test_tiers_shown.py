@@ -93,7 +93,8 @@ def test_me_shows_the_tier_its_end_and_what_the_next_one_needs(
     now = datetime(2025, 6, 10, 12, tzinfo=UTC)
     with clock_at(now):
         _paid(shop, customer.id, 1, "140.00")
-        with django_assert_num_queries(5):  # shop, member with history, tier rules, sums, codes
+        # shop, member with history, awards, tier rules, sums, codes
+        with django_assert_num_queries(6):
             block = proxy.get("api/me").json()["member"]["tier"]
     assert block == {
         "name": "Silver",
