@@ -23,10 +23,10 @@ NEW_CUSTOMER_BASE = 7_800_000_000_000  # shoppers of the drain who are not membe
 TABLES = ("loyalty_member", "loyalty_loyaltyorder")
 
 MEMBERS_SQL = """
-INSERT INTO loyalty_member (shop_id, customer_id, email, first_name, last_name, birthday,
+INSERT INTO loyalty_member (shop_id, customer_id, email, first_name, last_name,
     balance, pending_points, lifetime_earned, lifetime_redeemed, negative_balance_allowed,
     last_activity_at, redacted, created_at, updated_at, tier_multiplier)
-SELECT %(shop)s, %(base)s + k, 'm' || k || '@example.com', 'Member', '', NULL, 0, 0, 0, 0,
+SELECT %(shop)s, %(base)s + k, 'm' || k || '@example.com', 'Member', '', 0, 0, 0, 0,
     false, NULL, false, now() - (k %% 730) * interval '1 day', now(), 1
 FROM generate_series(1, %(members)s) AS k
 """

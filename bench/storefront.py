@@ -45,7 +45,13 @@ CHROME = Path(os.environ.get("CHROME_PATH", "/usr/bin/chromium"))
 CHROME_FLAGS = "--headless --no-sandbox --disable-gpu --disable-background-networking"
 
 LAUNCHER_FILES = ("beam-launcher.js",)
-PANEL_FILES = ("beam-panel.js", "beam-panel-views.js", "beam-panel-tiers.js", "beam-panel.css")
+PANEL_FILES = (
+    "beam-panel.js",
+    "beam-panel-views.js",
+    "beam-panel-tiers.js",
+    "beam-panel-earn.js",
+    "beam-panel.css",
+)
 LOCALE_GLOB = "beam-i18n-*.js"
 LAUNCHER_GZ_BUDGET = 6_000
 PANEL_GZ_BUDGET = 25_000

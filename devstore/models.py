@@ -82,6 +82,9 @@ class DevCustomer(models.Model):
     tags = models.JSONField(default=list)
     state = models.CharField(max_length=16, default="disabled")
     note = models.TextField(blank=True)
+    # email_marketing_consent.state: not_subscribed, pending, subscribed, unsubscribed
+    email_marketing_state = models.CharField(max_length=16, default="not_subscribed")
+    email_consent_updated_at = models.DateTimeField(null=True, blank=True)
     store_credit = models.DecimalField(max_digits=14, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()

@@ -53,14 +53,23 @@ def customer_payload(customer: DevCustomer) -> dict[str, Any]:
         "admin_graphql_api_id": customer.gid,
         "default_address": None,
         "tags": ", ".join(customer.tags),
+        "email_marketing_consent": {
+            "state": customer.email_marketing_state,
+            "opt_in_level": "single_opt_in"
+            if customer.email_marketing_state == "subscribed"
+            else None,
+            "consent_updated_at": shop_time(shop, customer.email_consent_updated_at),
+        },
     }
 
 
 def customer_in_order_payload(customer: DevCustomer) -> dict[str, Any]:
-    """The shorter customer block embedded in an order (no ``addresses``/``tags``)."""
+    """The shorter customer block embedded in an order (no ``addresses``/``tags``/consent,
+    like the platform's sample)."""
     data = customer_payload(customer)
     data.pop("addresses")
     data.pop("tags")
+    data.pop("email_marketing_consent")
     return data
 
 

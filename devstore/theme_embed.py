@@ -72,7 +72,13 @@ def launcher_embed_attrs(
         (
             "data-panel-js",
             " ".join(
-                asset(n) for n in ("beam-panel-tiers.js", "beam-panel-views.js", "beam-panel.js")
+                asset(n)
+                for n in (
+                    "beam-panel-tiers.js",
+                    "beam-panel-earn.js",
+                    "beam-panel-views.js",
+                    "beam-panel.js",
+                )
             ),
         ),
         ("data-panel-css", asset("beam-panel.css")),

@@ -49,6 +49,11 @@ urlpatterns = [
         f"{shop}/orders/<int:order_id>/<str:action>", store_admin.order_action, name="order_action"
     ),
     path(f"{shop}/customers", store_admin.customers, name="customers"),
+    path(
+        f"{shop}/customers/<int:customer_id>/email-consent",
+        store_admin.customer_email_consent,
+        name="customer_email_consent",
+    ),
     path(f"{shop}/discounts", store_admin.discounts, name="discounts"),
     path(f"{shop}/webhooks", store_admin.webhooks, name="webhooks"),
 ]

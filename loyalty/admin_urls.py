@@ -22,6 +22,7 @@ urlpatterns = [
     path("welcome/", setup.onboarding, name="onboarding"),
     path("program/toggle", setup.program_toggle, name="program_toggle"),
     path("earning/", earning.earning, name="earning"),
+    path("earning/actions", earning.earning_action_save, name="earning_action_save"),
     path("expiry/", settings.expiry, name="expiry"),
     path("bonus-events/", earning.bonus_events, name="bonus_events"),
     path("bonus-events/<int:event_id>/", earning.bonus_event_edit, name="bonus_event_edit"),

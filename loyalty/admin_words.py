@@ -31,6 +31,9 @@ ACTIONS: dict[str, str] = {
     "webhooks.replay": "Replayed webhooks: {summary}",
     "tier.set": "Set a tier by hand: {summary}",
     "tier.grant": "Granted a tier: {summary}",
+    "earning_action.update": "Changed the way to earn “{summary}”",
+    "action.award": "Awarded points: {summary}",
+    "action.reverse": "Took back points: {summary}",
     "tiers.update": "Changed the VIP tiers: {summary}",
 }
 FIELDS: dict[str, str] = {

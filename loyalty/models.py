@@ -114,7 +114,7 @@ class Member(models.Model):
     email = models.CharField(max_length=254, blank=True, db_index=True)
     first_name = models.CharField(max_length=255, blank=True)
     last_name = models.CharField(max_length=255, blank=True)
-    birthday = models.DateField(null=True, blank=True)
+    # The birthday is a ``MemberBirthday`` row (month and day, the year optional).
     balance = models.IntegerField(default=0)
     pending_points = models.IntegerField(default=0)
     lifetime_earned = models.IntegerField(default=0)
@@ -170,6 +170,8 @@ class Member(models.Model):
                 name="member_grant_end_idx",
                 condition=Q(grant_ends_at__isnull=False),
             ),
+            # the yearly job: members who joined on this day of an earlier year
+            models.Index(fields=["shop", "created_at"], name="member_shop_created_idx"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["shop", "customer_id"], name="member_shop_customer"),
@@ -214,6 +216,8 @@ class LedgerEntry(models.Model):
         PENDING_RELEASE = "pending_release"
         BONUS = "bonus"
         TIER_ENTRY = "tier_entry"
+        ACTION = "action"  # a way to earn other than orders (``models_earning``)
+        ACTION_REVERSAL = "action_reversal"
 
     class Bucket(models.TextChoices):
         AVAILABLE = "available"
@@ -596,6 +600,13 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.action} by {self.actor}"
 
+
+# The earning-action models live in their own module; importing them registers them.
+from loyalty.models_earning import (  # noqa: E402, F401
+    ActionAward,
+    EarningAction,
+    MemberBirthday,
+)
 
 # The tier models live in their own module; importing them here registers them with the app.
 from loyalty.models_tiers import (  # noqa: E402, F401

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import IO, Any
+from zoneinfo import ZoneInfo
 
 from django.db.models import Q, QuerySet
 from django.utils import timezone
@@ -40,6 +41,7 @@ from loyalty.rules.tiers import (
     tier_next,
     window_now,
 )
+from loyalty.selectors_earning import earning_action_ways, earning_actions_shown
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
 from merchants.models import Shop
 
@@ -56,6 +58,8 @@ ENTRY_LABELS: dict[str, str] = {
     LedgerEntry.Kind.EXPIRE: "Points expired",
     LedgerEntry.Kind.BONUS: "Bonus points",
     LedgerEntry.Kind.TIER_ENTRY: "Welcome to {note}",
+    LedgerEntry.Kind.ACTION: "{note}",  # the way to earn's reason: "Birthday gift"
+    LedgerEntry.Kind.ACTION_REVERSAL: "{note} (taken back)",
 }
 KIND_TITLES: dict[str, str] = {
     Reward.Kind.FIXED_AMOUNT: "{value} off your order",
@@ -348,8 +352,9 @@ def program_get(*, shop: Shop) -> LoyaltyProgram:
 
 
 def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> dict[str, Any]:
-    """The shop-wide program shoppers see: branding, texts, ways to earn, rewards, tiers
-    (3 queries, 2 with ``program``). The app proxy, the landing page, the admin's live
+    """The shop-wide program shoppers see: branding, texts, ways to earn (orders, sign-up,
+    bonus events, then the earning actions on), rewards, tiers (5 queries, 4 with
+    ``program``). The app proxy, the landing page, the admin's live
     preview and the UI extensions all read this one document."""
     program = program or program_get(shop=shop)
     now = timezone.now()
@@ -359,12 +364,17 @@ def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> di
         )
     )
     rewards = program_rewards(shop=shop, program=program)
+    branding = branding_resolve(program.branding)
+    actions = earning_action_ways(
+        shop=shop, actions=earning_actions_shown(shop=shop), languages=branding["languages"]
+    )
     return {
         "shop": {"name": shop.name or shop.domain.split(".")[0], "currency": shop.currency},
         "enabled": program.enabled,
-        "branding": branding_resolve(program.branding),
+        "branding": branding,
         "texts": program_texts(program),
-        "earning": _earning(program, shop.currency, bonuses if program.enabled else []),
+        "earning": _earning(program, shop.currency, bonuses if program.enabled else [])
+        + (actions if program.enabled else []),
         "rewards": [reward_document(r, shop.currency) for r in rewards],
         "tiers": tiers_shown(shop=shop),
     }
@@ -440,6 +450,11 @@ def member_tier_summary(
     )
 
 
+def tier_last_day(end: datetime | None, tz: ZoneInfo) -> str | None:
+    """The calendar day (ISO, in ``tz``) of the last moment a tier ending at ``end`` holds."""
+    return (end - timedelta(microseconds=1)).astimezone(tz).date().isoformat() if end else None
+
+
 def member_tier_document(
     *, shop: Shop, member_id: int, tier_id: int | None, state: MemberTier
 ) -> dict[str, Any] | None:
@@ -456,6 +471,9 @@ def member_tier_document(
         "multiplier": number_plain(current.multiplier) if current else "1",
         "granted": summary.granted,
         "until": iso(summary.until),
+        # The last day it holds, in the shop's zone (an end at midnight is the day before's):
+        # shoppers read "Gold until 31 Dec" wherever their browser is.
+        "last_day": tier_last_day(summary.until, summary.rules.tz),
         "metric": metric,
         "value": tier_threshold(summary.value, metric),
         "next": None

@@ -126,6 +126,15 @@ def tiers_sync_run() -> int:
 
 
 @shared_task
+def earning_actions_yearly_due() -> int:
+    """Periodic (hourly): today's birthday gifts and membership anniversaries, each shop by
+    its own time zone; keyed per member and year, so the day's later runs add nothing."""
+    from loyalty.services.earning_actions_yearly import earning_actions_yearly_due as due
+
+    return due()
+
+
+@shared_task
 def redemptions_pending_sweep() -> int:
     """Periodic: re-enqueue pending redemptions whose task is overdue; past the retry
     budget, issue or refund them."""

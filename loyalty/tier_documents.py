@@ -10,7 +10,7 @@ the order is credited.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -201,7 +201,8 @@ def tier_change_label(change: TierChange, shop: Shop) -> str:
     """One history row in the shopper's words (the customer-account page)."""
     to, was = change.to_name, change.from_name
     if change.reason == Reason.GRANTED:
-        until = _day(change.ends_at, shop)
+        # the last day it holds: an end at midnight reads as the day before ("until 31 Dec")
+        until = _day(change.ends_at - timedelta(microseconds=1) if change.ends_at else None, shop)
         return f"{to} access until {until}" if until else f"{to} access"
     if change.reason == Reason.GRANT_ENDED:
         return f"{was} access ended" + (f": back to {to}" if to else "")

@@ -28,6 +28,7 @@ SHOP_FIELDS = (
     "domain",
     "name",
     "currency",
+    "iana_timezone",
     "uninstalled_at",
     "access_token_encrypted",
     "updated_at",
@@ -70,16 +71,16 @@ def shop_for_proxy(domain: str) -> Shop | None:
     shop = memo_get(key)
     if shop is None:
         cached = cache.get(key)
-        if cached is None:
+        if cached is None or len(cached) != 6:  # 6: with the time zone (shop days, birthdays)
             row = Shop.objects.filter(domain=domain).only(*SHOP_FIELDS).first()
             if row is None:
                 return None
-            cached = (row.pk, row.domain, row.name, row.currency, row.is_active)
+            cached = (row.pk, row.domain, row.name, row.currency, row.is_active, row.iana_timezone)
             cache.set(key, cached, SHOP_CACHE_SECONDS)
-        pk, domain, name, currency, active = cached
+        pk, domain, name, currency, active, zone = cached
         shop = False
         if active:
-            shop = Shop(pk=pk, domain=domain, name=name, currency=currency)
+            shop = Shop(pk=pk, domain=domain, name=name, currency=currency, iana_timezone=zone)
             shop._state.adding = False
             shop._state.db = "default"
         memo_set(key, shop)

@@ -40,10 +40,17 @@ def _by_shop(sender: Any, instance: Any, update_fields: Any = None, **kwargs: An
 
 
 def connect() -> None:
-    from loyalty.models import BonusEvent, LoyaltyProgram, Reward, Tier, TierSettings
+    from loyalty.models import (
+        BonusEvent,
+        EarningAction,
+        LoyaltyProgram,
+        Reward,
+        Tier,
+        TierSettings,
+    )
     from merchants.models import Shop
 
-    for model in (LoyaltyProgram, BonusEvent, Tier, TierSettings):
+    for model in (LoyaltyProgram, BonusEvent, Tier, TierSettings, EarningAction):
         name = model.__name__
         post_save.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-{name}")
         post_delete.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-del-{name}")

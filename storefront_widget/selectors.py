@@ -19,7 +19,18 @@ from django.core.cache import cache
 from django.db import connection
 
 from loyalty.errors import RedemptionNotFound
-from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Redemption, Reward, TierSettings
+from loyalty.models import (
+    ActionAward,
+    EarningAction,
+    LedgerEntry,
+    LoyaltyOrder,
+    Member,
+    MemberBirthday,
+    Redemption,
+    Reward,
+    TierSettings,
+)
+from loyalty.rules.earning_actions import BIRTHDAY, action_key, period_key
 from loyalty.rules.rewards import (
     reward_channel_refusal,
     reward_entry_cost,
@@ -42,9 +53,11 @@ from loyalty.selectors import (
     redemption_document,
     reward_document,
 )
+from loyalty.services.earning_actions import shop_today
 from merchants.models import Shop
 
 HISTORY_PAGE_SIZE = 10
+AWARDS_READ = 200
 REDEMPTIONS_SHOWN = 20
 PENDING_SHOWN = 10
 # A safety net: saves go through ``program_cache_invalidate`` at once (see apps.py); a bulk
@@ -170,6 +183,9 @@ def _tables() -> dict[str, str]:
         "redemption": Redemption._meta.db_table,
         "reward": Reward._meta.db_table,
         "tiers": TierSettings._meta.db_table,
+        "birthday": MemberBirthday._meta.db_table,
+        "award": ActionAward._meta.db_table,
+        "action": EarningAction._meta.db_table,
     }
 
 
@@ -180,9 +196,11 @@ def _history_sql(*, keyset: bool) -> str:
     page = " AND e.id < %s" if keyset else ""
     return (
         "SELECT m.id, m.balance, m.pending_points, m.lifetime_earned, m.lifetime_redeemed,"  # noqa: S608 - constants only
-        " m.birthday, m.tier_id, m.earned_tier_id, m.tier_expires_at, m.granted_tier_id,"
-        " m.grant_ends_at, ts.enabled, e.id, e.amount, e.kind, e.bucket, e.note, e.created_at"
+        " b.month, m.tier_id, m.earned_tier_id, m.tier_expires_at, m.granted_tier_id,"
+        " m.grant_ends_at, ts.enabled, b.day, b.year,"
+        " e.id, e.amount, e.kind, e.bucket, e.note, e.created_at"
         f" FROM {t['member']} m LEFT JOIN {t['tiers']} ts ON ts.shop_id = m.shop_id"
+        f" LEFT JOIN {t['birthday']} b ON b.member_id = m.id"
         f" LEFT JOIN {t['entry']} e ON e.member_id = m.id"
         f" AND e.shop_id = m.shop_id AND e.kind <> %s{page}"
         " WHERE m.shop_id = %s AND m.customer_id = %s"
@@ -244,17 +262,36 @@ def _redemption_row(row: tuple) -> dict[str, Any]:
     )
 
 
-def _done_of(birthday: Any) -> list[str]:
+def _awards_sql() -> str:
+    """The member's unreversed awards, newest first, with their action's key parts."""
+    t = _tables()
+    return (
+        'SELECT a.kind, a.network, a.name, a."limit", w.period'  # noqa: S608 - constants only
+        f" FROM {t['award']} w JOIN {t['action']} a ON a.id = w.action_id"
+        " WHERE w.shop_id = %s AND w.member_id = %s AND w.reversed_at IS NULL"
+        f" ORDER BY w.id DESC LIMIT {AWARDS_READ}"
+    )
+
+
+def _done_of(shop: Shop, birthday: Any, awards: list[tuple]) -> list[str]:
+    """The ways to earn the member has done: joined, entered a birthday, and every action
+    awarded in its current period (once: ever) — the panel marks them done."""
     done = ["signup"]  # a member row exists once the shopper has an account with Beam
     if birthday:
         done.append("birthday")
+    today = shop_today(shop)
+    for kind, network, name, limit, period in awards:
+        key = action_key(kind, network, name)
+        if kind != BIRTHDAY and period == period_key(limit, today) and key not in done:
+            done.append(key)
     return done
 
 
 def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> dict[str, Any]:
-    """The shopper's balance, pending points, history page and codes. Queries: 1 for a later
-    history page or a shopper without a member row; 2 for the first page (member with its
-    history, codes), +1 with pending points. Always read fresh from the database."""
+    """The shopper's balance, pending points, birthday, history page, ways to earn done and
+    codes. Queries: 1 for a later history page or a shopper without a member row; 3 for the
+    first page (member with its birthday and history, awards, codes), +1 with pending
+    points. Always read fresh from the database."""
     params: list[Any] = [LedgerEntry.Kind.PENDING_RELEASE]
     if before is not None:
         params.append(before)
@@ -263,15 +300,23 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
         cursor.execute(_history_sql(keyset=before is not None), params)
         rows = cursor.fetchall()
     if not rows:
-        empty = {"balance": 0, "pending": [], "lifetime_earned": 0, "done": [], "tier": None}
+        empty = {
+            "balance": 0,
+            "pending": [],
+            "lifetime_earned": 0,
+            "done": [],
+            "birthday": None,
+            "tier": None,
+        }
         return {
             "member": {**empty, "pending_points": 0, "lifetime_redeemed": 0},
             "history": {"entries": [], "next_page": None},
             "redemptions": [],
         }
-    member_id, balance, pending_points, earned, redeemed, birthday = rows[0][:6]
+    member_id, balance, pending_points, earned, redeemed, b_month = rows[0][:6]
     tier_id, earned_tier, expires, granted_tier, grant_end, tiers_on = rows[0][6:12]
-    entries = [r[12:] for r in rows if r[12] is not None]
+    b_day, b_year = rows[0][12:14]
+    entries = [r[14:] for r in rows if r[14] is not None]
     page = entries[:HISTORY_PAGE_SIZE]
     info: dict[str, Any] = {
         "balance": balance,
@@ -279,7 +324,8 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
         "pending": [],
         "lifetime_earned": earned,
         "lifetime_redeemed": redeemed,
-        "done": _done_of(birthday),
+        "done": [],
+        "birthday": None if b_month is None else {"month": b_month, "day": b_day, "year": b_year},
         "tier": None,
     }
     history = {
@@ -289,6 +335,9 @@ def member_data(*, shop: Shop, customer_id: int, before: int | None = None) -> d
     data: dict[str, Any] = {"member": info, "history": history}
     if before is not None:
         return data
+    with connection.cursor() as cursor:
+        cursor.execute(_awards_sql(), [shop.pk, member_id])
+        info["done"] = _done_of(shop, b_month, cursor.fetchall())
     if tiers_on:
         state = MemberTier(earned_tier, _aware(expires), granted_tier, _aware(grant_end))
         info["tier"] = member_tier_document(

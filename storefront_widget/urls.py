@@ -20,5 +20,7 @@ urlpatterns = [
         api.RedemptionCancelApi.as_view(),
         name="redemption_cancel",
     ),
+    path("api/birthday", api.BirthdayApi.as_view(), name="birthday"),
+    path("api/actions/click", api.ActionClickApi.as_view(), name="action_click"),
     re_path(r"^api/", api.not_found),
 ]

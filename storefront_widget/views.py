@@ -182,6 +182,17 @@ def landing_render(
         "lang": lang,
         "t": texts,
         "member_points": None if balance is None else _points(texts, lang, balance),
+        # ways to earn in the page's language (an earning action's own texts, its points)
+        "earning": [
+            {
+                **way,
+                **(way.get("texts") or {}).get(lang, {}),
+                "points_label": _points(texts, lang, way["points"])
+                if "points" in way
+                else way["points_label"],
+            }
+            for way in data["earning"]
+        ],
         "rewards": [
             {
                 **reward,

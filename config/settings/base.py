@@ -178,6 +178,10 @@ CELERY_BEAT_SCHEDULE = {
     "points-expire": {"task": "loyalty.tasks.points_expire_due", "schedule": 3600.0},
     "tiers-evaluate": {"task": "loyalty.tasks.tiers_evaluate_due", "schedule": 3600.0},
     "tiers-sync": {"task": "loyalty.tasks.tiers_sync_run", "schedule": 30.0},
+    "earning-actions-yearly": {
+        "task": "loyalty.tasks.earning_actions_yearly_due",
+        "schedule": 3600.0,
+    },
     "ledger-verify": {"task": "loyalty.tasks.ledger_verify", "schedule": 86400.0},
     "branding-publish": {"task": "loyalty.tasks.branding_publish_sweep", "schedule": 60.0},
     "analytics-rollups": {"task": "loyalty.analytics.tasks.rollups_refresh_all", "schedule": 300.0},

@@ -12,7 +12,12 @@ from devstore.services.compliance import (
     compliance_customer_redact,
     compliance_shop_redact,
 )
-from devstore.services.customers import customer_create, customer_delete, customer_update
+from devstore.services.customers import (
+    customer_create,
+    customer_delete,
+    customer_email_consent_toggle,
+    customer_update,
+)
 from devstore.services.discounts import (
     discount_code_create,
     discount_code_preview,
@@ -29,6 +34,7 @@ __all__ = [
     "compliance_shop_redact",
     "customer_create",
     "customer_delete",
+    "customer_email_consent_toggle",
     "customer_update",
     "discount_code_create",
     "discount_code_preview",

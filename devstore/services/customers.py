@@ -41,7 +41,16 @@ def customer_create(
     return customer
 
 
-_CUSTOMER_FIELDS = {"email", "first_name", "last_name", "tags", "state", "note"}
+_CUSTOMER_FIELDS = {
+    "email",
+    "first_name",
+    "last_name",
+    "tags",
+    "state",
+    "note",
+    "email_marketing_state",
+    "email_consent_updated_at",
+}
 
 
 def customer_update(customer: DevCustomer, **changes: Any) -> DevCustomer:
@@ -57,6 +66,15 @@ def customer_update(customer: DevCustomer, **changes: Any) -> DevCustomer:
         customer.save(update_fields=[*changes, "updated_at"])
         webhook_emit(customer.shop, "customers/update", customer_payload(customer))
     return customer
+
+
+def customer_email_consent_toggle(customer: DevCustomer) -> DevCustomer:
+    """Subscribe the customer to email marketing, or unsubscribe them; emits
+    ``customers/update`` with ``email_marketing_consent`` as the platform does."""
+    state = "unsubscribed" if customer.email_marketing_state == "subscribed" else "subscribed"
+    return customer_update(
+        customer, email_marketing_state=state, email_consent_updated_at=timezone.now()
+    )
 
 
 def customer_delete(customer: DevCustomer) -> None:

@@ -83,6 +83,19 @@ def customers(request: HttpRequest, shop_domain: str) -> HttpResponse:
     return render(request, "devstore/customers.html", {"shop": shop, "customers": rows})
 
 
+@require_POST
+def customer_email_consent(
+    request: HttpRequest, shop_domain: str, customer_id: int
+) -> HttpResponse:
+    """Toggle the customer's email marketing consent (sends ``customers/update``)."""
+    shop = shop_or_404(shop_domain)
+    customer = get_object_or_404(DevCustomer, shop=shop, id=customer_id)
+    customer = services.customer_email_consent_toggle(customer)
+    state = customer.email_marketing_state
+    messages.success(request, f"{customer.email}: email marketing {state}.")
+    return redirect("devstore:customers", shop.domain)
+
+
 @require_GET
 def discounts(request: HttpRequest, shop_domain: str) -> HttpResponse:
     shop = shop_or_404(shop_domain)

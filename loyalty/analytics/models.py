@@ -212,3 +212,31 @@ class DailyTierMoveStats(models.Model):
 
     def __str__(self) -> str:
         return f"tier moves {self.shop_id} {self.day}"
+
+
+class TierSnapshot(models.Model):
+    """Members per tier now and, of them, those with two or more counted orders in a preset
+    range (``selectors_tiers.tier_counts``), written at each rollup refresh for each preset
+    of the page (``range_start``..``range_end``: the preset's days ending on the refresh's
+    local day). A count of distinct members does not add up over days, so it cannot be a
+    daily rollup; computing it at the refresh keeps the page off the orders. Every preset has
+    a ``NO_TIER`` row, so a shop without members still has its snapshot."""
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    preset = models.CharField(max_length=8)
+    tier_key = models.BigIntegerField(default=NO_TIER)
+    range_start = models.DateField()
+    range_end = models.DateField()
+    members = models.PositiveIntegerField(default=0)
+    repeaters = models.PositiveIntegerField(default=0)
+    as_of = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shop", "preset", "tier_key"], name="tiersnapshot_shop_preset_tier"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"tier snapshot {self.shop_id} {self.preset} {self.tier_key}"

@@ -4,8 +4,7 @@ Definitions (range and money as in ``loyalty.analytics.selectors``):
 
 Members per tier
     Every member of the shop by the tier in effect now (``Member.tier``: granted or
-    earned), members without one under *No tier*; the share is of all members. Read live
-    (one grouped count of the members): a snapshot has no day to roll up by.
+    earned), members without one under *No tier*; the share is of all members.
 Revenue per tier
     The counted orders of members placed in the range, by the tier the member held when the
     order was placed (``LoyaltyOrder.tier``, recorded when Beam links the order to its
@@ -14,9 +13,13 @@ Revenue per tier
     out. Read from the daily rollup ``DailyTierOrderStats``.
 Repeat rate per tier
     Of the members in the tier now, the share with two or more counted orders placed in the
-    range. Live: a count of distinct members does not add up over days (one grouped count
-    of the members with the range's orders as a hashed ``IN``, on the ``(shop, placed_at)``
-    index).
+    range. A count of distinct members does not add up over days, so there is no daily
+    rollup of it: ``tier_counts`` (the one implementation of both figures) reads the members
+    and the range's orders. The rollup refresh runs it for the page's preset ranges and
+    stores the result (``TierSnapshot``, as of the refresh, like every other figure); a
+    range that is not a preset of the last refresh runs it live up to ``LIVE_MAX_DAYS``
+    days (it reads every order of the range), and beyond that the page shows members only
+    and says for which ranges the repeat rate is computed.
 Movements
     Tier history rows by the local day of their time, from the daily rollup
     ``DailyTierMoveStats``: *up* (earned, or a manual or settings change to a higher tier),
@@ -26,14 +29,29 @@ Movements
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, Sum
+from django.db import connections
+from django.db.models import Count, Q, QuerySet, Sum
 
-from loyalty.analytics.models import NO_TIER, DailyTierMoveStats, DailyTierOrderStats
-from loyalty.analytics.selectors import CENT, ZERO, DateRange, bucket_for, bucket_of, percent
+from loyalty.analytics.models import (
+    NO_TIER,
+    DailyTierMoveStats,
+    DailyTierOrderStats,
+    TierSnapshot,
+)
+from loyalty.analytics.selectors import (
+    CENT,
+    PRESETS,
+    ZERO,
+    DateRange,
+    bucket_for,
+    bucket_of,
+    percent,
+)
 from loyalty.analytics.services import day_start, orders_counted, shop_zone
 from loyalty.models import Member, Tier
 from loyalty.services.tiers import tier_rules_load
@@ -41,6 +59,13 @@ from merchants.models import Shop
 
 NO_TIER_NAME = "No tier"
 REPEAT_MIN_ORDERS = 2
+# The longest range whose repeat rate per tier is computed while the page waits: it reads
+# every counted order of the range (bench/analytics.py, 1,000,000 orders over two years:
+# about 0.4 s for 31 days, 0.7-0.9 s for 92, over the page's budget with the rest of it);
+# the presets come from the refresh's snapshot.
+LIVE_MAX_DAYS = 31
+# Where a board's members and repeaters come from (``TierBoard.counts_from``).
+FROM_SNAPSHOT, FROM_LIVE, FROM_LIVE_MEMBERS_ONLY = "snapshot", "live", "members_only"
 
 
 @dataclass(frozen=True)
@@ -50,7 +75,7 @@ class TierRow:
     archived: bool
     members: int
     members_share: Decimal | None  # percent of all members
-    repeaters: int
+    repeaters: int | None  # None: not computed for this range (longer than LIVE_MAX_DAYS)
     repeat_rate: Decimal | None  # percent of the tier's members
     orders: int
     revenue: Decimal
@@ -81,34 +106,98 @@ class TierBoard:
     downs: int = 0
     grants: int = 0
     grant_ends: int = 0
+    counts_from: str = FROM_LIVE
+    counts_as_of: datetime | None = None  # of the snapshot; None: counted at this request
+    live_max_days: int = LIVE_MAX_DAYS
+    preset_days: tuple[int, ...] = tuple(PRESETS.values())
 
     @property
     def has_moves(self) -> bool:
         return bool(self.ups or self.downs or self.grants or self.grant_ends)
 
 
-def _members_by_tier(*, shop: Shop, rng: DateRange) -> dict[int, tuple[int, int]]:
-    """``{tier pk or NO_TIER: (members now, of them with 2+ orders in the range)}``."""
-    zone = shop_zone(shop)
-    repeaters = (
-        orders_counted(shop=shop)
-        .filter(
-            member_id__isnull=False,
-            placed_at__gte=day_start(rng.start, zone),
-            placed_at__lt=day_start(rng.end + timedelta(days=1), zone),
+@dataclass(frozen=True)
+class TierCounts:
+    members: int  # members in the tier now
+    repeaters: tuple[int, ...]  # of them, with 2+ counted orders in each range asked for
+
+
+def _sql(qs: QuerySet) -> tuple[str, tuple]:
+    sql, params = qs.query.get_compiler(using=qs.db).as_sql()
+    return sql, tuple(params)
+
+
+def tier_counts(*, shop: Shop, ranges: Sequence[DateRange]) -> dict[int, TierCounts]:
+    """``{tier pk or NO_TIER: TierCounts}``: the shop's members by the tier in effect now
+    and, for each of ``ranges``, how many of them have ``REPEAT_MIN_ORDERS`` or more
+    counted orders placed in it. One statement whatever the number of ranges: the members
+    left-joined to their counted orders of the ranges' span, counted per member and range
+    in one pass over the ``(shop, placed_at)`` index, then summed per tier. With no range,
+    members only (one grouped count of the members)."""
+    members_sql, members_params = _sql(Member.objects.filter(shop=shop).values("pk", "tier_id"))
+    connection = connections[Member.objects.db]
+    qn = connection.ops.quote_name
+    picked, join, params = "", "", [*members_params]
+    if ranges:
+        zone = shop_zone(shop)
+        spans = [
+            (day_start(r.start, zone), day_start(r.end + timedelta(days=1), zone)) for r in ranges
+        ]
+        per_member = (
+            orders_counted(shop=shop)
+            .filter(
+                member_id__isnull=False,
+                placed_at__gte=min(lo for lo, _ in spans),
+                placed_at__lt=max(hi for _, hi in spans),
+            )
+            .values("member_id")
+            .annotate(
+                **{
+                    f"n{i}": Count("pk", filter=Q(placed_at__gte=lo, placed_at__lt=hi))
+                    for i, (lo, hi) in enumerate(spans)
+                }
+            )
+            .order_by()
         )
-        .values("member_id")
-        .annotate(n=Count("pk"))
-        .filter(n__gte=REPEAT_MIN_ORDERS)
-        .values("member_id")
+        orders_sql, orders_params = _sql(per_member)
+        picked = "".join(
+            f", SUM(CASE WHEN o.{qn(f'n{i}')} >= %s THEN 1 ELSE 0 END)" for i in range(len(spans))
+        )
+        join = f" LEFT JOIN ({orders_sql}) o ON o.{qn('member_id')} = m.{qn('pk')}"
+        params = [REPEAT_MIN_ORDERS] * len(spans) + params + list(orders_params)
+    statement = (
+        f"SELECT m.{qn('tier_id')}, COUNT(*){picked} "  # noqa: S608 (names, not input)
+        f"FROM ({members_sql}) m{join} GROUP BY m.{qn('tier_id')}"
     )
-    rows = (
-        Member.objects.filter(shop=shop)
-        .values("tier_id")
-        .annotate(members=Count("pk"), repeaters=Count("pk", filter=Q(pk__in=repeaters)))
-        .order_by()
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        rows = cursor.fetchall()
+    return {
+        tier_id or NO_TIER: TierCounts(int(members), tuple(int(n) for n in repeaters))
+        for tier_id, members, *repeaters in rows
+    }
+
+
+def _counts_for(
+    *, shop: Shop, rng: DateRange
+) -> tuple[dict[int, tuple[int, int | None]], str, datetime | None]:
+    """``({tier key: (members, repeaters or None)}, where from, snapshot time)``: the
+    refresh's snapshot when ``rng`` is one of its preset ranges, else counted live."""
+    snapshot = list(
+        TierSnapshot.objects.filter(
+            shop=shop, range_start=rng.start, range_end=rng.end
+        ).values_list("tier_key", "members", "repeaters", "as_of")
     )
-    return {r["tier_id"] or NO_TIER: (r["members"], r["repeaters"]) for r in rows}
+    if snapshot:
+        counts: dict[int, tuple[int, int | None]] = {
+            key: (members, repeaters) for key, members, repeaters, _ in snapshot
+        }
+        return counts, FROM_SNAPSHOT, snapshot[0][3]
+    if rng.days <= LIVE_MAX_DAYS:
+        live = tier_counts(shop=shop, ranges=[rng])
+        return {k: (c.members, c.repeaters[0]) for k, c in live.items()}, FROM_LIVE, None
+    live = tier_counts(shop=shop, ranges=[])
+    return {k: (c.members, None) for k, c in live.items()}, FROM_LIVE_MEMBERS_ONLY, None
 
 
 def _moves(*, shop: Shop, rng: DateRange, bucket: str) -> list[TierMovePoint]:
@@ -137,7 +226,7 @@ def tier_board_get(*, shop: Shop, rng: DateRange) -> TierBoard | None:
     if rules is None:
         return None
     board = TierBoard(currency=shop.currency, range=rng, bucket=bucket_for(rng))
-    members = _members_by_tier(shop=shop, rng=rng)
+    members, board.counts_from, board.counts_as_of = _counts_for(shop=shop, rng=rng)
     revenue = {  # summed stored cents: quantizing keeps them exact (SQLite returns floats' digits)
         r["tier_key"]: (r["orders"], r["revenue"].quantize(CENT))
         for r in DailyTierOrderStats.objects.filter(shop=shop, day__gte=rng.start, day__lte=rng.end)
@@ -165,8 +254,9 @@ def tier_board_get(*, shop: Shop, rng: DateRange) -> TierBoard | None:
                 "pk", "name"
             )
         }
+    known = board.counts_from != FROM_LIVE_MEMBERS_ONLY
     for key, (name, is_archived) in names.items():
-        count, repeaters = members.get(key, (0, 0))
+        count, repeaters = members.get(key, (0, 0 if known else None))
         orders, money = revenue.get(key, (0, ZERO))
         board.rows.append(
             TierRow(
@@ -176,7 +266,7 @@ def tier_board_get(*, shop: Shop, rng: DateRange) -> TierBoard | None:
                 members=count,
                 members_share=percent(count, board.members),
                 repeaters=repeaters,
-                repeat_rate=percent(repeaters, count),
+                repeat_rate=None if repeaters is None else percent(repeaters, count),
                 orders=orders,
                 revenue=money,
                 revenue_share=percent(money, board.revenue),
@@ -207,7 +297,7 @@ def tier_board_rows(board: TierBoard) -> list[list[object]]:
                 r.orders,
                 r.revenue,
                 "" if r.revenue_share is None else r.revenue_share,
-                r.repeaters,
+                "" if r.repeaters is None else r.repeaters,
                 "" if r.repeat_rate is None else r.repeat_rate,
             ]
         )

@@ -70,10 +70,10 @@ Kind = LedgerEntry.Kind
 # Points "issued": credited for an order, the welcome gift, bonuses and tier entry points,
 # plus positive manual adjustments and imported balances. Pending releases only move points
 # between buckets.
-EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS, Kind.TIER_ENTRY)
+EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS, Kind.TIER_ENTRY, Kind.ACTION)
 GRANT_KINDS = (Kind.MANUAL, Kind.IMPORT)
 REDEEM_KINDS = (Kind.REDEEM, Kind.REDEEM_REFUND)
-REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL)
+REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL, Kind.ACTION_REVERSAL)
 # When a shopper became a member: the one definition behind "members enrolled" (by day) and
 # "member at the first order" (per customer), so the two figures never disagree.
 ENROLLED_AT = "created_at"
@@ -485,9 +485,13 @@ def rollup_refresh(*, shop: Shop, full: bool = False, now: datetime | None = Non
     """Bring the shop's rollups up to date with its orders, ledger and members.
 
     Incremental unless ``full``, the shop never had a refresh, changed its timezone, or
-    its last full rebuild is more than ``FULL_REBUILD_EVERY`` old.
+    its last full rebuild is more than ``FULL_REBUILD_EVERY`` old. While tiers are on, the
+    tier snapshot (members and repeat rate per tier for the preset ranges) is computed
+    again every time: it is not incremental (a distinct count over a moving range).
     Runs in one transaction with the shop's rollup state row locked, so two refreshes of a
     shop never interleave and the dashboard never sees a half-written refresh."""
+    from loyalty.analytics.services_tiers import tier_snapshot_refresh  # imports this module
+
     started = time.monotonic()
     zone = shop_zone(shop)
     with transaction.atomic(durable=True):
@@ -523,6 +527,7 @@ def rollup_refresh(*, shop: Shop, full: bool = False, now: datetime | None = Non
         if ids:
             cohort_days |= _cohort_days_of(shop=shop, ids=ids)
         _cohorts_rebuild(shop=shop, days=None if ids is None else cohort_days)
+        tier_snapshot_refresh(shop=shop, now=now)
         duration_ms = int((time.monotonic() - started) * 1000)
         state.refreshed_through = now
         state.timezone = zone.key

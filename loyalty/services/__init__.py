@@ -30,6 +30,14 @@ from loyalty.services.earning import (
     product_tags_read,
     product_tags_record,
 )
+from loyalty.services.earning_actions import (
+    AwardOutcome,
+    action_award,
+    action_reverse,
+    earning_action_save,
+    member_birthday_set,
+    social_click,
+)
 from loyalty.services.expiry import (
     points_expire_due,
 )
@@ -113,6 +121,7 @@ __all__ = [
     "STORE_CREDIT_CLOCK_SKEW",
     "ZERO",
     "AuditRecord",
+    "AwardOutcome",
     "Delivery",
     "DriftReport",
     "EarningResult",
@@ -123,6 +132,8 @@ __all__ = [
     "OnboardingPlan",
     "OrderDrift",
     "ReversalPlan",
+    "action_award",
+    "action_reverse",
     "bonus_event_create",
     "bonus_event_delete",
     "bonus_event_update",
@@ -132,11 +143,13 @@ __all__ = [
     "customer_reward_redeem",
     "customer_webhook_process",
     "deliveries_credit",
+    "earning_action_save",
     "enqueue_on_commit",
     "guest_orders_link",
     "ledger_effect_apply",
     "ledger_post",
     "ledger_verify",
+    "member_birthday_set",
     "member_lock",
     "member_points_adjust",
     "member_profile_apply",
@@ -174,5 +187,6 @@ __all__ = [
     "reward_redeem",
     "reward_update",
     "shop_data_erase",
+    "social_click",
     "starter_in_catalogue",
 ]

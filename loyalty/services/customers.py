@@ -12,6 +12,7 @@ from loyalty.errors import PayloadInvalid
 from loyalty.payload_checks import customer_payload_problem
 from loyalty.payloads import int_or_none, name_cut
 from loyalty.services.crediting import guest_orders_link
+from loyalty.services.earning_actions import newsletter_consent_apply
 from loyalty.services.ledger import Kind, ledger_post, member_lock
 from loyalty.services.members import member_upsert
 from loyalty.services.privacy import customer_redact
@@ -26,9 +27,10 @@ def customer_webhook_process(*, shop: Shop, topic: str, payload: dict[str, Any])
     """Handle customers/create, customers/update, customers/delete, customers/merge.
 
     ``customers/create`` creates the member, gives the welcome points once and credits the
-    guest orders placed with the same email within the window. ``PayloadInvalid`` when the
-    payload's shape is refused (``payload_checks``; nothing written); names are cut to
-    their column.
+    guest orders placed with the same email within the window; either topic with the
+    email marketing consent ``subscribed`` gives the newsletter points once.
+    ``PayloadInvalid`` when the payload's shape is refused (``payload_checks``; nothing
+    written); names are cut to their column.
     """
     problem = customer_payload_problem(topic, payload)
     if problem is not None:
@@ -66,4 +68,5 @@ def customer_webhook_process(*, shop: Shop, topic: str, payload: dict[str, Any])
             )
         if created:
             tier_new_member_grant(shop=shop, member=member)
+        newsletter_consent_apply(shop=shop, member=member, payload=payload)
         guest_orders_link(shop=shop, member=member, program=program)

@@ -13,13 +13,16 @@ from loyalty.member_versions import (
     shop_members_changed_on_commit,
 )
 from loyalty.models import (
+    ActionAward,
     BonusEvent,
+    EarningAction,
     ExpiryWarning,
     LedgerDrift,
     LedgerEntry,
     LoyaltyOrder,
     LoyaltyProgram,
     Member,
+    MemberBirthday,
     OrderRefund,
     ProductTags,
     Redemption,
@@ -46,6 +49,11 @@ def _member_for_customer(
     return None
 
 
+def _birthday_export(member: Member) -> dict[str, int | None] | None:
+    row = MemberBirthday.objects.filter(member=member).first()
+    return None if row is None else {"month": row.month, "day": row.day, "year": row.year}
+
+
 def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> dict[str, Any]:
     """Everything Beam holds on one customer (compliance customers/data_request)."""
     member = _member_for_customer(shop=shop, customer_id=customer_id, email=email)
@@ -63,7 +71,7 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
             "email": member.email,
             "first_name": member.first_name,
             "last_name": member.last_name,
-            "birthday": _iso(member.birthday),
+            "birthday": _birthday_export(member),
             "balance": member.balance,
             "pending_points": member.pending_points,
             "lifetime_earned": member.lifetime_earned,
@@ -86,6 +94,18 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
                 "note": c.note,
             }
             for c in member.tier_changes.order_by("at", "pk")
+        ],
+        "earning_actions": [
+            {
+                "action": a.action.key,
+                "key": a.key,
+                "on": _iso(a.occurred_on),
+                "points": a.points,
+                "points_reversed": a.points_reversed,
+                "reversed_at": _iso(a.reversed_at),
+                "created_at": _iso(a.created_at),
+            }
+            for a in member.action_awards.select_related("action").order_by("pk")
         ],
         "ledger": [
             {
@@ -133,17 +153,14 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
             member.email = ""
             member.first_name = ""
             member.last_name = ""
-            member.birthday = None
             member.redacted = True
             member.save(
-                update_fields=[
-                    "email",
-                    "first_name",
-                    "last_name",
-                    "birthday",
-                    "redacted",
-                    "updated_at",
-                ]
+                update_fields=["email", "first_name", "last_name", "redacted", "updated_at"]
+            )
+            MemberBirthday.objects.filter(shop=shop, member=member).delete()
+            # Awards stay (anonymous points history); what a source said of them goes.
+            ActionAward.objects.filter(shop=shop, member=member).update(
+                source_ref="", reversal_reason=""
             )
             member_changed_on_commit(shop_id=shop.pk, customer_id=member.customer_id)
             # The tier history stays (tiers and reasons, anonymous once the member is);
@@ -163,6 +180,8 @@ def shop_data_erase(*, shop: Shop) -> None:
     entries: the shop's data must go entirely."""
     with transaction.atomic(durable=True):
         for model in (
+            MemberBirthday,
+            ActionAward,
             TierSync,
             TierChange,
             LedgerDrift,
@@ -181,6 +200,7 @@ def shop_data_erase(*, shop: Shop) -> None:
             TierSettings,
             Reward,
             BonusEvent,
+            EarningAction,
             ProductTags,
             LoyaltyProgram,
         ):

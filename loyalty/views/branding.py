@@ -49,6 +49,7 @@ THEME_ASSETS = Path(settings.BASE_DIR) / "extensions" / "beam-theme" / "assets"
 PREVIEW_ASSETS = (
     "beam-launcher.js",
     "beam-panel-tiers.js",
+    "beam-panel-earn.js",
     "beam-panel-views.js",
     "beam-panel.js",
     "beam-panel.css",

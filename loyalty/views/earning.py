@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import (
+    Http404,
     HttpRequest,
     HttpResponse,
 )
@@ -11,14 +14,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from loyalty import services
+from loyalty.branding import branding_resolve
 from loyalty.errors import InvalidConfiguration
 from loyalty.forms import (
     BonusEventForm,
     EarningForm,
     form_service_error,
 )
+from loyalty.forms_earning import EarningActionForm
 from loyalty.models import BonusEvent
 from loyalty.selectors import number_plain
+from loyalty.selectors_earning import earning_actions_admin
 from loyalty.views.settings import settings_page
 from merchants.auth import embedded_admin_required
 from merchants.models import Shop
@@ -34,12 +40,38 @@ from merchants.views.pages import (
 EARNING_FIELDS = tuple(EarningForm.base_fields)
 
 
+def _lang(request: HttpRequest, shop: Shop) -> tuple[str, list[str]]:
+    """The language whose shopper texts the page edits (``?lang=``), and those offered."""
+    languages = list(
+        branding_resolve(services.program_get_or_create(shop=shop).branding)["languages"]
+    )
+    asked = request.POST.get("lang") or request.GET.get("lang") or ""
+    return (asked if asked in languages else str(languages[0])), languages
+
+
+def _actions_context(
+    request: HttpRequest, shop: Shop, bound: EarningActionForm | None = None
+) -> dict[str, Any]:
+    """The other ways to earn, one form each (``bound``: the one just posted, with its
+    errors)."""
+    lang, languages = _lang(request, shop)
+    forms = [
+        bound
+        if bound is not None and bound.row.key == row.key
+        else EarningActionForm(row=row, lang=lang)
+        for row in earning_actions_admin(shop=shop)
+    ]
+    return {"action_forms": forms, "lang": lang, "languages": languages}
+
+
 @embedded_admin_required
 @in_shop_timezone
 @require_http_methods(["GET", "POST"])
 def earning(request: HttpRequest) -> HttpResponse:
     """Ways to earn: the order rule (ratio, base, rounding, exclusions, minimum, trigger,
-    pending period) and welcome points."""
+    pending period), welcome points, and every other way to earn (birthday, anniversary,
+    newsletter, social follows and shares) with its switch, points, limit and texts."""
+    shop = request_shop(request)
     return settings_page(
         request,
         form_class=EarningForm,
@@ -49,7 +81,50 @@ def earning(request: HttpRequest) -> HttpResponse:
             "points_per_currency_unit": number_plain(p.points_per_currency_unit),
         },
         to_data=lambda d: {name: d[name] for name in EARNING_FIELDS},
+        extra=lambda: _actions_context(request, shop),
     )
+
+
+@embedded_admin_required
+@in_shop_timezone
+@require_POST
+def earning_action_save(request: HttpRequest) -> HttpResponse:
+    """Save one way to earn (audited; the storefront's cached program is dropped)."""
+    shop = request_shop(request)
+    key = request.POST.get("action", "")
+    row = next((r for r in earning_actions_admin(shop=shop) if r.key == key), None)
+    if row is None:
+        raise Http404("No such way to earn.")
+    lang, _ = _lang(request, shop)
+    form = EarningActionForm(request.POST, row=row, lang=lang)
+    toast = None
+    if form.is_valid():
+        try:
+            services.earning_action_save(
+                shop=shop,
+                actor=staff_actor(request),
+                kind=row.kind,
+                network=row.network,
+                name=row.name,
+                data=form.service_data(),
+            )
+        except InvalidConfiguration as exc:
+            form_service_error(form, exc)
+        else:
+            toast = f"{row.title}: saved"
+    program = services.program_get_or_create(shop=shop)
+    context = {
+        "form": EarningForm(
+            initial={
+                **{name: getattr(program, name) for name in EARNING_FIELDS},
+                "points_per_currency_unit": number_plain(program.points_per_currency_unit),
+            }
+        ),
+        "program": program,
+        **_actions_context(request, shop, None if toast else form),
+    }
+    status = 422 if form.errors else 200
+    return admin_page(request, "loyalty/earning.html", context, status=status, toast=toast)
 
 
 def _event_get(shop: Shop, event_id: int) -> BonusEvent:

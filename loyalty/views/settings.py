@@ -34,9 +34,10 @@ def settings_page(
     template: str,
     initial: Callable[[LoyaltyProgram], dict[str, Any]],
     to_data: Callable[[dict[str, Any]], dict[str, Any]],
+    extra: Callable[[], dict[str, Any]] | None = None,
 ) -> HttpResponse:
     """A form over the program row: shows ``initial(program)``, saves ``to_data(cleaned)``
-    through ``program_update`` (which audits it)."""
+    through ``program_update`` (which audits it); ``extra()`` adds to the page's context."""
     shop = request_shop(request)
     program = services.program_get_or_create(shop=shop)
     toast = None
@@ -55,7 +56,7 @@ def settings_page(
     else:
         form = form_class(initial=initial(program))
     status = 422 if form.errors else 200
-    context = {"form": form, "program": program, "saved": bool(toast)}
+    context = {"form": form, "program": program, "saved": bool(toast), **(extra() if extra else {})}
     return admin_page(request, template, context, status=status, toast=toast)
 
 

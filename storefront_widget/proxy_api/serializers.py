@@ -26,3 +26,18 @@ class RedeemInputSerializer(serializers.Serializer):
         if isinstance(data, dict) and isinstance(data.get("reward_id"), int):
             data = {**data, "reward_id": str(data["reward_id"])}
         return super().to_internal_value(data)
+
+
+class BirthdayInputSerializer(serializers.Serializer):
+    """``{"month": 5, "day": 1, "year": 1990?}`` (the rules check the date itself)."""
+
+    month = serializers.IntegerField(min_value=1, max_value=12)
+    day = serializers.IntegerField(min_value=1, max_value=31)
+    year = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=9999)
+
+
+class ActionClickInputSerializer(serializers.Serializer):
+    """``{"kind": "social_follow", "network": "instagram"}``."""
+
+    kind = serializers.ChoiceField(choices=["social_follow", "social_share"])
+    network = serializers.RegexField(r"^[a-z]{1,16}$")

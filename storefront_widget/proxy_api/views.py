@@ -31,7 +31,11 @@ from storefront_widget import selectors
 from storefront_widget.app_proxy import ProxyContext, app_proxy_verify
 from storefront_widget.errors import LoginRequired, error_body, error_response, json_response
 from storefront_widget.extension_api.cart import CartLine, cart_earning_estimate
-from storefront_widget.proxy_api.serializers import RedeemInputSerializer
+from storefront_widget.proxy_api.serializers import (
+    ActionClickInputSerializer,
+    BirthdayInputSerializer,
+    RedeemInputSerializer,
+)
 from storefront_widget.rate_limits import (
     VersionedKeys,
     VersionedRead,
@@ -246,6 +250,46 @@ class RedemptionCancelApi(ProxyApi):
             shop=self.shop_row(), redemption_id=redemption.pk, actor="shopper"
         )
         return Response({"redemption": redemption_data(redemption)})
+
+
+class BirthdayApi(ProxyApi):
+    """The shopper enters their birthday (month, day, year optional); the gift comes on the
+    day (the yearly job), once a year."""
+
+    write = True
+
+    def post(self, request: Request) -> Response:
+        body = BirthdayInputSerializer(data=request.data)
+        customer_id = self.customer_id()
+        body.is_valid(raise_exception=True)
+        row = loyalty_services.member_birthday_set(
+            shop=self.proxy.shop,
+            customer_id=customer_id,
+            month=body.validated_data["month"],
+            day=body.validated_data["day"],
+            year=body.validated_data.get("year"),
+        )
+        return Response({"birthday": {"month": row.month, "day": row.day, "year": row.year}})
+
+
+class ActionClickApi(ProxyApi):
+    """The shopper opened a follow or share link: the points, once per network (shares:
+    once per the action's period). Unverifiable by design; the panel says so."""
+
+    write = True
+
+    def post(self, request: Request) -> Response:
+        body = ActionClickInputSerializer(data=request.data)
+        customer_id = self.customer_id()
+        body.is_valid(raise_exception=True)
+        outcome = loyalty_services.social_click(
+            shop=self.proxy.shop,
+            customer_id=customer_id,
+            kind=body.validated_data["kind"],
+            network=body.validated_data["network"],
+        )
+        status = 201 if outcome.status == "awarded" else 200
+        return Response({"status": outcome.status, "points": outcome.points}, status=status)
 
 
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:

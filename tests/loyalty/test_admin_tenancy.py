@@ -17,6 +17,7 @@ from loyalty import admin_urls
 from loyalty.models import (
     AuditEvent,
     BonusEvent,
+    EarningAction,
     LedgerEntry,
     LoyaltyProgram,
     Member,
@@ -55,6 +56,7 @@ def world() -> dict[str, Any]:
     reward_b = Reward.objects.create(
         shop=b, name="Bravo secret reward", kind="fixed_amount", points_cost=100, value=5
     )
+    EarningAction.objects.create(shop=b, kind="birthday", points=100, limit="year")
     event_b = BonusEvent.objects.create(
         shop=b,
         name="Bravo double days",
@@ -140,6 +142,9 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
             WebhookDelivery.objects.filter(shop=b).values_list("pk", "status", "attempts")
         ),
         "audit": AuditEvent.objects.filter(shop=b).count(),
+        "earning_actions": list(
+            EarningAction.objects.filter(shop=b).values_list("kind", "network", "enabled", "points")
+        ),
         "tiers": list(Tier.objects.filter(shop=b).values_list("pk", "name", "threshold", "active")),
         "recomputes": list(TierRecompute.objects.filter(shop=b).values_list("pk", "status")),
         "previews": list(TierPreview.objects.filter(shop=b).values_list("pk", "status", "draft")),
@@ -179,6 +184,17 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
             "welcome_points": "10",
             "negative_balance_policy": "allow_negative",
             "guest_link_window_days": "30",
+        },
+    ),
+    (
+        "earning_action_save",
+        "post",
+        None,
+        {
+            "action": "birthday",
+            "birthday-enabled": "on",
+            "birthday-points": "500",
+            "birthday-limit": "year",
         },
     ),
     ("expiry", "get", None, {}),

@@ -56,4 +56,9 @@ def test_each_reason_reads_as_a_sentence() -> None:
         assert tier_change_label(_change(reason, was, to), shop) == words
     granted = _change("granted", "Silver", "Gold", ends)
     assert tier_change_label(granted, shop) == "Gold access until 1 Jan 2028"
+    # An end at the shop's midnight holds through the day before.
+    at_midnight = datetime(2027, 12, 31, 23, 0, tzinfo=UTC)  # 1 Jan 2028 00:00 in Paris
+    assert tier_change_label(_change("granted", "", "Gold", at_midnight), shop) == (
+        "Gold access until 31 Dec 2027"
+    )
     assert tier_change_label(_change("granted", "", "Gold"), shop) == "Gold access"

@@ -14,7 +14,13 @@ ASSETS = ROOT / "extensions" / "beam-theme" / "assets"
 LAUNCHER = ASSETS / "beam-launcher.js"
 PANEL = [
     ASSETS / n
-    for n in ("beam-panel.js", "beam-panel-views.js", "beam-panel-tiers.js", "beam-panel.css")
+    for n in (
+        "beam-panel.js",
+        "beam-panel-views.js",
+        "beam-panel-tiers.js",
+        "beam-panel-earn.js",
+        "beam-panel.css",
+    )
 ]
 LOCALES = sorted(ASSETS.glob("beam-i18n-*.js"))
 

@@ -20,11 +20,16 @@ def schema(block: str) -> dict:
 
 
 def english_strings() -> dict[str, str]:
-    """The panel's English texts: beam-panel.js's table and the tier texts it merges in."""
+    """The panel's English texts: beam-panel.js's table and the tier and ways-to-earn texts
+    it merges in."""
     strings: dict[str, str] = {}
-    for name, start in (("beam-panel.js", "var EN = {"), ("beam-panel-tiers.js", "B.en = {")):
+    for name, start, end in (
+        ("beam-panel.js", "var EN = {", "};"),
+        ("beam-panel-tiers.js", "B.en = {", "};"),
+        ("beam-panel-earn.js", "B.en = Object.assign(B.en || {}, {", "});"),
+    ):
         source = (EXT / "assets" / name).read_text()
-        body = source.split(start)[1].split("};")[0]
+        body = source.split(start)[1].split(end)[0]
         strings.update(re.findall(r"(\w+): '((?:[^'\\]|\\.)*)'", body))
     return strings
 
@@ -103,7 +108,7 @@ def test_every_locale_file_has_the_same_keys() -> None:
 
 def test_panel_translations_cover_every_english_string() -> None:
     english = english_strings()
-    assert len(english) == 56
+    assert len(english) == 68
     for lang in ("fr", "de", "es"):
         source = (EXT / "assets" / f"beam-i18n-{lang}.js").read_text()
         strings = json.loads(source[source.index("= {") + 2 : source.rindex("}") + 1])

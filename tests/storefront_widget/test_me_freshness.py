@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from loyalty import services
 from loyalty.member_versions import member_version_key
-from loyalty.models import LoyaltyOrder, Member, Redemption, Reward
+from loyalty.models import LoyaltyOrder, Member, MemberBirthday, Redemption, Reward
 from storefront_widget import rate_limits
 from tests.loyalty.factories import line, order, refund
 from tests.storefront_widget.conftest import ProxyClient
@@ -208,7 +208,7 @@ def test_sign_up_turns_the_newcomer_into_a_member(
 
 
 def test_redaction(proxy, program, member, shop, cached_me, committed):
-    Member.objects.filter(pk=member.pk).update(birthday="1990-05-01")
+    MemberBirthday.objects.create(shop=shop, member=member, month=5, day=1, year=1990)
     assert cached_me()["member"]["done"] == ["signup", "birthday"]
 
     committed(

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.django_db
 def test_program_hits_the_database_only_when_not_cached(
     proxy, program, rewards, django_assert_num_queries
 ):
-    with django_assert_num_queries(5):  # shop, program, bonus events, rewards, tiers
+    # shop, program, bonus events, rewards, earning actions, tiers
+    with django_assert_num_queries(6):
         first = proxy.get("api/program")
     with django_assert_num_queries(0):  # shop and program both from the shared cache
         second = proxy.get("api/program")
@@ -35,7 +36,7 @@ def test_program_query_count_does_not_grow_with_the_catalogue(
     for n in range(30):
         RewardFactory(shop=shop, name=f"r{n}", points_cost=100 + n, value=Decimal("1.00"))
 
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(6):
         response = proxy.get("api/program")
 
     assert len(response.json()["rewards"]) == 30
@@ -105,7 +106,7 @@ def test_me_query_count_is_fixed_whatever_the_history(
     for n in range(1, 40):
         give_points(member, n, f"gift {n}")
     proxy.get("api/program")  # the shop is now in the cache, as on a busy storefront
-    with django_assert_num_queries(2):  # member row with its history page, redemptions
+    with django_assert_num_queries(3):  # member row with birthday and history, awards, codes
         data = proxy.get("api/me").json()
     with django_assert_num_queries(1):  # a later page: member row with its history page
         proxy.get("api/me", page=data["history"]["next_page"])
@@ -117,7 +118,7 @@ def test_me_of_a_member_without_history_or_of_a_newcomer(
     proxy, program, member, other_customer, django_assert_num_queries
 ):
     proxy.get("api/program")
-    with django_assert_num_queries(2):  # the member row (empty history), redemptions
+    with django_assert_num_queries(3):  # the member row (empty history), awards, codes
         data = proxy.get("api/me").json()
     with django_assert_num_queries(1):  # no member row
         newcomer = proxy.get("api/me", customer=other_customer.id).json()
@@ -148,7 +149,7 @@ def test_me_with_pending_points_lists_them_with_one_more_query(
     member.pending_points = 45
     member.save()
 
-    with django_assert_num_queries(4):  # shop (cold), member with history, pending, codes
+    with django_assert_num_queries(5):  # shop (cold), member with history, awards, pending, codes
         data = proxy.get("api/me").json()
 
     assert data["member"]["pending"] == [

@@ -93,7 +93,8 @@ def test_me_shows_the_tier_its_end_and_what_the_next_one_needs(
     now = datetime(2025, 6, 10, 12, tzinfo=UTC)
     with clock_at(now):
         _paid(shop, customer.id, 1, "140.00")
-        with django_assert_num_queries(5):  # shop, member with history, tier rules, sums, codes
+        # shop, member with history, awards, tier rules, sums, codes
+        with django_assert_num_queries(6):
             block = proxy.get("api/me").json()["member"]["tier"]
     assert block == {
         "name": "Silver",
@@ -101,6 +102,7 @@ def test_me_shows_the_tier_its_end_and_what_the_next_one_needs(
         "multiplier": "1.25",
         "granted": False,
         "until": "2027-01-01T00:00:00Z",
+        "last_day": "2026-12-31",  # the shop's midnight: the tier holds through the day before
         "metric": "points",
         "value": 140,
         "next": {"name": "Gold", "threshold": 500, "remaining": 360},
@@ -120,10 +122,11 @@ def test_me_shows_a_grant_with_its_end(proxy: ProxyClient, program, shop, custom
             key="k",
         )
         block = proxy.get("api/me").json()["member"]["tier"]
-    assert (block["name"], block["granted"], block["until"]) == (
+    assert (block["name"], block["granted"], block["until"], block["last_day"]) == (
         "Gold",
         True,
         "2025-06-13T12:00:00Z",
+        "2025-06-13",
     )
     assert block["next"] is None  # nothing above Gold
     assert block["value"] == 0

@@ -90,12 +90,21 @@ DEMO_REWARDS = [
 ]
 
 
+# Ways to earn beyond orders the demo turns on: (kind, network, points, limit, link).
+DEMO_ACTIONS = (
+    ("birthday", "", 100, "year", ""),
+    ("newsletter", "", 50, "once", ""),
+    ("social_follow", "instagram", 25, "once", "https://www.instagram.com/demostore"),
+)
+
+
 def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
-    """What a merchant configures on first use: welcome points and a small rewards
-    catalogue, launched when the demo's history starts. Only when the shop has no rewards
+    """What a merchant configures on first use: welcome points, a small rewards catalogue
+    and a few other ways to earn (birthday, newsletter, an Instagram follow), launched when
+    the demo's history starts. Only when the shop has no rewards
     yet, so a second run changes nothing the merchant edited. Returns True when it
     configured the program."""
-    from loyalty.models import LoyaltyProgram, Reward
+    from loyalty.models import EarningAction, LoyaltyProgram, Reward
     from loyalty.services import program_get_or_create
     from merchants.models import Shop
 
@@ -109,6 +118,19 @@ def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
     )
     for name, kind, cost, value in DEMO_REWARDS:
         Reward.objects.create(shop=shop, name=name, kind=kind, points_cost=cost, value=value)
+    for kind, network, points, limit, url in DEMO_ACTIONS:
+        EarningAction.objects.get_or_create(
+            shop=shop,
+            kind=kind,
+            network=network,
+            defaults={
+                "points": points,
+                "limit": limit,
+                "url": url,
+                "enabled": True,
+                "enabled_at": launched_at,
+            },
+        )
     return True
 
 

@@ -1,5 +1,17 @@
 /* Beam panel strings (de); merchant texts from the program override them. */
 (window.Beam || {}).i18n && (window.Beam.i18n.de = {
+ "bday": "Ihr Geburtstag",
+ "bday_on": "Ihr Geburtstag: {date}",
+ "bday_save": "Speichern",
+ "bday_saved": "Geburtstag gespeichert",
+ "change": "Ändern",
+ "month": "Monat",
+ "day": "Tag",
+ "year": "Jahr (optional)",
+ "follow": "Folgen",
+ "share": "Teilen",
+ "earned": "Sie haben {n} erhalten!",
+ "unverified": "Nicht überprüfbar: Punkte gibt es beim Öffnen des Links.",
  "title": "Prämien",
  "close": "Schließen",
  "loading": "Wird geladen…",

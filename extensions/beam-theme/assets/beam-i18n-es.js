@@ -1,5 +1,17 @@
 /* Beam panel strings (es); merchant texts from the program override them. */
 (window.Beam || {}).i18n && (window.Beam.i18n.es = {
+ "bday": "Tu cumpleaños",
+ "bday_on": "Tu cumpleaños: {date}",
+ "bday_save": "Guardar",
+ "bday_saved": "Cumpleaños guardado",
+ "change": "Cambiar",
+ "month": "Mes",
+ "day": "Día",
+ "year": "Año (opcional)",
+ "follow": "Seguir",
+ "share": "Compartir",
+ "earned": "¡Has ganado {n}!",
+ "unverified": "No podemos comprobarlo: los puntos se dan al abrir el enlace.",
  "title": "Recompensas",
  "close": "Cerrar",
  "loading": "Cargando…",

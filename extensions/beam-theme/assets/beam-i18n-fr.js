@@ -1,5 +1,17 @@
 /* Beam panel strings (fr); merchant texts from the program override them. */
 (window.Beam || {}).i18n && (window.Beam.i18n.fr = {
+ "bday": "Votre anniversaire",
+ "bday_on": "Votre anniversaire : {date}",
+ "bday_save": "Enregistrer",
+ "bday_saved": "Anniversaire enregistré",
+ "change": "Modifier",
+ "month": "Mois",
+ "day": "Jour",
+ "year": "Année (facultatif)",
+ "follow": "Suivre",
+ "share": "Partager",
+ "earned": "Vous avez gagné {n} !",
+ "unverified": "Nous ne pouvons pas le vérifier : les points sont donnés à l’ouverture du lien.",
  "title": "Récompenses",
  "close": "Fermer",
  "loading": "Chargement…",

@@ -40,7 +40,8 @@
     if (!me) return null;
     var mine = list.filter(function (x) { return x.name === me.name; })[0], nx = me.next, kids = [];
     kids.push(h('p', { cls: 'name tier' }, me.name || t('tier_none')));
-    if (me.name && me.until) kids.push(h('p', { cls: 'small', text: t('tier_until', { tier: me.name, date: K.day(me.until) }) }));
+    // last_day is a calendar day in the shop's zone: read at local noon, any browser shows that day
+    if (me.name && me.last_day) kids.push(h('p', { cls: 'small', text: t('tier_until', { tier: me.name, date: K.day(me.last_day + 'T12:00:00') }) }));
     if (me.name) kids.push(perks(mine, me.multiplier));
     if (nx) {
       var r = +nx.remaining, say = me.metric === 'spend' ? t('tier_spend', { v: K.money(r, cur), tier: nx.name })

@@ -76,12 +76,12 @@
     return h('li', { cls: 'card rw' }, [h('div', { cls: 'row top' }, [h('div', {}, [h('p', { cls: 'name', text: rw.title }), h('p', { cls: 'cost', text: pts(cost) + (v ? '+' : '') })].concat(sub)), act]), ctl]);
   }
   function earning() {
-    var m = member(), got = (m && m.done) || [];
+    var m = member(), got = (m && m.done) || [], lang = (c.locale || 'en').slice(0, 2).toLowerCase();
     return sec(t('earn'), h('ul', { cls: 'list' }, (S.prog.earning || []).map(function (e) {
-      var dn = e.done || got.indexOf(e.key) > -1;
-      return h('li', { cls: 'card row top' + (dn ? ' done' : '') }, [
-        h('div', {}, [h('p', { cls: 'name', text: e.title }), e.description && h('p', { cls: 'small', text: e.description })]),
-        h('p', { cls: 'cost', text: dn ? '✓ ' + t('done') : e.points_label })
+      var dn = e.done || got.indexOf(e.key) > -1, x = (e.texts || {})[lang] || e;
+      return h('li', { cls: 'card row top' + (dn ? ' done' : ''), 'data-way': e.key }, [
+        h('div', {}, [h('p', { cls: 'name', text: x.title }), x.description && h('p', { cls: 'small', text: x.description })].concat(B.earn && B.earn(e, dn, x) || [])),
+        h('p', { cls: 'cost', text: dn ? '✓ ' + t('done') : e.points != null ? pts(e.points) : e.points_label })
       ]);
     })));
   }

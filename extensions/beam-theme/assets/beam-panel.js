@@ -19,7 +19,7 @@
     applied_empty: 'Your cart is empty. Code {code} is saved and applies at checkout.',
     activity: 'Activity', empty: 'No activity yet.', more: 'Show more'
   };
-  Object.assign(EN, B.en); // the tier texts, from beam-panel-tiers.js
+  Object.assign(EN, B.en); // beam-panel-tiers.js's and beam-panel-earn.js's texts
   var T = Object.assign({}, EN, B.i18n[lang]);
   var S = { hist: [], next: null, fresh: null, busy: {}, vals: {} }, open = 0, loadErr = 0;
 
@@ -198,5 +198,5 @@
     o.focus();
   }
   B.panel = { open: show, close: close };
-  B.kit = { S: S, c: c, t: t, num: num, pts: pts, money: money, day: day, safe: safe, h: h, redeem: redeem, cancel: cancel, copy: copy, apply: apply, more: more, draw: draw };
+  B.kit = { api: api, loadMe: loadMe, say: say, S: S, c: c, t: t, num: num, pts: pts, money: money, day: day, safe: safe, h: h, redeem: redeem, cancel: cancel, copy: copy, apply: apply, more: more, draw: draw };
 })();

@@ -28,7 +28,10 @@ export function plainDate(iso) {
 export function TierView({tier, changes = [], compact = false, formatDate = plainDate}) {
   if (!tier) return null;
   const multiplier = tierMultiplierLabel(tier);
-  const until = tier.name && tier.until ? `${tier.name} until ${formatDate(tier.until)}` : '';
+  // last_day: the calendar day (shop's zone) the tier holds through, read at local noon so
+  // every browser shows that day.
+  const until =
+    tier.name && tier.last_day ? `${tier.name} until ${formatDate(`${tier.last_day}T12:00:00`)}` : '';
   const shown = compact ? [] : changes;
   return (
     <s-section heading="VIP status">

@@ -58,7 +58,8 @@ describe('TierView', () => {
     name: 'Gold',
     multiplier: '1.5',
     granted: true,
-    until: '2027-12-31T12:00:00Z',
+    until: '2028-01-01T05:00:00Z',
+    last_day: '2027-12-31',
     metric: 'points',
     value: 640,
     next: {name: 'Platinum', threshold: 1000, remaining: 360},
@@ -89,7 +90,7 @@ describe('TierView', () => {
   });
 
   it('shows a member below the first tier what it needs, and nothing while tiers are off', () => {
-    const none = {...tier, name: null, until: null, multiplier: '1'};
+    const none = {...tier, name: null, until: null, last_day: null, multiplier: '1'};
     const html = render(<TierView tier={none} />);
     expect(html).toContain('No tier yet');
     expect(html).toContain('Earn 360 more points to reach Platinum.');
