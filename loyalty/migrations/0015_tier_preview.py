@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('loyalty', '0013_tier_sync_entry_rewards_min_tier'),
+        ('loyalty', '0014_earning_actions'),
         ('merchants', '0009_oauth_state_use'),
     ]
 
