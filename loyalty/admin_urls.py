@@ -34,6 +34,7 @@ urlpatterns = [
     path("rewards/<int:reward_id>/", rewards.reward_edit, name="reward_edit"),
     path("tiers/", tiers.tiers, name="tiers"),
     path("tiers/recomputes/<int:recompute_id>/", tiers.tiers_progress, name="tiers_progress"),
+    path("tiers/previews/<int:preview_id>/", tiers.tiers_preview, name="tiers_preview"),
     path("tiers/sync/retry", tiers.tiers_sync_retry, name="tiers_sync_retry"),
     path("branding/", branding.branding, name="branding"),
     path("branding/preview", branding.branding_preview, name="branding_preview"),

@@ -612,6 +612,7 @@ from loyalty.models_earning import (  # noqa: E402, F401
 from loyalty.models_tiers import (  # noqa: E402, F401
     Tier,
     TierChange,
+    TierPreview,
     TierRecompute,
     TierSettings,
     TierSync,

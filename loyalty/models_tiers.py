@@ -1,5 +1,5 @@
-"""VIP tiers: the per-shop settings, the ordered tiers, the tier-history log and the
-progress record of a recompute after a settings change.
+"""VIP tiers: the per-shop settings, the ordered tiers, the tier-history log, the progress
+records of a settings change's preview and of the recompute that applies it.
 
 A member's tier lives on the member row (``Member.tier`` / ``tier_multiplier`` for the
 crediting engine's hot path, ``earned_tier`` + ``tier_expires_at`` for what they earned and
@@ -239,3 +239,39 @@ class TierSync(models.Model):
 
     def __str__(self) -> str:
         return f"tier sync of member {self.member_id} ({'pending' if self.pending else 'done'})"
+
+
+class TierPreview(models.Model):
+    """What a draft of tier settings would do to every member, worked out in the background
+    (a whole-shop pass outlasts a web request at scale), with its progress. The draft is kept
+    so that "Apply" saves exactly what was reviewed; ``base`` is the saved settings the draft
+    was compared with: the apply is refused once they differ. A preview never changes
+    members; previews are pruned after a day. ``counts`` as on ``TierRecompute``."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    actor = models.CharField(max_length=255, blank=True)
+    draft = models.JSONField()  # ``tier_draft_json`` of the draft reviewed
+    base = models.JSONField()  # ``tier_draft_json`` of the settings saved at the review
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["shop", "-created_at"], name="tierpreview_shop_idx"),
+            models.Index(fields=["created_at"], name="tierpreview_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"tier preview {self.pk} ({self.status} {self.done}/{self.total})"

@@ -64,12 +64,15 @@ def points_expire_due() -> list[int]:
 @shared_task
 def tiers_evaluate_due() -> int:
     """Periodic: end the tier graces and grants whose time has come (members move to what
-    they qualified for); idempotent per member and period."""
+    they qualified for); idempotent per member and period. Also resumes recomputes left
+    behind and prunes old tier previews."""
     from loyalty.services.tiers import tiers_evaluate_due as evaluate
+    from loyalty.services.tiers_preview import tier_previews_prune
     from loyalty.services.tiers_recompute import tiers_recompute_due
 
     for recompute_id in tiers_recompute_due():
         tiers_recompute_run.delay(recompute_id)
+    tier_previews_prune()
     return evaluate()
 
 
@@ -88,6 +91,22 @@ def tiers_recompute_run(recompute_id: int) -> str:
             status=TierRecompute.Status.FAILED, error=str(exc)[:2000]
         )
         raise
+
+
+@shared_task
+def tier_preview_run(preview_id: int) -> str:
+    """Work out what a tier settings draft does to every member (the admin's review polls
+    the row's progress). An error fails the preview with its message, not the task: the
+    merchant reviews again, and an eager run (tests, ``make run``) must not fail the
+    request that queued it."""
+    from loyalty.services.tiers_preview import tier_preview_compute, tier_preview_fail
+
+    try:
+        return tier_preview_compute(preview_id=preview_id).status
+    except Exception as exc:
+        logger.exception("tier preview %s failed", preview_id)
+        tier_preview_fail(preview_id=preview_id, error=str(exc) or type(exc).__name__)
+        return "failed"
 
 
 @shared_task

@@ -29,6 +29,7 @@ from loyalty.models import (
     Reward,
     Tier,
     TierChange,
+    TierPreview,
     TierRecompute,
     TierSettings,
     TierSync,
@@ -193,6 +194,7 @@ def shop_data_erase(*, shop: Shop) -> None:
         models.QuerySet.delete(LedgerEntry.objects.filter(shop=shop))
         for parent in (
             Member,
+            TierPreview,
             TierRecompute,
             Tier,
             TierSettings,

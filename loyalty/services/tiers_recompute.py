@@ -16,7 +16,7 @@ recompute, so a batch run again changes nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -357,12 +357,18 @@ class _Row:
 
 
 def tiers_recompute_preview(
-    *, shop: Shop, draft: TierDraft, keep_held: bool = True, now: datetime | None = None
+    *,
+    shop: Shop,
+    draft: TierDraft,
+    keep_held: bool = True,
+    now: datetime | None = None,
+    progress: Callable[[int, RecomputeCounts], None] | None = None,
 ) -> RecomputeCounts:
     """What saving the draft would do to the shop's members (nothing is written): the same
     decisions ``tiers_recompute_apply`` writes (``_decide``), over the members in id order
-    beside their sums read in one pass (``tier_sums_stream``). Raises ``InvalidTiers`` for
-    a draft that cannot be saved."""
+    beside their sums read in one pass (``tier_sums_stream``). ``progress(members, counts)``
+    is told after every ``BATCH`` members (the background preview shows it). Raises
+    ``InvalidTiers`` for a draft that cannot be saved."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -389,6 +395,8 @@ def tiers_recompute_preview(
         decided = _decide(rules, known, row, pending, now, keep_held)
         pending.pop(row.pk, None)
         counts.add(decided.move, decided.grant_lost)
+        if progress is not None and counts.members % BATCH == 0:
+            progress(counts.members, counts)
     return counts
 
 
@@ -399,12 +407,15 @@ def tier_settings_save(
     actor: str,
     keep_held: bool = True,
     one_at_a_time: bool = False,
+    expected: TierDraft | None = None,
 ) -> TierRecompute:
     """Save the draft (tiers it keeps updated, new ones created, the others archived) and
     queue the recompute that applies it to every member, after the commit. Returns the
-    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft, and with
-    ``one_at_a_time`` (the admin) while the previous save's recompute is pending or running,
-    checked under the settings row lock so two saves cannot both pass."""
+    recompute's progress row. ``InvalidTiers`` (nothing written) for a bad draft; with
+    ``one_at_a_time`` (the admin) while the previous save's recompute is pending or running;
+    with ``expected`` (the saved settings a preview was worked out against) once the saved
+    settings differ from it. Both checked under the settings row lock, so two saves cannot
+    both pass."""
     problem = tier_draft_problem(shop=shop, draft=draft)
     if problem:
         raise InvalidTiers(problem)
@@ -419,6 +430,11 @@ def tier_settings_save(
                 f"{running.total} done): apply again once it has finished."
             )
         before_draft = tier_draft_current(shop=shop)
+        if expected is not None and before_draft != expected:
+            raise InvalidTiers(
+                "The tier settings changed since this review was worked out: review the "
+                "change again to see what it does now."
+            )
         before = asdict(before_draft)
         rules = _draft_rules(shop, draft)
         ranks = {t.tier_id: t.rank for t in rules.tiers}

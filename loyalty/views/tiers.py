@@ -1,14 +1,15 @@
 """The VIP tiers page: the program's tier settings and tiers edited as one draft, a review of
-what the draft does to members (``tiers_recompute_preview``, the pass that applies it) and to
-the settings, then the save (``tier_settings_save``: audited, recompute queued) and the
-recompute's progress, polled by htmx until it is done."""
+what the draft does to the settings (at once) and to members (a background preview,
+``tier_preview_start``, polled by htmx until its counts are ready), then the apply of the
+previewed draft (``tier_preview_apply``: audited, recompute queued) and the recompute's
+progress, polled by htmx until it is done."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, QueryDict
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
@@ -25,7 +26,13 @@ from loyalty.forms_tiers import (
     tier_initial,
     tier_starter,
 )
-from loyalty.models import Member, Reward, TierRecompute
+from loyalty.models import Member, Reward, TierPreview, TierRecompute
+from loyalty.services.tiers_preview import (
+    tier_draft_from_json,
+    tier_preview_apply,
+    tier_preview_stale,
+    tier_preview_start,
+)
 from loyalty.services.tiers_recompute import (
     RecomputeCounts,
     TierDraft,
@@ -34,8 +41,6 @@ from loyalty.services.tiers_recompute import (
     tier_draft_current,
     tier_draft_problem,
     tier_recompute_running,
-    tier_settings_save,
-    tiers_recompute_preview,
 )
 from loyalty.services.tiers_sync import tier_sync_retry_parked, tier_sync_status
 from merchants.auth import embedded_admin_required
@@ -407,6 +412,8 @@ def tiers(request: HttpRequest) -> HttpResponse:
             rows = _moved_up(rows, int(action[3:]))
         form, formset = _unbound(shop, rewards, settings, rows)
         return _page(request, shop, {"current": current, "form": form, "formset": formset})
+    if action == "apply":
+        return _apply(request, shop, current, rewards)
 
     names = [
         request.POST.get(f"{TIER_PREFIX}-{n}-name", "")
@@ -422,18 +429,40 @@ def tiers(request: HttpRequest) -> HttpResponse:
     if problem:
         _place_problem(problem, form, formset)
         return _page(request, shop, context, status=422)
-    if action == "apply":
-        try:
-            tier_settings_save(
-                shop=shop, draft=draft, actor=staff_actor(request), one_at_a_time=True
-            )
-        except InvalidTiers as exc:  # a recompute still running (checked under the lock)
-            context["review"] = _review(shop, current, draft, rewards)
-            context["refused"] = str(exc)
-            return _page(request, shop, context, status=409)
-        return admin_redirect(request, reverse("loyalty_admin:tiers"), toast="Tier settings saved")
-    context["review"] = _review(shop, current, draft, rewards)
+    preview = tier_preview_start(shop=shop, draft=draft, actor=staff_actor(request))
+    preview.refresh_from_db()  # an eager run (tests, ``make run``) has finished it
+    context["review"] = _review(shop, preview, rewards)
     return _page(request, shop, context)
+
+
+def _apply(
+    request: HttpRequest, shop: Shop, current: TierDraft, rewards: list[Reward]
+) -> HttpResponse:
+    """Save the draft of the preview the review showed (read back from its row, whatever
+    else was posted); 409 with the reason, and the review again, when it cannot be."""
+    preview_id = _int(request.POST.get("preview"))
+    if not preview_id:
+        return HttpResponseBadRequest("Review the changes before applying them.")
+    preview = shop_row_or_404(TierPreview, shop, preview_id, "No such review.")
+    try:
+        tier_preview_apply(shop=shop, preview=preview, actor=staff_actor(request))
+    except InvalidTiers as exc:
+        draft = tier_draft_from_json(preview.draft)
+        form, formset = _unbound(
+            shop,
+            rewards,
+            settings_initial(draft),
+            [tier_initial(t, draft.metric) for t in draft.tiers],
+        )
+        context: dict[str, Any] = {
+            "current": current,
+            "form": form,
+            "formset": formset,
+            "review": _review(shop, preview, rewards),
+            "refused": str(exc),
+        }
+        return _page(request, shop, context, status=409)
+    return admin_redirect(request, reverse("loyalty_admin:tiers"), toast="Tier settings saved")
 
 
 def _int(value: str | None) -> int:
@@ -443,17 +472,15 @@ def _int(value: str | None) -> int:
         return 0
 
 
-def _review(
-    shop: Shop, current: TierDraft, draft: TierDraft, rewards: list[Reward]
-) -> dict[str, Any]:
-    """What the draft does: the members' moves (the preview pass) and each setting from
-    what to what."""
+def _review(shop: Shop, preview: TierPreview, rewards: list[Reward]) -> dict[str, Any]:
+    """What the previewed draft does to the settings it was compared with, each from what to
+    what (at once), and the preview's state: the members' moves once they are worked out."""
     names = {r.pk: r.name for r in rewards}
-    changes = tier_draft_changes(current, draft)
-    review: dict[str, Any] = {
-        "lines": [change_line(c, current, draft, shop, names) for c in changes],
+    before, draft = tier_draft_from_json(preview.base), tier_draft_from_json(preview.draft)
+    changes = tier_draft_changes(before, draft)
+    return {
+        "lines": [change_line(c, before, draft, shop, names) for c in changes],
         "unchanged": not changes,
-        "enabled": draft.enabled,
         "tiers": [
             {
                 "name": t.name,
@@ -462,12 +489,37 @@ def _review(
             }
             for t in sorted(draft.tiers, key=lambda t: (t.threshold, t.multiplier))
         ],
+        **_preview_state(shop, preview, draft),
     }
-    if draft.enabled:
-        review["counts"] = counts_words(tiers_recompute_preview(shop=shop, draft=draft))
-    else:
-        review["holding"] = Member.objects.filter(shop=shop, tier__isnull=False).count()
-    return review
+
+
+def _preview_state(shop: Shop, preview: TierPreview, draft: TierDraft) -> dict[str, Any]:
+    """The preview card's state: progress while it runs, the counts when ready, or why it
+    cannot be applied (failed, stale, a recompute still running)."""
+    done = preview.status == TierPreview.Status.DONE
+    total = preview.total or 0
+    fraction = (
+        Decimal(1) if done or not total else Decimal(min(preview.done, total)) / Decimal(total)
+    )
+    stale = done and tier_preview_stale(shop=shop, preview=preview)
+    state: dict[str, Any] = {
+        "preview": preview,
+        "enabled": draft.enabled,
+        "preview_url": reverse("loyalty_admin:tiers_preview", args=[preview.pk]),
+        "preview_polling": preview.status
+        in (TierPreview.Status.PENDING, TierPreview.Status.RUNNING),
+        "preview_progress": f"{fraction:.2f}",
+        "preview_percent": int(fraction * 100),
+        "stale": stale,
+        "error": preview.error.rstrip(". ") or "an error stopped it",
+        "running": tier_recompute_running(shop=shop),
+    }
+    state["apply_disabled"] = not done or stale or state["running"] is not None
+    if done and draft.enabled:
+        state["counts"] = counts_words(RecomputeCounts(**preview.counts))
+    elif done:
+        state["holding"] = Member.objects.filter(shop=shop, tier__isnull=False).count()
+    return state
 
 
 @embedded_admin_required
@@ -479,6 +531,20 @@ def tiers_progress(request: HttpRequest, recompute_id: int) -> HttpResponse:
     recompute = shop_row_or_404(TierRecompute, shop, recompute_id, "No such recompute.")
     return admin_partial(
         request, f"{TEMPLATE}#progress", {"recompute": recompute, **_progress(recompute)}
+    )
+
+
+@embedded_admin_required
+@in_shop_timezone
+@require_safe
+def tiers_preview(request: HttpRequest, preview_id: int) -> HttpResponse:
+    """The review card's body: the settings from what to what and the members' moves (htmx
+    polls it while the preview is worked out), with its Apply, enabled once they are."""
+    shop = request_shop(request)
+    preview = shop_row_or_404(TierPreview, shop, preview_id, "No such review.")
+    rewards = _rewards(shop, tier_draft_current(shop=shop))
+    return admin_partial(
+        request, f"{TEMPLATE}#preview", {"review": _review(shop, preview, rewards)}
     )
 
 

@@ -1,8 +1,9 @@
 """The VIP tiers page in a real Chromium, in the devstore's store admin: the merchant opens
 VIP tiers from the admin's menu, starts from the empty state's Bronze / Silver / Gold, fixes
-a field error, reviews what the change does to the members already there, applies it, sees
-the recompute's progress and final counts, reloads and steps back; then a member sees their
-tier in the storefront's panel. Screenshot: ``tests/artifacts/admin-tiers.png``."""
+a field error, reviews what the change does to the members already there (a background
+preview: its counts appear, then Apply is enabled), applies it, sees the recompute's progress
+and final counts, reloads and steps back; then a member sees their tier in the storefront's
+panel. Screenshot: ``tests/artifacts/admin-tiers.png``."""
 
 from __future__ import annotations
 
@@ -81,9 +82,18 @@ def history_step(page: Page, script: str) -> None:
 
 
 def test_merchant_sets_up_tiers_reviews_applies_and_the_member_sees_theirs(
-    store: dict[str, Any], page: Page
+    store: dict[str, Any], page: Page, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from loyalty.models import AuditEvent, Member, TierRecompute
+    from loyalty import tasks
+    from loyalty.models import AuditEvent, Member, TierPreview, TierRecompute
+    from loyalty.services import tiers_preview
+
+    # The worker is busy: the review's preview job waits until the test runs it (as a large
+    # shop's would take its time), so the page has to poll for the counts.
+    queued: list[int] = []
+    monkeypatch.setattr(
+        tiers_preview, "enqueue_on_commit", lambda task, preview_id: queued.append(preview_id)
+    )
 
     problems: list[str] = []
 
@@ -130,12 +140,35 @@ def test_merchant_sets_up_tiers_reviews_applies_and_the_member_sees_theirs(
     app.locator("#id_tier-2-perks").fill("Free shipping on every order\nBirthday gift")
     assert serious_violations(beam_frame(page)) == []
 
-    # The review: what the change does to the members already there, and to the settings.
+    # The review: what the change does to the settings at once, and to the members already
+    # there once the preview job has worked it out (the card polls its progress meanwhile).
     submit(page, app.get_by_role("button", name="Review changes"))
     review = app.locator("#beam-tiers-review")
+    preview = app.locator("#beam-tiers-preview")
+    expect(preview).to_have_attribute("hx-trigger", "every 1s")
+    expect(app.get_by_role("button", name="Apply")).to_be_disabled()
+    expect(review).to_contain_text("Tiers: off → on")
+    previewed = TierPreview.objects.get(shop=store["shop"])
+    assert queued == [previewed.pk]
+    TierPreview.objects.filter(pk=previewed.pk).update(status="running", done=1, total=3)
+    expect(app.locator("#beam-tiers-preview-status")).to_have_text(
+        "Working out what the change does to members: 1 of 3 looked at."
+    )
+    indicator = preview.locator(".Polaris-ProgressBar__Indicator")
+    expect(indicator).to_have_attribute("data-progress", "0.33")
+    assert (
+        indicator.evaluate("e => e.style.getPropertyValue('--pc-progress-bar-percent')") == "0.33"
+    )
+    page.screenshot(path=str(ARTIFACTS / "admin-tiers-preview-progress.png"), full_page=True)
+    TierPreview.objects.filter(pk=previewed.pk).update(status="pending", done=0)
+    assert tasks.tier_preview_run(previewed.pk) == "done"
     expect(app.locator("#beam-tiers-counts")).to_have_text(
         "3 members move up, 0 move down, 0 lose a granted tier, 0 unchanged."
     )
+    expect(preview).not_to_have_attribute("hx-trigger", re.compile("."))
+    expect(app.get_by_role("button", name="Apply")).to_be_enabled()
+    previewed.refresh_from_db()
+    assert (previewed.status, previewed.done, previewed.total) == ("done", 3, 3)
     expect(review).to_contain_text("Tiers: off → on")
     expect(review).to_contain_text("Period: Rolling months → Lifetime")
     expect(review).to_contain_text("Adds the tier Gold, from 500 points")
@@ -144,7 +177,8 @@ def test_merchant_sets_up_tiers_reviews_applies_and_the_member_sees_theirs(
     page.screenshot(path=str(ARTIFACTS / "admin-tiers-review.png"), full_page=True)
     assert not TierRecompute.objects.exists()  # nothing saved by the review
 
-    # Apply: the recompute runs, the page shows its progress and final counts.
+    # Apply (the draft the preview holds): the recompute runs, the page shows its progress
+    # and final counts.
     submit(page, app.get_by_role("button", name="Apply"))
     progress = app.locator("#beam-tiers-progress")
     expect(progress).to_contain_text(
@@ -172,6 +206,7 @@ def test_merchant_sets_up_tiers_reviews_applies_and_the_member_sees_theirs(
         customers["Cy"].id: "Bronze",
     }
     assert AuditEvent.objects.filter(shop=store["shop"], action="tiers.update").count() == 1
+    assert TierRecompute.objects.get(shop=store["shop"]).counts == previewed.counts
 
     # A reload lands on the same page with the saved tiers. Back: the page as the menu opened
     # it (now showing the saved tiers, not the empty state), then Home; forward again.

@@ -25,10 +25,14 @@ from loyalty.models import (
     Reward,
     Tier,
     TierChange,
+    TierPreview,
     TierRecompute,
+    TierSettings,
 )
 from loyalty.services import points_adjust
 from loyalty.services.tiers import tier_grant
+from loyalty.services.tiers_preview import tier_draft_json
+from loyalty.services.tiers_recompute import tier_draft_current
 from merchants.models import WebhookDelivery
 from tests.loyalty.admin_helpers import SHOP_A, SHOP_B, AdminClient, admin_shop
 from tests.loyalty.tier_helpers import tiers_setup
@@ -93,7 +97,17 @@ def world() -> dict[str, Any]:
     # B's tiers carry a name that must never show on A's pages.
     Tier.objects.filter(shop=b, name="Silver").update(name="Bravo Elite")
     recompute_b = TierRecompute.objects.create(shop=b, status="running", total=1)
+    # B's review, ready and not stale: applied through A it would change B's settings.
+    saved_b = tier_draft_json(tier_draft_current(shop=b))
+    preview_b = TierPreview.objects.create(
+        shop=b,
+        status="done",
+        draft={**saved_b, "grace_periods": 3},
+        base=saved_b,
+        counts={"up": 0, "down": 0, "grant_lost": 0, "unchanged": 1},
+    )
     return {
+        "preview_b": preview_b,
         "tier_a": tier_a,
         "tier_b": tier_b,
         "recompute_b": recompute_b,
@@ -133,6 +147,8 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
         ),
         "tiers": list(Tier.objects.filter(shop=b).values_list("pk", "name", "threshold", "active")),
         "recomputes": list(TierRecompute.objects.filter(shop=b).values_list("pk", "status")),
+        "previews": list(TierPreview.objects.filter(shop=b).values_list("pk", "status", "draft")),
+        "tier_settings": list(TierSettings.objects.filter(shop=b).values()),
     }
 
 
@@ -236,10 +252,12 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
             "tier-0-threshold": "0",
             "tier-0-multiplier": "2",
             "tier-0-entry_points": "0",
-            "action": "apply",
+            "action": "review",
         },
     ),
+    ("tiers", "post", None, {"preview": "{preview_b}", "action": "apply"}),
     ("tiers_progress", "get", lambda w: {"recompute_id": w["recompute_b"].pk}, {}),
+    ("tiers_preview", "get", lambda w: {"preview_id": w["preview_b"].pk}, {}),
     ("tiers_sync_retry", "post", None, {}),
     ("branding", "get", None, {}),
     (
@@ -363,6 +381,7 @@ def test_shop_a_cannot_read_or_change_shop_b(world, case, htmx, monkeypatch) -> 
                 delivery_b=world["delivery_b"].pk,
                 tier_a=world["tier_a"].pk,
                 tier_b=world["tier_b"].pk,
+                preview_b=world["preview_b"].pk,
             )
             if isinstance(v, str)
             else v
@@ -374,7 +393,7 @@ def test_shop_a_cannot_read_or_change_shop_b(world, case, htmx, monkeypatch) -> 
 
     response = getattr(client, method)(url, data) if method == "post" else client.get(url)
 
-    if kwargs or "delivery_id" in data:
+    if kwargs or "delivery_id" in data or "preview" in data:
         assert response.status_code == 404
     else:
         assert response.status_code in (200, 204, 303, 422)

@@ -1,11 +1,14 @@
 """The VIP tiers page through HTTP, signed like App Bridge: the empty state and its starter,
-the draft form, field errors (422, nothing saved), the review of what a draft does (the same
-counts the apply then writes), the apply (audited, recompute with progress), one change at a
-time, another shop's rows, requests without the session token."""
+the draft form, field errors (422, nothing saved), the review of what a draft does (a
+background preview with the same counts the apply then writes), the apply of the previewed
+draft (audited, recompute with progress), one change at a time, another shop's rows,
+requests without the session token. The preview's own edges (pending, stale, failed) are in
+``test_admin_tiers_preview.py``."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +21,7 @@ from loyalty.models import (
     Member,
     Reward,
     Tier,
+    TierPreview,
     TierRecompute,
     TierSettings,
 )
@@ -115,12 +119,29 @@ def snapshot(shop) -> dict[str, Any]:  # type: ignore[no-untyped-def]
             .values_list("pk", "tier", "tier_multiplier")
         ),
         "recomputes": TierRecompute.objects.filter(shop=shop).count(),
+        "previews": TierPreview.objects.filter(shop=shop).count(),
         "audit": AuditEvent.objects.filter(shop=shop, action="tiers.update").count(),
     }
 
 
 def gold_at(data: dict[str, Any], threshold: str) -> dict[str, Any]:
     return {**data, "tier-2-threshold": threshold}
+
+
+def reviewed(client: AdminClient, data: dict[str, Any], capture: Any) -> tuple[str, Node]:
+    """Post "Review changes" and let the preview's job run (eager Celery, queued after the
+    commit, which the test's transaction holds back until the post has answered): the page
+    as posted (the review card polling its preview) and the preview card as the poll then
+    finds it, with the counts."""
+    with capture(execute=True):
+        response = client.post(URL, {**data, "action": "review"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    card = read_page(html).find(id="beam-tiers-preview")
+    assert card.attrs["hx-trigger"] == "every 1s"
+    polled = client.get(card.attrs["hx-get"])
+    assert polled.status_code == 200
+    return html, read_page(polled.content.decode()).find(id="beam-tiers-preview")
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -257,17 +278,16 @@ def test_a_bad_draft_is_refused_on_its_field_and_nothing_is_saved(
     data = {**form_values(client.get(URL).content.decode()), **change}
     before = snapshot(shop)
 
-    for action in ("review", "apply"):
-        response = client.post(URL, {**data, "action": action})
+    response = client.post(URL, {**data, "action": "review"})
 
-        html = response.content.decode()
-        assert response.status_code == 422
-        if field in ("multiplier", "threshold", "name", "entry_reward"):  # a tier's field
-            assert message in tier_errors(html, field)
-        else:
-            assert inline_error(html, field) == message
-        assert "Please fix the fields below." in words(read_page(html).find(id="beam-tiers-errors"))
-        assert snapshot(shop) == before
+    html = response.content.decode()
+    assert response.status_code == 422
+    if field in ("multiplier", "threshold", "name", "entry_reward"):  # a tier's field
+        assert message in tier_errors(html, field)
+    else:
+        assert inline_error(html, field) == message
+    assert "Please fix the fields below." in words(read_page(html).find(id="beam-tiers-errors"))
+    assert snapshot(shop) == before  # no preview recorded either
 
 
 def test_an_entry_reward_that_cannot_be_given_is_refused_on_its_field(
@@ -298,7 +318,7 @@ def test_a_draft_without_tiers_is_refused_with_the_reason(shop, client, members)
         data[f"tier-{n}-archive"] = "on"
     before = snapshot(shop)
 
-    response = client.post(URL, {**data, "action": "apply"})
+    response = client.post(URL, {**data, "action": "review"})
 
     assert response.status_code == 422
     assert "Add at least one tier." in words(
@@ -316,21 +336,27 @@ def test_the_review_counts_are_what_the_apply_does(
     data = gold_at(form_values(client.get(URL).content.decode()), "250")
     before = snapshot(shop)
 
-    review = client.post(URL, {**data, "action": "review"})
+    html, card = reviewed(client, data, django_capture_on_commit_callbacks)
 
-    html = review.content.decode()
-    assert review.status_code == 200
     page = read_page(html)
-    assert words(page.find(id="beam-tiers-counts")) == (
+    assert words(page.find(id="beam-tiers-changes")) == "Gold threshold: 500 points → 250 points"
+    assert "disabled" in page.find("button", id="beam-tiers-apply").attrs  # no counts yet
+    assert words(card.find(id="beam-tiers-counts")) == (
         "1 member moves up, 0 move down, 0 lose a granted tier, 3 unchanged."
     )
-    assert words(page.find(id="beam-tiers-changes")) == "Gold threshold: 500 points → 250 points"
-    assert snapshot(shop) == before  # the review writes nothing
+    preview = TierPreview.objects.get(shop=shop)
+    assert (preview.status, preview.done, preview.total, preview.actor) == ("done", 4, 4, "77")
+    assert preview.counts == {"up": 1, "down": 0, "grant_lost": 0, "unchanged": 3}
+    assert "hx-trigger" not in card.attrs  # ready: no more polling
+    assert "disabled" not in card.find("button", id="beam-tiers-apply").attrs
+    assert form_values(html)["preview"] == str(preview.pk)
+    assert snapshot(shop) == {**before, "previews": 1}  # the review changes no member
 
     with django_capture_on_commit_callbacks(execute=True):
         applied = client.post(URL, {**form_values(html), "action": "apply"})
 
     assert applied.status_code == 204
+    assert TierRecompute.objects.get(shop=shop).counts == preview.counts
     assert json.loads(applied["HX-Location"])["path"] == URL
     recompute = TierRecompute.objects.get(shop=shop)
     assert (recompute.status, recompute.done, recompute.total, recompute.actor) == (
@@ -358,7 +384,9 @@ def test_the_review_counts_are_what_the_apply_does(
     assert bar.attrs["data-progress"] == "1.00"
 
 
-def test_the_review_lists_each_setting_and_tier_change(shop, client, members) -> None:
+def test_the_review_lists_each_setting_and_tier_change(
+    shop, client, members, django_capture_on_commit_callbacks
+) -> None:
     reward = Reward.objects.create(
         shop=shop, name="$5 off", kind="fixed_amount", points_cost=500, value=5
     )
@@ -375,7 +403,7 @@ def test_the_review_lists_each_setting_and_tier_change(shop, client, members) ->
         }
     )
 
-    html = client.post(URL, data).content.decode()
+    html, _ = reviewed(client, data, django_capture_on_commit_callbacks)
 
     lines = [li.text() for li in read_page(html).find(id="beam-tiers-changes").find_all("li")]
     assert lines == [
@@ -403,7 +431,7 @@ def test_apply_stores_the_entry_reward_perks_and_archives(
             "tier-0-archive": "on",
         }
     )
-    review = client.post(URL, data).content.decode()
+    review, _ = reviewed(client, data, django_capture_on_commit_callbacks)
 
     with django_capture_on_commit_callbacks(execute=True):
         client.post(URL, {**form_values(review), "action": "apply"})
@@ -446,10 +474,10 @@ def test_a_new_tier_is_created_from_the_form(
         ).content.decode()
     )
     data.update({"tier-3-name": "Platinum", "tier-3-threshold": "600", "tier-3-multiplier": "2"})
-    review = client.post(URL, data).content.decode()
+    review, card = reviewed(client, data, django_capture_on_commit_callbacks)
     page = read_page(review)
     assert "Adds the tier Platinum, from 600 points" in words(page.find(id="beam-tiers-changes"))
-    assert words(page.find(id="beam-tiers-counts")) == (
+    assert words(card.find(id="beam-tiers-counts")) == (
         "1 member moves up, 0 move down, 0 lose a granted tier, 3 unchanged."
     )
 
@@ -466,9 +494,9 @@ def test_turning_tiers_off_says_what_it_does(
     data = form_values(client.get(URL).content.decode())
     del data["enabled"]
 
-    html = client.post(URL, data).content.decode()
+    html, card = reviewed(client, data, django_capture_on_commit_callbacks)
 
-    assert words(read_page(html).find(id="beam-tiers-counts")) == (
+    assert words(card.find(id="beam-tiers-counts")) == (
         "Tiers turn off: while they are off no member holds a tier or earns a multiplier "
         "(4 members hold one now)."
     )
@@ -486,15 +514,18 @@ def test_turning_tiers_off_says_what_it_does(
     )
 
 
-def test_while_a_recompute_runs_apply_is_disabled_and_refused(shop, client, members) -> None:
+def test_while_a_recompute_runs_apply_is_disabled_and_refused(
+    shop, client, members, django_capture_on_commit_callbacks
+) -> None:
     running = TierRecompute.objects.create(shop=shop, status="running", total=4, done=1)
     data = gold_at(form_values(client.get(URL).content.decode()), "250")
 
-    review = client.post(URL, data).content.decode()
+    review, card = reviewed(client, data, django_capture_on_commit_callbacks)
 
     page = read_page(review)
     assert "still being moved" in words(page.find(id="beam-tiers-running"))
-    assert "disabled" in page.find("button", id="beam-tiers-apply").attrs
+    assert "disabled" in card.find("button", id="beam-tiers-apply").attrs
+    assert "1 member moves up" in words(card.find(id="beam-tiers-counts"))
     progress = page.find(id="beam-tiers-progress")
     assert progress.attrs["hx-get"] == f"/admin/tiers/recomputes/{running.pk}/"
     assert progress.attrs["hx-trigger"] == "every 1s"
@@ -536,39 +567,57 @@ def test_the_progress_partial_polls_until_done(shop, client, members) -> None:
 # --- tenancy and the session token ------------------------------------------------------------
 
 
-def test_another_shops_tiers_rewards_and_recomputes_stay_out_of_reach(
-    shop, client, members
+def test_another_shops_tiers_rewards_recomputes_and_previews_stay_out_of_reach(
+    shop, client, members, django_capture_on_commit_callbacks
 ) -> None:
+    from loyalty.services.tiers_preview import tier_preview_start
+    from loyalty.services.tiers_recompute import TierDraftTier, tier_draft_current
+
     other = admin_shop(SHOP_B)
     theirs = tiers_setup(other, (("Bravo Elite", "10", "3", 0),))
     their_reward = Reward.objects.create(
         shop=other, name="Bravo secret reward", kind="fixed_amount", points_cost=1, value=50
     )
     their_recompute = TierRecompute.objects.create(shop=other, status="running", total=1)
+    their_draft = tier_draft_current(shop=other)
+    with django_capture_on_commit_callbacks(execute=True):
+        their_preview = tier_preview_start(
+            shop=other,
+            draft=replace(
+                their_draft, tiers=(TierDraftTier(name="Bravo Taken", threshold=Decimal(1)),)
+            ),
+            actor="9",
+        )
+    TierRecompute.objects.filter(pk=their_recompute.pk).update(status="done")
     before = snapshot(other)
 
     page = client.get(URL).content.decode()
     assert "Bravo" not in page
     assert not read_page(page).find_all(id="beam-tiers-running")
     assert client.get(f"/admin/tiers/recomputes/{their_recompute.pk}/").status_code == 404
+    assert client.get(f"/admin/tiers/previews/{their_preview.pk}/").status_code == 404
 
     data = form_values(page)
     taken = client.post(
-        URL, {**data, "tier-2-tier_id": str(theirs["Bravo Elite"].pk), "action": "apply"}
+        URL, {**data, "tier-2-tier_id": str(theirs["Bravo Elite"].pk), "action": "review"}
     )
     assert taken.status_code == 422
     assert "A tier of the draft is not one of this program's tiers." in words(
         read_page(taken.content.decode()).find(id="beam-tiers-errors")
     )
     reward = client.post(
-        URL, {**data, "tier-2-entry_reward": str(their_reward.pk), "action": "apply"}
+        URL, {**data, "tier-2-entry_reward": str(their_reward.pk), "action": "review"}
     )
     assert reward.status_code == 422
+    # Their preview (ready, its settings unchanged) applied through this shop: not found.
+    applied = client.post(URL, {**data, "preview": str(their_preview.pk), "action": "apply"})
+    assert applied.status_code == 404
     assert snapshot(other) == before
+    assert snapshot(shop)["previews"] == 0
     assert Tier.objects.get(pk=theirs["Bravo Elite"].pk).name == "Bravo Elite"
 
 
-@pytest.mark.parametrize("url", [URL, "/admin/tiers/recomputes/1/"])
+@pytest.mark.parametrize("url", [URL, "/admin/tiers/recomputes/1/", "/admin/tiers/previews/1/"])
 def test_requests_without_the_session_token_are_refused(shop, members, url) -> None:
     before = snapshot(shop)
     data = {"enabled": "on", "metric": "orders", "action": "apply"}
@@ -579,12 +628,16 @@ def test_requests_without_the_session_token_are_refused(shop, members, url) -> N
     assert snapshot(shop) == before
 
 
-def test_a_cross_site_form_cannot_apply(shop, client, members) -> None:
+def test_a_cross_site_form_cannot_apply(
+    shop, client, members, django_capture_on_commit_callbacks
+) -> None:
     """The admin authenticates writes by the Authorization header only: a form another site
     posts (cookies and all, even with a token in the address) is refused, CSRF check on."""
     from tests.merchants.embedded_helpers import session_token
 
-    data = {**gold_at(form_values(client.get(URL).content.decode()), "250"), "action": "apply"}
+    data = gold_at(form_values(client.get(URL).content.decode()), "250")
+    data = {**form_values(reviewed(client, data, django_capture_on_commit_callbacks)[0])}
+    data["action"] = "apply"
     before = snapshot(shop)
     browser = Client(enforce_csrf_checks=True)
 

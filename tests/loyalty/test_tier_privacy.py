@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 import pytest
 
 from devstore.clock import clock_at
-from loyalty.models import LoyaltyProgram, Member, Tier, TierChange, TierRecompute, TierSettings
+from loyalty.models import (
+    LoyaltyProgram,
+    Member,
+    Tier,
+    TierChange,
+    TierPreview,
+    TierRecompute,
+    TierSettings,
+)
 from loyalty.services import customer_data_export, customer_redact, shop_data_erase
 from loyalty.services.tiers import tier_grant, tier_manual_set
 from tests.loyalty.factories import RewardFactory
@@ -78,9 +86,10 @@ def test_erasing_the_shop_removes_every_tier_row(shop) -> None:  # type: ignore[
     gold.save()
     TierSettings.objects.filter(shop=shop).update(new_member_tier=gold, new_member_days=3)
     TierRecompute.objects.create(shop=shop)
+    TierPreview.objects.create(shop=shop, draft={}, base={})
     other = ShopFactory()
     tiers_setup(other)
     shop_data_erase(shop=shop)
-    for model in (TierChange, TierRecompute, Tier, TierSettings, Member):
+    for model in (TierChange, TierPreview, TierRecompute, Tier, TierSettings, Member):
         assert not model.objects.filter(shop=shop).exists(), model
     assert Tier.objects.filter(shop=other).count() == 2
