@@ -99,13 +99,15 @@ DEMO_ACTIONS = (
 
 
 def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
-    """What a merchant configures on first use: welcome points, a small rewards catalogue
-    and a few other ways to earn (birthday, newsletter, an Instagram follow), launched when
+    """What a merchant configures on first use: welcome points, a small rewards catalogue,
+    VIP tiers and a few other ways to earn (birthday, newsletter, an Instagram follow), launched when
     the demo's history starts. Only when the shop has no rewards
     yet, so a second run changes nothing the merchant edited. Returns True when it
     configured the program."""
+    from loyalty.forms_tiers import tier_starter
     from loyalty.models import EarningAction, LoyaltyProgram, Reward
     from loyalty.services import program_get_or_create
+    from loyalty.services.tiers_recompute import tier_settings_save
     from merchants.models import Shop
 
     shop = Shop.objects.filter(domain=domain, uninstalled_at__isnull=True).first()
@@ -131,6 +133,9 @@ def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
                 "enabled_at": launched_at,
             },
         )
+    # VIP tiers by amount spent (the admin's starter), on before the demo's orders arrive:
+    # the orders move members up as they are credited.
+    tier_settings_save(shop=shop, draft=tier_starter("spend"), actor="demo")
     return True
 
 
