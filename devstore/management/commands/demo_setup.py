@@ -100,10 +100,10 @@ DEMO_ACTIONS = (
 
 def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
     """What a merchant configures on first use: welcome points, a small rewards catalogue,
-    VIP tiers and a few other ways to earn (birthday, newsletter, an Instagram follow), launched when
-    the demo's history starts. Only when the shop has no rewards
-    yet, so a second run changes nothing the merchant edited. Returns True when it
-    configured the program."""
+    VIP tiers and a few other ways to earn (birthday, newsletter, an Instagram follow),
+    launched when the demo's history starts. Only when the shop has no rewards yet, so a
+    second run changes nothing the merchant edited. Returns True when it configured the
+    program."""
     from loyalty.forms_tiers import tier_starter
     from loyalty.models import EarningAction, LoyaltyProgram, Reward
     from loyalty.services import program_get_or_create
