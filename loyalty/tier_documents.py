@@ -26,6 +26,7 @@ from loyalty.rules.tiers import (
     TierDef,
     TierRules,
     order_counts,
+    qualifying_fields,
     qualifying_value,
     tier_effective,
     tier_next,
@@ -74,6 +75,7 @@ def _outlook(
             member_ids=[member.pk],
             window=window_now(rules, now),
             exclude_order_ids=[order.order_id] if order.order_id else (),
+            fields=qualifying_fields(rules),
         )
         sums = read.get(member.pk, sums)
     value = qualifying_value(rules, sums.add(order_counts(order)))

@@ -256,9 +256,13 @@ def member_tier_set(
     member.granted_tier_id = state.granted_id
     member.grant_ends_at = state.grant_ends_at
     after = tier_effective(rules, state, now)
-    member.tier_id = after.tier_id if after else None
-    member.tier_multiplier = after.multiplier if after else Decimal(1)
+    member.tier_id, member.tier_multiplier = tier_columns(after)
     return before, after
+
+
+def tier_columns(tier: TierDef | None) -> tuple[int | None, Decimal]:
+    """A member's ``tier`` and ``tier_multiplier`` for the tier in effect ``tier``."""
+    return (tier.tier_id, tier.multiplier) if tier else (None, Decimal(1))
 
 
 def tier_change_new(

@@ -38,6 +38,7 @@ from loyalty.rules.tiers import (
     TierRules,
     qualifying_fields,
     qualifying_value,
+    tier_effective,
     tier_recompute,
     tier_settings_problem,
     window_now,
@@ -45,8 +46,8 @@ from loyalty.rules.tiers import (
 from loyalty.services.ledger import enqueue_on_commit
 from loyalty.services.tiers import (
     member_tier_set,
-    member_tier_state,
     tier_change_new,
+    tier_columns,
     tier_rules_load,
     tier_sums_range,
     tier_sums_stream,
@@ -533,56 +534,66 @@ def tiers_recompute_apply(*, recompute_id: int, batch: int = BATCH) -> TierRecom
                 recompute.started_at = now
             recompute.status = TierRecompute.Status.RUNNING
             rules = tier_rules_load(shop=shop)
-            members = list(
+            # Locked as rows of the columns the decision reads (no model built for the
+            # members that stay as they are: most of them, and most of a pass's time).
+            rows = list(
                 member_qs_select_for_update()
                 .filter(shop=shop, pk__gt=recompute.last_member_id)
-                .only(*ROW_FIELDS, "shop_id", "customer_id", "tier_multiplier")[:batch]
+                .values_list(*ROW_FIELDS, "customer_id", "tier_multiplier")[:batch]
             )
-            if rules is None or not members:
+            if rules is None or not rows:
                 recompute.status = TierRecompute.Status.DONE
                 recompute.finished_at = now
                 recompute.save()
                 return recompute
             counts = RecomputeCounts(**recompute.counts)
-            _apply_range(shop, rules, members, recompute, counts, now)
+            _apply_range(shop, rules, rows, recompute, counts, now)
             recompute.counts = asdict(counts)
-            recompute.done += len(members)
-            recompute.last_member_id = members[-1].pk
+            recompute.done += len(rows)
+            recompute.last_member_id = rows[-1][0]
             recompute.save()
 
 
 def _apply_range(
     shop: Shop,
     rules: TierRules,
-    members: Sequence[Member],
+    rows: Sequence[tuple[Any, ...]],
     recompute: TierRecompute,
     counts: RecomputeCounts,
     now: datetime,
 ) -> None:
+    """Decide each locked member of the range (``ROW_FIELDS``, customer id, multiplier) and
+    write the ones whose tier fields change, with a history row when the tier in effect
+    does (or a grant is lost)."""
     known = _known_tiers(shop)
     sums = tier_sums_range(
         shop=shop,
-        first_id=members[0].pk,
-        last_id=members[-1].pk,
+        first_id=rows[0][0],
+        last_id=rows[-1][0],
         window=window_now(rules, now),
         fields=qualifying_fields(rules),
     )
     changed: list[Member] = []
     changes: list[TierChange] = []
-    for member in members:
-        decided = _decide(rules, known, member, sums, now, recompute.keep_held)
+    for values in rows:
+        row = _Row(*values[: len(ROW_FIELDS)])
+        customer_id, multiplier = values[len(ROW_FIELDS) :]
+        decided = _decide(rules, known, row, sums, now, recompute.keep_held)
         counts.add(decided.move, decided.grant_lost)
-        was = member.tier_id
-        before = (member_tier_state(member), was, member.tier_multiplier)
-        member_tier_set(member, rules, decided.state, now)
-        if (member_tier_state(member), member.tier_id, member.tier_multiplier) == before:
+        held = MemberTier(
+            row.earned_tier_id, row.tier_expires_at, row.granted_tier_id, row.grant_ends_at
+        )
+        columns = tier_columns(tier_effective(rules, decided.state, now))
+        if decided.state == held and columns == (row.tier_id, multiplier):
             continue
+        member = Member(pk=row.pk, shop_id=shop.pk, customer_id=customer_id, tier_id=row.tier_id)
+        member_tier_set(member, rules, decided.state, now)
         changed.append(member)
-        if was != member.tier_id or decided.grant_lost:
+        if row.tier_id != member.tier_id or decided.grant_lost:
             changes.append(
                 tier_change_new(
                     member,
-                    before=known.get(was) if was is not None else None,
+                    before=known.get(row.tier_id) if row.tier_id is not None else None,
                     after=decided.tier,
                     reason=TierChange.Reason.SETTINGS_CHANGE,
                     key=f"settings:{recompute.pk}:{member.pk}",
