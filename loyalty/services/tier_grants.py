@@ -1,5 +1,6 @@
-"""A tier granted to a list of customers (the admin's CSV upload): the file read into the
-members it names, with the lines it cannot match and why, then one ``tier_grant`` for them.
+"""Tiers given by the merchant: a tier granted for N days (to customers, or to a list from the
+admin's CSV upload: the file read into the members it names, with the lines it cannot match
+and why, then one ``tier_grant`` for them) and a tier set by hand.
 
 The preview and the apply read the file with the same function (``tier_grant_list_read``),
 so the apply grants exactly to the members the preview counted (as they are at apply time).
@@ -8,13 +9,30 @@ so the apply grants exactly to the members the preview counted (as they are at a
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from loyalty.audit import AuditRecord
-from loyalty.models import Member
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.audit import AuditRecord, audit_record
+from loyalty.errors import InvalidTiers
+from loyalty.models import Member, TierChange
+from loyalty.rules.tiers import MemberTier, TierDef, held_until, period_at
 from loyalty.services.adjustments import CUSTOMER_ID_MAX, EMAIL_MAX_LENGTH
-from loyalty.services.tiers import GrantReport, tier_grant
+from loyalty.services.tiers import (
+    BATCH,
+    member_tier_set,
+    member_tier_state,
+    tier_change_new,
+    tier_members_locked,
+    tier_rules_load,
+    tiers_write,
+)
 from merchants.models import Shop
+
+Reason = TierChange.Reason
 
 GRANT_LIST_MAX_ROWS = 20_000
 HEADERS = ("customer_id", "email")
@@ -141,3 +159,166 @@ def tier_grant_list_apply(
         audit=AuditRecord(actor=actor),
     )
     return names, report
+
+
+# --- grants and manual changes ----------------------------------------------------------------
+
+
+@dataclass
+class GrantReport:
+    granted: int = 0
+    unknown: list[int] = field(default_factory=list)  # customer ids without a member
+    already: int = 0  # the same grant (key) was applied before
+
+
+def tier_grant(
+    *,
+    shop: Shop,
+    customer_ids: Sequence[int],
+    tier_id: int,
+    days: int,
+    actor: str,
+    key: str,
+    note: str = "",
+    audit: AuditRecord | None = None,
+) -> GrantReport:
+    """Grant a tier for ``days`` days to the members with these customer ids (one member,
+    an admin list or a CSV), replacing a running grant. Idempotent per ``key``: members who
+    already have this grant's history row are left as they are. At the end the member
+    returns to the tier they earned (``tiers_evaluate_due``). With ``audit``, each batch
+    that granted something writes one audit row in its own transaction (a repeated key
+    audits nothing more)."""
+    if not 1 <= days <= 3650:
+        raise InvalidTiers("A grant lasts 1 to 3650 days.")
+    if not key:
+        raise InvalidTiers("A grant needs an idempotency key.")
+    rules = tier_rules_load(shop=shop)
+    if rules is None or rules.by_id(tier_id) is None:
+        raise InvalidTiers("Choose one of the program's active tiers.")
+    report = GrantReport()
+    wanted = sorted(set(customer_ids))
+    for start in range(0, len(wanted), BATCH):
+        chunk = wanted[start : start + BATCH]
+        with transaction.atomic(durable=True):
+            now = timezone.now()
+            members = tier_members_locked(shop, customer_id__in=chunk)
+            found = {m.customer_id for m in members}
+            report.unknown += [c for c in chunk if c not in found]
+            keys = {m.pk: f"grant:{key}:{m.pk}" for m in members}
+            done = set(
+                TierChange.objects.filter(shop=shop, key__in=keys.values()).values_list(
+                    "key", flat=True
+                )
+            )
+            changed: list[Member] = []
+            changes: list[TierChange] = []
+            for member in members:
+                if keys[member.pk] in done:
+                    report.already += 1
+                    continue
+                ends = now + timedelta(days=days)
+                state = member_tier_state(member)
+                state = MemberTier(state.earned_id, state.expires_at, tier_id, ends)
+                before, after = member_tier_set(member, rules, state, now)
+                changed.append(member)
+                changes.append(
+                    tier_change_new(
+                        member,
+                        before=before,
+                        after=after,
+                        reason=Reason.GRANTED,
+                        key=keys[member.pk],
+                        at=now,
+                        ends_at=ends,
+                        actor=actor,
+                        note=note,
+                    )
+                )
+                report.granted += 1
+            tiers_write(changed, changes, shop.pk)
+            if audit is not None and changed:
+                _grant_audit(shop, audit, rules.by_id(tier_id), days, changed, note)
+    return report
+
+
+def _grant_audit(
+    shop: Shop,
+    audit: AuditRecord,
+    tier: TierDef | None,
+    days: int,
+    members: Sequence[Member],
+    note: str,
+) -> None:
+    name = tier.name if tier else ""
+    one = len(members) == 1
+    audit_record(
+        shop=shop,
+        actor=audit.actor,
+        action="tier.grant",
+        target_type="member" if one else "members",
+        target_id=members[0].pk if one else "",
+        summary=(
+            f"{name} for {days} day{'' if days == 1 else 's'} to "
+            + (f"customer {members[0].customer_id}" if one else f"{len(members)} customers")
+            + (f" ({note})" if note else "")
+        ),
+        changes={"granted_tier": [None, name], "grant_days": [None, days]},
+    )
+
+
+def tier_manual_set(
+    *,
+    shop: Shop,
+    member_id: int,
+    tier_id: int | None,
+    actor: str,
+    key: str,
+    note: str = "",
+    audit: AuditRecord | None = None,
+) -> bool:
+    """Set the tier a member earned by hand (the admin's override): held like an earned
+    tier, until the end of the grace after the current period. Idempotent per ``key``
+    (False when the key was used before: nothing changes, nothing more is audited). With
+    ``audit``, the audit row is written in the change's transaction."""
+    rules = tier_rules_load(shop=shop)
+    if rules is None or (tier_id is not None and rules.by_id(tier_id) is None):
+        raise InvalidTiers("Choose one of the program's active tiers.")
+    with transaction.atomic(durable=True):
+        now = timezone.now()
+        members = tier_members_locked(shop, pk=member_id)
+        if not members:
+            raise InvalidTiers("No such member.")
+        member = members[0]
+        full_key = f"manual:{key}:{member.pk}"
+        if TierChange.objects.filter(shop=shop, key=full_key).exists():
+            return False
+        state = member_tier_state(member)
+        expires = held_until(rules, period_at(rules, now)) if tier_id is not None else None
+        earned = rules.by_id(member.earned_tier_id)
+        state = MemberTier(tier_id, expires, state.granted_id, state.grant_ends_at)
+        member_tier_set(member, rules, state, now)
+        change = tier_change_new(
+            member,
+            before=earned,
+            after=rules.by_id(tier_id),
+            reason=Reason.MANUAL,
+            key=full_key,
+            at=now,
+            ends_at=expires,
+            actor=actor,
+            note=note,
+        )
+        tiers_write([member], [change], shop.pk)
+        if audit is not None:
+            after = change.to_name or "No tier"
+            audit_record(
+                shop=shop,
+                actor=audit.actor,
+                action="tier.set",
+                target_type="member",
+                target_id=member.pk,
+                summary=f"{after} for customer {member.customer_id}"
+                + (f": {note}" if note else ""),
+                changes={"earned_tier": [change.from_name or None, change.to_name or None]},
+            )
+    return True

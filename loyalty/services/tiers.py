@@ -1,5 +1,6 @@
 """VIP tiers: the settings as rules, the qualifying sums read set-based, a member's tier
-written with its history, grants, and the periodic evaluation that ends graces and grants.
+written with its history, the new-member grant, and the periodic evaluation that ends graces
+and grants (grants and manual changes: ``tier_grants``).
 
 Moving up happens in the crediting engine (``crediting_plan``: in the transaction that
 credits the order); every other move is here or in ``tiers_recompute``. Each writer holds the
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,8 +25,6 @@ from django.utils import timezone
 
 from core.db import rows_insert, rows_update
 from loyalty.analytics.services import shop_zone
-from loyalty.audit import AuditRecord, audit_record
-from loyalty.errors import InvalidTiers
 from loyalty.lock_objects import member_qs_select_for_update
 from loyalty.member_versions import members_changed_on_commit
 from loyalty.models import LedgerEntry, LoyaltyOrder, Member, Tier, TierChange, TierSettings
@@ -37,8 +36,6 @@ from loyalty.rules.tiers import (
     TierDef,
     TierRules,
     Window,
-    held_until,
-    period_at,
     qualifying_fields,
     qualifying_value,
     tier_effective,
@@ -310,11 +307,12 @@ def tiers_write(members: Sequence[Member], changes: Sequence[TierChange], shop_i
         tier_sync_mark(shop_id=shop_id, member_ids=[c.member_id for c in changes])
 
 
-def _locked(shop: Shop, **lookup: Any) -> list[Member]:
+def tier_members_locked(shop: Shop, **lookup: Any) -> list[Member]:
+    """The shop's members matching ``lookup``, row-locked (every tier writer holds the lock)."""
     return list(member_qs_select_for_update().filter(shop=shop, **lookup))
 
 
-# --- new members and grants ------------------------------------------------------------------
+# --- new members (grants and manual changes: ``tier_grants``) --------------------------------
 
 
 def tier_new_member_grant(*, shop: Shop, member: Member) -> bool:
@@ -347,166 +345,6 @@ def tier_new_member_grant(*, shop: Shop, member: Member) -> bool:
     return True
 
 
-@dataclass
-class GrantReport:
-    granted: int = 0
-    unknown: list[int] = field(default_factory=list)  # customer ids without a member
-    already: int = 0  # the same grant (key) was applied before
-
-
-def tier_grant(
-    *,
-    shop: Shop,
-    customer_ids: Sequence[int],
-    tier_id: int,
-    days: int,
-    actor: str,
-    key: str,
-    note: str = "",
-    audit: AuditRecord | None = None,
-) -> GrantReport:
-    """Grant a tier for ``days`` days to the members with these customer ids (one member,
-    an admin list or a CSV), replacing a running grant. Idempotent per ``key``: members who
-    already have this grant's history row are left as they are. At the end the member
-    returns to the tier they earned (``tiers_evaluate_due``). With ``audit``, each batch
-    that granted something writes one audit row in its own transaction (a repeated key
-    audits nothing more)."""
-    if not 1 <= days <= 3650:
-        raise InvalidTiers("A grant lasts 1 to 3650 days.")
-    if not key:
-        raise InvalidTiers("A grant needs an idempotency key.")
-    rules = tier_rules_load(shop=shop)
-    if rules is None or rules.by_id(tier_id) is None:
-        raise InvalidTiers("Choose one of the program's active tiers.")
-    report = GrantReport()
-    wanted = sorted(set(customer_ids))
-    for start in range(0, len(wanted), BATCH):
-        chunk = wanted[start : start + BATCH]
-        with transaction.atomic(durable=True):
-            now = timezone.now()
-            members = _locked(shop, customer_id__in=chunk)
-            found = {m.customer_id for m in members}
-            report.unknown += [c for c in chunk if c not in found]
-            keys = {m.pk: f"grant:{key}:{m.pk}" for m in members}
-            done = set(
-                TierChange.objects.filter(shop=shop, key__in=keys.values()).values_list(
-                    "key", flat=True
-                )
-            )
-            changed: list[Member] = []
-            changes: list[TierChange] = []
-            for member in members:
-                if keys[member.pk] in done:
-                    report.already += 1
-                    continue
-                ends = now + timedelta(days=days)
-                state = member_tier_state(member)
-                state = MemberTier(state.earned_id, state.expires_at, tier_id, ends)
-                before, after = member_tier_set(member, rules, state, now)
-                changed.append(member)
-                changes.append(
-                    tier_change_new(
-                        member,
-                        before=before,
-                        after=after,
-                        reason=Reason.GRANTED,
-                        key=keys[member.pk],
-                        at=now,
-                        ends_at=ends,
-                        actor=actor,
-                        note=note,
-                    )
-                )
-                report.granted += 1
-            tiers_write(changed, changes, shop.pk)
-            if audit is not None and changed:
-                _grant_audit(shop, audit, rules.by_id(tier_id), days, changed, note)
-    return report
-
-
-def _grant_audit(
-    shop: Shop,
-    audit: AuditRecord,
-    tier: TierDef | None,
-    days: int,
-    members: Sequence[Member],
-    note: str,
-) -> None:
-    name = tier.name if tier else ""
-    one = len(members) == 1
-    audit_record(
-        shop=shop,
-        actor=audit.actor,
-        action="tier.grant",
-        target_type="member" if one else "members",
-        target_id=members[0].pk if one else "",
-        summary=(
-            f"{name} for {days} day{'' if days == 1 else 's'} to "
-            + (f"customer {members[0].customer_id}" if one else f"{len(members)} customers")
-            + (f" ({note})" if note else "")
-        ),
-        changes={"granted_tier": [None, name], "grant_days": [None, days]},
-    )
-
-
-def tier_manual_set(
-    *,
-    shop: Shop,
-    member_id: int,
-    tier_id: int | None,
-    actor: str,
-    key: str,
-    note: str = "",
-    audit: AuditRecord | None = None,
-) -> bool:
-    """Set the tier a member earned by hand (the admin's override): held like an earned
-    tier, until the end of the grace after the current period. Idempotent per ``key``
-    (False when the key was used before: nothing changes, nothing more is audited). With
-    ``audit``, the audit row is written in the change's transaction."""
-    rules = tier_rules_load(shop=shop)
-    if rules is None or (tier_id is not None and rules.by_id(tier_id) is None):
-        raise InvalidTiers("Choose one of the program's active tiers.")
-    with transaction.atomic(durable=True):
-        now = timezone.now()
-        members = _locked(shop, pk=member_id)
-        if not members:
-            raise InvalidTiers("No such member.")
-        member = members[0]
-        full_key = f"manual:{key}:{member.pk}"
-        if TierChange.objects.filter(shop=shop, key=full_key).exists():
-            return False
-        state = member_tier_state(member)
-        expires = held_until(rules, period_at(rules, now)) if tier_id is not None else None
-        earned = rules.by_id(member.earned_tier_id)
-        state = MemberTier(tier_id, expires, state.granted_id, state.grant_ends_at)
-        member_tier_set(member, rules, state, now)
-        change = tier_change_new(
-            member,
-            before=earned,
-            after=rules.by_id(tier_id),
-            reason=Reason.MANUAL,
-            key=full_key,
-            at=now,
-            ends_at=expires,
-            actor=actor,
-            note=note,
-        )
-        tiers_write([member], [change], shop.pk)
-        if audit is not None:
-            after = change.to_name or "No tier"
-            audit_record(
-                shop=shop,
-                actor=audit.actor,
-                action="tier.set",
-                target_type="member",
-                target_id=member.pk,
-                summary=f"{after} for customer {member.customer_id}"
-                + (f": {note}" if note else ""),
-                changes={"earned_tier": [change.from_name or None, change.to_name or None]},
-            )
-    return True
-
-
 # --- the periodic evaluation -----------------------------------------------------------------
 
 
@@ -536,7 +374,7 @@ def tiers_evaluate_shop(*, shop: Shop, now: datetime) -> int:
     moved = 0
     for start in range(0, len(ids), BATCH):
         with transaction.atomic(durable=True):
-            members = _locked(shop, pk__in=ids[start : start + BATCH])
+            members = tier_members_locked(shop, pk__in=ids[start : start + BATCH])
             moved += _evaluate_members(shop, rules, members, now)
     return moved
 

@@ -46,12 +46,8 @@ from loyalty.selectors import (
     members_export_csv,
 )
 from loyalty.services.adjustments import CUSTOMER_ID_MAX
-from loyalty.services.tiers import (
-    member_tier_state,
-    tier_grant,
-    tier_manual_set,
-    tier_rules_load,
-)
+from loyalty.services.tier_grants import tier_grant, tier_manual_set
+from loyalty.services.tiers import member_tier_state, tier_rules_load
 from merchants.auth import embedded_admin_required
 from merchants.errors import ShopifyApiError
 from merchants.models import Shop

@@ -12,7 +12,7 @@ from django.test import Client
 
 from devstore.clock import clock_at
 from loyalty.models import AuditEvent, LoyaltyProgram, Member, Tier, TierChange
-from loyalty.services.tiers import tier_grant, tier_manual_set
+from loyalty.services.tier_grants import tier_grant, tier_manual_set
 from merchants.models import StaffMember
 from tests.loyalty.admin_helpers import SHOP_B, AdminClient, admin_shop, elements
 from tests.loyalty.page_reading import read_page, table_rows

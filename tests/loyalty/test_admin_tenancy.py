@@ -30,7 +30,7 @@ from loyalty.models import (
     TierSettings,
 )
 from loyalty.services import points_adjust
-from loyalty.services.tiers import tier_grant
+from loyalty.services.tier_grants import tier_grant
 from loyalty.services.tiers_preview import tier_draft_json
 from loyalty.services.tiers_recompute import tier_draft_current
 from merchants.models import WebhookDelivery

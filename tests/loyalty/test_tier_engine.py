@@ -15,7 +15,7 @@ from devstore.clock import clock_at
 from loyalty import services
 from loyalty.models import LedgerEntry, LoyaltyOrder, LoyaltyProgram, TierChange, TierSettings
 from loyalty.services import ledger_verify
-from loyalty.services.tiers import tier_manual_set
+from loyalty.services.tier_grants import tier_manual_set
 from merchants import inbox, inbox_record
 from tests.loyalty.factories import line, order, refund
 from tests.loyalty.tier_helpers import credited, history, member_of, paid, tier_name, tiers_setup

@@ -12,7 +12,8 @@ from devstore.clock import clock_at
 from loyalty import services, tasks
 from loyalty.errors import InvalidTiers
 from loyalty.models import LedgerEntry, LoyaltyProgram, Member, TierChange
-from loyalty.services.tiers import tier_grant, tier_manual_set, tiers_evaluate_due
+from loyalty.services.tier_grants import tier_grant, tier_manual_set
+from loyalty.services.tiers import tiers_evaluate_due
 from tests.loyalty.factories import refund
 from tests.loyalty.tier_helpers import history, member_of, paid, tier_name, tiers_setup
 from tests.merchants.webhook_support import ShopFactory

@@ -18,7 +18,7 @@ from loyalty.models import (
     TierSettings,
 )
 from loyalty.services import customer_data_export, customer_redact, shop_data_erase
-from loyalty.services.tiers import tier_grant, tier_manual_set
+from loyalty.services.tier_grants import tier_grant, tier_manual_set
 from tests.loyalty.factories import RewardFactory
 from tests.loyalty.tier_helpers import member_of, paid, tiers_setup
 from tests.merchants.webhook_support import ShopFactory

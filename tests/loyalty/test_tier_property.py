@@ -28,7 +28,8 @@ from devstore.clock import clock_at
 from loyalty import services
 from loyalty.models import LoyaltyProgram, Member, Tier
 from loyalty.services import ledger_verify
-from loyalty.services.tiers import tier_grant, tiers_evaluate_shop
+from loyalty.services.tier_grants import tier_grant
+from loyalty.services.tiers import tiers_evaluate_shop
 from loyalty.services.tiers_recompute import (
     tier_draft_current,
     tier_settings_save,

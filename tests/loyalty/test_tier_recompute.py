@@ -25,7 +25,8 @@ from loyalty.models import (
 )
 from loyalty.rules.tiers import QualifyingSums, Window
 from loyalty.services import tiers_recompute
-from loyalty.services.tiers import tier_grant, tier_sums_read, tier_sums_stream
+from loyalty.services.tier_grants import tier_grant
+from loyalty.services.tiers import tier_sums_read, tier_sums_stream
 from loyalty.services.tiers_recompute import (
     RecomputeCounts,
     TierDraft,

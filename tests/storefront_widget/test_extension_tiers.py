@@ -17,7 +17,7 @@ from devstore.webhooks import webhook_outbox
 from loyalty.analytics.services import shop_zone
 from loyalty.models import LoyaltyOrder, Member, TierChange
 from loyalty.selectors import iso
-from loyalty.services.tiers import tier_grant, tier_manual_set
+from loyalty.services.tier_grants import tier_grant, tier_manual_set
 from tests.loyalty.factories import ProgramFactory
 from tests.loyalty.tier_helpers import tiers_setup
 from tests.storefront_widget.extension_helpers import bearer, devstore_with_beam, ext_post

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from loyalty.models import LedgerEntry, Redemption, Reward
-from loyalty.services.tiers import tier_manual_set
+from loyalty.services.tier_grants import tier_manual_set
 from tests.loyalty.tier_helpers import tiers_setup
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,8 @@ from django.utils import timezone
 from devstore.clock import clock_at
 from loyalty import services
 from loyalty.models import Member, TierSettings
-from loyalty.services.tiers import tier_grant, tiers_evaluate_due
+from loyalty.services.tier_grants import tier_grant
+from loyalty.services.tiers import tiers_evaluate_due
 from tests.loyalty.factories import line, order
 from tests.loyalty.tier_helpers import tiers_setup
 from tests.storefront_widget.conftest import ProxyClient

@@ -19,7 +19,8 @@ from loyalty.errors import InvalidTiers, RewardTierLocked
 from loyalty.models import LedgerEntry, Member, Redemption, Reward, Tier
 from loyalty.selectors import member_tier_rank, program_document
 from loyalty.services import redemptions_pending_sweep, reward_redeem
-from loyalty.services.tiers import tier_manual_set, tiers_evaluate_due
+from loyalty.services.tier_grants import tier_manual_set
+from loyalty.services.tiers import tiers_evaluate_due
 from loyalty.services.tiers_recompute import (
     TierDraft,
     tier_draft_current,
