@@ -1,4 +1,7 @@
-"""Loyalty data: program settings, members, the append-only points ledger, orders, rewards.
+"""Loyalty data: program settings, members, the append-only points ledger, orders, bonus
+events, the audit trail. Rewards and redemptions (``models_rewards``), tiers
+(``models_tiers``) and ways to earn (``models_earning``) have their own modules, imported at
+the end so ``loyalty.models`` names every model.
 
 Balances on ``Member`` are a cache of the ledger; only ``loyalty.services`` changes them, in
 the same transaction as the ledger entry and under the member row lock.
@@ -305,6 +308,13 @@ ORDER_SUMS_COLUMNS = [
 ]
 
 
+def _spend_amount() -> models.DecimalField:
+    """One of an order's "amount spent" parts (shop money; 0 until the order says otherwise)."""
+    return models.DecimalField(
+        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
+    )
+
+
 class LoyaltyOrder(models.Model):
     """What Beam knows of one platform order and the points it gave (and took back)."""
 
@@ -368,27 +378,13 @@ class LoyaltyOrder(models.Model):
     # discounts and without tax, all tax; and what refunds gave back of each. ``spend_goods``
     # is null on orders recorded before tiers (their subtotal stands in).
     spend_goods = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
-    spend_discounts = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
-    spend_shipping = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
-    spend_tax = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
-    spend_refunded_goods = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
-    spend_refunded_discounts = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
-    spend_refunded_shipping = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
-    spend_refunded_tax = models.DecimalField(
-        max_digits=14, decimal_places=2, default=Decimal(0), db_default=Decimal(0)
-    )
+    spend_discounts = _spend_amount()
+    spend_shipping = _spend_amount()
+    spend_tax = _spend_amount()
+    spend_refunded_goods = _spend_amount()
+    spend_refunded_discounts = _spend_amount()
+    spend_refunded_shipping = _spend_amount()
+    spend_refunded_tax = _spend_amount()
     triggered_at = models.DateTimeField(null=True, blank=True)
     credited_at = models.DateTimeField(null=True, blank=True)
     release_at = models.DateTimeField(null=True, blank=True)
@@ -507,115 +503,6 @@ class ExpiryWarning(models.Model):
         return f"warning member {self.member_id} {self.expires_at:%Y-%m-%d}"
 
 
-class Reward(models.Model):
-    """A reward of the catalogue."""
-
-    class Kind(models.TextChoices):
-        FIXED_AMOUNT = "fixed_amount"
-        PERCENTAGE = "percentage"
-        FREE_SHIPPING = "free_shipping"
-        FREE_PRODUCT = "free_product"
-        VARIABLE = "variable"  # points_per_unit points = value_per_unit currency
-        STORE_CREDIT = "store_credit"
-
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="rewards")
-    name = models.CharField(max_length=255)
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    points_cost = models.PositiveIntegerField(null=True, blank=True)
-    value = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    variant_gid = models.CharField(max_length=128, blank=True)
-    points_per_unit = models.PositiveIntegerField(null=True, blank=True)
-    value_per_unit = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    min_points = models.PositiveIntegerField(null=True, blank=True)
-    max_points = models.PositiveIntegerField(null=True, blank=True)
-    minimum_subtotal = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
-    code_valid_days = models.PositiveIntegerField(default=30)
-    combines_with_order = models.BooleanField(default=False)
-    combines_with_product = models.BooleanField(default=False)
-    combines_with_shipping = models.BooleanField(default=True)
-    # Tier-exclusive: only members of this tier or a higher one may redeem it.
-    min_tier = models.ForeignKey(
-        "loyalty.Tier", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(kind="variable") | Q(points_cost__gt=0),
-                name="reward_fixed_cost_positive",
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind="variable")
-                | (Q(points_per_unit__gt=0) & Q(value_per_unit__gt=0)),
-                name="reward_variable_rate",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Redemption(models.Model):
-    """Points spent on a reward; the saga pending → issued | failed; issued → used | expired |
-    cancelled. Failed, expired and cancelled redemptions gave their points back."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        ISSUED = "issued"
-        FAILED = "failed"
-        USED = "used"
-        EXPIRED = "expired"
-        CANCELLED = "cancelled"
-
-    class Channel(models.TextChoices):
-        """Where the shopper redeemed; checkout codes get a short validity."""
-
-        UNSPECIFIED = "", "Unspecified"
-        STOREFRONT = "storefront", "Storefront"
-        CHECKOUT = "checkout", "Checkout"
-        CUSTOMER_ACCOUNT = "customer_account", "Customer account"
-        TIER_ENTRY = "tier_entry", "Tier entry reward"  # given, no points spent
-
-    shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
-    member = models.ForeignKey(Member, on_delete=models.PROTECT, related_name="redemptions")
-    reward = models.ForeignKey(Reward, on_delete=models.PROTECT, related_name="redemptions")
-    points_spent = models.PositiveIntegerField()
-    value = models.DecimalField(max_digits=12, decimal_places=2)
-    currency = models.CharField(max_length=3)
-    code = models.CharField(max_length=32)
-    discount_id = models.CharField(max_length=128, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    client_key = models.CharField(max_length=100)
-    channel = models.CharField(max_length=24, choices=Channel.choices, default="", blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
-    order_id = models.BigIntegerField(null=True, blank=True)
-    expires_at = models.DateTimeField()
-    issued_at = models.DateTimeField(null=True, blank=True)
-    used_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["shop", "code"], name="redemption_shop_code"),
-            models.UniqueConstraint(
-                fields=["shop", "member", "client_key"], name="redemption_client_key"
-            ),
-        ]
-        indexes = [
-            models.Index(fields=["status", "expires_at"], name="redemption_due_idx"),
-            models.Index(fields=["shop", "order_id"], name="redemption_shop_order_idx"),
-            models.Index(fields=["shop", "updated_at"], name="redemption_shop_updated_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.code} ({self.status})"
-
-
 class AuditEvent(models.Model):
     """One change made in the embedded admin: who (the session token's ``sub``), when, what.
 
@@ -645,6 +532,12 @@ from loyalty.models_earning import (  # noqa: E402, F401
     ActionAward,
     EarningAction,
     MemberBirthday,
+)
+
+# The reward catalogue and redemptions live in their own module; importing them registers them.
+from loyalty.models_rewards import (  # noqa: E402, F401
+    Redemption,
+    Reward,
 )
 
 # The tier models live in their own module; importing them here registers them with the app.
