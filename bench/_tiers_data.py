@@ -208,7 +208,7 @@ def draft_enable(thresholds: dict[str, dict[str, Decimal]]) -> Any:
     """Tiers turned on for a shop with history: points over a rolling 12 months, a base tier
     every member reaches (so every member is written once: a one-time event), Silver and
     Gold at the measured thresholds."""
-    from loyalty.services.tiers_recompute import TierDraft, TierDraftTier
+    from loyalty.services.tiers_draft import TierDraft, TierDraftTier
 
     points = thresholds["points"]
     return TierDraft(
@@ -225,7 +225,7 @@ def draft_enable(thresholds: dict[str, dict[str, Decimal]]) -> Any:
 def draft_change(*, shop: Any, thresholds: dict[str, dict[str, Decimal]]) -> Any:
     """The settings change: amount spent instead of points, lower thresholds and a new top
     tier (members keep a tier held in its grace: the admin's default)."""
-    from loyalty.services.tiers_recompute import TierDraft, TierDraftTier, tier_draft_current
+    from loyalty.services.tiers_draft import TierDraft, TierDraftTier, tier_draft_current
 
     current = tier_draft_current(shop=shop)
     spend = thresholds["spend_change"]

@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 
 from loyalty.models import Reward, TierSettings
-from loyalty.services.tiers_recompute import TierDraft, TierDraftTier
+from loyalty.services.tiers_draft import TierDraft, TierDraftTier
 
 TIER_PREFIX = "tier"
 METRIC_CHOICES = [

@@ -21,12 +21,14 @@ from django.utils import timezone
 from loyalty.errors import InvalidTiers
 from loyalty.models import Member, TierPreview, TierRecompute
 from loyalty.services.ledger import enqueue_on_commit
-from loyalty.services.tiers_recompute import (
-    RecomputeCounts,
+from loyalty.services.tiers_draft import (
     TierDraft,
     TierDraftTier,
     tier_draft_current,
     tier_draft_problem,
+)
+from loyalty.services.tiers_recompute import (
+    RecomputeCounts,
     tier_settings_save,
     tiers_recompute_preview,
 )

@@ -27,21 +27,20 @@ from loyalty.forms_tiers import (
     tier_starter,
 )
 from loyalty.models import Member, Reward, TierPreview, TierRecompute
+from loyalty.services.tiers_draft import (
+    TierDraft,
+    TierDraftChange,
+    tier_draft_changes,
+    tier_draft_current,
+    tier_draft_problem,
+)
 from loyalty.services.tiers_preview import (
     tier_draft_from_json,
     tier_preview_apply,
     tier_preview_stale,
     tier_preview_start,
 )
-from loyalty.services.tiers_recompute import (
-    RecomputeCounts,
-    TierDraft,
-    TierDraftChange,
-    tier_draft_changes,
-    tier_draft_current,
-    tier_draft_problem,
-    tier_recompute_running,
-)
+from loyalty.services.tiers_recompute import RecomputeCounts, tier_recompute_running
 from loyalty.services.tiers_sync import tier_sync_retry_parked, tier_sync_status
 from merchants.auth import embedded_admin_required
 from merchants.models import Shop

@@ -31,8 +31,8 @@ from loyalty.models import (
 )
 from loyalty.services import points_adjust
 from loyalty.services.tier_grants import tier_grant
+from loyalty.services.tiers_draft import tier_draft_current
 from loyalty.services.tiers_preview import tier_draft_json
-from loyalty.services.tiers_recompute import tier_draft_current
 from merchants.models import WebhookDelivery
 from tests.loyalty.admin_helpers import SHOP_A, SHOP_B, AdminClient, admin_shop
 from tests.loyalty.tier_helpers import tiers_setup

@@ -570,8 +570,8 @@ def test_the_progress_partial_polls_until_done(shop, client, members) -> None:
 def test_another_shops_tiers_rewards_recomputes_and_previews_stay_out_of_reach(
     shop, client, members, django_capture_on_commit_callbacks
 ) -> None:
+    from loyalty.services.tiers_draft import TierDraftTier, tier_draft_current
     from loyalty.services.tiers_preview import tier_preview_start
-    from loyalty.services.tiers_recompute import TierDraftTier, tier_draft_current
 
     other = admin_shop(SHOP_B)
     theirs = tiers_setup(other, (("Bravo Elite", "10", "3", 0),))

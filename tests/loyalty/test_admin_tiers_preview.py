@@ -16,13 +16,9 @@ from django.utils import timezone
 from loyalty import tasks
 from loyalty.models import LoyaltyProgram, Member, Reward, Tier, TierPreview, TierRecompute
 from loyalty.services import tiers_recompute
+from loyalty.services.tiers_draft import TierDraftTier, tier_draft_current
 from loyalty.services.tiers_preview import tier_draft_from_json, tier_draft_json
-from loyalty.services.tiers_recompute import (
-    TierDraftTier,
-    tier_draft_current,
-    tier_settings_save,
-    tiers_recompute_preview,
-)
+from loyalty.services.tiers_recompute import tier_settings_save, tiers_recompute_preview
 from tests.loyalty.admin_helpers import AdminClient, admin_shop
 from tests.loyalty.page_reading import read_page
 from tests.loyalty.test_admin_tiers import (

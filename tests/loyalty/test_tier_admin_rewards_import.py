@@ -8,7 +8,8 @@ import re
 import pytest
 
 from loyalty.models import AuditEvent, LoyaltyProgram, Member, Reward, Tier, TierChange, TierSync
-from loyalty.services.tiers_recompute import TierDraft, tier_draft_current, tier_settings_save
+from loyalty.services.tiers_draft import TierDraft, tier_draft_current
+from loyalty.services.tiers_recompute import tier_settings_save
 from tests.loyalty.admin_helpers import AdminClient, admin_shop, elements
 from tests.loyalty.tier_helpers import tiers_setup
 

@@ -30,11 +30,8 @@ from loyalty.models import LoyaltyProgram, Member, Tier
 from loyalty.services import ledger_verify
 from loyalty.services.tier_grants import tier_grant
 from loyalty.services.tiers import tiers_evaluate_shop
-from loyalty.services.tiers_recompute import (
-    tier_draft_current,
-    tier_settings_save,
-    tiers_recompute_apply,
-)
+from loyalty.services.tiers_draft import tier_draft_current
+from loyalty.services.tiers_recompute import tier_settings_save, tiers_recompute_apply
 from merchants import inbox, inbox_record
 from tests.loyalty.factories import line, order, refund
 from tests.loyalty.tier_helpers import tiers_setup

@@ -27,11 +27,9 @@ from loyalty.rules.tiers import QualifyingSums, Window
 from loyalty.services import tiers_recompute
 from loyalty.services.tier_grants import tier_grant
 from loyalty.services.tiers import tier_sums_read, tier_sums_stream
+from loyalty.services.tiers_draft import TierDraft, TierDraftTier, tier_draft_current
 from loyalty.services.tiers_recompute import (
     RecomputeCounts,
-    TierDraft,
-    TierDraftTier,
-    tier_draft_current,
     tier_settings_save,
     tiers_recompute_apply,
     tiers_recompute_preview,

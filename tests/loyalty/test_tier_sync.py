@@ -21,7 +21,8 @@ from devstore.models import DevCustomer, DevMetafield, DevShop
 from loyalty import tasks
 from loyalty.models import AuditEvent, LoyaltyProgram, Member, Tier, TierSync
 from loyalty.services.tier_grants import tier_grant, tier_manual_set
-from loyalty.services.tiers_recompute import tier_draft_current, tier_settings_save
+from loyalty.services.tiers_draft import tier_draft_current
+from loyalty.services.tiers_recompute import tier_settings_save
 from loyalty.services.tiers_sync import (
     tier_sync_retry_parked,
     tier_sync_status,

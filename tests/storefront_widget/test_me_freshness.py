@@ -330,7 +330,8 @@ def test_later_history_pages_are_read_fresh(
 def test_tier_settings_saved(proxy, program, member, shop, cached_me, committed):
     from dataclasses import replace
 
-    from loyalty.services.tiers_recompute import tier_draft_current, tier_settings_save
+    from loyalty.services.tiers_draft import tier_draft_current
+    from loyalty.services.tiers_recompute import tier_settings_save
     from tests.loyalty.tier_helpers import tiers_setup
 
     tiers_setup(shop, (("Silver", "0", "1", 0),))

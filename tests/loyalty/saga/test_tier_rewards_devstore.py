@@ -21,11 +21,8 @@ from loyalty.selectors import member_tier_rank, program_document
 from loyalty.services import redemptions_pending_sweep, reward_redeem
 from loyalty.services.tier_grants import tier_manual_set
 from loyalty.services.tiers import tiers_evaluate_due
-from loyalty.services.tiers_recompute import (
-    TierDraft,
-    tier_draft_current,
-    tier_settings_save,
-)
+from loyalty.services.tiers_draft import TierDraft, tier_draft_current
+from loyalty.services.tiers_recompute import tier_settings_save
 from storefront_widget.selectors import reward_offers
 from tests.loyalty.factories import RewardFactory
 from tests.loyalty.tier_helpers import paid, tiers_setup
