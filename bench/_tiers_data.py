@@ -29,6 +29,8 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from bench import _payloads as P
+
 CUSTOMER_BASE = 7_700_000_000_000
 ORDER_BASE = 1_000_000_000
 NEW_CUSTOMER_BASE = 7_800_000_000_000  # shoppers of the drain who are not members yet
@@ -275,13 +277,6 @@ def members_near_threshold(
 # --- the drain's deliveries -----------------------------------------------------------------
 
 
-def _money(amount: str) -> dict[str, Any]:
-    return {
-        "shop_money": {"amount": amount, "currency_code": "USD"},
-        "presentment_money": {"amount": amount, "currency_code": "USD"},
-    }
-
-
 def _uniform(n: int, salt: int) -> float:
     """A fixed pseudo-random number in [0, 1) for ``n`` (the drain is the same every run)."""
     return ((n * 2_654_435_761 + salt * 40_503) % 4_294_967_296) / 4_294_967_296
@@ -320,77 +315,25 @@ def order_lines(n: int) -> list[tuple[int, int, int]]:
 def order_payload(n: int, members: int, customer: int | None = None) -> dict[str, Any]:
     """The ``orders/paid`` delivery of drain order ``n`` (its shopper ``drain_customer``
     unless ``customer`` is given)."""
-    lines = order_lines(n)
-    subtotal = sum(price * qty for _, price, qty in lines)
     customer = customer if customer is not None else drain_customer(n, members)
-    email = f"d{customer}@example.com"
-    order_id = 3 * ORDER_BASE + n
-    return {
-        "id": order_id,
-        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
-        "name": f"#D{n}",
-        "email": email,
-        "created_at": "2026-11-27T09:00:00-05:00",
-        "processed_at": "2026-11-27T09:00:00-05:00",
-        "currency": "USD",
-        "financial_status": "paid",
-        "taxes_included": False,
-        "subtotal_price": f"{subtotal / 100:.2f}",
-        "subtotal_price_set": _money(f"{subtotal / 100:.2f}"),
-        "total_price": f"{(subtotal + 700) / 100:.2f}",
-        "total_price_set": _money(f"{(subtotal + 700) / 100:.2f}"),
-        "discount_codes": [],
-        "customer": {
-            "id": customer,
-            "email": email,
-            "first_name": "Shopper",
-            "last_name": f"D{n}",
-            "admin_graphql_api_id": f"gid://shopify/Customer/{customer}",
-        },
-        "line_items": [
-            {
-                "id": line_id,
-                "product_id": 900 + line_id % 50,
-                "variant_id": 1900 + line_id % 50,
-                "title": "Bench product",
-                "gift_card": False,
-                "price": f"{price / 100:.2f}",
-                "price_set": _money(f"{price / 100:.2f}"),
-                "quantity": qty,
-                "current_quantity": qty,
-                "discount_allocations": [],
-                "tax_lines": [],
-            }
-            for line_id, price, qty in lines
-        ],
-        "shipping_lines": [
-            {"id": n, "title": "Standard", "price": "7.00", "price_set": _money("7.00")}
-        ],
-    }
+    return P.paid_order(
+        order_id=3 * ORDER_BASE + n,
+        name=f"#D{n}",
+        customer_id=customer,
+        email=f"d{customer}@example.com",
+        last_name=f"D{n}",
+        lines=order_lines(n),
+        shipping_line_id=n,
+    )
 
 
 def refund_payload(n: int) -> dict[str, Any]:
-    line_id, price, qty = order_lines(n)[0]
-    amount = f"{price * qty / 100:.2f}"
-    return {
-        "id": 4 * ORDER_BASE + n,
-        "order_id": 3 * ORDER_BASE + n,
-        "created_at": "2026-11-27T10:00:00-05:00",
-        "refund_line_items": [
-            {
-                "id": 5 * ORDER_BASE + n,
-                "line_item_id": line_id,
-                "quantity": qty,
-                "subtotal": amount,
-                "subtotal_set": _money(amount),
-                "total_tax": "0.00",
-                "total_tax_set": _money("0.00"),
-                "line_item": {"id": line_id, "product_id": 900 + line_id % 50, "gift_card": False},
-            }
-        ],
-        "order_adjustments": [],
-        "refund_shipping_lines": [],
-    }
+    return P.line_refund(
+        refund_id=4 * ORDER_BASE + n,
+        order_id=3 * ORDER_BASE + n,
+        refund_line_id=5 * ORDER_BASE + n,
+        line=order_lines(n)[0],
+    )
 
 
 def drain_plan(first: int, count: int) -> list[tuple[str, int]]:

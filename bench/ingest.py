@@ -38,6 +38,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench import _payloads as P
 from bench import _support as S
 
 DB = os.environ.get("BENCH_DB", "bench_ingest")
@@ -66,13 +67,6 @@ CUSTOMER_BASE = 7_300_000_000_000
 # --- the deliveries (deterministic; the client processes rebuild them after fork) ----------
 
 
-def _money(amount: str) -> dict[str, Any]:
-    return {
-        "shop_money": {"amount": amount, "currency_code": "USD"},
-        "presentment_money": {"amount": amount, "currency_code": "USD"},
-    }
-
-
 def order_lines(n: int) -> list[tuple[int, int, int]]:
     """(line id, unit price in cents, quantity) of order ``n``."""
     count = 1 + n % 3
@@ -86,78 +80,25 @@ def customer_of(n: int) -> int:
 
 
 def order_payload(n: int) -> dict[str, Any]:
-    lines = order_lines(n)
-    subtotal = sum(price * qty for _, price, qty in lines)
     customer_id = customer_of(n)
-    email = f"shopper{customer_id % MEMBERS}@example.com"
-    return {
-        "id": 5_000_000_000 + n,
-        "admin_graphql_api_id": f"gid://shopify/Order/{5_000_000_000 + n}",
-        "name": f"#{1000 + n}",
-        "email": email,
-        "contact_email": email,
-        "created_at": "2026-11-27T09:00:00-05:00",
-        "processed_at": "2026-11-27T09:00:00-05:00",
-        "currency": "USD",
-        "financial_status": "paid",
-        "fulfillment_status": None,
-        "taxes_included": False,
-        "subtotal_price": f"{subtotal / 100:.2f}",
-        "subtotal_price_set": _money(f"{subtotal / 100:.2f}"),
-        "total_price": f"{(subtotal + 700) / 100:.2f}",
-        "total_price_set": _money(f"{(subtotal + 700) / 100:.2f}"),
-        "discount_codes": [],
-        "customer": {
-            "id": customer_id,
-            "email": email,
-            "first_name": "Shopper",
-            "last_name": f"N{customer_id % MEMBERS}",
-            "admin_graphql_api_id": f"gid://shopify/Customer/{customer_id}",
-        },
-        "line_items": [
-            {
-                "id": line_id,
-                "product_id": 900 + line_id % 50,
-                "variant_id": 1900 + line_id % 50,
-                "title": "Bench product",
-                "gift_card": False,
-                "price": f"{price / 100:.2f}",
-                "price_set": _money(f"{price / 100:.2f}"),
-                "quantity": qty,
-                "current_quantity": qty,
-                "discount_allocations": [],
-                "tax_lines": [],
-            }
-            for line_id, price, qty in lines
-        ],
-        "shipping_lines": [
-            {"id": n, "title": "Standard", "price": "7.00", "price_set": _money("7.00")}
-        ],
-    }
+    return P.paid_order(
+        order_id=5_000_000_000 + n,
+        name=f"#{1000 + n}",
+        customer_id=customer_id,
+        email=f"shopper{customer_id % MEMBERS}@example.com",
+        last_name=f"N{customer_id % MEMBERS}",
+        lines=order_lines(n),
+        shipping_line_id=n,
+    )
 
 
 def refund_payload(n: int) -> dict[str, Any]:
-    line_id, price, qty = order_lines(n)[0]
-    amount = f"{price * qty / 100:.2f}"
-    return {
-        "id": 8_000_000_000 + n,
-        "order_id": 5_000_000_000 + n,
-        "created_at": "2026-11-27T10:00:00-05:00",
-        "refund_line_items": [
-            {
-                "id": 9_000_000 + n,
-                "line_item_id": line_id,
-                "quantity": qty,
-                "subtotal": amount,
-                "subtotal_set": _money(amount),
-                "total_tax": "0.00",
-                "total_tax_set": _money("0.00"),
-                "line_item": {"id": line_id, "product_id": 900 + line_id % 50, "gift_card": False},
-            }
-        ],
-        "order_adjustments": [],
-        "refund_shipping_lines": [],
-    }
+    return P.line_refund(
+        refund_id=8_000_000_000 + n,
+        order_id=5_000_000_000 + n,
+        refund_line_id=9_000_000 + n,
+        line=order_lines(n)[0],
+    )
 
 
 def plan() -> list[tuple[str, int, str]]:
