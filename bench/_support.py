@@ -347,3 +347,28 @@ def load_run(
 
 def cpu_count() -> int:
     return os.cpu_count() or 1
+
+
+def secondary_indexes_drop(cursor: Any, tables: Sequence[str]) -> list[str]:
+    """Drop the secondary indexes and unique constraints of ``tables`` before a bulk load
+    into them; returns the statements that build them again (one sort each afterwards
+    instead of millions of index inserts)."""
+    restore: list[str] = []
+    for table in tables:
+        cursor.execute(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = %s::regclass AND contype = 'u'",
+            [table],
+        )
+        for name, definition in cursor.fetchall():
+            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+            restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
+            "NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
+            [table],
+        )
+        for name, definition in cursor.fetchall():
+            cursor.execute(f'DROP INDEX "{name}"')
+            restore.append(definition)
+    return restore

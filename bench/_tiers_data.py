@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import _payloads as P
+from bench import _support as S
 
 CUSTOMER_BASE = 7_700_000_000_000
 ORDER_BASE = 1_000_000_000
@@ -109,7 +110,7 @@ def history_load(*, shop_id: int, members: int, orders: int) -> dict[str, float]
         "regulars": regulars_of(members),
     }
     with connection.cursor() as cursor:
-        restore = _indexes_drop(cursor)
+        restore = S.secondary_indexes_drop(cursor, TABLES)
         # This session only: the rows are right by construction (foreign keys not checked).
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SET synchronous_commit = off")
@@ -133,30 +134,6 @@ def history_load(*, shop_id: int, members: int, orders: int) -> dict[str, float]
             cursor.execute(f"VACUUM (ANALYZE) {table}")
         seconds["vacuum_analyze_s"] = time.perf_counter() - started
     return seconds
-
-
-def _indexes_drop(cursor: Any) -> list[str]:
-    """Drop the secondary indexes and unique constraints of the loaded tables; returns the
-    statements that build them again (one sort each instead of millions of inserts)."""
-    restore: list[str] = []
-    for table in TABLES:
-        cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-            "WHERE conrelid = %s::regclass AND contype = 'u'",
-            [table],
-        )
-        for name, definition in cursor.fetchall():
-            cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-            restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
-            "NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
-            [table],
-        )
-        for name, definition in cursor.fetchall():
-            cursor.execute(f'DROP INDEX "{name}"')
-            restore.append(definition)
-    return restore
 
 
 # --- the settings ---------------------------------------------------------------------------

@@ -186,27 +186,12 @@ def data_generate(
         "loyalty_ledgerentry",
         "loyalty_tierchange",
     )
+    from bench._support import secondary_indexes_drop
+
     with connection.cursor() as cursor:
         # bulk load into empty tables: secondary indexes and unique constraints are dropped
         # and built again afterwards (one sort each instead of a million index inserts)
-        restore: list[str] = []
-        for table in tables:
-            cursor.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = %s::regclass AND contype = 'u'",
-                [table],
-            )
-            for name, definition in cursor.fetchall():
-                cursor.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-                restore.append(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-            cursor.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname "
-                "NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
-                [table],
-            )
-            for name, definition in cursor.fetchall():
-                cursor.execute(f'DROP INDEX "{name}"')
-                restore.append(definition)
+        restore = secondary_indexes_drop(cursor, tables)
         # bulk-load settings of this session only: foreign keys are right by construction
         cursor.execute("SET session_replication_role = replica")
         cursor.execute("SET synchronous_commit = off")
