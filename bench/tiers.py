@@ -22,8 +22,10 @@ phase, gunicorn with the web command (port 19300, ``BENCH_PORT``; settings
    ``recompute_preview_s`` / ``recompute_apply_s``, the headline;
 3. the crediting engine with tiers on against the same run with tiers off: rounds of
    ``--backlog`` stored deliveries (orders drawn from the history's shoppers, one in twenty
-   a new shopper, refunds) drained by the worker: off, on, off, on, heavy, off (the
-   machine drifts). ``drain_with_tiers_ratio`` = deliveries/s on ÷ off, with
+   a new shopper, refunds) drained by the worker: off on on off off on on off (ABBA: the
+   machine drifts as the tables grow, and a linear drift cancels), then heavy, off.
+   ``drain_with_tiers_ratio`` = mean deliveries/s of the on rounds ÷ the off rounds (each
+   pair's ratio beside it, ``drain_with_tiers_ratio_pairs``), with
    ``drain_moved_share`` the share of the orders that moved their member up (the natural
    share for this shop; each move writes a history row and the tier's entry points); the
    heavy round sends each order to a member just below a threshold
@@ -44,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -239,8 +242,12 @@ def heavy_customers(shop: Any, thresholds: dict[str, Any], items: list[tuple[str
     return dict(zip(orders, near, strict=False))
 
 
-ROUNDS = ((False, False), (True, False), (False, False), (True, False), (True, True))
-ROUNDS += ((False, False),)  # (tiers on, heavy): off, on, off, on, heavy, off
+# (tiers on, heavy). The headline rounds are ABBA-ordered, off on on off off on on off: the
+# machine drifts (the tables grow round by round) and in this order a linear drift weighs
+# the same on both sides of the ratio. The heavy round comes last, between two off rounds.
+OFF, ON, HEAVY = (False, False), (True, False), (True, True)
+ROUNDS = (OFF, ON, ON, OFF, OFF, ON, ON, OFF, HEAVY, OFF)
+HEADLINE_ROUNDS = 8
 
 
 def drain_rounds(
@@ -251,13 +258,14 @@ def drain_rounds(
     args: argparse.Namespace,
     thresholds: dict[str, Any],
 ) -> dict[str, Any]:
-    """Off, on, off, on, heavy, off: each round stores ``backlog`` new deliveries with no
-    worker running, then a worker drains them. The rounds with tiers on draw their shoppers
-    from the history's power law (the headline); the heavy round's orders each go to a
-    member just below a threshold (the cost of moves, reported beside it)."""
+    """The ``ROUNDS``: each stores ``backlog`` new deliveries with no worker running, then a
+    worker drains them. The rounds with tiers on draw their shoppers from the history's
+    power law (the headline: the mean of the four on rounds over the mean of the four off
+    rounds around them); the heavy round's orders each go to a member just below a threshold
+    (the cost of moves, reported beside it against the off rounds either side)."""
     from loyalty.models import LoyaltyOrder, TierChange
 
-    rates: dict[str, list[float]] = {"off": [], "on": [], "heavy": []}
+    rates: list[tuple[str, float]] = []
     moved: dict[str, int] = {"on": 0, "heavy": 0}
     orders_of: dict[str, int] = {"on": 0, "heavy": 0}
     first = 0
@@ -275,7 +283,7 @@ def drain_rounds(
         finally:
             worker.stop()
         rate = len(items) / seconds
-        rates[kind].append(rate)
+        rates.append((kind, rate))
         moves = TierChange.objects.filter(shop=shop, reason="earned").count() - earned_before
         orders = sum(1 for topic, _ in items if topic == "orders/paid")
         if on:
@@ -287,9 +295,14 @@ def drain_rounds(
             + (f", {moves:,} members moved up" if on else "")
         )
     tiers_switch(shop, on=True)
-    off = sum(rates["off"]) / len(rates["off"])
-    on_rate = sum(rates["on"]) / len(rates["on"])
-    heavy_rate = sum(rates["heavy"]) / len(rates["heavy"])
+    headline = rates[:HEADLINE_ROUNDS]
+    off = statistics.mean(r for k, r in headline if k == "off")
+    on_rate = statistics.mean(r for k, r in headline if k == "on")
+    # each on round against the off round beside it (off on | on off | off on | on off)
+    pairs = [headline[i + 1][1] / headline[i][1] for i in (0, 4)]
+    pairs += [headline[i][1] / headline[i + 1][1] for i in (2, 6)]
+    heavy_rate = rates[HEADLINE_ROUNDS][1]
+    heavy_off = statistics.mean((rates[HEADLINE_ROUNDS - 1][1], rates[HEADLINE_ROUNDS + 1][1]))
     credited = LoyaltyOrder.objects.filter(shop=shop, order_id__gte=3 * D.ORDER_BASE)
     not_credited = credited.exclude(state="credited").count()
     return {
@@ -298,7 +311,8 @@ def drain_rounds(
         "drain_with_tiers_ratio": round(on_rate / off, 3),
         "drain_moved_up": moved["on"],
         "drain_moved_share": round(moved["on"] / orders_of["on"], 3),
-        "drain_with_tiers_ratio_heavy": round(heavy_rate / off, 3),
+        "drain_with_tiers_ratio_pairs": [round(p, 3) for p in pairs],
+        "drain_with_tiers_ratio_heavy": round(heavy_rate / heavy_off, 3),
         "drain_moved_share_heavy": round(moved["heavy"] / orders_of["heavy"], 3),
         "drain_orders_not_credited": not_credited,
     }

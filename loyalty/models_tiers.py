@@ -136,11 +136,14 @@ class TierChange(models.Model):
     member = models.ForeignKey(
         "loyalty.Member", on_delete=models.CASCADE, related_name="tier_changes"
     )
+    # No index on the tiers: no read looks history up by tier (the analytics join them to
+    # rows found by shop and time) and tiers are never deleted, only deactivated; each index
+    # would be one more write on every move up.
     from_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     to_tier = models.ForeignKey(
-        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        Tier, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
     # The names at the time (tiers can be renamed later).
     from_name = models.CharField(max_length=64, blank=True)
