@@ -3,24 +3,13 @@
 // and plays the platform's part: the session token comes from the devstore, minted like the
 // platform's for the logged-in customer. The same calls as AccountRewards.jsx's BirthdayView.
 
+import {el, standInClient} from './extension-stand-in.js';
+
 const root = document.getElementById('beam-account-extension');
 const MONTHS = [
   'January', 'February', 'March', 'April', 'May', 'June',
   'July', 'August', 'September', 'October', 'November', 'December',
 ];
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) {
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return node;
-}
 
 function field(id, label, control) {
   return el('p', {}, el('label', {for: id}, label), ' ', control);
@@ -34,14 +23,7 @@ function longDate(iso) {
 }
 
 async function start() {
-  const beam = await import(root.dataset.moduleUrl);
-  const client = beam.createBeamClient({
-    baseUrl: root.dataset.appUrl,
-    getToken: async () => {
-      const response = await fetch(root.dataset.tokenUrl, {credentials: 'same-origin'});
-      return (await response.json()).token;
-    },
-  });
+  const {beam, client} = await standInClient(root);
   const label = root.querySelector('.ds-extension-label');
 
   function show(doc, notice, error) {
