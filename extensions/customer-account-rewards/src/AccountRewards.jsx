@@ -75,8 +75,29 @@ export function BirthdayView({birthday, onSave, formatDate = plainDate}) {
   if (!birthday || !birthday.doc) return null;
   const {doc, notice, error, busy} = birthday;
   if (!doc.offered && !doc.birthday) return null;
+  return (
+    <BirthdayForm
+      doc={doc}
+      notice={notice}
+      error={error}
+      busy={busy}
+      onSave={onSave}
+      formatDate={formatDate}
+    />
+  );
+}
+
+function BirthdayForm({doc, notice, error, busy, onSave, formatDate}) {
   const saved = doc.birthday;
-  const fields = {month: saved?.month || '', day: saved?.day || '', year: saved?.year || ''};
+  const [draft, setDraft] = useState({
+    month: saved?.month || '',
+    day: saved?.day || '',
+    year: saved?.year || '',
+  });
+  const edit = (name) => (event) => {
+    const value = event.currentTarget.value;
+    setDraft((d) => ({...d, [name]: value}));
+  };
   const gift = birthdayGiftMessage(doc, (iso) => formatDate(`${iso}T12:00:00`));
   return (
     <s-section heading="Your birthday">
@@ -95,16 +116,14 @@ export function BirthdayView({birthday, onSave, formatDate = plainDate}) {
         <s-form
           onSubmit={(event) => {
             event.preventDefault?.();
-            onSave(fields);
+            onSave(draft);
           }}
         >
           <s-stack direction="inline" gap="base">
             <s-select
               label="Month"
-              value={String(fields.month)}
-              onChange={(event) => {
-                fields.month = event.currentTarget.value;
-              }}
+              value={String(draft.month)}
+              onChange={edit('month')}
             >
               <s-option value="">Month</s-option>
               {MONTHS.map((name, index) => (
@@ -117,18 +136,14 @@ export function BirthdayView({birthday, onSave, formatDate = plainDate}) {
               label="Day"
               min={1}
               max={31}
-              value={String(fields.day)}
-              onChange={(event) => {
-                fields.day = event.currentTarget.value;
-              }}
+              value={String(draft.day)}
+              onChange={edit('day')}
             />
             <s-number-field
               label="Year (optional)"
               min={1900}
-              value={String(fields.year)}
-              onChange={(event) => {
-                fields.year = event.currentTarget.value;
-              }}
+              value={String(draft.year)}
+              onChange={edit('year')}
             />
           </s-stack>
           <s-button type="submit" disabled={busy || undefined}>
