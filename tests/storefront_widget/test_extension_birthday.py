@@ -248,3 +248,15 @@ def test_redaction_removes_the_birthday_and_a_redacted_member_cannot_set_one(
     again = ext_post(client, "customer/birthday", {"month": 7, "day": 14}, headers)
     assert again.status_code == 404
     assert not MemberBirthday.objects.exists()
+
+
+def test_reading_the_birthday_takes_a_fixed_number_of_queries(
+    client, shop, action, member, django_assert_num_queries
+):
+    services.member_birthday_set(shop=shop, customer_id=member.customer_id, month=7, day=14)
+    headers = bearer(shop.domain, member.customer_id)
+    client.get(PATH, headers=headers)  # warm the shop cache
+
+    # the shop (token auth), the birthday row, the action, the member's last gift
+    with django_assert_num_queries(4):
+        assert client.get(PATH, headers=headers).status_code == 200
