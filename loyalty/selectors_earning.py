@@ -1,14 +1,20 @@
 """Reads of the ways to earn other than orders: the entries of the program document (the
-panel, the landing page) and the admin's list of every way to earn with its settings."""
+panel, the landing page), the shopper's birthday with the day its gift comes, and the admin's
+list of every way to earn with its settings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+from django.db.models import Max
+from django.utils import timezone
+
+from loyalty.analytics.services import shop_zone
 from loyalty.branding import LANGUAGES
-from loyalty.models_earning import EarningAction
+from loyalty.models_earning import ActionAward, EarningAction, MemberBirthday
 from loyalty.rules import earning_actions as rules
 from merchants.models import Shop
 
@@ -70,6 +76,59 @@ def earning_action_ways(
             entry.update(network=action.network, url=action_link(shop, action), verified=False)
         ways.append(entry)
     return ways
+
+
+# --- birthdays ------------------------------------------------------------------------------
+
+
+def birthday_set_on(shop: Shop, row: MemberBirthday) -> date:
+    """The shop day the birthday was set or last changed (the 30-day notice counts from it):
+    ``updated_at``, which ``member_birthday_set`` moves only when the month or day changes."""
+    return row.updated_at.astimezone(shop_zone(shop)).date()
+
+
+def birthday_last_gifts(*, action: EarningAction, member_ids: Iterable[int]) -> dict[int, date]:
+    """The birthday each member's last gift was for (the 12-month rule reads it), by member."""
+    return dict(
+        ActionAward.objects.filter(action=action, member_id__in=list(member_ids))
+        .values("member_id")
+        .annotate(on=Max("occurred_on"))
+        .values_list("member_id", "on")
+    )
+
+
+def birthday_document(
+    *, shop: Shop, customer_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """The shopper's birthday as the panel's confirmation and the account page show it:
+    ``birthday`` (month, day, year; None until entered), ``offered`` (the birthday way to
+    earn is on), ``gift_on`` (ISO day of the next gift, shop time; None when not offered or
+    not entered) and ``first_gift`` (no birthday gift was given before). 3 queries."""
+    row = MemberBirthday.objects.filter(shop=shop, member__customer_id=customer_id).first()
+    action = EarningAction.objects.filter(
+        shop=shop, kind=rules.BIRTHDAY, network="", name="", enabled=True, points__gt=0
+    ).first()
+    body: dict[str, Any] = {
+        "birthday": None,
+        "offered": action is not None,
+        "gift_on": None,
+        "first_gift": True,
+    }
+    if row is None:
+        return body
+    body["birthday"] = {"month": row.month, "day": row.day, "year": row.year}
+    if action is None:
+        return body
+    last = birthday_last_gifts(action=action, member_ids=[row.member_id]).get(row.member_id)
+    gift_on = rules.birthday_next_gift(
+        month=row.month,
+        day=row.day,
+        today=(now or timezone.now()).astimezone(shop_zone(shop)).date(),
+        set_on=birthday_set_on(shop, row),
+        last_gift_for=last,
+    )
+    body.update(gift_on=gift_on.isoformat(), first_gift=last is None)
+    return body
 
 
 # --- the admin's list ----------------------------------------------------------------------

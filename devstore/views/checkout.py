@@ -136,13 +136,20 @@ EXTENSION_MODULES = {
 }
 
 
-def _extension_context(
-    request: HttpRequest, shop: DevShop, lines: list[tuple[DevVariant, int]]
-) -> dict[str, object]:
+def extension_urls(request: HttpRequest, shop: DevShop) -> dict[str, str]:
+    """What every extension stand-in needs: Beam's origin, the client module, the token."""
     return {
         "app_url": request.build_absolute_uri("/").rstrip("/"),
         "module_url": reverse("devstore:extension_module", args=["beam-client.js"]),
         "token_url": reverse("devstore:checkout_extension_token", args=[shop.domain]),
+    }
+
+
+def _extension_context(
+    request: HttpRequest, shop: DevShop, lines: list[tuple[DevVariant, int]]
+) -> dict[str, object]:
+    return {
+        **extension_urls(request, shop),
         "apply_url": reverse("devstore:checkout_discount", args=[shop.domain]),
         "cart": [
             {
@@ -230,10 +237,6 @@ def checkout_thank_you(request: HttpRequest, shop_domain: str, order_id: int) ->
             "shop": shop,
             "order": order,
             "order_gid": f"gid://shopify/Order/{order.id}",
-            "extension": {
-                "app_url": request.build_absolute_uri("/").rstrip("/"),
-                "module_url": reverse("devstore:extension_module", args=["beam-client.js"]),
-                "token_url": reverse("devstore:checkout_extension_token", args=[shop.domain]),
-            },
+            "extension": extension_urls(request, shop),
         },
     )

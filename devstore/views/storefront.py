@@ -10,6 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from devstore import theme_embed
 from devstore.models import DevCustomer, DevShop, DevVariant
+from devstore.views.checkout import extension_urls
 from devstore.views.common import checkout_code_key, customer_key, logged_in, shop_or_404
 
 
@@ -61,11 +62,13 @@ def product(request: HttpRequest, shop_domain: str, variant_id: int) -> HttpResp
 
 @require_GET
 def account(request: HttpRequest, shop_domain: str) -> HttpResponse:
-    """The customer account page with the account-points app block (log in/out here too)."""
+    """The customer account page with the account-points app block and the stand-in of the
+    customer-account extension's birthday form (log in/out here too)."""
     shop = shop_or_404(shop_domain)
     context = theme_context(request, shop)
     customer = context["customer"]
     context["account_points"] = theme_embed.account_points(shop, customer) if customer else None
+    context["extension"] = extension_urls(request, shop) if customer else None
     return render(request, "devstore/account.html", context)
 
 

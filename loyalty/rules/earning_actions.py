@@ -173,16 +173,38 @@ def birthday_problem(month: object, day: object, year: object, today: date) -> s
     return None
 
 
-def birthday_due(*, month: int, day: int, today: date, last_gift_for: date | None) -> date | None:
+BIRTHDAY_NOTICE_DAYS = 30
+
+
+def birthday_due(
+    *, month: int, day: int, today: date, set_on: date, last_gift_for: date | None
+) -> date | None:
     """The birthday ``today`` is (shop time) if it earns now, else None: today must be the
-    member's birthday this year, and the last gift (the birthday it was for) at least 12
+    member's birthday this year, set (or last changed) on ``set_on`` at least
+    ``BIRTHDAY_NOTICE_DAYS`` before, and the last gift (the birthday it was for) at least 12
     months before — so a changed birthday cannot earn twice within a year."""
     this_year = yearly_day_in(today.year, month, day)
-    if this_year != today:
+    if this_year != today or (today - set_on).days < BIRTHDAY_NOTICE_DAYS:
         return None
     if last_gift_for is not None and _months_add(last_gift_for, 12) > today:
         return None
     return this_year
+
+
+def birthday_next_gift(
+    *, month: int, day: int, today: date, set_on: date, last_gift_for: date | None
+) -> date:
+    """The first day from ``today`` on whose birthday earns (``birthday_due``): what the
+    shopper is told when they save it ("Your first birthday gift arrives on ...")."""
+    latest = max(today, set_on, last_gift_for or today)
+    for year in range(min(today, set_on).year, latest.year + 3):
+        candidate = yearly_day_in(year, month, day)
+        due = birthday_due(
+            month=month, day=day, today=candidate, set_on=set_on, last_gift_for=last_gift_for
+        )
+        if candidate >= today and due is not None:
+            return due
+    raise AssertionError("a birthday earns within two years of its latest date")
 
 
 def anniversary_due(*, joined: date, today: date) -> int | None:

@@ -258,8 +258,10 @@ def member_birthday_set(
     *, shop: Shop, customer_id: int, month: Any, day: Any, year: Any = None
 ) -> MemberBirthday:
     """Record the shopper's birthday (month and day, the year optional). The gift comes on
-    the day from the daily job (``birthdays_award_due``); a changed birthday earns again
-    only 12 months after the last gift (``rules.birthday_due``)."""
+    the day from the yearly job; a birthday set or changed less than 30 days before it falls
+    does not earn that time, and a changed one earns again only 12 months after the last
+    gift (``rules.birthday_due``). The notice counts from ``updated_at``, so saving the same
+    day again (or only its year) leaves it where it was."""
     problem = rules.birthday_problem(month, day, year, shop_today(shop))
     if problem is not None:
         raise BirthdayInvalid(problem, field="birthday")
@@ -268,9 +270,20 @@ def member_birthday_set(
         member = member_lock(shop_id=shop.pk, member_id=member_id)
         if member.redacted:
             raise MemberNotFound()
-        row, _ = MemberBirthday.objects.update_or_create(
-            member=member, defaults={"shop": shop, "month": month, "day": day, "year": year}
-        )
+        row = MemberBirthday.objects.filter(member=member).first()
+        if row is not None and (row.month, row.day, row.year) == (month, day, year):
+            return row
+        if row is None:
+            row = MemberBirthday.objects.create(
+                shop=shop, member=member, month=month, day=day, year=year
+            )
+        elif (row.month, row.day) == (month, day):
+            # the same day: a queryset update keeps updated_at (the notice's start)
+            MemberBirthday.objects.filter(pk=row.pk).update(year=year)
+            row.year = year
+        else:
+            row.month, row.day, row.year = month, day, year
+            row.save(update_fields=["month", "day", "year", "updated_at"])
         member_changed_on_commit(shop_id=shop.pk, customer_id=member.customer_id)
     return row
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from loyalty.analytics.services import day_start, shop_zone
@@ -25,6 +25,7 @@ from loyalty.lock_objects import member_qs_select_for_update
 from loyalty.models import Member
 from loyalty.models_earning import ActionAward, EarningAction, MemberBirthday
 from loyalty.rules import earning_actions as rules
+from loyalty.selectors_earning import birthday_last_gifts, birthday_set_on
 from loyalty.services.earning_actions import (
     AWARDED,
     action_award_locked,
@@ -68,8 +69,8 @@ def earning_actions_yearly_due(*, now: datetime | None = None) -> int:
 
 def birthdays_award_shop(*, shop: Shop, action: EarningAction, now: datetime) -> int:
     """The shop's members whose birthday is today (shop time; 29 February on 28 February
-    in other years) get the gift, unless their last gift was for a day less than 12 months
-    ago (a changed birthday)."""
+    in other years) get the gift, unless they set it less than 30 days ago or their last
+    gift was for a day less than 12 months ago (a changed birthday)."""
     today = shop_today(shop, now)
     days = Q()
     for month, day in rules.yearly_days(today):
@@ -90,12 +91,7 @@ def birthdays_award_shop(*, shop: Shop, action: EarningAction, now: datetime) ->
                 b.member_id: b
                 for b in MemberBirthday.objects.filter(shop=shop, member_id__in=batch)
             }
-            last = dict(
-                ActionAward.objects.filter(action=action, member_id__in=batch)
-                .values("member_id")
-                .annotate(on=Max("occurred_on"))
-                .values_list("member_id", "on")
-            )
+            last = birthday_last_gifts(action=action, member_ids=batch)
             for member in members:
                 birthday = birthdays.get(member.pk)
                 if birthday is None or member.redacted:
@@ -104,6 +100,7 @@ def birthdays_award_shop(*, shop: Shop, action: EarningAction, now: datetime) ->
                     month=birthday.month,
                     day=birthday.day,
                     today=today,
+                    set_on=birthday_set_on(shop, birthday),
                     last_gift_for=last.get(member.pk),
                 )
                 if due is None:

@@ -82,3 +82,9 @@ class ReadThrottle(_BuyerThrottle):
 
 class RedeemThrottle(_BuyerThrottle):
     scope = "ext_redeem"
+
+
+class WriteThrottle(_BuyerThrottle):
+    """Other writes of one buyer (the birthday)."""
+
+    scope = "ext_write"

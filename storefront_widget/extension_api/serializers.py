@@ -8,6 +8,8 @@ from typing import Any, TypedDict
 
 from rest_framework import serializers
 
+from storefront_widget.proxy_api.serializers import BirthdayInputSerializer
+
 PRODUCT_GID_RE = re.compile(r"^(?:gid://shopify/Product/)?([0-9]{1,19})$")
 # The customer is the token's ``sub``; a body naming one is refused, not silently ignored.
 IDENTITY_FIELDS = ("customer_id", "customer", "customer_gid", "member_id")
@@ -50,7 +52,17 @@ class CartSummaryInput(serializers.Serializer):
     currency = serializers.CharField(max_length=3, required=False, allow_blank=True)
 
 
-class RedeemInput(serializers.Serializer):
+class NoIdentity(serializers.Serializer):
+    """Refuses a body naming a customer: the customer is the token's ``sub``."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        named = [f for f in IDENTITY_FIELDS if isinstance(data, dict) and f in data]
+        if named:
+            raise serializers.ValidationError(dict.fromkeys(named, "Not accepted."))
+        return super().to_internal_value(data)
+
+
+class RedeemInput(NoIdentity):
     reward_id = serializers.IntegerField(min_value=1)
     points = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     client_key = serializers.CharField(max_length=100)
@@ -58,20 +70,12 @@ class RedeemInput(serializers.Serializer):
         choices=["checkout", "customer_account"], required=False, default="checkout"
     )
 
-    def to_internal_value(self, data: Any) -> Any:
-        named = [f for f in IDENTITY_FIELDS if isinstance(data, dict) and f in data]
-        if named:
-            raise serializers.ValidationError(dict.fromkeys(named, "Not accepted."))
-        return super().to_internal_value(data)
 
-
-class CodeCancelInput(serializers.Serializer):
+class CodeCancelInput(NoIdentity):
     """A reward code the buyer removed from the checkout."""
 
     code = serializers.RegexField(r"^[A-Za-z0-9-]{4,32}$", max_length=32)
 
-    def to_internal_value(self, data: Any) -> Any:
-        named = [f for f in IDENTITY_FIELDS if isinstance(data, dict) and f in data]
-        if named:
-            raise serializers.ValidationError(dict.fromkeys(named, "Not accepted."))
-        return super().to_internal_value(data)
+
+class BirthdayInput(NoIdentity, BirthdayInputSerializer):
+    """``{"month": 5, "day": 1, "year": 1990?}``, as the panel sends it."""

@@ -26,7 +26,8 @@ from rest_framework.views import APIView
 
 from loyalty.models import Member, Redemption
 from loyalty.selectors import member_get_by_customer, member_tier_rank, redemption_data
-from loyalty.services import customer_reward_redeem, redemption_release
+from loyalty.selectors_earning import birthday_document
+from loyalty.services import customer_reward_redeem, member_birthday_set, redemption_release
 from loyalty.tier_documents import (
     cart_tier_outlook,
     member_tier_block,
@@ -45,6 +46,7 @@ from storefront_widget.extension_api.auth import (
     ExtensionTokenAuthentication,
     ReadThrottle,
     RedeemThrottle,
+    WriteThrottle,
 )
 from storefront_widget.extension_api.cart import (
     CENT,
@@ -54,6 +56,7 @@ from storefront_widget.extension_api.cart import (
     payload_earning_estimate,
 )
 from storefront_widget.extension_api.serializers import (
+    BirthdayInput,
     CartSummaryInput,
     CodeCancelInput,
     RedeemInput,
@@ -197,6 +200,34 @@ class CustomerHistoryApi(ExtensionApi):
         history = selectors.member_history(shop=shop, member=member, limit=HISTORY_LIMIT)
         tiers = member_tier_history(shop=shop, member=member)
         return Response({"customer": summary, **history, "tier_changes": tiers})
+
+
+class CustomerBirthdayApi(ExtensionApi):
+    """GET the customer's birthday and the day its gift comes (``birthday_document``); POST
+    ``{"month", "day", "year"?}`` sets it through the panel's one service
+    (``member_birthday_set``: a bad date is a 400 with the reason, nothing written)."""
+
+    def get_throttles(self) -> list[Any]:
+        write = [WriteThrottle()] if self.request.method == "POST" else []
+        return [*super().get_throttles(), *write]
+
+    def get(self, request: Request) -> Response:
+        customer_id = self.customer_required()
+        return Response(birthday_document(shop=self.buyer.shop, customer_id=customer_id))
+
+    def post(self, request: Request) -> Response:
+        customer_id = self.customer_required()
+        data = BirthdayInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        member_birthday_set(
+            shop=self.buyer.shop,
+            customer_id=customer_id,
+            month=v["month"],
+            day=v["day"],
+            year=v.get("year"),
+        )
+        return Response(birthday_document(shop=self.buyer.shop, customer_id=customer_id))
 
 
 class RedemptionCreateApi(ExtensionApi):

@@ -25,6 +25,7 @@ from loyalty import services as loyalty_services
 from loyalty.member_versions import member_version_key, shop_version_key
 from loyalty.models import Redemption
 from loyalty.selectors import redemption_data
+from loyalty.selectors_earning import birthday_document
 from merchants.errors import BeamError
 from merchants.models import Shop
 from storefront_widget import selectors
@@ -254,7 +255,8 @@ class RedemptionCancelApi(ProxyApi):
 
 class BirthdayApi(ProxyApi):
     """The shopper enters their birthday (month, day, year optional); the gift comes on the
-    day (the yearly job), once a year."""
+    day (the yearly job), once a year. Answers ``birthday_document``: the panel's
+    confirmation says when the first gift arrives (the 30-day notice may push it a year)."""
 
     write = True
 
@@ -262,14 +264,14 @@ class BirthdayApi(ProxyApi):
         body = BirthdayInputSerializer(data=request.data)
         customer_id = self.customer_id()
         body.is_valid(raise_exception=True)
-        row = loyalty_services.member_birthday_set(
+        loyalty_services.member_birthday_set(
             shop=self.proxy.shop,
             customer_id=customer_id,
             month=body.validated_data["month"],
             day=body.validated_data["day"],
             year=body.validated_data.get("year"),
         )
-        return Response({"birthday": {"month": row.month, "day": row.day, "year": row.year}})
+        return Response(birthday_document(shop=self.proxy.shop, customer_id=customer_id))
 
 
 class ActionClickApi(ProxyApi):

@@ -1,5 +1,6 @@
 """The hourly job of the yearly ways to earn: birthdays on the shop's own day (across a time
-zone boundary), 29 February, the 12-month rule after a change, anniversaries, idempotency."""
+zone boundary), 29 February, the 12-month rule after a change, the 30-day notice,
+anniversaries, idempotency."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from loyalty import services
-from loyalty.models import ActionAward, EarningAction, LedgerEntry, Member
+from loyalty.models import ActionAward, EarningAction, LedgerEntry, Member, MemberBirthday
 from loyalty.services.earning_actions_yearly import earning_actions_yearly_due
 from merchants.models import Shop
 from tests.loyalty.factories import MemberFactory, ProgramFactory, ShopFactory
@@ -27,10 +28,17 @@ def shop_in(zone: str, *kinds: str) -> Shop:
     return shop
 
 
-def born(shop: Shop, month: int, day: int, **kw) -> Member:
+def born(shop: Shop, month: int, day: int, set_at: datetime | None = None, **kw) -> Member:
+    """A member whose birthday was entered at ``set_at`` (default: long before the days the
+    tests run the job on, so the 30-day notice is met)."""
     member = MemberFactory(shop=shop, **kw)
     services.member_birthday_set(shop=shop, customer_id=member.customer_id, month=month, day=day)
+    set_on(member, set_at or datetime(2024, 1, 1, tzinfo=UTC))
     return member
+
+
+def set_on(member: Member, moment: datetime) -> None:
+    MemberBirthday.objects.filter(member=member).update(updated_at=moment)
 
 
 def gifts(member: Member) -> list[tuple[int, str]]:
@@ -91,6 +99,7 @@ def test_a_changed_birthday_cannot_earn_within_12_months_of_the_last_gift():
     earning_actions_yearly_due(now=at(2026, 5, 1, 3))
 
     services.member_birthday_set(shop=shop, customer_id=member.customer_id, month=6, day=1)
+    set_on(member, at(2026, 5, 1, 12))  # changed the day of the gift, 31 days before
     assert earning_actions_yearly_due(now=at(2026, 6, 1, 3)) == 0
     assert earning_actions_yearly_due(now=at(2027, 6, 1, 3)) == 1
     assert len(gifts(member)) == 2
@@ -122,3 +131,33 @@ def test_membership_anniversary_yearly_on_the_join_day_in_shop_time():
     assert gifts(member) == [(100, "Membership anniversary")]
     assert gifts(newcomer) == []
     assert earning_actions_yearly_due(now=at(2027, 3, 9, 15)) == 2
+
+
+def test_a_birthday_set_less_than_30_days_before_it_falls_earns_from_the_next_year():
+    shop = shop_in("America/Los_Angeles", "birthday")  # UTC-8 in December
+    # set 6 December 23:00 in Los Angeles (7 December UTC): 30 shop days before 5 January
+    early = born(shop, 1, 5, set_at=at(2026, 12, 7, 7))
+    # set 7 December 00:30 there: 29 days before
+    late = born(shop, 1, 5, set_at=at(2026, 12, 7, 8, 30))
+
+    assert earning_actions_yearly_due(now=at(2027, 1, 5, 20)) == 1
+    assert (len(gifts(early)), gifts(late)) == (1, [])
+    assert earning_actions_yearly_due(now=at(2028, 1, 5, 20)) == 2
+    assert (len(gifts(early)), len(gifts(late))) == (2, 1)
+
+
+def test_saving_the_same_birthday_again_keeps_the_notice_running():
+    shop = shop_in("UTC", "birthday")
+    member = born(shop, 5, 1, set_at=at(2026, 3, 1))
+
+    services.member_birthday_set(shop=shop, customer_id=member.customer_id, month=5, day=1)
+    services.member_birthday_set(
+        shop=shop, customer_id=member.customer_id, month=5, day=1, year=1990
+    )
+    row = MemberBirthday.objects.get(member=member)
+    assert (row.year, row.updated_at) == (1990, at(2026, 3, 1))
+    assert earning_actions_yearly_due(now=at(2026, 5, 1, 3)) == 1
+
+    # a different day starts the notice again
+    services.member_birthday_set(shop=shop, customer_id=member.customer_id, month=5, day=2)
+    assert MemberBirthday.objects.get(member=member).updated_at > at(2026, 3, 1)

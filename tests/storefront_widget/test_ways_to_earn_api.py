@@ -3,6 +3,8 @@ award once), the program document's entries and ``me``'s done list."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -29,10 +31,37 @@ def test_the_shopper_saves_a_birthday_and_me_shows_it(proxy, program, member):
     response = proxy.post("api/birthday", {"month": 5, "day": 1})
 
     assert response.status_code == 200
-    assert response.json() == {"birthday": {"month": 5, "day": 1, "year": None}}
+    assert response.json() == {
+        "birthday": {"month": 5, "day": 1, "year": None},
+        "offered": False,  # the birthday way to earn is off: no gift day to tell
+        "gift_on": None,
+        "first_gift": True,
+    }
     me = proxy.get("api/me").json()["member"]
     assert me["birthday"] == {"month": 5, "day": 1, "year": None}
     assert me["done"] == ["signup", "birthday"]
+
+
+@pytest.mark.parametrize(("days", "years_later"), [(45, 0), (29, 1)])
+def test_the_panel_is_told_when_the_first_gift_arrives_30_days_notice(
+    proxy, shop, program, member, days, years_later
+):
+    EarningAction.objects.create(
+        shop=shop,
+        kind="birthday",
+        points=100,
+        limit="year",
+        enabled=True,
+        enabled_at=timezone.now(),
+    )
+    day = timezone.now().date() + timedelta(days=days)  # the test shop's zone is UTC
+    if (day.month, day.day) == (2, 29):
+        day += timedelta(days=1)
+
+    response = proxy.post("api/birthday", {"month": day.month, "day": day.day})
+
+    assert response.json()["offered"] is True
+    assert response.json()["gift_on"] == day.replace(year=day.year + years_later).isoformat()
 
 
 @pytest.mark.parametrize(

@@ -3,22 +3,11 @@
 // token comes from the devstore (minted like the platform's), `applyDiscountCodeChange` is the
 // devstore checkout's code check, and the checkout lines are this cart's.
 
+import {el, standInClient} from './extension-stand-in.js';
+
 const checkoutRoot = document.getElementById('beam-checkout-extension');
 const thankYouRoot = document.getElementById('beam-thank-you-extension');
 const root = checkoutRoot || thankYouRoot;
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value !== undefined && value !== null) node.setAttribute(key, value);
-  }
-  for (const child of children) {
-    if (child !== null && child !== undefined) {
-      node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-  }
-  return node;
-}
 
 function csrfToken() {
   const input = document.querySelector('input[name="csrfmiddlewaretoken"]');
@@ -31,14 +20,7 @@ function show(...nodes) {
 }
 
 async function start() {
-  const beam = await import(root.dataset.moduleUrl);
-  const client = beam.createBeamClient({
-    baseUrl: root.dataset.appUrl,
-    getToken: async () => {
-      const response = await fetch(root.dataset.tokenUrl, {credentials: 'same-origin'});
-      return (await response.json()).token;
-    },
-  });
+  const {beam, client} = await standInClient(root);
   if (checkoutRoot) await checkout(beam, client);
   else await thankYou(beam, client);
 }

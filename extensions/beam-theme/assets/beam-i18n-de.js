@@ -4,6 +4,8 @@
  "bday_on": "Ihr Geburtstag: {date}",
  "bday_save": "Speichern",
  "bday_saved": "Geburtstag gespeichert",
+ "bday_first": "Ihr erstes Geburtstagsgeschenk kommt am {date}.",
+ "bday_next": "Ihr nächstes Geburtstagsgeschenk kommt am {date}.",
  "change": "Ändern",
  "month": "Monat",
  "day": "Tag",

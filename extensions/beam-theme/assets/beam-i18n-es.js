@@ -4,6 +4,8 @@
  "bday_on": "Tu cumpleaños: {date}",
  "bday_save": "Guardar",
  "bday_saved": "Cumpleaños guardado",
+ "bday_first": "Tu primer regalo de cumpleaños llega el {date}.",
+ "bday_next": "Tu próximo regalo de cumpleaños llega el {date}.",
  "change": "Cambiar",
  "month": "Mes",
  "day": "Día",

@@ -4,6 +4,8 @@
  "bday_on": "Votre anniversaire : {date}",
  "bday_save": "Enregistrer",
  "bday_saved": "Anniversaire enregistré",
+ "bday_first": "Votre premier cadeau d’anniversaire arrive le {date}.",
+ "bday_next": "Votre prochain cadeau d’anniversaire arrive le {date}.",
  "change": "Modifier",
  "month": "Mois",
  "day": "Jour",

@@ -1,11 +1,14 @@
-/* Beam rewards panel, ways to earn beyond orders: the birthday form and the social follow /
-   share links (points on click, said plainly: a click cannot be verified). Loaded before
+/* Beam rewards panel, ways to earn beyond orders: the birthday form (its confirmation says
+   when the first gift arrives: a birthday set less than 30 days ahead earns from the next
+   year) and the social follow / share links (points on click, said plainly: a click cannot
+   be verified). Loaded before
    beam-panel.js, which merges these English texts under the translations and merchant texts. */
 (function () {
   var B = window.Beam;
   if (!B) return;
   B.en = Object.assign(B.en || {}, {
     bday: 'Your birthday', bday_on: 'Your birthday: {date}', bday_save: 'Save birthday', bday_saved: 'Birthday saved',
+    bday_first: 'Your first birthday gift arrives on {date}.', bday_next: 'Your next birthday gift arrives on {date}.',
     change: 'Change', month: 'Month', day: 'Day', year: 'Year (optional)',
     follow: 'Follow', share: 'Share', earned: 'You earned {n}!', unverified: 'We can’t check this: points are given when you open the link.'
   });
@@ -24,7 +27,11 @@
         ev.preventDefault();
         var q = function (n) { return f.querySelector('[name=' + n + ']').value; }, body = { month: +q('month'), day: +q('day') };
         if (q('year')) body.year = +q('year');
-        try { await K.api('/api/birthday', body); await K.loadMe(); S.bday = 0; K.say(t('bday_saved')); } catch (er) { K.say(er.message, 1); }
+        try {
+          var r = await K.api('/api/birthday', body), g = r.gift_on && r.gift_on.split('-');
+          await K.loadMe(); S.bday = 0;
+          K.say(t('bday_saved') + (g ? '. ' + t(r.first_gift ? 'bday_first' : 'bday_next', { date: new Date(+g[0], g[1] - 1, +g[2]).toLocaleDateString(loc, { day: 'numeric', month: 'long', year: 'numeric' }) }) : ''));
+        } catch (er) { K.say(er.message, 1); }
         K.draw('bday-edit');
       } }, [
         h('div', { cls: 'row' }, [

@@ -55,6 +55,9 @@ export function createBeamClient({baseUrl, getToken, fetchImpl, sleep}) {
     checkoutSummary: (cart) => request('POST', 'checkout/summary', cart),
     customer: () => request('GET', 'customer'),
     history: () => request('GET', 'customer/history'),
+    /** The saved birthday and the day its gift comes (`gift_on`, null while not offered). */
+    birthday: () => request('GET', 'customer/birthday'),
+    setBirthday: (fields) => request('POST', 'customer/birthday', birthdayBody(fields)),
     redemption: (id) => request('GET', `redemptions/${id}`),
     release: (id) => request('POST', `redemptions/${id}/release`, {}),
     /** The buyer removed this reward code from the checkout: return its points now. */
@@ -312,4 +315,19 @@ export function tierNeedMessage(tier, suffix = '') {
 /** The tier's earning multiplier in words ("1.5× points on orders"), or ''. */
 export function tierMultiplierLabel(tier) {
   return tier && Number(tier.multiplier) > 1 ? `${tier.multiplier}× points on orders` : '';
+}
+
+/** The birthday form's fields (strings, the year optional) as the API takes them. */
+export function birthdayBody({month, day, year}) {
+  const body = {month: Number(month), day: Number(day)};
+  if (year !== undefined && year !== null && String(year).trim() !== '') body.year = Number(year);
+  return body;
+}
+
+/** "Your first birthday gift arrives on …" (the 30-day notice may put it a year later);
+ * '' while the birthday way to earn is off or no birthday is saved. */
+export function birthdayGiftMessage(doc, formatDate = (iso) => iso) {
+  if (!doc || !doc.gift_on) return '';
+  const which = doc.first_gift ? 'first' : 'next';
+  return `Your ${which} birthday gift arrives on ${formatDate(doc.gift_on)}.`;
 }

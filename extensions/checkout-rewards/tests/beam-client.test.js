@@ -2,6 +2,8 @@ import {describe, expect, it, vi} from 'vitest';
 
 import {
   BeamApiError,
+  birthdayBody,
+  birthdayGiftMessage,
   cartFromCheckout,
   createBeamClient,
   orderPointsMessage,
@@ -305,5 +307,40 @@ describe('tier messages', () => {
     expect(tierMultiplierLabel({multiplier: '1.5'})).toBe('1.5× points on orders');
     expect(tierMultiplierLabel({multiplier: '1'})).toBe('');
     expect(tierMultiplierLabel(null)).toBe('');
+  });
+});
+
+describe('the birthday', () => {
+  it('posts the form as numbers, the year only when given, and reads the reason of a 400', async () => {
+    const {client, calls} = fakeBackend({
+      'POST customer/birthday': (call) =>
+        call.body.day === 30
+          ? jsonResponse(400, {error: {code: 'invalid_birthday', message: 'Choose a day of the month.'}})
+          : jsonResponse(200, {birthday: call.body, offered: true, gift_on: '2027-07-14', first_gift: true}),
+      'GET customer/birthday': () => jsonResponse(200, {birthday: null, offered: true, gift_on: null}),
+    });
+    expect((await client.birthday()).birthday).toBe(null);
+    const saved = await client.setBirthday({month: '7', day: '14', year: ''});
+    expect(calls[1].body).toEqual({month: 7, day: 14});
+    expect(saved.gift_on).toBe('2027-07-14');
+    await expect(client.setBirthday({month: '2', day: '30'})).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_birthday',
+      message: 'Choose a day of the month.',
+    });
+  });
+
+  it('keeps a given year', () => {
+    expect(birthdayBody({month: 2, day: 29, year: '2000'})).toEqual({month: 2, day: 29, year: 2000});
+  });
+
+  it('says when the first or the next gift arrives, and nothing while not offered', () => {
+    expect(birthdayGiftMessage({gift_on: '2027-07-14', first_gift: true})).toBe(
+      'Your first birthday gift arrives on 2027-07-14.',
+    );
+    expect(birthdayGiftMessage({gift_on: '2027-07-14', first_gift: false}, () => '14 Jul')).toBe(
+      'Your next birthday gift arrives on 14 Jul.',
+    );
+    expect(birthdayGiftMessage({gift_on: null, offered: false})).toBe('');
   });
 });

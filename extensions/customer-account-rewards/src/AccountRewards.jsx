@@ -1,8 +1,10 @@
 // Customer account: balance, the VIP tier with its history, the reward catalogue with redeem,
-// and the points history. Used full-page (customer-account.page.render) and as a profile block.
+// the birthday form (full page) and the points history. Used full-page
+// (customer-account.page.render) and as a profile block.
 import {useEffect, useState} from 'preact/hooks';
 
 import {
+  birthdayGiftMessage,
   newClientKey,
   tierMultiplierLabel,
   tierNeedMessage,
@@ -62,7 +64,98 @@ export function TierView({tier, changes = [], compact = false, formatDate = plai
   );
 }
 
-export function AccountRewardsView({state, onRedeem, compact = false, formatDate}) {
+const MONTHS = [
+  'January', 'February', 'March', 'April', 'May', 'June',
+  'July', 'August', 'September', 'October', 'November', 'December',
+];
+
+/** The birthday form: the saved birthday, when its gift comes, and month / day / year to
+ * set it (the same service as the storefront panel; Beam answers a bad date with the reason). */
+export function BirthdayView({birthday, onSave, formatDate = plainDate}) {
+  if (!birthday || !birthday.doc) return null;
+  const {doc, notice, error, busy} = birthday;
+  if (!doc.offered && !doc.birthday) return null;
+  return (
+    <BirthdayForm
+      doc={doc}
+      notice={notice}
+      error={error}
+      busy={busy}
+      onSave={onSave}
+      formatDate={formatDate}
+    />
+  );
+}
+
+function BirthdayForm({doc, notice, error, busy, onSave, formatDate}) {
+  const saved = doc.birthday;
+  const [draft, setDraft] = useState({
+    month: saved?.month || '',
+    day: saved?.day || '',
+    year: saved?.year || '',
+  });
+  const edit = (name) => (event) => {
+    const value = event.currentTarget.value;
+    setDraft((d) => ({...d, [name]: value}));
+  };
+  const gift = birthdayGiftMessage(doc, (iso) => formatDate(`${iso}T12:00:00`));
+  return (
+    <s-section heading="Your birthday">
+      <s-stack gap="small-200">
+        {saved ? (
+          <s-text>
+            Your birthday: {saved.day} {MONTHS[saved.month - 1]}
+            {saved.year ? ` ${saved.year}` : ''}
+          </s-text>
+        ) : (
+          <s-text>Tell us your birthday and get points on the day.</s-text>
+        )}
+        {gift ? <s-text color="subdued">{gift}</s-text> : null}
+        {notice ? <s-banner tone="success">{notice}</s-banner> : null}
+        {error ? <s-banner tone="critical">{error}</s-banner> : null}
+        <s-form
+          onSubmit={(event) => {
+            event.preventDefault?.();
+            onSave(draft);
+          }}
+        >
+          <s-stack direction="inline" gap="base">
+            <s-select
+              label="Month"
+              value={String(draft.month)}
+              onChange={edit('month')}
+            >
+              <s-option value="">Month</s-option>
+              {MONTHS.map((name, index) => (
+                <s-option key={name} value={String(index + 1)}>
+                  {name}
+                </s-option>
+              ))}
+            </s-select>
+            <s-number-field
+              label="Day"
+              min={1}
+              max={31}
+              value={String(draft.day)}
+              onChange={edit('day')}
+            />
+            <s-number-field
+              label="Year (optional)"
+              min={1900}
+              value={String(draft.year)}
+              onChange={edit('year')}
+            />
+          </s-stack>
+          <s-button type="submit" disabled={busy || undefined}>
+            Save birthday
+          </s-button>
+        </s-form>
+      </s-stack>
+    </s-section>
+  );
+}
+
+export function AccountRewardsView({state, onRedeem, onBirthday, compact = false, formatDate}) {
   if (state.loading) return <s-spinner accessibilityLabel="Loading your rewards" />;
   if (state.guest) return <s-text>Log in to see your rewards.</s-text>;
   if (state.failed || !state.customer) {
@@ -88,6 +181,9 @@ export function AccountRewardsView({state, onRedeem, compact = false, formatDate
         compact={compact}
         formatDate={formatDate}
       />
+      {compact ? null : (
+        <BirthdayView birthday={state.birthday} onSave={onBirthday} formatDate={formatDate} />
+      )}
       <s-section heading="Rewards">
         <s-stack gap="small-200">
           {rewards.map((reward) => (
@@ -142,9 +238,29 @@ export function AccountRewards({client, compact, formatDate}) {
     }
   }
 
+  async function loadBirthday() {
+    try {
+      const doc = await client.birthday();
+      setState((s) => ({...s, birthday: {doc}}));
+    } catch {
+      setState((s) => ({...s, birthday: null}));
+    }
+  }
+
   useEffect(() => {
     load();
+    if (!compact) loadBirthday();
   }, [client]);
+
+  async function onBirthday(fields) {
+    setState((s) => ({...s, birthday: {...s.birthday, busy: true, error: '', notice: ''}}));
+    try {
+      const doc = await client.setBirthday(fields);
+      setState((s) => ({...s, birthday: {doc, notice: 'Birthday saved.'}}));
+    } catch (error) {
+      setState((s) => ({...s, birthday: {...s.birthday, busy: false, error: error.message}}));
+    }
+  }
 
   async function onRedeem(reward) {
     setState((s) => ({...s, busy: true, notice: ''}));
@@ -172,6 +288,7 @@ export function AccountRewards({client, compact, formatDate}) {
     <AccountRewardsView
       state={state}
       onRedeem={onRedeem}
+      onBirthday={onBirthday}
       compact={compact}
       formatDate={formatDate}
     />

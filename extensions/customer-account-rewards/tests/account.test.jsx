@@ -1,7 +1,13 @@
 import {render} from 'preact-render-to-string';
 import {describe, expect, it} from 'vitest';
 
-import {AccountRewardsView, entryLabel, plainDate, TierView} from '../src/AccountRewards.jsx';
+import {
+  AccountRewardsView,
+  BirthdayView,
+  entryLabel,
+  plainDate,
+  TierView,
+} from '../src/AccountRewards.jsx';
 
 const state = {
   customer: {balance: 700, pending: 40},
@@ -101,5 +107,39 @@ describe('TierView', () => {
   it('cuts an ISO time to its date', () => {
     expect(plainDate('2027-12-31T23:00:00Z')).toBe('2027-12-31');
     expect(plainDate(null)).toBe('');
+  });
+});
+
+describe('BirthdayView', () => {
+  const doc = {
+    birthday: {month: 7, day: 14, year: null},
+    offered: true,
+    gift_on: '2027-07-14',
+    first_gift: true,
+  };
+
+  it('shows the saved birthday, when the first gift arrives and the form', () => {
+    const html = render(<BirthdayView birthday={{doc}} onSave={() => {}} />);
+    expect(html).toContain('Your birthday: 14 July');
+    expect(html).toContain('Your first birthday gift arrives on 2027-07-14.');
+    expect(html).toContain('<s-option value="7">July</s-option>');
+    expect(html).toContain('Save birthday');
+  });
+
+  it('shows the reason of a refused date', () => {
+    const html = render(
+      <BirthdayView birthday={{doc, error: 'Choose a day of the month.'}} onSave={() => {}} />,
+    );
+    expect(html).toContain('<s-banner tone="critical">Choose a day of the month.</s-banner>');
+  });
+
+  it('is left out while birthdays are not offered and none is saved, and on the profile block', () => {
+    const off = {birthday: null, offered: false, gift_on: null, first_gift: true};
+    expect(render(<BirthdayView birthday={{doc: off}} onSave={() => {}} />)).toBe('');
+    const html = render(<AccountRewardsView state={{...state, birthday: {doc}}} compact />);
+    expect(html).not.toContain('Your birthday');
+    expect(render(<AccountRewardsView state={{...state, birthday: {doc}}} />)).toContain(
+      'Your birthday',
+    );
   });
 });
