@@ -42,6 +42,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "customer_write": (12, 60),  # redeem / cancel by one shopper
     "ext_read": (120, 60),  # extension API (/ext/) requests by one buyer
     "ext_redeem": (10, 60),  # extension redeem / release by one buyer
+    "referral_claim": (5, 600),  # a friend's claims from one IP (hashed) in one shop
 }
 
 
