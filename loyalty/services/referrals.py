@@ -232,11 +232,7 @@ def referral_friend_code_reopen(*, referral: Referral) -> None:
 
 def _friend_discount_create(referral: Referral, config: ReferralSettings) -> str:
     assert referral.code is not None
-    value: dict[str, Decimal] = (
-        {"percentage": config.offer_value / Decimal(100)}
-        if config.offer_kind == rules.OFFER_PERCENT
-        else {"amount": config.offer_value}
-    )
+    percent = config.offer_kind == rules.OFFER_PERCENT
     created = discount_code_basic_create(
         referral.shop,
         code=referral.code,
@@ -247,7 +243,8 @@ def _friend_discount_create(referral: Referral, config: ReferralSettings) -> str
         ends_at=referral.expires_at,
         minimum_subtotal=config.offer_minimum,
         combines_with_shipping=True,
-        **value,
+        percentage=config.offer_value / Decimal(100) if percent else None,
+        amount=None if percent else config.offer_value,
     )
     return created.id
 
@@ -278,7 +275,7 @@ def referral_discount_issue(*, referral_id: int, final_attempt: bool) -> Referra
         earlier_attempt=earlier_attempt,
         final_attempt=final_attempt,
     )
-    done = {"updated_at": timezone.now()}
+    done: dict[str, Any] = {"updated_at": timezone.now()}
     if outcome.error:
         done.update(code_status=CodeStatus.FAILED, error=outcome.error[:2000])
     else:

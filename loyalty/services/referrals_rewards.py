@@ -206,7 +206,10 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
         if order is not None and order.state == LoyaltyOrder.State.CANCELLED:
             _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
             return False
-        refunded = OrderRefund.objects.filter(shop=shop, order_id=referral.order_id).exists()
+        refunded = (
+            order is not None
+            and OrderRefund.objects.filter(shop=shop, order_id=order.order_id).exists()
+        )
         if refunded:
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
