@@ -99,3 +99,22 @@ class InvalidTiers(BeamError):
     """A tier setting, grant or override is not acceptable (the message says which)."""
 
     code = "invalid_tiers"
+
+
+class ReferralNotAvailable(BeamError):
+    """No such referral code in this shop, or the shop's referral program is off."""
+
+    code = "referral_not_available"
+    http_status = 404
+
+
+class ReferralRefused(BeamError):
+    """The friend's claim or the merchant's change cannot be made (the message says why)."""
+
+    code = "referral_refused"
+    http_status = 422
+
+    def __init__(self, message: str = "", *, reason: str = "", field: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.field = field

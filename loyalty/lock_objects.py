@@ -1,5 +1,5 @@
-"""Named row locks. Lock in this order when several are needed: orders, then members;
-rows of one model in pk order."""
+"""Named row locks. Lock in this order when several are needed: orders, then members, then
+referrals; rows of one model in pk order."""
 
 from __future__ import annotations
 

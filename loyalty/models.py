@@ -221,6 +221,7 @@ class LedgerEntry(models.Model):
         TIER_ENTRY = "tier_entry"
         ACTION = "action"  # a way to earn other than orders (``models_earning``)
         ACTION_REVERSAL = "action_reversal"
+        REFERRAL = "referral"  # an advocate's reward for a friend's order (``models_referrals``)
 
     class Bucket(models.TextChoices):
         AVAILABLE = "available"
@@ -348,6 +349,9 @@ class LoyaltyOrder(models.Model):
     total_price = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     subtotal_price = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     discount_codes = models.JSONField(default=list, blank=True)  # upper-cased codes used
+    # Keyed hash of the shipping address (``rules.referrals.address_key``): the referral
+    # check "placed by the advocate" compares it; never shown, blanked by redaction.
+    ship_key = models.CharField(max_length=16, blank=True, default="", db_default="")
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     base = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     multiplier = models.DecimalField(max_digits=8, decimal_places=4, default=1)
@@ -532,6 +536,13 @@ from loyalty.models_earning import (  # noqa: E402, F401
     ActionAward,
     EarningAction,
     MemberBirthday,
+)
+
+# Referrals live in their own module; importing them registers them.
+from loyalty.models_referrals import (  # noqa: E402, F401
+    Referral,
+    ReferralCode,
+    ReferralSettings,
 )
 
 # The reward catalogue and redemptions live in their own module; importing them registers them.

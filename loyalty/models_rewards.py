@@ -79,6 +79,7 @@ class Redemption(models.Model):
         CHECKOUT = "checkout", "Checkout"
         CUSTOMER_ACCOUNT = "customer_account", "Customer account"
         TIER_ENTRY = "tier_entry", "Tier entry reward"  # given, no points spent
+        REFERRAL = "referral", "Referral reward"  # given to an advocate, no points spent
 
     shop = models.ForeignKey(Shop, on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey(

@@ -42,6 +42,7 @@ from loyalty.rules.tiers import (
     window_now,
 )
 from loyalty.selectors_earning import earning_action_ways, earning_actions_shown
+from loyalty.selectors_referrals import referral_program_block, referral_settings_read
 from loyalty.services.tiers import tier_rules_load, tier_sums_read
 from merchants.models import Shop
 
@@ -60,6 +61,7 @@ ENTRY_LABELS: dict[str, str] = {
     LedgerEntry.Kind.TIER_ENTRY: "Welcome to {note}",
     LedgerEntry.Kind.ACTION: "{note}",  # the way to earn's reason: "Birthday gift"
     LedgerEntry.Kind.ACTION_REVERSAL: "{note} (taken back)",
+    LedgerEntry.Kind.REFERRAL: "Referral: {note}",  # the friend's order, e.g. "#1002"
 }
 KIND_TITLES: dict[str, str] = {
     Reward.Kind.FIXED_AMOUNT: "{value} off your order",
@@ -353,7 +355,7 @@ def program_get(*, shop: Shop) -> LoyaltyProgram:
 
 def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> dict[str, Any]:
     """The shop-wide program shoppers see: branding, texts, ways to earn (orders, sign-up,
-    bonus events, then the earning actions on), rewards, tiers (5 queries, 4 with
+    bonus events, then the earning actions on), rewards, tiers, referrals (6 queries, 5 with
     ``program``). The app proxy, the landing page, the admin's live
     preview and the UI extensions all read this one document."""
     program = program or program_get(shop=shop)
@@ -377,6 +379,7 @@ def program_document(*, shop: Shop, program: LoyaltyProgram | None = None) -> di
         + (actions if program.enabled else []),
         "rewards": [reward_document(r, shop.currency) for r in rewards],
         "tiers": tiers_shown(shop=shop),
+        "referrals": referral_program_block(shop=shop, config=referral_settings_read(shop=shop)),
     }
 
 

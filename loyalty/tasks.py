@@ -34,6 +34,35 @@ def redemption_issue(self, redemption_id: int) -> str:
         return redemption.status
 
 
+@shared_task(bind=True, max_retries=REDEMPTION_ISSUE_MAX_RETRIES)
+def referral_discount_issue(self, referral_id: int) -> str:
+    """Create a referred friend's code in the store: the redemption saga's retries and
+    backoff (eager runs retry inline, so the friend gets the code in the claim's answer)."""
+    from loyalty.services.referrals import referral_discount_issue as issue
+
+    retries = self.request.retries or 0
+    while True:
+        final = retries >= REDEMPTION_ISSUE_MAX_RETRIES
+        try:
+            return issue(referral_id=referral_id, final_attempt=final).code_status
+        except RedemptionIssueRetry as exc:
+            if self.request.is_eager or self.request.called_directly:
+                retries += 1
+                continue
+            countdown = redemption_issue_backoff(retries).total_seconds()
+            raise self.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task
+def referrals_due() -> list[int]:
+    """Periodic: reward the advocates whose friend's order passed its pending period, take
+    up friends' codes whose issue is overdue, and blank hashed IPs past their retention."""
+    from loyalty.services.referrals import referral_codes_pending_sweep, referral_ip_hashes_purge
+    from loyalty.services.referrals_rewards import referrals_reward_due
+
+    return [referrals_reward_due(), referral_codes_pending_sweep(), referral_ip_hashes_purge()]
+
+
 @shared_task
 def ledger_verify() -> int:
     """Periodic: record members whose cached balance differs from the ledger; report orders

@@ -44,6 +44,7 @@ def connect() -> None:
         BonusEvent,
         EarningAction,
         LoyaltyProgram,
+        ReferralSettings,
         Reward,
         Tier,
         TierSettings,
@@ -55,6 +56,8 @@ def connect() -> None:
         post_save.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-{name}")
         post_delete.connect(_by_shop_fk, sender=model, dispatch_uid=f"sf-cache-del-{name}")
     post_save.connect(_reward_changed, sender=Reward, dispatch_uid="sf-cache-Reward")
+    # the panel's referral block (in ``me``) follows the referral settings
+    post_save.connect(_reward_changed, sender=ReferralSettings, dispatch_uid="sf-cache-Ref")
     post_delete.connect(_reward_changed, sender=Reward, dispatch_uid="sf-cache-del-Reward")
     post_save.connect(_by_shop, sender=Shop, dispatch_uid="sf-cache-Shop")
     post_delete.connect(_by_shop, sender=Shop, dispatch_uid="sf-cache-del-Shop")

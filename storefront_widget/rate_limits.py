@@ -43,6 +43,7 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "ext_read": (120, 60),  # extension API (/ext/) requests by one buyer
     "ext_redeem": (10, 60),  # extension redeem / release by one buyer
     "ext_write": (10, 60),  # other extension writes by one buyer (the birthday)
+    "referral_claim": (5, 600),  # a friend's claims from one IP (hashed) in one shop
 }
 
 

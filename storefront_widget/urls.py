@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from storefront_widget import views
+from storefront_widget.proxy_api import referrals
 from storefront_widget.proxy_api import views as api
 
 app_name = "storefront_widget"
@@ -22,5 +23,12 @@ urlpatterns = [
     ),
     path("api/birthday", api.BirthdayApi.as_view(), name="birthday"),
     path("api/actions/click", api.ActionClickApi.as_view(), name="action_click"),
+    path("r/<str:code>", referrals.referral_link_follow, name="referral_link"),
+    path("api/referrals/<str:code>", referrals.referral_offer_get, name="referral_offer"),
+    path(
+        "api/referrals/<str:code>/claim",
+        referrals.ReferralClaimApi.as_view(),
+        name="referral_claim",
+    ),
     re_path(r"^api/", api.not_found),
 ]

@@ -186,6 +186,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
     "ledger-verify": {"task": "loyalty.tasks.ledger_verify", "schedule": 86400.0},
+    # referral rewards due, overdue friend codes, hashed IPs past their retention
+    "referrals-due": {"task": "loyalty.tasks.referrals_due", "schedule": 300.0},
     "branding-publish": {"task": "loyalty.tasks.branding_publish_sweep", "schedule": 60.0},
     "analytics-rollups": {"task": "loyalty.analytics.tasks.rollups_refresh_all", "schedule": 300.0},
 }

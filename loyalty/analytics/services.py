@@ -70,7 +70,14 @@ Kind = LedgerEntry.Kind
 # Points "issued": credited for an order, the welcome gift, bonuses and tier entry points,
 # plus positive manual adjustments and imported balances. Pending releases only move points
 # between buckets.
-EARN_KINDS = (Kind.ORDER_EARN, Kind.WELCOME, Kind.BONUS, Kind.TIER_ENTRY, Kind.ACTION)
+EARN_KINDS = (
+    Kind.ORDER_EARN,
+    Kind.WELCOME,
+    Kind.BONUS,
+    Kind.TIER_ENTRY,
+    Kind.ACTION,
+    Kind.REFERRAL,
+)
 GRANT_KINDS = (Kind.MANUAL, Kind.IMPORT)
 REDEEM_KINDS = (Kind.REDEEM, Kind.REDEEM_REFUND)
 REVERSAL_KINDS = (Kind.ORDER_REFUND, Kind.ORDER_CANCEL, Kind.ACTION_REVERSAL)

@@ -5,6 +5,7 @@ write ``from loyalty import services`` or ``from loyalty.services import points_
 """
 
 from loyalty.audit import AuditRecord
+from loyalty.rules.codes import CODE_ALPHABET
 from loyalty.rules.earning import EarningResult
 from loyalty.rules.reversal import ReversalPlan, order_reversal_plan
 from loyalty.services.adjustments import (
@@ -94,7 +95,6 @@ from loyalty.services.program_config import (
 )
 from loyalty.services.redemptions import (
     CHECKOUT_CODE_VALID_FOR,
-    CODE_ALPHABET,
     STORE_CREDIT_CLOCK_SKEW,
     customer_reward_redeem,
     redemption_cancel,

@@ -61,6 +61,7 @@ from loyalty.services.orders import (
     redemptions_attribute,
 )
 from loyalty.services.program_config import program_get_or_create
+from loyalty.services.referrals_rewards import referrals_attribute
 from loyalty.services.tiers import (
     TIER_MEMBER_FIELDS,
     member_tier_set,
@@ -392,6 +393,11 @@ def _plan_apply(state: CreditState, plan: CreditPlan) -> None:
     rows_update(sorted(plan.orders.values(), key=lambda o: o.pk), fields=ORDER_FIELDS)
     for order_id, payload in plan.attributions:
         redemptions_attribute(shop=state.shop, order_id=order_id, payload=payload)
+    referrals_attribute(
+        shop=state.shop,
+        orders=[state.orders[order_id] for order_id, _ in plan.attributions],
+        pending_days=state.program.pending_days,
+    )
     rows_update(list(plan.rebased.values()), fields=["base"])
     customers = sorted({m.customer_id for m in state.members.values()})
     members_changed_on_commit(shop_id=state.shop.pk, customer_ids=customers)

@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -25,6 +26,7 @@ from loyalty.models import (
     Redemption,
 )
 from loyalty.payloads import datetime_parse, shop_amount
+from loyalty.rules.referrals import address_key
 from loyalty.rules.reversal import order_reversal_target
 from loyalty.rules.tiers import order_spend, refunded_discounts
 from loyalty.services.ledger import CENT, PENDING, Kind, ledger_post, member_lock
@@ -49,6 +51,7 @@ def order_snapshot(order: LoyaltyOrder, payload: dict[str, Any]) -> None:
     order.total_price = shop_amount(payload, "total_price").quantize(CENT)
     order.subtotal_price = shop_amount(payload, "subtotal_price").quantize(CENT)
     order.discount_codes = order_discount_codes(payload)
+    order.ship_key = address_key(payload.get("shipping_address"), settings.SHOPIFY_API_SECRET)
     if not order.email:
         order.email = (payload.get("email") or payload.get("contact_email") or "").strip().lower()
     spend = order_spend(payload)

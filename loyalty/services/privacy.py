@@ -26,6 +26,9 @@ from loyalty.models import (
     OrderRefund,
     ProductTags,
     Redemption,
+    Referral,
+    ReferralCode,
+    ReferralSettings,
     Reward,
     Tier,
     TierChange,
@@ -34,6 +37,7 @@ from loyalty.models import (
     TierSettings,
     TierSync,
 )
+from loyalty.rules import referrals as referral_rules
 from merchants.models import Shop
 
 
@@ -52,6 +56,19 @@ def _member_for_customer(
 def _birthday_export(member: Member) -> dict[str, int | None] | None:
     row = MemberBirthday.objects.filter(member=member).first()
     return None if row is None else {"month": row.month, "day": row.day, "year": row.year}
+
+
+def _referral_export(r: Referral) -> dict[str, Any]:
+    return {
+        "friend_email": r.friend_email,
+        "status": r.status,
+        "reason": r.reason,
+        "code": r.code,
+        "order": r.order_name,
+        "reward_points": r.reward_points,
+        "ip_hash": r.ip_hash,
+        "created_at": r.created_at.isoformat(),
+    }
 
 
 def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> dict[str, Any]:
@@ -129,6 +146,16 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
             }
             for o in member.orders.order_by("pk")
         ],
+        "referrals_made": [_referral_export(r) for r in member.referrals_made.order_by("pk")],
+        "referrals_received": [
+            _referral_export(r)
+            for r in Referral.objects.filter(shop=shop, friend_customer_id=customer_id).order_by(
+                "pk"
+            )
+        ],
+        "referral_code": ReferralCode.objects.filter(member=member)
+        .values_list("code", flat=True)
+        .first(),
         "redemptions": [
             {
                 "code": r.code,
@@ -168,11 +195,26 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
             TierChange.objects.filter(shop=shop, member=member).update(note="")
             # Nothing more is written to the customer (its data is going away).
             TierSync.objects.filter(shop=shop, member=member).delete()
+            # As advocate: the friends' emails and hashed IPs go; the rows (counts, rewards)
+            # stay anonymous.
+            _referrals_redact(Referral.objects.filter(shop=shop, advocate=member))
+        # As friend: found by customer id or by email (a friend may never have ordered).
+        friend = Q(friend_customer_id=customer_id)
+        for address in emails:
+            friend |= Q(friend_key=referral_rules.email_key(address)) | Q(friend_email=address)
+        _referrals_redact(Referral.objects.filter(shop=shop).filter(friend))
         orders = LoyaltyOrder.objects.filter(shop=shop)
         match = Q(customer_id=customer_id)
         if emails:
             match |= Q(email__in=emails)
-        orders.filter(match).update(email="")
+        orders.filter(match).update(email="", ship_key="")
+
+
+def _referrals_redact(rows: models.QuerySet[Referral]) -> None:
+    for pk in rows.values_list("pk", flat=True):
+        Referral.objects.filter(pk=pk).update(
+            friend_email="", friend_key=f"redacted:{pk}", ip_hash="", reason_detail=""
+        )
 
 
 def shop_data_erase(*, shop: Shop) -> None:
@@ -180,6 +222,9 @@ def shop_data_erase(*, shop: Shop) -> None:
     entries: the shop's data must go entirely."""
     with transaction.atomic(durable=True):
         for model in (
+            Referral,
+            ReferralCode,
+            ReferralSettings,
             MemberBirthday,
             ActionAward,
             TierSync,

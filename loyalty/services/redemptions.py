@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,7 +27,12 @@ from loyalty.member_versions import (
     member_changed_on_commit,
 )
 from loyalty.models import Member, Redemption, Reward, Tier
-from loyalty.rules.rewards import reward_channel_refusal, reward_price, reward_tier_refusal
+from loyalty.rules.codes import code_generate
+from loyalty.rules.rewards import (
+    reward_channel_refusal,
+    reward_price,
+    reward_tier_refusal,
+)
 from loyalty.services.ledger import Kind, enqueue_on_commit, ledger_post, member_lock
 from loyalty.services.program_config import program_get_or_create
 from merchants.errors import ShopifyApiError, ShopifyUserError, ShopNotInstalled
@@ -43,13 +50,9 @@ from merchants.shopify.operations import (
 logger = logging.getLogger(__name__)
 
 
-CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-
-
 def redemption_code_generate() -> str:
     """``BEAM-XXXX-XXXX`` from a CSPRNG (no 0/O/1/I, readable aloud)."""
-    chars = [secrets.choice(CODE_ALPHABET) for _ in range(8)]
-    return f"BEAM-{''.join(chars[:4])}-{''.join(chars[4:])}"
+    return code_generate("BEAM", secrets.choice)
 
 
 # A code redeemed in checkout is meant for that checkout: unused within a day, it expires
@@ -220,12 +223,8 @@ def _redemption_title(redemption: Redemption) -> str:
 
 
 def _redemption_discount_find(redemption: Redemption) -> DiscountCodeStatus | None:
-    """The redemption's own discount in the store, if an earlier (maybe timed out) create
-    made it."""
-    found = discount_code_lookup(redemption.shop, code=redemption.code)
-    if found is None or (found.title and not found.title.endswith(f"({redemption.code})")):
-        return None
-    return found
+    """The redemption's own discount in the store (``discount_own_find``)."""
+    return discount_own_find(redemption.shop, redemption.code)
 
 
 # How far the store's clock may be behind ours when looking for a credit made for a
@@ -332,15 +331,80 @@ def redemption_issue_backoff(retries: int) -> timedelta:
     return timedelta(seconds=min(300, 5 * 2**retries))
 
 
-def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
-    """Create the redemption's discount (the saga's second step). Runs outside any
-    transaction: no row lock is held across the platform call. Every attempt counts against
-    ``REDEMPTION_ISSUE_MAX_RETRIES`` and stamps ``updated_at`` (what the sweeper watches).
+@dataclass(frozen=True)
+class StoreIssue:
+    """What one attempt to create a code (or credit) in the store came to: the platform
+    object's id when it exists now, else the permanent ``error`` (a transient failure
+    before the last attempt raises ``RedemptionIssueRetry`` instead)."""
 
-    A rejection refunds the points; a transient error raises ``RedemptionIssueRetry`` until
-    ``final_attempt``, then refunds. Before creating again after an earlier attempt, the code
-    (or, for store credit, the credit transaction) is looked up in the store and adopted, so
-    an ambiguous timeout never yields two codes nor credits the customer twice.
+    object_id: str = ""
+    error: str = ""
+
+
+def store_issue_attempt(
+    *,
+    create: Callable[[], str],
+    find: Callable[[], str | None],
+    find_code: Callable[[], str | None] | None,
+    earlier_attempt: bool,
+    final_attempt: bool,
+) -> StoreIssue:
+    """The saga's platform step, shared by every code Beam issues (redemptions, referral
+    offers): ``create`` the object, unless an ``earlier_attempt`` whose answer was lost made
+    it (``find`` adopts it); a refusal is permanent unless ``find_code`` (codes only) shows
+    the refused create was a retry of one that worked; a transient error raises
+    ``RedemptionIssueRetry`` until ``final_attempt``, which adopts what the store has or
+    fails. Runs outside any transaction (no lock is held across the platform call)."""
+    try:
+        if earlier_attempt:
+            found_id = find()
+            if found_id is not None:
+                return StoreIssue(object_id=found_id)
+        return StoreIssue(object_id=create())
+    except ShopNotInstalled as exc:  # uninstalled meanwhile: nothing can be created
+        return StoreIssue(error=f"shop not installed: {exc}")
+    except (ShopifyUserError, ValueError) as exc:  # permanent: the input was refused
+        if find_code is not None and isinstance(exc, ShopifyUserError):
+            # The client retries a create whose answer was lost; the retry is refused as a
+            # duplicate although the first one made the code. Never refund a usable code.
+            try:
+                found_code = find_code()
+            except ShopifyApiError as lookup_exc:
+                if not final_attempt:
+                    raise RedemptionIssueRetry(str(lookup_exc)) from lookup_exc
+                found_code = None
+            if found_code is not None:
+                return StoreIssue(object_id=found_code)
+        return StoreIssue(error=f"rejected by the store: {exc}")
+    except ShopifyApiError as exc:
+        if not final_attempt:
+            raise RedemptionIssueRetry(str(exc)) from exc
+        try:
+            found_id = find()
+        except ShopifyApiError:
+            found_id = None
+        if found_id is not None:
+            return StoreIssue(object_id=found_id)
+        return StoreIssue(error=f"store unavailable: {exc}")
+
+
+def discount_own_find(shop: Shop, code: str) -> DiscountCodeStatus | None:
+    """Beam's own discount with this code in the store, if an earlier (maybe timed out)
+    create made it: the title ends with the code, which tells it from a merchant's discount
+    that happens to use the same text."""
+    found = discount_code_lookup(shop, code=code)
+    if found is None or (found.title and not found.title.endswith(f"({code})")):
+        return None
+    return found
+
+
+def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
+    """Create the redemption's discount (the saga's second step, ``store_issue_attempt``).
+    Every attempt counts against ``REDEMPTION_ISSUE_MAX_RETRIES`` and stamps ``updated_at``
+    (what the sweeper watches). A permanent failure refunds the points; before creating
+    again after an earlier attempt, the code (or, for store credit, the credit transaction)
+    is looked up in the store and adopted, so an ambiguous timeout never yields two codes
+    nor credits the customer twice.
     """
     redemption = Redemption.objects.select_related("reward", "shop", "member").get(pk=redemption_id)
     if redemption.status != Redemption.Status.PENDING:
@@ -351,53 +415,26 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
         attempts=F("attempts") + 1, updated_at=timezone.now()
     )
     is_code = redemption.reward.kind != Reward.Kind.STORE_CREDIT
-    try:
-        if earlier_attempt:
-            found_id = _redemption_find_in_store(redemption)
-            if found_id is not None:
-                return _redemption_mark_issued(redemption, discount_id=found_id)
-        discount_id = _redemption_create_in_store(redemption)
-    except ShopNotInstalled as exc:  # uninstalled meanwhile: nothing can be created
+
+    def find_code() -> str | None:
+        found = _redemption_discount_find(redemption)
+        return found.id if found is not None else None
+
+    outcome = store_issue_attempt(
+        create=lambda: _redemption_create_in_store(redemption),
+        find=lambda: _redemption_find_in_store(redemption),
+        find_code=find_code if is_code else None,
+        earlier_attempt=earlier_attempt,
+        final_attempt=final_attempt,
+    )
+    if outcome.error:
         return _redemption_refund(
             redemption=redemption,
             from_status=Redemption.Status.PENDING,
             to_status=Redemption.Status.FAILED,
-            error=f"shop not installed: {exc}",
+            error=outcome.error,
         )
-    except (ShopifyUserError, ValueError) as exc:  # permanent: the input was refused
-        if is_code and isinstance(exc, ShopifyUserError):
-            # The client retries a create whose answer was lost; the retry is refused as a
-            # duplicate although the first one made the code. Never refund a usable code.
-            try:
-                found = _redemption_discount_find(redemption)
-            except ShopifyApiError as lookup_exc:
-                if not final_attempt:
-                    raise RedemptionIssueRetry(str(lookup_exc)) from lookup_exc
-                found = None
-            if found is not None:
-                return _redemption_mark_issued(redemption, discount_id=found.id)
-        return _redemption_refund(
-            redemption=redemption,
-            from_status=Redemption.Status.PENDING,
-            to_status=Redemption.Status.FAILED,
-            error=f"rejected by the store: {exc}",
-        )
-    except ShopifyApiError as exc:
-        if not final_attempt:
-            raise RedemptionIssueRetry(str(exc)) from exc
-        try:
-            found_id = _redemption_find_in_store(redemption)
-        except ShopifyApiError:
-            found_id = None
-        if found_id is not None:
-            return _redemption_mark_issued(redemption, discount_id=found_id)
-        return _redemption_refund(
-            redemption=redemption,
-            from_status=Redemption.Status.PENDING,
-            to_status=Redemption.Status.FAILED,
-            error=f"store unavailable: {exc}",
-        )
-    return _redemption_mark_issued(redemption, discount_id=discount_id)
+    return _redemption_mark_issued(redemption, discount_id=outcome.object_id)
 
 
 def redemptions_pending_sweep(*, now: datetime | None = None) -> int:

@@ -41,3 +41,9 @@ class ActionClickInputSerializer(serializers.Serializer):
 
     kind = serializers.ChoiceField(choices=["social_follow", "social_share"])
     network = serializers.RegexField(r"^[a-z]{1,16}$")
+
+
+class ReferralClaimInputSerializer(serializers.Serializer):
+    """``{"email": "friend@example.com"}`` (the service checks the address itself)."""
+
+    email = serializers.CharField(max_length=254)

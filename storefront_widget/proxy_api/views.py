@@ -23,9 +23,18 @@ from rest_framework.views import APIView
 
 from loyalty import services as loyalty_services
 from loyalty.member_versions import member_version_key, shop_version_key
-from loyalty.models import Redemption
+from loyalty.models import Member, Redemption
 from loyalty.selectors import redemption_data
+<<<<<<< HEAD
 from loyalty.selectors_earning import birthday_document
+=======
+from loyalty.selectors_referrals import (
+    member_referral_block,
+    referral_program_block,
+    referral_settings_read,
+)
+from loyalty.services.referrals import referral_code_ensure, referral_link
+>>>>>>> h/referrals
 from merchants.errors import BeamError
 from merchants.models import Shop
 from storefront_widget import selectors
@@ -202,10 +211,32 @@ def me_get(request: HttpRequest, proxy: ProxyContext, cached: VersionedRead | No
     data = selectors.member_data(
         shop=proxy.shop, customer_id=proxy.customer_id, before=int(page) if page else None
     )
+    if page is None:
+        data["referral"] = me_referral(proxy)
     response = json_response(data)
     if cached is not None:
         versioned_store(cached, response.content)
     return response
+
+
+def me_referral(proxy: ProxyContext) -> dict[str, Any] | None:
+    """The member's referral block while the shop's referrals are on (the code is made on
+    the first read: every member has one from then on); None otherwise (1 query)."""
+    config = referral_settings_read(shop=proxy.shop)
+    if config is None or not config.enabled or proxy.customer_id is None:
+        return None
+    found = Member.objects.filter(shop=proxy.shop, customer_id=proxy.customer_id, redacted=False)
+    member_id = found.values_list("pk", flat=True).first()
+    if member_id is None:
+        return None
+    code = referral_code_ensure(shop=proxy.shop, member_id=member_id)
+    return member_referral_block(
+        shop=proxy.shop,
+        member_id=member_id,
+        code=code,
+        link=referral_link(shop=proxy.shop, code=code, path_prefix=proxy.path_prefix),
+        offer_label=referral_program_block(shop=proxy.shop, config=config)["friend_offer"]["label"],
+    )
 
 
 class RedeemApi(ProxyApi):

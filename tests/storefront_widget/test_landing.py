@@ -88,7 +88,7 @@ def test_landing_is_cached_per_shop_with_etag_and_follows_changes(proxy, program
 
 
 def test_landing_query_count(proxy, program, rewards, django_assert_num_queries):
-    with django_assert_num_queries(11):  # shop; program doc (5); landing data (5)
+    with django_assert_num_queries(13):  # shop; program doc (6); landing data (6)
         proxy.get("", customer=None)
     with django_assert_num_queries(0):
         proxy.get("", customer=None)

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db
 def test_program_hits_the_database_only_when_not_cached(
     proxy, program, rewards, django_assert_num_queries
 ):
-    # shop, program, bonus events, rewards, earning actions, tiers
-    with django_assert_num_queries(6):
+    # shop, program, bonus events, rewards, earning actions, tiers, referral settings
+    with django_assert_num_queries(7):
         first = proxy.get("api/program")
     with django_assert_num_queries(0):  # shop and program both from the shared cache
         second = proxy.get("api/program")
@@ -36,7 +36,7 @@ def test_program_query_count_does_not_grow_with_the_catalogue(
     for n in range(30):
         RewardFactory(shop=shop, name=f"r{n}", points_cost=100 + n, value=Decimal("1.00"))
 
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         response = proxy.get("api/program")
 
     assert len(response.json()["rewards"]) == 30
@@ -106,7 +106,8 @@ def test_me_query_count_is_fixed_whatever_the_history(
     for n in range(1, 40):
         give_points(member, n, f"gift {n}")
     proxy.get("api/program")  # the shop is now in the cache, as on a busy storefront
-    with django_assert_num_queries(3):  # member row with birthday and history, awards, codes
+    # member row with birthday and history, awards, codes, referral settings (off)
+    with django_assert_num_queries(4):
         data = proxy.get("api/me").json()
     with django_assert_num_queries(1):  # a later page: member row with its history page
         proxy.get("api/me", page=data["history"]["next_page"])
@@ -118,9 +119,9 @@ def test_me_of_a_member_without_history_or_of_a_newcomer(
     proxy, program, member, other_customer, django_assert_num_queries
 ):
     proxy.get("api/program")
-    with django_assert_num_queries(3):  # the member row (empty history), awards, codes
+    with django_assert_num_queries(4):  # member row (no history), awards, codes, referrals
         data = proxy.get("api/me").json()
-    with django_assert_num_queries(1):  # no member row
+    with django_assert_num_queries(2):  # no member row; referral settings
         newcomer = proxy.get("api/me", customer=other_customer.id).json()
 
     assert data["member"]["balance"] == 0 and data["member"]["done"] == ["signup"]
@@ -149,7 +150,8 @@ def test_me_with_pending_points_lists_them_with_one_more_query(
     member.pending_points = 45
     member.save()
 
-    with django_assert_num_queries(5):  # shop (cold), member with history, awards, pending, codes
+    # shop (cold), member with history, awards, pending, codes, referral settings
+    with django_assert_num_queries(6):
         data = proxy.get("api/me").json()
 
     assert data["member"]["pending"] == [

@@ -94,8 +94,8 @@ def test_me_shows_the_tier_its_end_and_what_the_next_one_needs(
     now = datetime(2025, 6, 10, 12, tzinfo=UTC)
     with clock_at(now):
         _paid(shop, customer.id, 1, "140.00")
-        # shop, member with history, awards, tier rules, sums, codes
-        with django_assert_num_queries(6):
+        # shop, member with history, awards, tier rules, sums, codes, referral settings
+        with django_assert_num_queries(7):
             block = proxy.get("api/me").json()["member"]["tier"]
     assert block == {
         "name": "Silver",

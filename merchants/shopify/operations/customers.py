@@ -265,3 +265,22 @@ def _user_errors(shop: Shop, payload: Any, root: str) -> list[dict[str, Any]]:
 
 def _message(error: dict[str, Any]) -> str:
     return str(error.get("message") or error)[:300]
+
+
+CUSTOMER_ORDER_COUNT_DOCUMENT = """
+query BeamCustomerOrderCount($id: ID!) {
+  customer(id: $id) { numberOfOrders }
+}
+"""
+
+
+def customer_order_count(
+    shop: Shop, *, customer_gid: str, client: AdminClient | None = None
+) -> int | None:
+    """How many orders the customer has placed in the store (before the app was installed
+    too); None when the store has no such customer."""
+    data = admin_client(shop, client).execute(CUSTOMER_ORDER_COUNT_DOCUMENT, {"id": customer_gid})
+    customer = data.data.get("customer")
+    if not customer:
+        return None
+    return int(customer.get("numberOfOrders") or 0)

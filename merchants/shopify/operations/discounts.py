@@ -94,9 +94,12 @@ query BeamDiscountCodeLookup($code: String!) {
 """
 
 
-def _discount_context_and_limits(customer_gid: str) -> dict[str, Any]:
+def _discount_context_and_limits(customer_gid: str | None) -> dict[str, Any]:
+    """Single use: by that customer only, or (``None``: a referred friend who is nobody's
+    customer yet) by anyone, once."""
+    context = {"all": "ALL"} if customer_gid is None else {"customers": {"add": [customer_gid]}}
     return {
-        "context": {"customers": {"add": [customer_gid]}},
+        "context": context,
         "usageLimit": 1,
         "appliesOncePerCustomer": True,
     }
@@ -131,7 +134,7 @@ def discount_code_basic_create(
     *,
     code: str,
     title: str,
-    customer_gid: str,
+    customer_gid: str | None,
     starts_at: datetime,
     ends_at: datetime | None,
     amount: Decimal | None = None,
@@ -143,7 +146,7 @@ def discount_code_basic_create(
     combines_with_shipping: bool = True,
     client: AdminClient | None = None,
 ) -> CreatedDiscount:
-    """A single-use code only ``customer_gid`` can redeem.
+    """A single-use code only ``customer_gid`` can redeem (anyone, once, when None).
 
     Value: ``amount`` off the order (once, not per item), or ``percentage`` (0 < p <= 1) off
     the order, or — with ``variant_gids`` — those variants free (``percentage`` defaults to

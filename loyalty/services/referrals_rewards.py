@@ -1,0 +1,346 @@
+"""Referrals, the advocate's side: the friend's order found by its code in the crediting
+engine's apply step (one indexed lookup, only for orders with discount codes), the reward
+after the order's pending period (points through the ledger with the tier multiplier, or a
+catalogue reward issued by the saga), once per referral, within the cap; and the
+merchant's unblock and cancel, audited.
+
+Locks: orders, then members, then referrals (``loyalty.lock_objects``), as the crediting
+engine takes them, so an attribution and a reward never wait on each other in a circle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from loyalty.analytics.services import shop_zone
+from loyalty.audit import audit_record
+from loyalty.errors import ReferralNotAvailable, ReferralRefused
+from loyalty.lock_objects import order_qs_select_for_update
+from loyalty.member_versions import member_changed_on_commit, members_changed_on_commit
+from loyalty.models import LoyaltyOrder, Member, OrderRefund, Redemption, Referral, Reward
+from loyalty.rules import referrals as rules
+from loyalty.rules.rewards import reward_price
+from loyalty.rules.tiers import ONE, tier_points
+from loyalty.services.earning_actions import shop_today
+from loyalty.services.ledger import Kind, ledger_post, member_lock
+from loyalty.services.program_config import program_get_or_create
+from loyalty.services.redemptions import redemption_open
+from loyalty.services.referrals import referral_friend_code_reopen, referral_settings_get
+from loyalty.services.tiers import tier_rules_load
+from merchants.errors import BeamError
+from merchants.models import Shop
+from merchants.shopify.operations import customer_order_count
+
+logger = logging.getLogger(__name__)
+
+Status = Referral.Status
+OPEN_STATUSES = (Status.PENDING, Status.ORDERED)
+
+
+def _referrals_lock(**filters: Any) -> list[Referral]:
+    return list(Referral.objects.filter(**filters).order_by("pk").select_for_update())
+
+
+# --- attribution (inside the crediting engine's transaction) ----------------------------------
+
+
+def referrals_attribute(*, shop: Shop, orders: Iterable[LoyaltyOrder], pending_days: int) -> int:
+    """Find the referrals whose code the batch's orders used (one indexed query, none when
+    no order has a code): an order paid (its earning trigger fired) makes a pending referral
+    ``ordered`` with its reward due after the pending period, or ``blocked`` by the order's
+    fraud checks; a cancelled order cancels an ordered one. Precondition: inside the
+    engine's transaction, holding the orders' and members' locks."""
+    by_code = {code: o for o in orders for code in o.discount_codes if code.startswith("FRIEND-")}
+    if not by_code:
+        return 0
+    changed = 0
+    advocates: set[int] = set()
+    for referral in _referrals_lock(shop=shop, code__in=sorted(by_code), status__in=OPEN_STATUSES):
+        order = by_code[referral.code or ""]
+        if order.state == LoyaltyOrder.State.CANCELLED:
+            if referral.order_id in (None, order.order_id):
+                _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
+                changed += 1
+        elif referral.status == Status.PENDING and order.triggered_at is not None:
+            _order_take(referral, order, pending_days)
+            changed += 1
+        advocates.add(referral.advocate_id)
+    if advocates:
+        customers = Member.objects.filter(pk__in=advocates).values_list("customer_id", flat=True)
+        members_changed_on_commit(shop_id=shop.pk, customer_ids=list(customers))
+    return changed
+
+
+def _order_take(referral: Referral, order: LoyaltyOrder, pending_days: int) -> None:
+    advocate = referral.advocate
+    advocate_party = rules.Party(
+        customer_id=advocate.customer_id,
+        email=advocate.email,
+        first_name=advocate.first_name,
+        last_name=advocate.last_name,
+        address_keys=frozenset(
+            LoyaltyOrder.objects.filter(shop_id=referral.shop_id, member_id=advocate.pk)
+            .exclude(ship_key="")
+            .values_list("ship_key", flat=True)
+        ),
+    )
+    member = Member.objects.filter(pk=order.member_id).first() if order.member_id else None
+    order_party = rules.Party(
+        customer_id=order.customer_id,
+        email=order.email,
+        first_name=member.first_name if member else "",
+        last_name=member.last_name if member else "",
+        address_keys=frozenset({order.ship_key} - {""}),
+    )
+    config = referral_settings_get(shop=referral.shop)
+    verdict = rules.order_verdict(
+        order=order_party,
+        advocate=advocate_party,
+        earlier_orders=_earlier_orders(order),
+        first_order_only=config.first_order_only,
+    )
+    referral.order_id = order.order_id
+    referral.order_name = order.name
+    referral.order_total = order.total_price
+    referral.currency = order.currency
+    referral.friend_customer_id = order.customer_id
+    referral.reward_due_at = (order.triggered_at or timezone.now()) + timedelta(days=pending_days)
+    if verdict is not None:
+        referral.status = Status.BLOCKED
+        referral.reason, referral.reason_detail = verdict.reason, verdict.detail[:255]
+    else:
+        referral.status = Status.ORDERED
+    referral.save()
+
+
+def _earlier_orders(order: LoyaltyOrder) -> int:
+    """The friend's orders before this one that Beam knows (by customer, else by email)."""
+    earlier = LoyaltyOrder.objects.filter(shop_id=order.shop_id).exclude(order_id=order.order_id)
+    if order.placed_at is not None:
+        earlier = earlier.filter(placed_at__lt=order.placed_at)
+    if order.customer_id is not None:
+        return earlier.filter(customer_id=order.customer_id).count()
+    if order.email:
+        return earlier.filter(email=order.email).count()
+    return 0
+
+
+def _close(referral: Referral, status: str, reason: str, detail: str = "") -> None:
+    referral.status = status
+    referral.reason = reason
+    referral.reason_detail = detail[:255]
+    referral.save(update_fields=["status", "reason", "reason_detail", "updated_at"])
+
+
+# --- the reward ------------------------------------------------------------------------------
+
+
+def _store_earlier_orders(referral: Referral) -> int | None:
+    """Orders the friend has in the store (those from before Beam was installed included),
+    this one excepted; None when the store cannot say now (the check is then Beam's own)."""
+    if referral.friend_customer_id is None:
+        return None
+    gid = f"gid://shopify/Customer/{referral.friend_customer_id}"
+    try:
+        count = customer_order_count(referral.shop, customer_gid=gid)
+    except (BeamError, ValueError) as exc:  # a lookup that fails must not hold up the reward
+        logger.warning("referral %s: customer orders lookup failed: %s", referral.pk, exc)
+        return None
+    return None if count is None else max(count - 1, 0)
+
+
+def referrals_reward_due(*, now: datetime | None = None) -> int:
+    """Reward the advocates of referrals whose order's pending period is over (periodic):
+    each checked against the store's count of the friend's orders, then rewarded once
+    (``referral_reward``). Returns the referrals rewarded."""
+    now = now or timezone.now()
+    due = Referral.objects.filter(status=Status.ORDERED, reward_due_at__lte=now)
+    rewarded = 0
+    for pk in list(due.values_list("pk", flat=True)[:500]):
+        referral = Referral.objects.select_related("shop").get(pk=pk)
+        earlier = None
+        if referral_settings_get(shop=referral.shop).first_order_only:
+            earlier = _store_earlier_orders(referral)
+        rewarded += int(
+            referral_reward(shop=referral.shop, referral_id=pk, store_earlier_orders=earlier)
+        )
+    return rewarded
+
+
+def referral_reward(
+    *,
+    shop: Shop,
+    referral_id: int,
+    store_earlier_orders: int | None = None,
+    actor: str = "",
+) -> bool:
+    """Give the advocate the reward of one ordered referral whose time has come, once: a
+    cancelled or refunded order cancels the referral, an earlier order in the store or the
+    cap blocks it with the reason; an ``actor`` (the merchant's unblock) skips the checks.
+    True when the reward was given by this call."""
+    with transaction.atomic(durable=True):
+        return _reward_locked(
+            shop=shop, referral_id=referral_id, earlier=store_earlier_orders, actor=actor
+        )
+
+
+def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: str) -> bool:
+    head = Referral.objects.filter(shop=shop, pk=referral_id).values("order_id", "advocate_id")
+    row = head.first()
+    if row is None:
+        raise ReferralNotAvailable()
+    order = None
+    if row["order_id"] is not None:
+        order = order_qs_select_for_update().filter(shop=shop, order_id=row["order_id"]).first()
+    advocate = member_lock(shop_id=shop.pk, member_id=row["advocate_id"])
+    referral = _referrals_lock(shop=shop, pk=referral_id)[0]
+    if referral.status != Status.ORDERED or referral.rewarded_at is not None:
+        return False
+    if not actor:
+        if order is not None and order.state == LoyaltyOrder.State.CANCELLED:
+            _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
+            return False
+        refunded = (
+            order is not None
+            and OrderRefund.objects.filter(shop=shop, order_id=order.order_id).exists()
+        )
+        if refunded:
+            _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
+            return False
+        if earlier:
+            _close(referral, Status.BLOCKED, rules.NOT_FIRST_ORDER, f"{earlier} in the store")
+            return False
+    config = referral_settings_get(shop=shop)
+    if not actor and config.cap_count:
+        period = rules.cap_period(config.cap_period, shop_today(shop))
+        if rules.cap_reached(
+            cap_count=config.cap_count, rewarded_in_period=_rewarded_in(shop, advocate, period)
+        ):
+            detail = f"{config.cap_count} per {config.cap_period}"
+            _close(referral, Status.BLOCKED, rules.CAP_REACHED, detail)
+            return False
+    _reward_give(shop, referral, advocate, config, actor)
+    member_changed_on_commit(shop_id=shop.pk, customer_id=advocate.customer_id)
+    return True
+
+
+def _rewarded_in(shop: Shop, advocate: Member, period: str) -> int:
+    rewarded = Referral.objects.filter(
+        shop=shop, advocate=advocate, status=Status.COMPLETED, rewarded_at__isnull=False
+    )
+    if not period:
+        return rewarded.count()
+    zone_today = shop_today(shop)
+    start = zone_today.replace(day=1) if len(period) == 7 else zone_today.replace(month=1, day=1)
+    since = datetime.combine(start, datetime.min.time(), tzinfo=shop_zone(shop))
+    return rewarded.filter(rewarded_at__gte=since).count()
+
+
+def _reward_give(shop: Shop, referral: Referral, advocate: Member, config: Any, actor: str) -> None:
+    """The reward itself. Precondition: the advocate's and the referral's locks held."""
+    now = timezone.now()
+    note = referral.order_name or referral.friend_email
+    if config.reward_kind == rules.REWARD_CATALOGUE and config.reward_id:
+        reward = Reward.objects.get(shop=shop, pk=config.reward_id)
+        _, value = reward_price(reward, None)
+        referral.redemption = redemption_open(
+            shop=shop,
+            member=advocate,
+            reward=reward,
+            points_spent=0,
+            value=value,
+            client_key=f"referral:{referral.pk}",
+            channel=Redemption.Channel.REFERRAL,
+            valid_for=timedelta(days=reward.code_valid_days),
+        )
+    else:
+        program = program_get_or_create(shop=shop)
+        tiers_on = tier_rules_load(shop=shop) is not None
+        multiplier = advocate.tier_multiplier if tiers_on else ONE
+        points = tier_points(config.reward_points, multiplier, program.rounding)
+        ledger_post(
+            member=advocate,
+            amount=points,
+            kind=Kind.REFERRAL,
+            key=f"referral:{referral.pk}:reward",
+            source_type="referral",
+            source_id=referral.pk,
+            actor=actor,
+            note=note,
+            earned=points,
+            activity_at=now,
+        )
+        referral.reward_points = points
+    referral.status = Status.COMPLETED
+    referral.rewarded_at = now
+    referral.save()
+
+
+# --- the merchant ----------------------------------------------------------------------------
+
+
+def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
+    """Lift a block (audited): with an order, the advocate is rewarded now (or when the
+    order's pending period ends), once, whatever the checks said; without one (a blocked
+    claim), the friend's code is made."""
+    with transaction.atomic(durable=True):
+        found = Referral.objects.filter(shop=shop, pk=referral_id).first()
+        if found is None:
+            raise ReferralNotAvailable()
+        if found.status != Status.BLOCKED:
+            raise ReferralRefused("Only a blocked referral can be unblocked.")
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="referral.unblock",
+            target_type="referral",
+            target_id=found.pk,
+            summary=f"{found.friend_email}: {found.reason}",
+            changes={"status": [found.status, Status.ORDERED if found.order_id else "pending"]},
+        )
+        if found.order_id is None:
+            locked = _referrals_lock(shop=shop, pk=found.pk)[0]
+            locked.status, locked.reason, locked.reason_detail = Status.PENDING, "", ""
+            referral_friend_code_reopen(referral=locked)
+            return locked
+        # orders, members, referrals: the engine's lock order
+        order_qs_select_for_update().filter(shop=shop, order_id=found.order_id).first()
+        member_lock(shop_id=shop.pk, member_id=found.advocate_id)
+        locked = _referrals_lock(shop=shop, pk=found.pk)[0]
+        if locked.status != Status.BLOCKED:
+            raise ReferralRefused("Only a blocked referral can be unblocked.")
+        locked.status, locked.reason, locked.reason_detail = Status.ORDERED, "", ""
+        locked.save(update_fields=["status", "reason", "reason_detail", "updated_at"])
+        if locked.reward_due_at is None or locked.reward_due_at <= timezone.now():
+            _reward_locked(shop=shop, referral_id=locked.pk, earlier=None, actor=actor)
+    return Referral.objects.get(pk=referral_id)
+
+
+def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
+    """Cancel a referral that gave no reward yet (audited); the friend's code stays in
+    the store (a friend who was promised a discount keeps it)."""
+    with transaction.atomic(durable=True):
+        locked = _referrals_lock(shop=shop, pk=referral_id)
+        if not locked:
+            raise ReferralNotAvailable()
+        referral = locked[0]
+        if referral.status in (Status.COMPLETED, Status.CANCELLED):
+            raise ReferralRefused(f"A {referral.status} referral cannot be cancelled.")
+        audit_record(
+            shop=shop,
+            actor=actor,
+            action="referral.cancel",
+            target_type="referral",
+            target_id=referral.pk,
+            summary=referral.friend_email,
+            changes={"status": [referral.status, Status.CANCELLED]},
+        )
+        _close(referral, Status.CANCELLED, rules.BY_MERCHANT)
+        member_changed_on_commit(shop_id=shop.pk, customer_id=referral.advocate.customer_id)
+    return referral
