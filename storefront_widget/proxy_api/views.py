@@ -25,16 +25,13 @@ from loyalty import services as loyalty_services
 from loyalty.member_versions import member_version_key, shop_version_key
 from loyalty.models import Member, Redemption
 from loyalty.selectors import redemption_data
-<<<<<<< HEAD
 from loyalty.selectors_earning import birthday_document
-=======
 from loyalty.selectors_referrals import (
     member_referral_block,
     referral_program_block,
     referral_settings_read,
 )
 from loyalty.services.referrals import referral_code_ensure, referral_link
->>>>>>> h/referrals
 from merchants.errors import BeamError
 from merchants.models import Shop
 from storefront_widget import selectors
