@@ -42,6 +42,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "customer_write": (12, 60),  # redeem / cancel by one shopper
     "ext_read": (120, 60),  # extension API (/ext/) requests by one buyer
     "ext_redeem": (10, 60),  # extension redeem / release by one buyer
+    "inbound": (600, 60),  # review webhooks and custom actions naming one shop
+    "inbound_ip": (1200, 60),  # inbound calls from one client address
 }
 
 
