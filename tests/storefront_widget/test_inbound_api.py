@@ -475,3 +475,25 @@ def test_custom_actions_are_isolated_per_shop(api, client, shop, key, ada):
     response = api("actions/", call(), shop=shop, key=other_key)
     assert error_of(response) == (401, "invalid_signature")
     nothing_written()
+
+
+# --- privacy ---------------------------------------------------------------------------------
+
+
+def test_reviews_are_in_the_customers_export_and_scrubbed_by_redaction(api, shop, key, ada):
+    from loyalty.services.privacy import customer_data_export, customer_redact
+    from merchants.compliance import customer_deliveries, payload_scrub
+
+    api("reviews/", review("r-9", email="ada@example.com", has_photo=True), shop=shop, key=key)
+    export = customer_data_export(shop=shop, customer_id=501, email="ada@example.com")
+    assert {(a["key"], a["source_ref"]) for a in export["earning_actions"]} == {
+        ("review:r-9", "r-9"),
+        ("review_photo:r-9", "r-9"),
+    }
+    found = customer_deliveries(shop=shop, customer_id=None, email="ada@example.com")
+    assert [d.topic for d in found] == ["beam/review"]
+    assert list(customer_deliveries(shop=shop, customer_id=999, email="x@example.com")) == []
+    assert payload_scrub(found[0].payload)["customer"]["email"] is None
+
+    customer_redact(shop=shop, customer_id=501, email="ada@example.com")
+    assert set(ActionAward.objects.values_list("source_ref", flat=True)) == {""}
