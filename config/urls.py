@@ -18,6 +18,7 @@ urlpatterns = [
     path("admin/", include("loyalty.admin_urls")),
     path("webhooks/", include("merchants.shopify.webhook_urls")),
     path("ext/", include("storefront_widget.extension_urls")),
+    path("api/v1/", include("storefront_widget.inbound_urls")),
     path("ops/", admin.site.urls),
     path("healthz/workers", healthz_workers, name="healthz_workers"),
 ]

@@ -330,3 +330,35 @@ class DevWebhookLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.topic} {self.webhook_id} ({self.status})"
+
+
+class DevReviewApp(models.Model):
+    """The store's simulated review app (and the merchant's own system firing custom
+    actions): holds the Beam API key the merchant pasted into it, and signs with it."""
+
+    shop = models.OneToOneField(DevShop, on_delete=models.CASCADE, related_name="review_app")
+    beam_api_key = models.CharField(max_length=128)
+    connected_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"review app of {self.shop_id}"
+
+
+class DevReview(models.Model):
+    """A product review written in the simulated review app; its webhooks go to Beam."""
+
+    shop = models.ForeignKey(DevShop, on_delete=models.CASCADE, related_name="reviews")
+    customer = models.ForeignKey(DevCustomer, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(DevProduct, on_delete=models.CASCADE, related_name="+")
+    rating = models.PositiveSmallIntegerField()
+    has_photo = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    last_response = models.CharField(max_length=255, blank=True)
+
+    def __str__(self) -> str:
+        return self.review_id
+
+    @property
+    def review_id(self) -> str:
+        return f"devstore-{self.pk}"

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from devstore.views import checkout, platform, shops, store_admin, storefront
+from devstore.views import checkout, platform, review_app, shops, store_admin, storefront
 
 app_name = "devstore"
 
@@ -56,4 +56,5 @@ urlpatterns = [
     ),
     path(f"{shop}/discounts", store_admin.discounts, name="discounts"),
     path(f"{shop}/webhooks", store_admin.webhooks, name="webhooks"),
+    path(f"{shop}/apps/reviews", review_app.review_app, name="review_app"),
 ]

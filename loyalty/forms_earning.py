@@ -84,3 +84,18 @@ class EarningActionForm(forms.Form):
             "url": data["url"],
             "texts": texts,
         }
+
+
+class CustomActionAddForm(forms.Form):
+    """A new custom action: the name the API call gives, its points and limit (off until
+    the merchant turns it on below, like every way to earn)."""
+
+    name = forms.RegexField(
+        label="Name",
+        regex=rules.CUSTOM_NAME_RE,
+        max_length=64,
+        help_text="What your API call sends as action: letters, digits, - and _.",
+        error_messages={"invalid": "Letters, digits, - and _ only (at most 64)."},
+    )
+    points = forms.IntegerField(label="Points", min_value=0, max_value=rules.MAX_POINTS)
+    limit = forms.ChoiceField(label="How often", choices=list(rules.LIMIT_WORDS.items()))

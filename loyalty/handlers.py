@@ -36,6 +36,20 @@ def customer_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> dict[int, 
     return refused
 
 
+def review_handle(shop: Shop, deliveries: list[WebhookDelivery]) -> dict[int, str]:
+    """Review events one by one (``review_apply``); one naming nobody who can earn is
+    returned with the reason for the inbox to park (replayable once the member exists)."""
+    from loyalty.services.inbound import review_apply
+
+    refused: dict[int, str] = {}
+    for delivery in deliveries:
+        try:
+            review_apply(shop=shop, payload=delivery.payload)
+        except PayloadInvalid as exc:
+            refused[delivery.pk] = str(exc)
+    return refused
+
+
 def handlers_register() -> None:
     from loyalty import services
 
@@ -43,6 +57,7 @@ def handlers_register() -> None:
     inbox.handler_register(
         topics=sorted(inbox.CUSTOMER_TOPICS), handler=customer_handle, batch=False
     )
+    inbox.handler_register(topics=[inbox.REVIEW_TOPIC], handler=review_handle, batch=False)
     compliance.privacy_handlers_register(
         compliance.DomainPrivacy(
             customer_data_export=services.customer_data_export,

@@ -125,7 +125,8 @@ def customer_deliveries(
     include_compliance: bool = False,
 ) -> QuerySet[WebhookDelivery]:
     """The shop's stored deliveries about one customer: their customer events, their orders
-    (by customer id, email or the order ids the platform names) and those orders' refunds."""
+    (by customer id, email or the order ids the platform names), those orders' refunds and
+    the product reviews a review app reported of them."""
     order_ids = set(order_ids)
     order_q = Q(resource_id__in=order_ids) if order_ids else Q(pk__in=[])
     if customer_id is not None:
@@ -139,6 +140,12 @@ def customer_deliveries(
     wanted = Q(topic__in=inbox.ORDER_TOPICS) & order_q
     if order_ids:
         wanted |= Q(topic=inbox.REFUND_TOPIC, payload__order_id__in=sorted(order_ids))
+    review_q = Q(pk__in=[])
+    if customer_id is not None:
+        review_q |= Q(payload__customer__id=customer_id)
+    if email:
+        review_q |= Q(payload__customer__email=email)
+    wanted |= Q(topic=inbox.REVIEW_TOPIC) & review_q
     if customer_id is not None:
         wanted |= Q(topic__in=inbox.CUSTOMER_TOPICS, resource_id=customer_id)
         if include_compliance:

@@ -72,6 +72,9 @@ WEBHOOK_TOPICS: tuple[str, ...] = (
     SHOP_UPDATE,
 )
 ALL_TOPICS = frozenset(WEBHOOK_TOPICS) | COMPLIANCE_TOPICS
+# Product reviews a review app reports through Beam's own API (``/api/v1/reviews/``),
+# stored here like the platform's deliveries and handled by the domain.
+REVIEW_TOPIC = "beam/review"
 
 MAX_ATTEMPTS = 8
 BACKOFF_BASE_SECONDS = 30

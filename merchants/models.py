@@ -249,3 +249,22 @@ class OAuthStateUse(models.Model):
 
     def __str__(self) -> str:
         return f"state used at {self.used_at:%Y-%m-%d %H:%M}"
+
+
+class ShopApiKey(models.Model):
+    """The shop's key for calls into Beam (review webhooks, the custom-action API): callers
+    sign each body with it. Stored encrypted like the platform tokens; after a rotation the
+    previous key still verifies until ``previous_valid_until`` (a grace window to update the
+    senders)."""
+
+    shop = models.OneToOneField(Shop, on_delete=models.CASCADE, related_name="api_key")
+    key_encrypted = models.TextField()
+    # The key's last characters, shown in the admin to tell keys apart (never the key).
+    hint = models.CharField(max_length=8)
+    previous_key_encrypted = models.TextField(blank=True)
+    previous_valid_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"API key …{self.hint} of shop {self.shop_id}"

@@ -44,6 +44,8 @@ DEFAULT_LIMITS: dict[str, tuple[int, int]] = {
     "ext_redeem": (10, 60),  # extension redeem / release by one buyer
     "ext_write": (10, 60),  # other extension writes by one buyer (the birthday)
     "referral_claim": (5, 600),  # a friend's claims from one IP (hashed) in one shop
+    "inbound": (600, 60),  # review webhooks and custom actions naming one shop
+    "inbound_ip": (1200, 60),  # inbound calls from one client address
 }
 
 

@@ -20,6 +20,7 @@ unique key (``birthday:<member>:<year>``). These rules decide, from values only:
 from __future__ import annotations
 
 import calendar
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -79,14 +80,17 @@ class BuiltIn:
     limits: tuple[str, ...]  # the limits the merchant may choose from
 
 
-# The ways to earn the admin lists, in this order. Reviews and custom actions join once
-# their sources exist (a review app's webhook, the custom-action API).
+# The ways to earn the admin lists, in this order; custom actions (named by the merchant,
+# awarded through the API) follow. A review earns once per review id, and at most once per
+# member per the limit (a day by default: a burst of one-line reviews earns once).
 BUILT_IN: tuple[BuiltIn, ...] = (
     BuiltIn(BIRTHDAY, "", 100, YEAR, (YEAR,)),
     BuiltIn(ANNIVERSARY, "", 100, YEAR, (YEAR,)),
     BuiltIn(NEWSLETTER, "", 50, ONCE, (ONCE,)),
     *(BuiltIn(SOCIAL_FOLLOW, n, 25, ONCE, (ONCE,)) for n in NETWORKS),
     *(BuiltIn(SOCIAL_SHARE, n, 25, ONCE, LIMITS) for n in SHARE_NETWORKS),
+    BuiltIn(REVIEW, "", 50, DAY, LIMITS),
+    BuiltIn(REVIEW_PHOTO, "", 25, DAY, LIMITS),
 )
 KIND_LIMITS: dict[str, tuple[str, ...]] = {
     BIRTHDAY: (YEAR,),
@@ -99,6 +103,8 @@ KIND_LIMITS: dict[str, tuple[str, ...]] = {
     CUSTOM: LIMITS,
 }
 MAX_POINTS = 1_000_000
+# A custom action's name: what the API call names (``custom:<name>`` keys).
+CUSTOM_NAME_RE = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 def action_key(kind: str, network: str = "", name: str = "") -> str:

@@ -411,6 +411,8 @@ def earning_action_problem(
         return "network", "This network has no share link."
     if (kind == rules.CUSTOM) != bool(name):
         return "name", "Custom actions need a name."
+    if name and not rules.CUSTOM_NAME_RE.match(name):
+        return "name", "A name of letters, digits, - and _ (at most 64)."
     points = data.get("points", 0)
     if not isinstance(points, int) or not 0 <= points <= rules.MAX_POINTS:
         return "points", f"Give a number of points from 0 to {rules.MAX_POINTS}."

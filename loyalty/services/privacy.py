@@ -116,6 +116,7 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
             {
                 "action": a.action.key,
                 "key": a.key,
+                "source_ref": a.source_ref,
                 "on": _iso(a.occurred_on),
                 "points": a.points,
                 "points_reversed": a.points_reversed,

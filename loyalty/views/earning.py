@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import (
     Http404,
     HttpRequest,
@@ -21,13 +22,17 @@ from loyalty.forms import (
     EarningForm,
     form_service_error,
 )
-from loyalty.forms_earning import EarningActionForm
+from loyalty.forms_earning import CustomActionAddForm, EarningActionForm
 from loyalty.models import BonusEvent
+from loyalty.models_earning import EarningAction
+from loyalty.rules import earning_actions as rules
 from loyalty.selectors import number_plain
 from loyalty.selectors_earning import earning_actions_admin
+from loyalty.services.inbound import api_key_create
 from loyalty.views.settings import settings_page
 from merchants.auth import embedded_admin_required
-from merchants.models import Shop
+from merchants.inbound_keys import url_token
+from merchants.models import Shop, ShopApiKey
 from merchants.views.pages import (
     admin_page,
     admin_redirect,
@@ -61,7 +66,14 @@ def _actions_context(
         else EarningActionForm(row=row, lang=lang)
         for row in earning_actions_admin(shop=shop)
     ]
-    return {"action_forms": forms, "lang": lang, "languages": languages}
+    return {
+        "action_forms": forms,
+        "lang": lang,
+        "languages": languages,
+        "api_key": ShopApiKey.objects.filter(shop=shop).first(),
+        "api_base": f"{settings.SHOPIFY_APP_URL}/api/v1/",
+        "custom_form": CustomActionAddForm(initial={"points": 10, "limit": rules.ONCE}),
+    }
 
 
 @embedded_admin_required
@@ -112,6 +124,26 @@ def earning_action_save(request: HttpRequest) -> HttpResponse:
             form_service_error(form, exc)
         else:
             toast = f"{row.title}: saved"
+    return _earning_page(
+        request,
+        shop,
+        bound=None if toast else form,
+        status=422 if form.errors else 200,
+        toast=toast,
+    )
+
+
+def _earning_page(
+    request: HttpRequest,
+    shop: Shop,
+    *,
+    bound: EarningActionForm | None = None,
+    status: int = 200,
+    toast: str | None = None,
+    **extra: Any,
+) -> HttpResponse:
+    """The Ways to earn page after a post to one of its cards (``extra``: that card's
+    context, e.g. the key just issued)."""
     program = services.program_get_or_create(shop=shop)
     context = {
         "form": EarningForm(
@@ -121,10 +153,58 @@ def earning_action_save(request: HttpRequest) -> HttpResponse:
             }
         ),
         "program": program,
-        **_actions_context(request, shop, None if toast else form),
+        **_actions_context(request, shop, bound),
+        **extra,
     }
-    status = 422 if form.errors else 200
     return admin_page(request, "loyalty/earning.html", context, status=status, toast=toast)
+
+
+@embedded_admin_required
+@in_shop_timezone
+@require_POST
+def custom_action_add(request: HttpRequest) -> HttpResponse:
+    """Add a named custom action (off: the merchant turns it on in its row); audited."""
+    shop = request_shop(request)
+    form = CustomActionAddForm(request.POST)
+    if form.is_valid():
+        name = form.cleaned_data["name"]
+        if EarningAction.objects.filter(shop=shop, kind=rules.CUSTOM, name=name).exists():
+            form.add_error("name", "A custom action of this name exists.")
+        else:
+            try:
+                services.earning_action_save(
+                    shop=shop,
+                    actor=staff_actor(request),
+                    kind=rules.CUSTOM,
+                    name=name,
+                    data={
+                        "points": form.cleaned_data["points"],
+                        "limit": form.cleaned_data["limit"],
+                    },
+                )
+            except InvalidConfiguration as exc:
+                form_service_error(form, exc)
+            else:
+                return _earning_page(
+                    request, shop, toast=f"{name}: added (off until you turn it on)"
+                )
+    return _earning_page(request, shop, status=422, custom_form=form)
+
+
+@embedded_admin_required
+@in_shop_timezone
+@require_POST
+def api_key_rotate(request: HttpRequest) -> HttpResponse:
+    """Create or rotate the shop's API key; the page shows it (and the Judge.me webhook
+    URL made from it) this once."""
+    shop = request_shop(request)
+    issued = api_key_create(shop=shop, actor=staff_actor(request))
+    judgeme_url = (
+        f"{settings.SHOPIFY_APP_URL}/api/v1/reviews/judgeme?shop={shop.domain}"
+        f"&token={url_token(issued.key)}"
+    )
+    toast = "API key rotated" if issued.rotated else "API key created"
+    return _earning_page(request, shop, toast=toast, issued=issued, judgeme_url=judgeme_url)
 
 
 def _event_get(shop: Shop, event_id: int) -> BonusEvent:

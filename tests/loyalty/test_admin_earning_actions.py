@@ -53,6 +53,8 @@ def test_every_way_to_earn_is_listed_off_with_its_defaults(client) -> None:
         "Follow us on X",
         "Share us on Facebook",
         "Share us on X",
+        "Write a review",
+        "Add a photo to your review",
     ]
     assert elements(html, name="birthday-points", value="100")
     assert elements(html, name="birthday-limit", type="hidden", value="year")

@@ -33,7 +33,7 @@ from loyalty.services import points_adjust
 from loyalty.services.tier_grants import tier_grant
 from loyalty.services.tiers_draft import tier_draft_current
 from loyalty.services.tiers_preview import tier_draft_json
-from merchants.models import WebhookDelivery
+from merchants.models import ShopApiKey, WebhookDelivery
 from tests.loyalty.admin_helpers import SHOP_A, SHOP_B, AdminClient, admin_shop
 from tests.loyalty.tier_helpers import tiers_setup
 
@@ -142,6 +142,7 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
             WebhookDelivery.objects.filter(shop=b).values_list("pk", "status", "attempts")
         ),
         "audit": AuditEvent.objects.filter(shop=b).count(),
+        "api_key": list(ShopApiKey.objects.filter(shop=b).values_list("key_encrypted", flat=True)),
         "earning_actions": list(
             EarningAction.objects.filter(shop=b).values_list("kind", "network", "enabled", "points")
         ),
@@ -197,6 +198,8 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
             "birthday-limit": "year",
         },
     ),
+    ("custom_action_add", "post", None, {"name": "quiz-a", "points": "10", "limit": "once"}),
+    ("api_key_rotate", "post", None, {}),
     ("expiry", "get", None, {}),
     (
         "expiry",

@@ -95,7 +95,11 @@ DEMO_ACTIONS = (
     ("birthday", "", 100, "year", ""),
     ("newsletter", "", 50, "once", ""),
     ("social_follow", "instagram", 25, "once", "https://www.instagram.com/demostore"),
+    ("review", "", 50, "day", ""),
+    ("review_photo", "", 25, "day", ""),
 )
+# The demo's custom action (fired from the devstore's Review app page) and its points.
+DEMO_CUSTOM_ACTION = ("quiz-done", 40)
 
 
 def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
@@ -104,9 +108,11 @@ def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
     launched when the demo's history starts. Only when the shop has no rewards yet, so a
     second run changes nothing the merchant edited. Returns True when it configured the
     program."""
+    from devstore.services.review_app import review_app_connect
     from loyalty.forms_tiers import tier_starter
     from loyalty.models import EarningAction, LoyaltyProgram, Reward
     from loyalty.services import program_get_or_create
+    from loyalty.services.inbound import api_key_create
     from loyalty.services.tiers_recompute import tier_settings_save
     from merchants.models import Shop
 
@@ -133,6 +139,16 @@ def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
                 "enabled_at": launched_at,
             },
         )
+    name, points = DEMO_CUSTOM_ACTION
+    EarningAction.objects.get_or_create(
+        shop=shop,
+        kind="custom",
+        name=name,
+        defaults={"points": points, "limit": "day", "enabled": True, "enabled_at": launched_at},
+    )
+    # The store's review app holds the key the merchant created (as if pasted into it).
+    dev_shop = DevShop.objects.get(domain=domain)
+    review_app_connect(dev_shop, api_key_create(shop=shop, actor="demo").key)
     # VIP tiers by amount spent (the admin's starter), on before the demo's orders arrive:
     # the orders move members up as they are credited.
     tier_settings_save(shop=shop, draft=tier_starter("spend"), actor="demo")
