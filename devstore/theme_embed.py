@@ -128,10 +128,11 @@ def _block_text(section: str, key: str) -> str:
 
 
 def product_points(
-    shop: DevShop, *, product_id: int, price: Decimal, locale: str = "en"
+    shop: DevShop, *, product_id: int, price: Decimal, locale: str = "en", member: bool = False
 ) -> dict[str, object]:
     """``blocks/product-points.liquid``: a hidden line whose ``data-*`` tell
-    ``beam-blocks.js`` what to ask Beam (``variant.price`` is in hundredths)."""
+    ``beam-blocks.js`` what to ask Beam (``variant.price`` is in hundredths; ``member``: a
+    customer is logged in, Liquid's ``{% if customer %}``)."""
     s = block_settings("product-points.liquid")
     return {
         "color": s["color"],
@@ -141,6 +142,7 @@ def product_points(
             ("data-product", str(product_id)),
             ("data-price", str(int(price * 100))),
             ("data-locale", locale),
+            *([("data-member", "")] if member else []),
             ("data-text", _block_text("product_points", "earn")),
         ],
         "script": reverse("devstore:theme_asset", args=["beam-blocks.js"]),

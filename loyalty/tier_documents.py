@@ -103,6 +103,29 @@ def _outlook(
     }
 
 
+def _tier_earned(shop: Shop, multiplier: Decimal, points: int) -> int:
+    """``points`` under a member's tier ``multiplier``, rounded as the crediting engine does
+    (``tier_points``, the program's rounding); the caller knows tiers are on."""
+    return tier_points(points, multiplier, program_get(shop=shop).rounding)
+
+
+def member_points_estimate(*, shop: Shop, customer_id: int | None, points: int) -> int:
+    """What an earning of ``points`` (the earning rule's figure, before tiers) gives this
+    shopper once credited: their tier multiplier while tiers are on, as the crediting engine
+    applies it; ``points`` for a guest, a customer Beam has no member for or a member at 1x
+    (1 query then, 3 with a multiplier)."""
+    if customer_id is None or points <= 0:
+        return points
+    multiplier = (
+        Member.objects.filter(shop=shop, customer_id=customer_id, redacted=False)
+        .values_list("tier_multiplier", flat=True)
+        .first()
+    )
+    if multiplier is None or multiplier == 1 or tier_rules_load(shop=shop) is None:
+        return points
+    return _tier_earned(shop, multiplier, points)
+
+
 def cart_tier_outlook(
     *, shop: Shop, member: Member | None, payload: dict[str, Any], points: int
 ) -> tuple[int, dict[str, Any] | None]:
@@ -113,7 +136,7 @@ def cart_tier_outlook(
     rules = tier_rules_load(shop=shop) if member is not None else None
     if rules is None or member is None:
         return points, None
-    earned = tier_points(points, member.tier_multiplier, program_get(shop=shop).rounding)
+    earned = _tier_earned(shop, member.tier_multiplier, points)
     order = LoyaltyOrder(shop=shop, state=CREDITED, points_earned=earned)
     order_snapshot(order, payload)
     return earned, _outlook(shop, rules, member, order)
@@ -145,8 +168,7 @@ def order_tier_outlook(
             .first()
         )
     else:
-        multiplier = member.tier_multiplier
-        points = tier_points(order.points_due, multiplier, program_get(shop=shop).rounding)
+        points = _tier_earned(shop, member.tier_multiplier, order.points_due)
         order = _order_copy(order, state=CREDITED, points_earned=points)
     return _outlook(shop, rules, member, order, recorded)
 

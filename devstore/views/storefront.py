@@ -50,11 +50,15 @@ def product(request: HttpRequest, shop_domain: str, variant_id: int) -> HttpResp
     variant = get_object_or_404(
         DevVariant.objects.select_related("product"), product__shop=shop, id=variant_id
     )
+    theme = theme_context(request, shop)
     context = {
-        **theme_context(request, shop),
+        **theme,
         "variant": variant,
         "product_points": theme_embed.product_points(
-            shop, product_id=variant.product.id, price=variant.price
+            shop,
+            product_id=variant.product.id,
+            price=variant.price,
+            member=theme["customer"] is not None,
         ),
     }
     return render(request, "devstore/product.html", context)

@@ -32,6 +32,7 @@ from loyalty.selectors_referrals import (
     referral_settings_read,
 )
 from loyalty.services.referrals import referral_code_ensure, referral_link
+from loyalty.tier_documents import member_points_estimate
 from merchants.errors import BeamError
 from merchants.models import Shop
 from storefront_widget import selectors
@@ -148,17 +149,25 @@ def program_get(request: HttpRequest, proxy: ProxyContext, _: VersionedRead | No
 def product_points_get(
     request: HttpRequest, proxy: ProxyContext, _: VersionedRead | None
 ) -> HttpResponse:
-    """``?price=<cents>&product_id=<id>``: the points one unit of a product earns — the cart
-    estimate of a one-line cart, so the product page, the panel, checkout and the credited
-    order apply the one earning rule (rate, rounding, exclusions, bonus events). Prices come
-    as the theme's ``variant.price``, in hundredths of the shop's currency."""
+    """``?price=<cents>&product_id=<id>[&member=1]``: the points one unit of a product earns
+    — the cart estimate of a one-line cart, so the product page, the panel, checkout and the
+    credited order apply the one earning rule (rate, rounding, exclusions, bonus events).
+    Prices come as the theme's ``variant.price``, in hundredths of the shop's currency.
+
+    Without ``member`` the figure is shop-wide (before any tier multiplier) and publicly
+    cacheable: what guests see. ``member=1`` (the block asks it only for a logged-in shopper)
+    answers that shopper's own figure, their tier multiplier applied as crediting applies it,
+    and is private: another URL, so no cache ever hands one shopper's figure to another."""
     price = proxy.params.get("price", "")
     product = proxy.params.get("product_id", "")
+    personal = proxy.params.get("member", "")
     fields = {}
     if not CENTS.fullmatch(price):
         fields["price"] = ["Expected the price in hundredths (an integer)."]
     if product and not PAGE_TOKEN.fullmatch(product):
         fields["product_id"] = ["Expected a product id."]
+    if personal not in ("", "1"):
+        fields["member"] = ["Expected 1 (the logged-in shopper's own figure) or nothing."]
     if fields:
         return json_response(error_body("invalid", "Invalid input.", fields=fields), status=400)
     earning = cart_earning_estimate(
@@ -171,9 +180,14 @@ def product_points_get(
             )
         ],
     )
-    response = json_response({"points": earning.points})
-    response["Cache-Control"] = PRODUCT_POINTS_CACHE_CONTROL
-    return response
+    if not personal:
+        response = json_response({"points": earning.points})
+        response["Cache-Control"] = PRODUCT_POINTS_CACHE_CONTROL
+        return response
+    points = member_points_estimate(
+        shop=proxy.shop, customer_id=proxy.customer_id, points=earning.points
+    )
+    return json_response({"points": points})  # proxy_read's private, no-store
 
 
 ME_DOCUMENT_SECONDS = 300

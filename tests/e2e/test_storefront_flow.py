@@ -322,6 +322,38 @@ def test_product_page_shows_the_points_the_earning_rule_gives(
     )
 
 
+def test_product_page_shows_a_gold_member_their_own_points(page: Page, live_server, store) -> None:
+    from devstore import services as dev
+    from loyalty.models import LoyaltyProgram, Member
+    from tests.loyalty.tier_helpers import tiers_setup
+
+    LoyaltyProgram.objects.filter(shop=store["shop"]).update(points_per_currency_unit=2)
+    gold = tiers_setup(store["shop"], (("Silver", "100", "1.25", 0), ("Gold", "900", "1.5", 0)))
+    Member.objects.filter(pk=store["member"].pk).update(
+        tier=gold["Gold"], tier_multiplier=gold["Gold"].multiplier
+    )
+    jacket = dev.product_create(store["dev_shop"], "Jacket", Decimal("129.00")).variants.get()
+    product_url = f"{base(live_server)}/products/{jacket.id}"
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(r.url) if "/api/product_points" in r.url else None)
+
+    page.goto(product_url)
+    expect(page.locator(".beam-product-points")).to_have_text("Earn 258 points with this purchase")
+    page.goto(base(live_server) + "/")
+    log_in(page, "Ada Lovelace <ada@example.com>")
+    page.goto(product_url)
+
+    line = page.locator(".beam-product-points")
+    expect(line).to_have_text("Earn 387 points with this purchase")  # 258 x 1.5 (Gold)
+    assert len(asked) == 2 and "member=1" not in asked[0] and "member=1" in asked[1]
+
+    # the checkout promises the member the same figure
+    page.get_by_role("button", name="Add to cart").click()
+    expect(page.locator("#beam-checkout-extension [data-role=balance]")).to_contain_text(
+        "this order earns 387 points"
+    )
+
+
 def test_apply_to_cart_on_an_empty_cart_says_the_code_is_saved(
     page: Page, live_server, store
 ) -> None:

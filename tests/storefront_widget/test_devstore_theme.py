@@ -95,6 +95,17 @@ def test_product_page_renders_the_points_block_for_beam_to_fill(client, dev_shop
     assert 'id="beam-root"' in html
 
 
+def test_product_page_asks_for_a_logged_in_customers_own_figure(client, dev_shop, customer):
+    variant = store.product_create(dev_shop, "Lamp", Decimal("49.99")).variants.get()
+    guest = client.get(f"{BASE}/products/{variant.id}").content.decode()
+    client.post(f"{BASE}/login", {"customer_id": str(customer.id)})
+
+    logged_in = client.get(f"{BASE}/products/{variant.id}").content.decode()
+
+    assert ' data-locale="en" data-member data-text=' in logged_in
+    assert "data-member" not in guest
+
+
 def test_account_page_renders_the_balance_block_for_beam_to_fill(client, dev_shop, customer):
     assert "beam-account-points" not in client.get(f"{BASE}/account").content.decode()
     client.post(f"{BASE}/login", {"customer_id": str(customer.id)})

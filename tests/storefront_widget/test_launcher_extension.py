@@ -91,6 +91,9 @@ def test_app_blocks_target_sections_and_ask_beam_for_their_figures() -> None:
     assert 'href="#beam-rewards"' in account
     blocks = (EXT / "assets" / "beam-blocks.js").read_text()
     assert "'/api/me'" in blocks and "'/api/product_points?price='" in blocks
+    # a logged-in customer asks for their own figure (tier multiplier) on another URL
+    assert "{%- if customer %} data-member{% endif %}" in product
+    assert "el.hasAttribute('data-member') ? '&member=1' : ''" in blocks
 
 
 def test_every_locale_file_has_the_same_keys() -> None:

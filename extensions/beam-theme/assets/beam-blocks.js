@@ -32,8 +32,11 @@
       return j && j.member ? j.member.balance : null;
     });
     each('[data-beam-product-points]', function (el) {
+      // a logged-in shopper asks for their own figure (tier multiplier), a guest for the
+      // shop-wide cached one: one request either way
       return '/api/product_points?price=' + encodeURIComponent(el.getAttribute('data-price')) +
-        '&product_id=' + encodeURIComponent(el.getAttribute('data-product') || '');
+        '&product_id=' + encodeURIComponent(el.getAttribute('data-product') || '') +
+        (el.hasAttribute('data-member') ? '&member=1' : '');
     }, function (j) {
       return j && j.points > 0 ? j.points : null;
     });
