@@ -489,9 +489,9 @@ def member_tier_document(
     }
 
 
-def member_tier_history(*, shop: Shop, member: Member, limit: int = 50) -> list[TierChange]:
-    """The member's tier changes, newest first (at most ``limit``)."""
-    return list(TierChange.objects.filter(shop=shop, member=member).order_by("-at", "-pk")[:limit])
+def member_tier_history(*, shop: Shop, member: Member) -> QuerySet[TierChange]:
+    """The member's tier changes, newest first (the admin pages through them)."""
+    return TierChange.objects.filter(shop=shop, member=member).order_by("-at", "-pk")
 
 
 def redemption_document(

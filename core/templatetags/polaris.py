@@ -244,9 +244,12 @@ def pagination(
     hx: bool = True,
     target: str = "#beam-main",
     swap: str = "",
+    previous_label: str = "Previous",
+    next_label: str = "Next",
 ) -> dict[str, Any]:
     """Polaris's ``<Pagination>``: previous/next icon buttons around a label. htmx loads a
-    page into ``target`` (a list that swaps alone: its own element, ``swap="outerHTML"``)."""
+    page into ``target`` (a list that swaps alone: its own element, ``swap="outerHTML"``).
+    ``previous_label``/``next_label`` name the buttons (a history: "Newer"/"Older")."""
     return {
         "previous_url": previous_url,
         "next_url": next_url,
@@ -254,6 +257,8 @@ def pagination(
         "hx": hx,
         "target": target,
         "swap": swap,
+        "previous_label": previous_label,
+        "next_label": next_label,
     }
 
 

@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db.models import Q
 from django.http import (
     Http404,
@@ -33,7 +33,7 @@ from loyalty.forms import (
     ImportUploadForm,
 )
 from loyalty.forms_member_tiers import NO_TIER, TierGrantForm, TierSetForm
-from loyalty.models import Member, Tier, TierSettings
+from loyalty.models import Member, Tier, TierChange, TierSettings
 from loyalty.rules.tiers import TierRules
 from loyalty.selectors import (
     MemberTierSummary,
@@ -64,6 +64,8 @@ from merchants.views.pages import (
 MEMBERS_PER_PAGE = 25
 TIERS_OFF = "Tiers are off: turn them on in the VIP tiers settings first."
 LEDGER_PER_PAGE = 50
+TIER_HISTORY_PER_PAGE = 50
+TIER_HISTORY_LIST = "beam-tier-history-list"
 
 
 def _member_search(shop: Shop, q: str, tier: str = "") -> Any:
@@ -185,6 +187,36 @@ def _tier_card(shop: Shop, member: Member, summary: MemberTierSummary) -> dict[s
     }
 
 
+def _tier_history_page(request: HttpRequest, shop: Shop, member: Member) -> Page[TierChange]:
+    """One page of the member's tier history, newest first (``?tier_page=``: the ledger
+    beside it has its own ``?page=``)."""
+    paginator = Paginator(member_tier_history(shop=shop, member=member), TIER_HISTORY_PER_PAGE)
+    return paginator.get_page(request.GET.get("tier_page"))
+
+
+def _tier_history_context(
+    member: Member, history: Page[TierChange], changes: list[TierChange], names: dict[str, str]
+) -> dict[str, Any]:
+    """The Tier history list's rows and its Newer/Older links (``changes``: the page's rows,
+    ``names``: the staff who made them)."""
+    path = reverse("loyalty_admin:customer_detail", args=[member.pk])
+    return {
+        "tier_rows": tier_history_lines(changes, names),
+        "tier_history": history,
+        "tier_history_pages": page_links(history, path, page_param="tier_page"),
+    }
+
+
+def _tier_history_partial(request: HttpRequest, member: Member) -> HttpResponse:
+    """The Tier history list alone, for its Newer/Older links (htmx swaps just the list)."""
+    shop = request_shop(request)
+    history = _tier_history_page(request, shop, member)
+    changes = list(history.object_list)
+    names = staff_names(shop=shop, user_ids={c.actor for c in changes})
+    context = {"member": member, **_tier_history_context(member, history, changes, names)}
+    return admin_partial(request, "loyalty/customer_detail.html#tier_history", context)
+
+
 def customer_page(
     request: HttpRequest,
     member: Member,
@@ -205,7 +237,8 @@ def customer_page(
     summary = member_tier_summary(
         shop=shop, member_id=member.pk, tier_id=member.tier_id, state=member_tier_state(member)
     )
-    changes = member_tier_history(shop=shop, member=member) if summary else []
+    history = _tier_history_page(request, shop, member) if summary else None
+    changes = list(history.object_list) if history else []
     names = staff_names(shop=shop, user_ids={e.actor for e in entries} | {c.actor for c in changes})
     full_name = f"{member.first_name} {member.last_name}".strip()
     context = {
@@ -222,9 +255,10 @@ def customer_page(
     }
     if summary is not None:
         tiers = summary.rules.tiers
+        assert history is not None
         context.update(
+            _tier_history_context(member, history, changes, names),
             tier=_tier_card(shop, member, summary),
-            tier_rows=tier_history_lines(changes, names),
             tier_set_form=tier_set_form
             or TierSetForm(tiers=tiers, initial={"tier": member.earned_tier_id or NO_TIER}),
             tier_grant_form=tier_grant_form
@@ -237,8 +271,12 @@ def customer_page(
 @in_shop_timezone
 @require_safe
 def customer_detail(request: HttpRequest, member_id: int) -> HttpResponse:
-    """One member: balance, the full ledger, redemptions and their codes."""
-    return customer_page(request, _member_or_404(request_shop(request), member_id))
+    """One member: balance, the full ledger, redemptions and their codes, the tier and its
+    history (each list paged on its own)."""
+    member = _member_or_404(request_shop(request), member_id)
+    if getattr(request, "htmx", None) and request.headers.get("HX-Target") == TIER_HISTORY_LIST:
+        return _tier_history_partial(request, member)
+    return customer_page(request, member)
 
 
 @embedded_admin_required

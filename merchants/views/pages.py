@@ -102,15 +102,17 @@ def shop_row_or_404(model: type[Any], shop: Shop, pk: int, message: str) -> Any:
     return row
 
 
-def page_links(page: Page[Any], path: str, **params: str) -> dict[str, str]:
+def page_links(
+    page: Page[Any], path: str, *, page_param: str = "page", **params: str
+) -> dict[str, str]:
     """The addresses of a list's previous and next pages (``""`` at either end) and its
     "Page 2 of 3" label, for ``{% pagination %}``. Only the list's own ``params`` (empty
-    ones left out) and the page number go in: a document load's ``id_token`` or ``host``
-    must not end up in a link."""
+    ones left out) and the page number (``page_param``: a page with two lists numbers them
+    apart) go in: a document load's ``id_token`` or ``host`` must not end up in a link."""
     kept: dict[str, str | int] = {key: value for key, value in params.items() if value}
 
     def link(number: int) -> str:
-        return f"{path}?{urlencode({**kept, 'page': number})}"
+        return f"{path}?{urlencode({**kept, page_param: number})}"
 
     return {
         "previous_url": link(page.previous_page_number()) if page.has_previous() else "",

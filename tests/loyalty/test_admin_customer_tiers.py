@@ -130,6 +130,112 @@ def test_a_member_without_a_tier_has_an_empty_history(shop, client, tiers) -> No
     assert 'id="beam-tier-history-table"' not in html
 
 
+def _history_list(client: AdminClient, member: Member, query: str = "") -> str:
+    """The Tier history list alone, as its Newer/Older links load it (htmx, its own target)."""
+    headers = {**client.headers(), "HX-Target": "beam-tier-history-list"}
+    with clock_at(NOW):
+        response = client.client.get(f"/admin/customers/{member.pk}/{query}", headers=headers)
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def _manual_changes(member: Member, tiers: dict[str, Tier], count: int) -> None:
+    """``count`` manual changes after the member's earned Silver, one a minute up to NOW,
+    noted "#1" (oldest) to "#<count>"."""
+    TierChange.objects.bulk_create(
+        TierChange(
+            shop=member.shop,
+            member=member,
+            from_tier=tiers["Silver"],
+            to_tier=tiers["Silver"],
+            from_name="Silver",
+            to_name="Silver",
+            reason=TierChange.Reason.MANUAL,
+            key=f"test:{i}",
+            actor="77",
+            note=f"#{i}",
+            at=NOW - timedelta(minutes=count - i),
+        )
+        for i in range(1, count + 1)
+    )
+
+
+def test_the_history_pages_by_50_and_row_51_is_on_the_older_page(client, silver, tiers) -> None:
+    _manual_changes(silver, tiers, 50)  # with the earned Silver: 51 rows
+
+    html = page(client, silver)
+
+    rows = table_rows(html, "beam-tier-history-table")
+    assert len(rows) == 50
+    assert [rows[0][5], rows[-1][5]] == ["#50", "#1"]  # newest first
+    assert rows[0][4] == "Ann Lee"
+    older = elements(html, "a", **{"aria-label": "Older"})
+    assert [(a["href"], a["hx-get"], a["hx-target"], a["hx-swap"]) for a in older] == [
+        (
+            f"/admin/customers/{silver.pk}/?tier_page=2",
+            f"/admin/customers/{silver.pk}/?tier_page=2",
+            "#beam-tier-history-list",
+            "outerHTML",
+        )
+    ]
+    assert not elements(html, "a", **{"aria-label": "Newer"})
+    assert "Page 1 of 2" in fact(html, "beam-tier-history")
+
+    second = _history_list(client, silver, "?tier_page=2")
+
+    assert table_rows(second, "beam-tier-history-table") == [
+        ["1 Mar 2026, 10:00", "No tier → Silver", "Earned", "1 Jan 2028, 00:00", "Beam", ""]
+    ]
+    assert second.startswith('<div id="beam-tier-history-list"')  # the list alone
+    assert 'id="beam-tier"' not in second and 'id="beam-ledger"' not in second
+    newer = elements(second, "a", **{"aria-label": "Newer"})
+    assert [a["href"] for a in newer] == [f"/admin/customers/{silver.pk}/?tier_page=1"]
+    assert not elements(second, "a", **{"aria-label": "Older"})
+
+
+def test_a_history_of_50_has_no_pages(client, silver, tiers) -> None:
+    _manual_changes(silver, tiers, 49)
+
+    html = page(client, silver)
+
+    assert len(table_rows(html, "beam-tier-history-table")) == 50
+    assert "beam-pagination" not in fact(html, "beam-tier-history") and "Older" not in html
+
+
+@pytest.mark.parametrize(("tier_page", "shown"), [("abc", 50), ("0", 1), ("99", 1)])
+def test_a_bad_page_number_shows_a_page_not_an_error(
+    client, silver, tiers, tier_page, shown
+) -> None:
+    _manual_changes(silver, tiers, 50)
+
+    rows = table_rows(
+        _history_list(client, silver, f"?tier_page={tier_page}"), "beam-tier-history-table"
+    )
+
+    assert len(rows) == shown  # not a number: the first page; out of range: the last
+
+
+def test_the_history_list_alone_has_its_empty_state(shop, client, tiers) -> None:
+    member = Member.objects.create(shop=shop, customer_id=7, email="jo@example.com")
+
+    html = _history_list(client, member, "?tier_page=2")
+
+    assert (
+        read_page(html).find(id="beam-tier-history-none").text().startswith("No tier changes yet")
+    )
+    assert 'id="beam-tier-history-table"' not in html
+
+
+def test_another_shops_member_history_is_a_404(client, silver) -> None:
+    other = admin_shop(domain=SHOP_B)
+    stranger = Member.objects.create(shop=other, customer_id=501, email="x@example.com")
+
+    headers = {**client.headers(), "HX-Target": "beam-tier-history-list"}
+    response = client.client.get(f"/admin/customers/{stranger.pk}/?tier_page=2", headers=headers)
+
+    assert response.status_code == 404
+
+
 # --- set by hand -----------------------------------------------------------------------------
 
 
@@ -490,9 +596,9 @@ def test_the_customer_page_with_tiers_reads_a_constant_number_of_queries(
                 actor=str(i),
                 key=f"g{i}",
             )
-    # shop, member, ledger count, ledger page, tier rules, member's sums, tier history,
-    # staff names (ledger and history together), redemptions
-    with django_assert_num_queries(9):
+    # shop, member, ledger count, ledger page, tier rules, member's sums, tier history count
+    # and page, staff names (ledger and history together), redemptions
+    with django_assert_num_queries(10):
         html = page(client, silver)
     assert len(table_rows(html, "beam-tier-history-table")) == 21
 
