@@ -185,3 +185,44 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
     )
     shot(page, "admin-tier-grant-list-done")
     assert TierChange.objects.filter(reason="granted").count() == 2
+
+
+def test_the_tier_history_pages_older_and_newer_in_place(store, page: Page) -> None:
+    from django.utils import timezone
+
+    from loyalty.models import TierChange
+
+    member, gold = store["member"], store["tiers"]["Gold"]
+    now = timezone.now()
+    TierChange.objects.bulk_create(
+        TierChange(
+            shop=store["shop"],
+            member=member,
+            to_tier=gold,
+            to_name="Gold",
+            reason=TierChange.Reason.MANUAL,
+            key=f"e2e:{i}",
+            note=f"change {i}",
+            at=now - timedelta(hours=51 - i),
+        )
+        for i in range(1, 52)
+    )
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
+    app = beam(page)
+    go(page, "Customers")
+    app.locator("#beam-members").get_by_role("link", name="Ada Lovelace").click()
+    rows = app.locator("#beam-tier-history-table tbody tr")
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("change 51")
+
+    card = app.locator("#beam-tier-history")
+    card.get_by_role("link", name="Older").click()
+
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("change 1")
+    expect(card).to_contain_text("Page 2 of 2")
+    expect(app.locator("#beam-tier-now")).to_have_text("No tier")  # the rest stays in place
+    card.get_by_role("link", name="Newer").click()
+    expect(rows).to_have_count(50)
+    expect(rows.first).to_contain_text("change 51")
