@@ -2,7 +2,7 @@
 engine's apply step (one indexed lookup, only for orders with discount codes), the reward
 after the order's pending period (points through the ledger with the tier multiplier, or a
 catalogue reward issued by the saga), once per referral, within the cap; and the
-merchant's unblock and cancel, audited.
+merchant's unblock and cancel (which ends the friend's unused code in the store), audited.
 
 Locks: orders, then members, then referrals (``loyalty.lock_objects``), as the crediting
 engine takes them, so an attribution and a reward never wait on each other in a circle.
@@ -33,13 +33,14 @@ from loyalty.services.program_config import program_get_or_create
 from loyalty.services.redemptions import redemption_open
 from loyalty.services.referrals import referral_friend_code_reopen, referral_settings_get
 from loyalty.services.tiers import tier_rules_load
-from merchants.errors import BeamError
+from merchants.errors import BeamError, ShopifyApiError
 from merchants.models import Shop
-from merchants.shopify.operations import customer_order_count
+from merchants.shopify.operations import customer_order_count, discount_code_deactivate
 
 logger = logging.getLogger(__name__)
 
 Status = Referral.Status
+CodeStatus = Referral.CodeStatus
 OPEN_STATUSES = (Status.PENDING, Status.ORDERED)
 
 
@@ -323,15 +324,23 @@ def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
 
 
 def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
-    """Cancel a referral that gave no reward yet (audited); the friend's code stays in
-    the store (a friend who was promised a discount keeps it)."""
+    """Cancel a referral that gave no reward yet (audited). A friend's code that is in the
+    store and unused is deactivated there first, outside the transaction (no lock across a
+    platform call): a store failure refuses the cancel and changes nothing, and a retry
+    deactivates again harmlessly. A code still being created is marked failed, so neither
+    its task nor the sweep makes it afterwards."""
+    found = Referral.objects.filter(shop=shop, pk=referral_id).first()
+    if found is None:
+        raise ReferralNotAvailable()
+    _cancellable(found)
+    if found.discount_id and found.order_id is None:
+        try:
+            discount_code_deactivate(shop, discount_id=found.discount_id)
+        except ShopifyApiError as exc:
+            raise ReferralRefused(f"The store could not end the friend's code: {exc}") from exc
     with transaction.atomic(durable=True):
-        locked = _referrals_lock(shop=shop, pk=referral_id)
-        if not locked:
-            raise ReferralNotAvailable()
-        referral = locked[0]
-        if referral.status in (Status.COMPLETED, Status.CANCELLED):
-            raise ReferralRefused(f"A {referral.status} referral cannot be cancelled.")
+        referral = _referrals_lock(shop=shop, pk=referral_id)[0]
+        _cancellable(referral)
         audit_record(
             shop=shop,
             actor=actor,
@@ -342,5 +351,14 @@ def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
             changes={"status": [referral.status, Status.CANCELLED]},
         )
         _close(referral, Status.CANCELLED, rules.BY_MERCHANT)
+        Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING).update(
+            code_status=CodeStatus.FAILED, error="cancelled by the merchant"
+        )
         member_changed_on_commit(shop_id=shop.pk, customer_id=referral.advocate.customer_id)
+    referral.refresh_from_db()
     return referral
+
+
+def _cancellable(referral: Referral) -> None:
+    if referral.status in (Status.COMPLETED, Status.CANCELLED):
+        raise ReferralRefused(f"A {referral.status} referral cannot be cancelled.")
