@@ -203,6 +203,8 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
     referral = _referrals_lock(shop=shop, pk=referral_id)[0]
     if referral.status != Status.ORDERED or referral.rewarded_at is not None:
         return False
+    # the merchant's unblock overrides the fraud checks and the cap, now or at the due time
+    overridden = bool(actor) or referral.reason == rules.UNBLOCKED
     if not actor:
         if order is not None and order.state == LoyaltyOrder.State.CANCELLED:
             _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
@@ -214,11 +216,11 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
         if refunded:
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
-        if earlier:
+        if earlier and not overridden:
             _close(referral, Status.BLOCKED, rules.NOT_FIRST_ORDER, f"{earlier} in the store")
             return False
     config = referral_settings_get(shop=shop)
-    if not actor and config.cap_count:
+    if not overridden and config.cap_count:
         period = rules.cap_period(config.cap_period, shop_today(shop))
         if rules.cap_reached(
             cap_count=config.cap_count, rewarded_in_period=_rewarded_in(shop, advocate, period)
@@ -288,7 +290,8 @@ def _reward_give(shop: Shop, referral: Referral, advocate: Member, config: Any, 
 
 def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
     """Lift a block (audited): with an order, the advocate is rewarded now (or when the
-    order's pending period ends), once, whatever the checks said; without one (a blocked
+    order's pending period ends, unless the order is cancelled or refunded by then), once,
+    whatever the fraud checks and the cap said; without one (a blocked
     claim), the friend's code is made."""
     with transaction.atomic(durable=True):
         found = Referral.objects.filter(shop=shop, pk=referral_id).first()
@@ -316,9 +319,12 @@ def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
         locked = _referrals_lock(shop=shop, pk=found.pk)[0]
         if locked.status != Status.BLOCKED:
             raise ReferralRefused("Only a blocked referral can be unblocked.")
-        locked.status, locked.reason, locked.reason_detail = Status.ORDERED, "", ""
+        due_now = locked.reward_due_at is None or locked.reward_due_at <= timezone.now()
+        # not due yet: marked, so the due job skips the checks the merchant overrode
+        locked.status, locked.reason = Status.ORDERED, "" if due_now else rules.UNBLOCKED
+        locked.reason_detail = ""
         locked.save(update_fields=["status", "reason", "reason_detail", "updated_at"])
-        if locked.reward_due_at is None or locked.reward_due_at <= timezone.now():
+        if due_now:
             _reward_locked(shop=shop, referral_id=locked.pk, earlier=None, actor=actor)
     return Referral.objects.get(pk=referral_id)
 
