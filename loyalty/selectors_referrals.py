@@ -81,11 +81,11 @@ def friend_offer(*, shop: Shop, config: ReferralSettings, advocate: Member) -> d
 
 def referral_claim_document(referral: Referral) -> dict[str, Any]:
     """The friend's answer: the referral's state and, once created, the code."""
-    blocked = referral.status == rules.BLOCKED
+    refused = referral.status in (rules.BLOCKED, rules.CANCELLED)  # a cancel ends the code
     issued = referral.code_status == Referral.CodeStatus.ISSUED
     return {
-        "status": "refused" if blocked else referral.code_status or "pending",
-        "code": referral.code if issued and not blocked else None,
+        "status": "refused" if refused else referral.code_status or "pending",
+        "code": referral.code if issued and not refused else None,
         "expires_at": referral.expires_at.isoformat() if referral.expires_at and issued else None,
     }
 

@@ -48,6 +48,8 @@ CAP_REACHED = "cap_reached"
 ORDER_CANCELLED = "order_cancelled"
 ORDER_REFUNDED = "order_refunded"
 BY_MERCHANT = "merchant"
+# On an ordered referral: the merchant lifted a block before the pending period ended.
+UNBLOCKED = "unblocked"
 REASONS = {
     SIMILAR_EMAIL: "The friend's email is the advocate's, or very like it",
     PLACED_BY_ADVOCATE: "The order was placed by the advocate",
@@ -58,6 +60,7 @@ REASONS = {
     ORDER_CANCELLED: "The order was cancelled",
     ORDER_REFUNDED: "The order was refunded",
     BY_MERCHANT: "Cancelled by the merchant",
+    UNBLOCKED: "Unblocked by the merchant",
 }
 
 IP_WEEKLY_LIMIT = 10  # the 10th referral from one IP within IP_WINDOW is blocked
