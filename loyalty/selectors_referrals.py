@@ -13,9 +13,6 @@ from loyalty.models import Member, Referral, ReferralSettings
 from loyalty.rules import referrals as rules
 from merchants.models import Shop
 
-SHARE_SUBJECT = "A gift for you from {shop}"
-SHARE_BODY = "Here is {offer} your first order at {shop}:"
-
 
 def referral_program_block(*, shop: Shop, config: ReferralSettings | None) -> dict[str, Any]:
     """What the program document says of referrals: on or off, the friend's offer (kind,
@@ -56,19 +53,13 @@ def referral_counts(*, shop: Shop, member_id: int) -> dict[str, int]:
     return counts
 
 
-def member_referral_block(
-    *, shop: Shop, member_id: int, code: str, link: str, offer_label: str
-) -> dict[str, Any]:
-    """The panel's referral block: code, link, share links by URL, counts by status."""
-    shop_name = shop.name or shop.domain.split(".")[0]
+def member_referral_block(*, shop: Shop, member_id: int, code: str, link: str) -> dict[str, Any]:
+    """The panel's referral block: code, link, share intents by URL, counts by status (the
+    panel writes the texts, the email's included, in the shopper's language)."""
     return {
         "code": code,
         "url": link,
-        "share": rules.share_links(
-            url=link,
-            subject=SHARE_SUBJECT.format(shop=shop_name),
-            body=SHARE_BODY.format(offer=offer_label, shop=shop_name),
-        ),
+        "share": rules.share_links(url=link),
         "counts": referral_counts(shop=shop, member_id=member_id),
     }
 
