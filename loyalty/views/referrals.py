@@ -35,6 +35,7 @@ from merchants.views.pages import (
 )
 
 REFERRALS_PER_PAGE = 25
+SAVED = "Referral settings saved"
 # The list's tabs: the merchant's four statuses ("ordered" waits for its reward: pending).
 TABS = (
     ("pending", "Pending", (rules.PENDING, rules.ORDERED)),
@@ -103,6 +104,7 @@ def _page(
         "config": config,
         "figures": referral_analytics(shop=shop),
         "error": error,
+        "saved": toast == SAVED,
         **_list_context(request, shop),
     }
     return admin_page(request, "loyalty/referrals.html", context, status=status, toast=toast)
@@ -129,7 +131,7 @@ def referrals(request: HttpRequest) -> HttpResponse:
             field = exc.field if exc.field in form.fields else None
             form.add_error(field, str(exc))
         else:
-            return _page(request, toast="Referral settings saved")
+            return _page(request, toast=SAVED)
     return _page(request, form=form, status=422)
 
 
