@@ -25,6 +25,9 @@ pytestmark = [
 
 try:
     from playwright.sync_api import Browser, Page, expect
+
+    from tests.e2e import shopper
+    from tests.e2e.shopper import open_panel
 except ImportError:  # pragma: no cover
     pytest.skip("playwright is not installed", allow_module_level=True)
 
@@ -59,17 +62,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
 
 
 def log_in(page: Page, store: dict[str, Any]) -> None:
-    page.goto(f"{store['url']}/devstore/{SHOP}/")
-    page.get_by_label("Shopping as").select_option(label=ADA)
-    page.get_by_role("button", name="Switch").click()
-    expect(page.get_by_text("Logged in as")).to_be_visible()
-
-
-def open_panel(page: Page) -> Any:
-    page.locator("#beam-root button.l").click()
-    dialog = page.get_by_role("dialog")
-    expect(dialog).to_have_attribute("aria-busy", "false")
-    return dialog
+    shopper.log_in(page, f"{store['url']}/devstore/{SHOP}/", ADA)
 
 
 def test_advocate_shares_and_the_friend_gets_a_code_that_a_reload_keeps(
