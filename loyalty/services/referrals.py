@@ -34,6 +34,7 @@ from loyalty.services.store_issue import (
     store_issue_attempt,
 )
 from merchants.models import Shop
+from merchants.shopify.oauth import store_origin
 from merchants.shopify.operations import discount_code_basic_create
 
 logger = logging.getLogger(__name__)
@@ -114,8 +115,9 @@ def referral_code_ensure(*, shop: Shop, member_id: int) -> str:
 
 
 def referral_link(*, shop: Shop, code: str, path_prefix: str = "/apps/beam") -> str:
-    """The referral link on the store's own domain (the app proxy serves it)."""
-    return f"https://{shop.domain}{path_prefix}/r/{code}"
+    """The referral link on the store's own domain (the app proxy serves it; the devstore's
+    store in local and test settings)."""
+    return f"{store_origin(shop.domain)}{path_prefix}/r/{code}"
 
 
 def referral_advocate(*, shop: Shop, code: str) -> tuple[ReferralSettings, Member]:
