@@ -115,9 +115,10 @@ TOP_ADVOCATES = 5
 
 
 def referral_analytics(*, shop: Shop) -> dict[str, Any]:
-    """The admin's referral figures (3 queries): referred revenue per currency (orders paid
+    """The admin's referral figures (4 queries): referred revenue per currency (orders paid
     with a friend's code, not cancelled), conversion (claims that got a code → those whose
-    order was paid) and the top advocates by rewarded referrals."""
+    order was paid) and the top advocates by rewarded referrals, with their revenue per
+    currency."""
     converted = Q(order_id__isnull=False, status__in=(rules.ORDERED, rules.COMPLETED))
     rows = Referral.objects.filter(shop=shop)
     revenue = list(
@@ -130,12 +131,25 @@ def referral_analytics(*, shop: Shop) -> dict[str, Any]:
         claims=Count("pk", filter=~Q(code=None)), orders=Count("pk", filter=converted)
     )
     claims, orders = figures["claims"], figures["orders"]
-    top = (
-        rows.filter(status=rules.COMPLETED)
-        .values("advocate_id", "advocate__email", "advocate__first_name", "advocate__last_name")
-        .annotate(completed=Count("pk"), revenue=Sum("order_total"))
-        .order_by("-completed", "-revenue", "advocate_id")[:TOP_ADVOCATES]
+    completed = rows.filter(status=rules.COMPLETED)
+    top = list(
+        completed.values(
+            "advocate_id", "advocate__email", "advocate__first_name", "advocate__last_name"
+        )
+        .annotate(completed=Count("pk"))
+        .order_by("-completed", "advocate_id")[:TOP_ADVOCATES]
     )
+    # Their revenue per currency: amounts in different currencies are never added up.
+    revenue_of: dict[int, list[dict[str, Any]]] = {}
+    for r in (
+        completed.filter(advocate_id__in=[t["advocate_id"] for t in top])
+        .values("advocate_id", "currency")
+        .annotate(total=Sum("order_total"))
+        .order_by("advocate_id", "currency")
+    ):
+        revenue_of.setdefault(r["advocate_id"], []).append(
+            {"currency": r["currency"] or shop.currency, "total": r["total"] or Decimal(0)}
+        )
     return {
         "revenue": [
             {"currency": r["currency"] or shop.currency, "total": r["total"] or Decimal(0)}
@@ -152,7 +166,7 @@ def referral_analytics(*, shop: Shop) -> dict[str, Any]:
                 ),
                 "email": t["advocate__email"],
                 "completed": t["completed"],
-                "revenue": t["revenue"] or Decimal(0),
+                "revenue": revenue_of.get(t["advocate_id"], []),
             }
             for t in top
         ],

@@ -120,6 +120,27 @@ def test_another_shops_reward_cannot_be_the_advocates_reward(shop, client) -> No
     assert settings_row(shop) is None
 
 
+def test_an_advocates_revenue_in_two_currencies_is_never_added_up(shop, client, ada) -> None:
+    for n, (total, currency) in enumerate(((Decimal("80.00"), "USD"), (Decimal("50.00"), "EUR"))):
+        referral(
+            shop,
+            ada,
+            f"friend{n}@example.com",
+            status="completed",
+            order_id=20 + n,
+            order_total=total,
+            currency=currency,
+            rewarded_at=timezone.now(),
+            reward_points=500,
+        )
+
+    page = read_page(client.get(URL).content.decode())
+
+    top = page.find(id="beam-referral-figures").find(data_kpi="top_advocates").text()
+    assert "Ada L · 2 rewarded referrals" in top
+    assert "€50.00" in top and "$80.00" in top and "130" not in top
+
+
 def test_a_catalogue_reward_is_saved_for_the_advocate(shop, client) -> None:
     ours = Reward.objects.create(
         shop=shop, name="Tote", kind="fixed_amount", points_cost=1, value=5
