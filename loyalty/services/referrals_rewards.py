@@ -104,6 +104,7 @@ def _order_take(referral: Referral, order: LoyaltyOrder, pending_days: int) -> N
         advocate=advocate_party,
         earlier_orders=_earlier_orders(order),
         first_order_only=config.first_order_only,
+        lifted=referral.unblocked_reason,
     )
     referral.order_id = order.order_id
     referral.order_name = order.name
@@ -165,7 +166,8 @@ def referrals_reward_due(*, now: datetime | None = None) -> int:
     for pk in list(due.values_list("pk", flat=True)[:500]):
         referral = Referral.objects.select_related("shop").get(pk=pk)
         earlier = None
-        if referral_settings_get(shop=referral.shop).first_order_only:
+        lifted = referral.unblocked_reason == rules.NOT_FIRST_ORDER
+        if referral_settings_get(shop=referral.shop).first_order_only and not lifted:
             earlier = _store_earlier_orders(referral)
         rewarded += int(
             referral_reward(shop=referral.shop, referral_id=pk, store_earlier_orders=earlier)
@@ -213,11 +215,11 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
         if refunded:
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
-        if earlier:
+        if earlier and referral.unblocked_reason != rules.NOT_FIRST_ORDER:
             _close(referral, Status.BLOCKED, rules.NOT_FIRST_ORDER, f"{earlier} in the store")
             return False
     config = referral_settings_get(shop=shop)
-    if not actor and config.cap_count:
+    if not actor and config.cap_count and referral.unblocked_reason != rules.CAP_REACHED:
         period = rules.cap_period(config.cap_period, shop_today(shop))
         if rules.cap_reached(
             cap_count=config.cap_count, rewarded_in_period=_rewarded_in(shop, advocate, period)
@@ -288,7 +290,8 @@ def _reward_give(shop: Shop, referral: Referral, advocate: Member, config: Any, 
 def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
     """Lift a block (audited): with an order, the advocate is rewarded now (or when the
     order's pending period ends), once, whatever the checks said; without one (a blocked
-    claim), the friend's code is made."""
+    claim), the friend's code is made. The lifted check is kept (``unblocked_reason``) so
+    that it does not block the same referral again later."""
     with transaction.atomic(durable=True):
         found = Referral.objects.filter(shop=shop, pk=referral_id).first()
         if found is None:
@@ -306,6 +309,7 @@ def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
         )
         if found.order_id is None:
             locked = _referrals_lock(shop=shop, pk=found.pk)[0]
+            locked.unblocked_reason = locked.reason
             locked.status, locked.reason, locked.reason_detail = Status.PENDING, "", ""
             referral_friend_code_reopen(referral=locked)
             return locked
@@ -315,8 +319,11 @@ def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
         locked = _referrals_lock(shop=shop, pk=found.pk)[0]
         if locked.status != Status.BLOCKED:
             raise ReferralRefused("Only a blocked referral can be unblocked.")
+        locked.unblocked_reason = locked.reason
         locked.status, locked.reason, locked.reason_detail = Status.ORDERED, "", ""
-        locked.save(update_fields=["status", "reason", "reason_detail", "updated_at"])
+        locked.save(
+            update_fields=["status", "reason", "reason_detail", "unblocked_reason", "updated_at"]
+        )
         if locked.reward_due_at is None or locked.reward_due_at <= timezone.now():
             _reward_locked(shop=shop, referral_id=locked.pk, earlier=None, actor=actor)
     return Referral.objects.get(pk=referral_id)
