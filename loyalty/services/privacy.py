@@ -90,7 +90,7 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
     """Everything Beam holds on one customer (compliance customers/data_request)."""
     member = _member_for_customer(shop=shop, customer_id=customer_id, email=email)
     received = _friend_referrals(
-        shop=shop, customer_id=customer_id, emails=_emails(email, member and member.email)
+        shop=shop, customer_id=customer_id, emails=_emails(email, member.email if member else None)
     ).order_by("pk")
     if member is None:
         return {
