@@ -15,12 +15,19 @@ own database (``bench_ingest``), starts gunicorn with the Procfile's web command
    webhook id, refunds) for a second shop, stored through the inbox's own record function
    while no worker runs, then drained by one worker (the no-op phase's settings) with the
    web tier idle: deliveries credited per second, start of the drain → inbox empty;
-5. the ceiling: the same crediting as set-based SQL straight in PostgreSQL.
+5. referral attribution, off and on: ABBA rounds (off on on off) of ``REFERRAL_ROUND``
+   new stored deliveries for the backlog shop, each drained by a fresh worker; 5 % of the
+   orders carry a code, in the on rounds the friend code of a referral claimed in setup
+   (created set-based), in the off rounds an ordinary code (the same payloads otherwise,
+   so only the referral attribution differs): ``referral_attribution_ratio`` is the mean
+   on rate over the mean off rate;
+6. the ceiling: the same crediting as set-based SQL straight in PostgreSQL.
 
 Then it checks, for both shops, that every member's balance equals its ledger sum and
 equals the points recomputed here, independently of Beam's code, from what was sent.
 Bars: ack >= 0.5 x floor with p99 <= 50 ms; backlog credited/s >= 3 x no-op task rate
-(the end-to-end credited/s of the burst is printed too).
+(the end-to-end credited/s of the burst is printed too); referral attribution on >= 0.9 x
+off. Every order of the rounds must be credited and the balances check covers them.
 The last line is one JSON object.
 """
 
@@ -62,6 +69,10 @@ BACKLOG = int(os.environ.get("BENCH_BACKLOG", "20000"))
 SHOP = "bench-burst.myshopify.com"
 BACKLOG_SHOP = "bench-backlog.myshopify.com"
 CUSTOMER_BASE = 7_300_000_000_000
+REFERRAL_EVERY = 20  # 5 % of the orders of a round carry a code
+REFERRAL_ROUNDS = (False, True, True, False)  # attribution off on on off (ABBA)
+REFERRAL_ADVOCATES = 10
+REFERRAL_BAR = 0.9
 
 
 # --- the deliveries (deterministic; the client processes rebuild them after fork) ----------
@@ -79,9 +90,11 @@ def customer_of(n: int) -> int:
     return CUSTOMER_BASE + (n * 7919) % MEMBERS
 
 
-def order_payload(n: int) -> dict[str, Any]:
+def order_payload(n: int, code: str | None = None) -> dict[str, Any]:
+    """Order ``n``; ``code``: a discount code it used (worth nothing here, so the points
+    recomputed below stay those of its lines)."""
     customer_id = customer_of(n)
-    return P.paid_order(
+    payload = P.paid_order(
         order_id=5_000_000_000 + n,
         name=f"#{1000 + n}",
         customer_id=customer_id,
@@ -90,6 +103,9 @@ def order_payload(n: int) -> dict[str, Any]:
         lines=order_lines(n),
         shipping_line_id=n,
     )
+    if code is not None:
+        payload["discount_codes"] = [{"code": code, "amount": "0.00", "type": "fixed_amount"}]
+    return payload
 
 
 def refund_payload(n: int) -> dict[str, Any]:
@@ -122,6 +138,10 @@ def plan() -> list[tuple[str, int, str]]:
 
 
 PLAN = plan()
+# Orders per referral round: a quarter of the backlog, so the four rounds store about as much.
+REFERRAL_ROUND = int(
+    os.environ.get("BENCH_REFERRAL_ROUND", str(max(min(BACKLOG, len(PLAN)) // 4, 40)))
+)
 
 
 def make_webhook(i: int) -> bytes:
@@ -349,9 +369,12 @@ def backlog_plan() -> list[tuple[str, int, str]]:
     return items
 
 
-def backlog_store(shop_id: int, items: list[tuple[str, int, str]]) -> None:
+def backlog_store(
+    shop_id: int, items: list[tuple[str, int, str]], codes: dict[int, str] | None = None
+) -> None:
     """Store the deliveries as the webhook endpoint does (``delivery_record``), then drop
-    the drain wake-ups they queued: the timed drain starts when the worker is ready."""
+    the drain wake-ups they queued: the timed drain starts when the worker is ready.
+    ``codes``: the discount code of an order number, if it used one."""
     from django.core.cache import cache
 
     from config.celery import app
@@ -359,8 +382,10 @@ def backlog_store(shop_id: int, items: list[tuple[str, int, str]]) -> None:
     from merchants.models import Shop
 
     shop = Shop.objects.get(pk=shop_id)
+    codes = codes or {}
     for topic, n, webhook_id in items:
-        payload = order_payload(n) if topic == "orders/paid" else refund_payload(n)
+        paid = topic == "orders/paid"
+        payload = order_payload(n, codes.get(n)) if paid else refund_payload(n)
         inbox_record.delivery_record(shop=shop, webhook_id=webhook_id, topic=topic, payload=payload)
     app.control.purge()
     cache.delete(inbox_record.DRAIN_PENDING_KEY)
@@ -386,6 +411,108 @@ def backlog_drain(shop_id: int, dsn: str) -> float:
                 return time.perf_counter() - started
             time.sleep(0.05)  # the web tier is idle: a finer poll costs nothing measured
     raise RuntimeError("the backlog was not drained in time")
+
+
+def referral_round_plan(n_round: int) -> list[tuple[str, int, str]]:
+    """Round ``n_round``'s deliveries: ``REFERRAL_ROUND`` new orders (numbered after the
+    burst's) and a refund of every 25th, in the burst's shape."""
+    first = ORDERS + n_round * REFERRAL_ROUND
+    items: list[tuple[str, int, str]] = []
+    for n in range(first, first + REFERRAL_ROUND):
+        items.append(("orders/paid", n, f"round{n_round}-paid-{n}"))
+        if n % REFUND_EVERY == 0:
+            items.append(("refunds/create", n, f"round{n_round}-refund-{n}"))
+    return items
+
+
+def referral_codes(n_round: int, on: bool) -> dict[int, str]:
+    """The codes 5 % of the round's orders used: a claimed referral's friend code when on,
+    else an ordinary code (redemption attribution looks both up alike)."""
+    first = ORDERS + n_round * REFERRAL_ROUND
+    return {
+        n: f"FRIEND-{n:010d}" if on else f"BENCH-{n:010d}"
+        for n in range(first, first + REFERRAL_ROUND)
+        if n % REFERRAL_EVERY == 3
+    }
+
+
+def referrals_setup(shop_id: int) -> int:
+    """Referrals on for the backlog shop and, set-based, a claimed referral (code issued)
+    for every friend code of the on rounds, from ``REFERRAL_ADVOCATES`` members the backlog
+    made (the friends' orders are repeat customers': attributed, then blocked as not their
+    first order, which is the attribution's whole work)."""
+    from loyalty.models import Member, Referral, ReferralSettings
+
+    ReferralSettings.objects.create(shop_id=shop_id, enabled=True, reward_points=500)
+    advocates = list(Member.objects.filter(shop_id=shop_id).order_by("pk")[:REFERRAL_ADVOCATES])
+    codes = [
+        code
+        for n_round, on in enumerate(REFERRAL_ROUNDS)
+        if on
+        for code in referral_codes(n_round, on).values()
+    ]
+    Referral.objects.bulk_create(
+        [
+            Referral(
+                shop_id=shop_id,
+                advocate=advocates[i % len(advocates)],
+                friend_email=f"friend{i}@example.org",
+                friend_key=f"friend{i}@example.org",
+                code=code,
+                code_status=Referral.CodeStatus.ISSUED,
+            )
+            for i, code in enumerate(codes)
+        ],
+        batch_size=1000,
+    )
+    return len(codes)
+
+
+def referral_rounds(
+    shop_id: int, env: dict[str, str], dsn: str, logs: Path
+) -> tuple[dict[str, Any], list[tuple[str, int, str]]]:
+    """The ABBA rounds: each stores its deliveries with no worker running, then a fresh
+    worker drains them. Returns the figures and every delivery the rounds stored."""
+    from loyalty.models import Referral
+
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    stored: list[tuple[str, int, str]] = []
+    for n_round, on in enumerate(REFERRAL_ROUNDS):
+        items = referral_round_plan(n_round)
+        backlog_store(shop_id, items, referral_codes(n_round, on))
+        stored += items
+        worker = S.celery_start(
+            env, concurrency=CELERY_CONCURRENCY, log=logs / f"referrals{n_round}.log"
+        )
+        try:
+            time.sleep(3)  # worker up, idle
+            seconds = backlog_drain(shop_id, dsn)
+        finally:
+            worker.stop()
+        rates[on].append(len(items) / seconds)
+        print(
+            f"referral round {n_round + 1} (attribution {'on' if on else 'off'}):"
+            f" {len(items)} deliveries in {seconds:.1f} s = {rates[on][-1]:,.0f}/s"
+        )
+    off = sum(rates[False]) / len(rates[False])
+    on_rate = sum(rates[True]) / len(rates[True])
+    attributed = Referral.objects.filter(shop_id=shop_id, order_id__isnull=False).count()
+    return {
+        "backlog_credited_per_s_referrals_off": round(off, 1),
+        "backlog_credited_per_s_referrals_on": round(on_rate, 1),
+        "referral_attribution_ratio": round(on_rate / off, 3),
+        "referral_orders_attributed": attributed,
+    }, stored
+
+
+def orders_not_credited(shop_id: int, dsn: str) -> int:
+    import psycopg
+
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM loyalty_loyaltyorder WHERE shop_id = %s AND state <> 'credited'",
+            [shop_id],
+        ).fetchone()[0]
 
 
 def floor_run(when: str) -> S.LoadResult:
@@ -482,6 +609,14 @@ def main() -> int:
             f" {backlog_seconds:.1f} s = {backlog_per_s:,.0f}/s"
             f" ({backlog_per_s / noop_per_s:.2f} x the no-op task rate)"
         )
+        procs.pop().stop()  # each round stores with no worker running
+        referrals_claimed = referrals_setup(backlog_shop_id)
+        referral_figures, round_items = referral_rounds(backlog_shop_id, env, dsn, logs)
+        print(
+            f"referral attribution: {referrals_claimed} claimed referrals,"
+            f" {referral_figures['referral_orders_attributed']} orders attributed, on/off"
+            f" {referral_figures['referral_attribution_ratio']:.3f}"
+        )
     finally:
         for proc in reversed(procs):
             proc.stop()
@@ -490,7 +625,10 @@ def main() -> int:
     print(f"set-based SQL crediting: {ceiling:,.0f} orders/s")
     check = balances_check(shop_id, dsn, expected_balances(PLAN))
     print(f"check: {check}")
-    backlog_check = balances_check(backlog_shop_id, dsn, expected_balances(backlog))
+    backlog_check = balances_check(
+        backlog_shop_id, dsn, expected_balances([*backlog, *round_items])
+    )
+    backlog_check["orders_not_credited"] = orders_not_credited(backlog_shop_id, dsn)
     print(f"backlog check: {backlog_check}")
 
     # The floor is the mean of the runs before and after the burst: these machines drift
@@ -498,7 +636,16 @@ def main() -> int:
     floor_per_s = (floor.per_s + floor_after.per_s) / 2
     ack_ok = burst.per_s >= 0.5 * floor_per_s and burst.pct(0.99) <= 50
     credit_ok = backlog_per_s >= 3 * noop_per_s
-    balances_match = check["balances_match"] and backlog_check["balances_match"]
+    balances_match = (
+        check["balances_match"]
+        and backlog_check["balances_match"]
+        and backlog_check["orders_not_credited"] == 0
+    )
+    bars = {
+        "ack": ack_ok,
+        "credit": credit_ok,
+        "referral_attribution": referral_figures["referral_attribution_ratio"] >= REFERRAL_BAR,
+    }
     result = {
         "ack_per_s": round(burst.per_s, 1),
         "ack_p50_ms": round(burst.pct(0.5), 2),
@@ -515,6 +662,10 @@ def main() -> int:
         "backlog_credited_per_s": round(backlog_per_s, 1),
         "backlog_vs_noop": round(backlog_per_s / noop_per_s, 2),
         "backlog_deliveries": len(backlog),
+        **referral_figures,
+        "referral_round_deliveries": len(round_items) // len(REFERRAL_ROUNDS),
+        "referrals_claimed": referrals_claimed,
+        "backlog_orders_not_credited": backlog_check["orders_not_credited"],
         "sql_ceiling_per_s": round(ceiling, 1),
         "deliveries": len(PLAN),
         "orders": ORDERS,
@@ -523,9 +674,10 @@ def main() -> int:
         "ack_bar_met": ack_ok,
         "credit_bar_met": credit_ok,
         "cpus": S.cpu_count(),
+        "bars_met": bars,
     }
     print(json.dumps(result))
-    return 0 if (ack_ok and credit_ok and balances_match) else 1
+    return 0 if (all(bars.values()) and balances_match) else 1
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ PANEL_FILES = (
     "beam-panel-views.js",
     "beam-panel-tiers.js",
     "beam-panel-earn.js",
+    "beam-panel-referrals.js",
     "beam-panel.css",
 )
 LOCALE_GLOB = "beam-i18n-*.js"

@@ -76,6 +76,7 @@ def launcher_embed_attrs(
                 for n in (
                     "beam-panel-tiers.js",
                     "beam-panel-earn.js",
+                    "beam-panel-referrals.js",
                     "beam-panel-views.js",
                     "beam-panel.js",
                 )

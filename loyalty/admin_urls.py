@@ -7,6 +7,7 @@ from loyalty.views import (
     branding,
     customers,
     earning,
+    referrals,
     rewards,
     settings,
     setup,
@@ -38,6 +39,17 @@ urlpatterns = [
     path("tiers/recomputes/<int:recompute_id>/", tiers.tiers_progress, name="tiers_progress"),
     path("tiers/previews/<int:preview_id>/", tiers.tiers_preview, name="tiers_preview"),
     path("tiers/sync/retry", tiers.tiers_sync_retry, name="tiers_sync_retry"),
+    path("referrals/", referrals.referrals, name="referrals"),
+    path(
+        "referrals/<int:referral_id>/unblock",
+        referrals.referral_unblock_view,
+        name="referral_unblock",
+    ),
+    path(
+        "referrals/<int:referral_id>/cancel",
+        referrals.referral_cancel_view,
+        name="referral_cancel",
+    ),
     path("branding/", branding.branding, name="branding"),
     path("branding/preview", branding.branding_preview, name="branding_preview"),
     path(

@@ -35,6 +35,9 @@ ACTIONS: dict[str, str] = {
     "action.award": "Awarded points: {summary}",
     "action.reverse": "Took back points: {summary}",
     "tiers.update": "Changed the VIP tiers: {summary}",
+    "referrals.settings": "Changed the referral settings",
+    "referral.unblock": "Unblocked a referral: {summary}",
+    "referral.cancel": "Cancelled a referral: {summary}",
 }
 FIELDS: dict[str, str] = {
     "enabled": "Program",
@@ -90,6 +93,16 @@ FIELDS: dict[str, str] = {
     "earned_tier": "Tier",
     "granted_tier": "Granted tier",
     "grant_days": "Days",
+    "offer_kind": "Friend's discount",
+    "offer_value": "Friend's discount value",
+    "offer_minimum": "Friend's minimum order",
+    "first_order_only": "Friend's first order only",
+    "reward_kind": "Advocate's reward",
+    "reward_points": "Advocate's points",
+    "reward_id": "Advocate's reward",
+    "cap_count": "Referral cap",
+    "cap_period": "Referral cap period",
+    "status": "Status",
 }
 SECTIONS = {
     "branding": "Branding",

@@ -90,6 +90,12 @@ LANDING_TEXT_DEFAULTS: dict[str, str] = {
     "tier_entry": "{n} bonus points when you reach it",
     "min_order": "On orders over {v}",
     "faq_title": "Frequently asked questions",
+    "ref_title": "Refer a friend",
+    "ref_step_share": "Share your referral link from the rewards panel.",
+    "ref_step_friend": "Your friend gets {offer}.",
+    "ref_step_reward": "You get {reward} once their order is paid.",
+    "ref_off_first": "{v} off their first order",
+    "ref_off": "{v} off",
     "start_today": "Start earning today",
     "paused": "The program is paused for now. Come back soon!",
     # defaults of what the merchant's landing settings leave blank; {program}, {points} and

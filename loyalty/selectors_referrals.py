@@ -4,16 +4,14 @@ offer behind a link, and the admin's reads (every one filtered by shop)."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
 
 from loyalty.models import Member, Referral, ReferralSettings
 from loyalty.rules import referrals as rules
 from merchants.models import Shop
-
-SHARE_SUBJECT = "A gift for you from {shop}"
-SHARE_BODY = "Here is {offer} your first order at {shop}:"
 
 
 def referral_program_block(*, shop: Shop, config: ReferralSettings | None) -> dict[str, Any]:
@@ -55,19 +53,13 @@ def referral_counts(*, shop: Shop, member_id: int) -> dict[str, int]:
     return counts
 
 
-def member_referral_block(
-    *, shop: Shop, member_id: int, code: str, link: str, offer_label: str
-) -> dict[str, Any]:
-    """The panel's referral block: code, link, share links by URL, counts by status."""
-    shop_name = shop.name or shop.domain.split(".")[0]
+def member_referral_block(*, shop: Shop, member_id: int, code: str, link: str) -> dict[str, Any]:
+    """The panel's referral block: code, link, share intents by URL, counts by status (the
+    panel writes the texts, the email's included, in the shopper's language)."""
     return {
         "code": code,
         "url": link,
-        "share": rules.share_links(
-            url=link,
-            subject=SHARE_SUBJECT.format(shop=shop_name),
-            body=SHARE_BODY.format(offer=offer_label, shop=shop_name),
-        ),
+        "share": rules.share_links(url=link),
         "counts": referral_counts(shop=shop, member_id=member_id),
     }
 
@@ -81,23 +73,104 @@ def friend_offer(*, shop: Shop, config: ReferralSettings, advocate: Member) -> d
 
 def referral_claim_document(referral: Referral) -> dict[str, Any]:
     """The friend's answer: the referral's state and, once created, the code."""
-    blocked = referral.status == rules.BLOCKED
+    refused = referral.status in (rules.BLOCKED, rules.CANCELLED)  # a cancel ends the code
     issued = referral.code_status == Referral.CodeStatus.ISSUED
     return {
-        "status": "refused" if blocked else referral.code_status or "pending",
-        "code": referral.code if issued and not blocked else None,
+        "status": "refused" if refused else referral.code_status or "pending",
+        "code": referral.code if issued and not refused else None,
         "expires_at": referral.expires_at.isoformat() if referral.expires_at and issued else None,
     }
 
 
 def referrals_admin(*, shop: Shop, status: str = "", search: str = "") -> QuerySet[Referral]:
-    """The shop's referrals for the merchant, newest first, by status and email search."""
-    rows = Referral.objects.filter(shop=shop).select_related("advocate").order_by("-created_at")
+    """The shop's referrals for the merchant, newest first, by status and a search over the
+    friend's and the advocate's emails, the advocate's referral code and the friend's code."""
+    rows = (
+        Referral.objects.filter(shop=shop)
+        .select_related("advocate", "advocate__referral_code")
+        .order_by("-created_at", "-pk")
+    )
     if status in rules.STATUSES:
         rows = rows.filter(status=status)
-    if search.strip():
-        rows = rows.filter(friend_email__icontains=search.strip().lower())
+    q = search.strip()
+    if q:
+        rows = rows.filter(
+            Q(friend_email__icontains=q.lower())
+            | Q(advocate__email__icontains=q)
+            | Q(advocate__referral_code__code=q.upper())
+            | Q(code=q.upper())
+        )
     return rows
+
+
+def referral_status_counts(*, shop: Shop) -> dict[str, int]:
+    """The shop's referrals by status (every status present): the list's tab counts."""
+    counts = dict.fromkeys(rules.STATUSES, 0)
+    rows = Referral.objects.filter(shop=shop).values_list("status").annotate(n=Count("pk"))
+    counts.update(dict(rows))
+    return counts
+
+
+TOP_ADVOCATES = 5
+
+
+def referral_analytics(*, shop: Shop) -> dict[str, Any]:
+    """The admin's referral figures (4 queries): referred revenue per currency (orders paid
+    with a friend's code, not cancelled), conversion (claims that got a code → those whose
+    order was paid) and the top advocates by rewarded referrals, with their revenue per
+    currency."""
+    converted = Q(order_id__isnull=False, status__in=(rules.ORDERED, rules.COMPLETED))
+    rows = Referral.objects.filter(shop=shop)
+    revenue = list(
+        rows.filter(converted)
+        .values("currency")
+        .annotate(total=Sum("order_total"))
+        .order_by("currency")
+    )
+    figures = rows.aggregate(
+        claims=Count("pk", filter=~Q(code=None)), orders=Count("pk", filter=converted)
+    )
+    claims, orders = figures["claims"], figures["orders"]
+    completed = rows.filter(status=rules.COMPLETED)
+    top = list(
+        completed.values(
+            "advocate_id", "advocate__email", "advocate__first_name", "advocate__last_name"
+        )
+        .annotate(completed=Count("pk"))
+        .order_by("-completed", "advocate_id")[:TOP_ADVOCATES]
+    )
+    # Their revenue per currency: amounts in different currencies are never added up.
+    revenue_of: dict[int, list[dict[str, Any]]] = {}
+    for r in (
+        completed.filter(advocate_id__in=[t["advocate_id"] for t in top])
+        .values("advocate_id", "currency")
+        .annotate(total=Sum("order_total"))
+        .order_by("advocate_id", "currency")
+    ):
+        revenue_of.setdefault(r["advocate_id"], []).append(
+            {"currency": r["currency"] or shop.currency, "total": r["total"] or Decimal(0)}
+        )
+    return {
+        "revenue": [
+            {"currency": r["currency"] or shop.currency, "total": r["total"] or Decimal(0)}
+            for r in revenue
+        ],
+        "claims": claims,
+        "orders": orders,
+        "conversion": None if not claims else round(Decimal(orders * 100) / claims, 1),
+        "top_advocates": [
+            {
+                "member_id": t["advocate_id"],
+                "name": " ".join(
+                    x for x in (t["advocate__first_name"], t["advocate__last_name"]) if x
+                ),
+                "email": t["advocate__email"],
+                "completed": t["completed"],
+                "revenue": revenue_of.get(t["advocate_id"], []),
+            }
+            for t in top
+        ],
+    }
 
 
 def referral_reason_label(reason: str) -> str:

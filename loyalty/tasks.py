@@ -3,64 +3,67 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 
 from loyalty import services
 from loyalty.errors import RedemptionIssueRetry
 from loyalty.services import storefront_sync
-from loyalty.services.redemptions import REDEMPTION_ISSUE_MAX_RETRIES, redemption_issue_backoff
+from loyalty.services.store_issue import REDEMPTION_ISSUE_MAX_RETRIES, redemption_issue_backoff
 from merchants.errors import BeamError
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, max_retries=REDEMPTION_ISSUE_MAX_RETRIES)
-def redemption_issue(self, redemption_id: int) -> str:
-    """Create the redemption's discount; transient failures retry with bounded backoff and
-    the last attempt refunds the points. Eager (tests, demo) retries inline, so the shopper
-    gets the code or the refund before ``reward_redeem`` returns."""
-    retries = self.request.retries or 0
+def _issue_with_retries(task: Any, attempt: Callable[[bool], str]) -> str:
+    """Run one saga issue attempt (``attempt(final)``); a transient failure retries with
+    bounded backoff, inline when eager (tests, demo), so the shopper gets the code or the
+    outcome before the request returns. The last attempt is final."""
+    retries = task.request.retries or 0
     while True:
         final = retries >= REDEMPTION_ISSUE_MAX_RETRIES
         try:
-            redemption = services.redemption_issue(redemption_id=redemption_id, final_attempt=final)
+            return attempt(final)
         except RedemptionIssueRetry as exc:
-            if self.request.is_eager or self.request.called_directly:
+            if task.request.is_eager or task.request.called_directly:
                 retries += 1
                 continue
             countdown = redemption_issue_backoff(retries).total_seconds()
-            raise self.retry(exc=exc, countdown=countdown) from exc
-        return redemption.status
+            raise task.retry(exc=exc, countdown=countdown) from exc
+
+
+@shared_task(bind=True, max_retries=REDEMPTION_ISSUE_MAX_RETRIES)
+def redemption_issue(self, redemption_id: int) -> str:
+    """Create the redemption's discount; the last attempt refunds the points on failure."""
+    return _issue_with_retries(
+        self,
+        lambda final: (
+            services.redemption_issue(redemption_id=redemption_id, final_attempt=final).status
+        ),
+    )
 
 
 @shared_task(bind=True, max_retries=REDEMPTION_ISSUE_MAX_RETRIES)
 def referral_discount_issue(self, referral_id: int) -> str:
-    """Create a referred friend's code in the store: the redemption saga's retries and
-    backoff (eager runs retry inline, so the friend gets the code in the claim's answer)."""
+    """Create a referred friend's code in the store, with the redemption saga's retries."""
     from loyalty.services.referrals import referral_discount_issue as issue
 
-    retries = self.request.retries or 0
-    while True:
-        final = retries >= REDEMPTION_ISSUE_MAX_RETRIES
-        try:
-            return issue(referral_id=referral_id, final_attempt=final).code_status
-        except RedemptionIssueRetry as exc:
-            if self.request.is_eager or self.request.called_directly:
-                retries += 1
-                continue
-            countdown = redemption_issue_backoff(retries).total_seconds()
-            raise self.retry(exc=exc, countdown=countdown) from exc
+    return _issue_with_retries(
+        self, lambda final: issue(referral_id=referral_id, final_attempt=final).code_status
+    )
 
 
 @shared_task
 def referrals_due() -> list[int]:
     """Periodic: reward the advocates whose friend's order passed its pending period, take
-    up friends' codes whose issue is overdue, and blank hashed IPs past their retention."""
-    from loyalty.services.referrals import referral_codes_pending_sweep, referral_ip_hashes_purge
+    and blank hashed IPs past their retention (overdue friends' codes are swept with the
+    redemptions, ``redemptions_pending_sweep``)."""
+    from loyalty.services.referrals import referral_ip_hashes_purge
     from loyalty.services.referrals_rewards import referrals_reward_due
 
-    return [referrals_reward_due(), referral_codes_pending_sweep(), referral_ip_hashes_purge()]
+    return [referrals_reward_due(), referral_ip_hashes_purge()]
 
 
 @shared_task
@@ -165,9 +168,11 @@ def earning_actions_yearly_due() -> int:
 
 @shared_task
 def redemptions_pending_sweep() -> int:
-    """Periodic: re-enqueue pending redemptions whose task is overdue; past the retry
-    budget, issue or refund them."""
-    return services.redemptions_pending_sweep()
+    """Periodic: re-enqueue pending redemptions and friends' codes whose task is overdue;
+    past the retry budget, issue them or refund (fail) them. One sweep, both sagas."""
+    from loyalty.services.referrals import referral_codes_pending_sweep
+
+    return services.redemptions_pending_sweep() + referral_codes_pending_sweep()
 
 
 @shared_task

@@ -133,6 +133,28 @@ def _tier_benefits(texts: dict[str, str], lang: str, tier: dict[str, Any]) -> li
     return benefits
 
 
+def _referral_steps(
+    texts: dict[str, str], lang: str, block: dict[str, Any], currency: str
+) -> list[str]:
+    """How referrals work, in three steps (the friend's offer and its minimum, the advocate's
+    reward); empty while referrals are off."""
+    if not block.get("enabled"):
+        return []
+    offer = block["friend_offer"]
+    value = (
+        f"{Decimal(offer['value']).normalize():f}%"
+        if offer["kind"] == "percent"
+        else (f"{offer['value']} {currency}")
+    )
+    words = texts["ref_off_first" if offer["first_order_only"] else "ref_off"].replace("{v}", value)
+    friend = texts["ref_step_friend"].replace("{offer}", words)
+    if offer["minimum"]:
+        friend += " " + texts["min_order"].replace("{v}", f"{offer['minimum']} {currency}") + "."
+    reward = block["advocate_reward"]
+    got = _points(texts, lang, reward["points"]) if "points" in reward else reward["reward"]
+    return [texts["ref_step_share"], friend, texts["ref_step_reward"].replace("{reward}", got)]
+
+
 def landing_render(
     data: dict[str, Any],
     *,
@@ -202,6 +224,9 @@ def landing_render(
             }
             for reward in data["rewards"]
         ],
+        "referral_steps": _referral_steps(
+            texts, lang, data.get("referrals") or {}, data["shop"]["currency"]
+        ),
         "tiers": [
             {
                 **tier,

@@ -67,6 +67,14 @@ def test_ingest_bench_credits_every_order_through_the_real_processes() -> None:
     assert result["backlog_credited_per_s"] > 0
     assert result["ack_non_200"] == 0
     assert result["balances_match"] is True
+    # the referral rounds: every order credited, 5 % of the on rounds' orders attributed
+    assert result["backlog_orders_not_credited"] == 0
+    assert result["referral_round_deliveries"] > 0
+    assert result["referrals_claimed"] > 0
+    assert result["referral_orders_attributed"] == result["referrals_claimed"]
+    assert result["backlog_credited_per_s_referrals_on"] > 0
+    assert result["backlog_credited_per_s_referrals_off"] > 0
+    assert "referral_attribution" in result["bars_met"]
 
 
 def test_ledger_bench_finds_no_overdraft() -> None:

@@ -18,7 +18,6 @@ from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from loyalty.rules.codes import CODE_ALPHABET, code_generate
 from loyalty.rules.earning_actions import MONTH, ONCE, YEAR, period_key, share_intent_url
@@ -48,6 +47,8 @@ CAP_REACHED = "cap_reached"
 ORDER_CANCELLED = "order_cancelled"
 ORDER_REFUNDED = "order_refunded"
 BY_MERCHANT = "merchant"
+# On an ordered referral: the merchant lifted a block before the pending period ended.
+UNBLOCKED = "unblocked"
 REASONS = {
     SIMILAR_EMAIL: "The friend's email is the advocate's, or very like it",
     PLACED_BY_ADVOCATE: "The order was placed by the advocate",
@@ -58,6 +59,7 @@ REASONS = {
     ORDER_CANCELLED: "The order was cancelled",
     ORDER_REFUNDED: "The order was refunded",
     BY_MERCHANT: "Cancelled by the merchant",
+    UNBLOCKED: "Unblocked by the merchant",
 }
 
 IP_WEEKLY_LIMIT = 10  # the 10th referral from one IP within IP_WINDOW is blocked
@@ -342,12 +344,10 @@ def offer_label(kind: str, value: Decimal, currency: str) -> str:
     return f"{value:.2f} {currency} off"
 
 
-def share_links(*, url: str, subject: str, body: str) -> dict[str, str]:
-    """Share links by URL (no third-party scripts): email (mailto) and the networks' web
-    share intents."""
-    mail = f"mailto:?subject={quote(subject)}&body={quote(f'{body} {url}')}"
+def share_links(*, url: str) -> dict[str, str]:
+    """Share links by URL (no third-party scripts): the networks' web share intents. The
+    email (``mailto:``) is written by the panel, in the shopper's language."""
     return {
-        "email": mail,
         "facebook": share_intent_url("facebook", url),
         "x": share_intent_url("x", url),
     }

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -18,7 +16,6 @@ from loyalty.audit import AuditRecord, audit_record
 from loyalty.errors import (
     InsufficientPoints,
     InvalidRedemption,
-    RedemptionIssueRetry,
     RedemptionNotCancellable,
     RewardNotAvailable,
     RewardTierLocked,
@@ -35,7 +32,13 @@ from loyalty.rules.rewards import (
 )
 from loyalty.services.ledger import Kind, enqueue_on_commit, ledger_post, member_lock
 from loyalty.services.program_config import program_get_or_create
-from merchants.errors import ShopifyApiError, ShopifyUserError, ShopNotInstalled
+from loyalty.services.store_issue import (
+    REDEMPTION_ISSUE_MAX_RETRIES,
+    discount_own_find,
+    issues_pending_sweep,
+    store_issue_attempt,
+)
+from merchants.errors import ShopifyApiError, ShopNotInstalled
 from merchants.models import Shop
 from merchants.shopify.operations import (
     DiscountCodeStatus,
@@ -316,88 +319,6 @@ def _redemption_create_in_store(redemption: Redemption) -> str:
     return created.id
 
 
-# The saga's retry budget: attempts after the first. The attempt that finds the budget spent
-# is final: it refunds unless the store has the code (whoever runs it: task or sweeper).
-REDEMPTION_ISSUE_MAX_RETRIES = 5
-# How late a pending redemption's next attempt may be before the sweeper assumes its task
-# message was lost and takes it up: longer than one attempt can take (its platform calls
-# time out after SHOPIFY_HTTP_TIMEOUT), short enough that a message lost to a broker
-# restart costs the shopper well under a minute with the sweep every 15 s.
-PENDING_SWEEP_GRACE = timedelta(seconds=30)
-
-
-def redemption_issue_backoff(retries: int) -> timedelta:
-    """The wait before retry number ``retries + 1`` (bounded exponential backoff)."""
-    return timedelta(seconds=min(300, 5 * 2**retries))
-
-
-@dataclass(frozen=True)
-class StoreIssue:
-    """What one attempt to create a code (or credit) in the store came to: the platform
-    object's id when it exists now, else the permanent ``error`` (a transient failure
-    before the last attempt raises ``RedemptionIssueRetry`` instead)."""
-
-    object_id: str = ""
-    error: str = ""
-
-
-def store_issue_attempt(
-    *,
-    create: Callable[[], str],
-    find: Callable[[], str | None],
-    find_code: Callable[[], str | None] | None,
-    earlier_attempt: bool,
-    final_attempt: bool,
-) -> StoreIssue:
-    """The saga's platform step, shared by every code Beam issues (redemptions, referral
-    offers): ``create`` the object, unless an ``earlier_attempt`` whose answer was lost made
-    it (``find`` adopts it); a refusal is permanent unless ``find_code`` (codes only) shows
-    the refused create was a retry of one that worked; a transient error raises
-    ``RedemptionIssueRetry`` until ``final_attempt``, which adopts what the store has or
-    fails. Runs outside any transaction (no lock is held across the platform call)."""
-    try:
-        if earlier_attempt:
-            found_id = find()
-            if found_id is not None:
-                return StoreIssue(object_id=found_id)
-        return StoreIssue(object_id=create())
-    except ShopNotInstalled as exc:  # uninstalled meanwhile: nothing can be created
-        return StoreIssue(error=f"shop not installed: {exc}")
-    except (ShopifyUserError, ValueError) as exc:  # permanent: the input was refused
-        if find_code is not None and isinstance(exc, ShopifyUserError):
-            # The client retries a create whose answer was lost; the retry is refused as a
-            # duplicate although the first one made the code. Never refund a usable code.
-            try:
-                found_code = find_code()
-            except ShopifyApiError as lookup_exc:
-                if not final_attempt:
-                    raise RedemptionIssueRetry(str(lookup_exc)) from lookup_exc
-                found_code = None
-            if found_code is not None:
-                return StoreIssue(object_id=found_code)
-        return StoreIssue(error=f"rejected by the store: {exc}")
-    except ShopifyApiError as exc:
-        if not final_attempt:
-            raise RedemptionIssueRetry(str(exc)) from exc
-        try:
-            found_id = find()
-        except ShopifyApiError:
-            found_id = None
-        if found_id is not None:
-            return StoreIssue(object_id=found_id)
-        return StoreIssue(error=f"store unavailable: {exc}")
-
-
-def discount_own_find(shop: Shop, code: str) -> DiscountCodeStatus | None:
-    """Beam's own discount with this code in the store, if an earlier (maybe timed out)
-    create made it: the title ends with the code, which tells it from a merchant's discount
-    that happens to use the same text."""
-    found = discount_code_lookup(shop, code=code)
-    if found is None or (found.title and not found.title.endswith(f"({code})")):
-        return None
-    return found
-
-
 def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
     """Create the redemption's discount (the saga's second step, ``store_issue_attempt``).
     Every attempt counts against ``REDEMPTION_ISSUE_MAX_RETRIES`` and stamps ``updated_at``
@@ -438,34 +359,16 @@ def redemption_issue(*, redemption_id: int, final_attempt: bool) -> Redemption:
 
 
 def redemptions_pending_sweep(*, now: datetime | None = None) -> int:
-    """Take up pending redemptions whose issue task is overdue (its message lost, its worker
-    killed): re-enqueue them, each sweep counting as an attempt, and once the retry budget
-    is spent run the final attempt here, which issues the code or refunds the points. A
-    redemption is overdue ``PENDING_SWEEP_GRACE`` after its next retry was due; the claim
-    is a conditional update, so concurrent sweeps take each redemption once."""
+    """Take up pending redemptions whose issue task is overdue (``issues_pending_sweep``):
+    the final attempt issues the code or refunds the points."""
     from loyalty import tasks
 
-    now = now or timezone.now()
-    stale = Redemption.objects.filter(
-        status=Redemption.Status.PENDING, updated_at__lte=now - PENDING_SWEEP_GRACE
-    ).values_list("pk", "attempts", "updated_at")
-    swept = 0
-    for pk, attempts, updated_at in stale:
-        wait = redemption_issue_backoff(attempts - 1) if attempts else timedelta(0)
-        if updated_at + wait + PENDING_SWEEP_GRACE > now:
-            continue  # a retry is still scheduled
-        claimed = Redemption.objects.filter(
-            pk=pk, status=Redemption.Status.PENDING, attempts=attempts, updated_at=updated_at
-        ).update(updated_at=now)
-        if not claimed:
-            continue
-        if attempts >= REDEMPTION_ISSUE_MAX_RETRIES:
-            redemption_issue(redemption_id=pk, final_attempt=True)
-        else:
-            Redemption.objects.filter(pk=pk).update(attempts=F("attempts") + 1)
-            tasks.redemption_issue.delay(pk)
-        swept += 1
-    return swept
+    return issues_pending_sweep(
+        Redemption.objects.filter(status=Redemption.Status.PENDING),
+        now=now,
+        final=lambda pk: redemption_issue(redemption_id=pk, final_attempt=True),
+        enqueue=tasks.redemption_issue.delay,
+    )
 
 
 def _redemption_mark_issued(redemption: Redemption, *, discount_id: str) -> Redemption:

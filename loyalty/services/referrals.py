@@ -27,14 +27,14 @@ from loyalty.member_versions import member_changed_on_commit
 from loyalty.models import LoyaltyOrder, Member, Referral, ReferralCode, ReferralSettings, Reward
 from loyalty.rules import referrals as rules
 from loyalty.services.ledger import enqueue_on_commit
-from loyalty.services.redemptions import (
-    PENDING_SWEEP_GRACE,
+from loyalty.services.store_issue import (
     REDEMPTION_ISSUE_MAX_RETRIES,
     discount_own_find,
-    redemption_issue_backoff,
+    issues_pending_sweep,
     store_issue_attempt,
 )
 from merchants.models import Shop
+from merchants.shopify.oauth import store_origin
 from merchants.shopify.operations import discount_code_basic_create
 
 logger = logging.getLogger(__name__)
@@ -86,29 +86,38 @@ def referral_settings_save(*, shop: Shop, actor: str, data: dict[str, Any]) -> R
 # --- codes and links -------------------------------------------------------------------------
 
 
+REFERRAL_CODE_DRAWS = 8
+
+
 def referral_code_ensure(*, shop: Shop, member_id: int) -> str:
-    """The member's referral code, made on first need (unique in the shop; a clash with
-    another member's code draws again, a concurrent make for the same member reads it)."""
+    """The member's referral code, made on the first read of their referral card.
+
+    Why not when the member is created: members are created set-based by the crediting
+    engine and by imports, and most never open the card; a code per member there would tax
+    every path for a few readers. Here the read is one indexed query once the code exists;
+    the first time, one conditional insert (``ON CONFLICT DO NOTHING``: the member's
+    one-to-one and the shop's unique code are the guards, no savepoint, no lock) and a read
+    back. Two concurrent first reads both insert; the database keeps one row and both read
+    it. A draw clashing with another member's code inserts nothing and draws again."""
     found = ReferralCode.objects.filter(member_id=member_id).values_list("code", flat=True)
     code = found.first()
+    for _ in range(REFERRAL_CODE_DRAWS):
+        if code is not None:
+            return code
+        draw = rules.referral_code_new(secrets.choice)
+        ReferralCode.objects.bulk_create(
+            [ReferralCode(shop=shop, member_id=member_id, code=draw)], ignore_conflicts=True
+        )
+        code = found.first()
     if code is not None:
         return code
-    for _ in range(8):
-        try:
-            with transaction.atomic():
-                return ReferralCode.objects.create(
-                    shop=shop, member_id=member_id, code=rules.referral_code_new(secrets.choice)
-                ).code
-        except IntegrityError:
-            code = found.first()
-            if code is not None:
-                return code
-    raise RuntimeError("no free referral code after 8 draws")
+    raise RuntimeError(f"no free referral code after {REFERRAL_CODE_DRAWS} draws")
 
 
 def referral_link(*, shop: Shop, code: str, path_prefix: str = "/apps/beam") -> str:
-    """The referral link on the store's own domain (the app proxy serves it)."""
-    return f"https://{shop.domain}{path_prefix}/r/{code}"
+    """The referral link on the store's own domain (the app proxy serves it; the devstore's
+    store in local and test settings)."""
+    return f"{store_origin(shop.domain)}{path_prefix}/r/{code}"
 
 
 def referral_advocate(*, shop: Shop, code: str) -> tuple[ReferralSettings, Member]:
@@ -286,32 +295,16 @@ def referral_discount_issue(*, referral_id: int, final_attempt: bool) -> Referra
 
 
 def referral_codes_pending_sweep(*, now: datetime | None = None) -> int:
-    """Take up friends' codes whose issue task is overdue (lost message, killed worker),
-    like ``redemptions_pending_sweep``: re-queue them, or run the final attempt once the
-    budget is spent. The claim is a conditional update: concurrent sweeps take each once."""
+    """Take up friends' codes whose issue task is overdue (``issues_pending_sweep``, the
+    redemptions' sweep): the final attempt issues the code or marks it failed."""
     from loyalty import tasks
 
-    now = now or timezone.now()
-    stale = Referral.objects.filter(
-        code_status=CodeStatus.PENDING, updated_at__lte=now - PENDING_SWEEP_GRACE
-    ).values_list("pk", "attempts", "updated_at")
-    swept = 0
-    for pk, attempts, updated_at in stale:
-        wait = redemption_issue_backoff(attempts - 1) if attempts else timedelta(0)
-        if updated_at + wait + PENDING_SWEEP_GRACE > now:
-            continue
-        claimed = Referral.objects.filter(
-            pk=pk, code_status=CodeStatus.PENDING, attempts=attempts, updated_at=updated_at
-        ).update(updated_at=now)
-        if not claimed:
-            continue
-        if attempts >= REDEMPTION_ISSUE_MAX_RETRIES:
-            referral_discount_issue(referral_id=pk, final_attempt=True)
-        else:
-            Referral.objects.filter(pk=pk).update(attempts=F("attempts") + 1)
-            tasks.referral_discount_issue.delay(pk)
-        swept += 1
-    return swept
+    return issues_pending_sweep(
+        Referral.objects.filter(code_status=CodeStatus.PENDING),
+        now=now,
+        final=lambda pk: referral_discount_issue(referral_id=pk, final_attempt=True),
+        enqueue=tasks.referral_discount_issue.delay,
+    )
 
 
 def referral_ip_hashes_purge(*, now: datetime | None = None) -> int:

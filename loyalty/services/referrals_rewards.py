@@ -2,7 +2,7 @@
 engine's apply step (one indexed lookup, only for orders with discount codes), the reward
 after the order's pending period (points through the ledger with the tier multiplier, or a
 catalogue reward issued by the saga), once per referral, within the cap; and the
-merchant's unblock and cancel, audited.
+merchant's unblock and cancel (which ends the friend's unused code in the store), audited.
 
 Locks: orders, then members, then referrals (``loyalty.lock_objects``), as the crediting
 engine takes them, so an attribution and a reward never wait on each other in a circle.
@@ -33,13 +33,14 @@ from loyalty.services.program_config import program_get_or_create
 from loyalty.services.redemptions import redemption_open
 from loyalty.services.referrals import referral_friend_code_reopen, referral_settings_get
 from loyalty.services.tiers import tier_rules_load
-from merchants.errors import BeamError
+from merchants.errors import BeamError, ShopifyApiError
 from merchants.models import Shop
-from merchants.shopify.operations import customer_order_count
+from merchants.shopify.operations import customer_order_count, discount_code_deactivate
 
 logger = logging.getLogger(__name__)
 
 Status = Referral.Status
+CodeStatus = Referral.CodeStatus
 OPEN_STATUSES = (Status.PENDING, Status.ORDERED)
 
 
@@ -166,8 +167,7 @@ def referrals_reward_due(*, now: datetime | None = None) -> int:
     for pk in list(due.values_list("pk", flat=True)[:500]):
         referral = Referral.objects.select_related("shop").get(pk=pk)
         earlier = None
-        lifted = referral.unblocked_reason == rules.NOT_FIRST_ORDER
-        if referral_settings_get(shop=referral.shop).first_order_only and not lifted:
+        if referral_settings_get(shop=referral.shop).first_order_only:
             earlier = _store_earlier_orders(referral)
         rewarded += int(
             referral_reward(shop=referral.shop, referral_id=pk, store_earlier_orders=earlier)
@@ -204,6 +204,8 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
     referral = _referrals_lock(shop=shop, pk=referral_id)[0]
     if referral.status != Status.ORDERED or referral.rewarded_at is not None:
         return False
+    # the merchant's unblock overrides the fraud checks and the cap, now or at the due time
+    overridden = bool(actor) or referral.reason == rules.UNBLOCKED
     if not actor:
         if order is not None and order.state == LoyaltyOrder.State.CANCELLED:
             _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
@@ -215,11 +217,11 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
         if refunded:
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
-        if earlier and referral.unblocked_reason != rules.NOT_FIRST_ORDER:
+        if earlier and not overridden and referral.unblocked_reason != rules.NOT_FIRST_ORDER:
             _close(referral, Status.BLOCKED, rules.NOT_FIRST_ORDER, f"{earlier} in the store")
             return False
     config = referral_settings_get(shop=shop)
-    if not actor and config.cap_count and referral.unblocked_reason != rules.CAP_REACHED:
+    if not overridden and config.cap_count:
         period = rules.cap_period(config.cap_period, shop_today(shop))
         if rules.cap_reached(
             cap_count=config.cap_count, rewarded_in_period=_rewarded_in(shop, advocate, period)
@@ -289,9 +291,10 @@ def _reward_give(shop: Shop, referral: Referral, advocate: Member, config: Any, 
 
 def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
     """Lift a block (audited): with an order, the advocate is rewarded now (or when the
-    order's pending period ends), once, whatever the checks said; without one (a blocked
-    claim), the friend's code is made. The lifted check is kept (``unblocked_reason``) so
-    that it does not block the same referral again later."""
+    order's pending period ends, unless the order is cancelled or refunded by then), once,
+    whatever the fraud checks and the cap said; without one (a blocked claim), the friend's
+    code is made, and the lifted check is kept (``unblocked_reason``) so that its twin at
+    the friend's order does not block the same referral again."""
     with transaction.atomic(durable=True):
         found = Referral.objects.filter(shop=shop, pk=referral_id).first()
         if found is None:
@@ -319,26 +322,34 @@ def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
         locked = _referrals_lock(shop=shop, pk=found.pk)[0]
         if locked.status != Status.BLOCKED:
             raise ReferralRefused("Only a blocked referral can be unblocked.")
-        locked.unblocked_reason = locked.reason
-        locked.status, locked.reason, locked.reason_detail = Status.ORDERED, "", ""
-        locked.save(
-            update_fields=["status", "reason", "reason_detail", "unblocked_reason", "updated_at"]
-        )
-        if locked.reward_due_at is None or locked.reward_due_at <= timezone.now():
+        due_now = locked.reward_due_at is None or locked.reward_due_at <= timezone.now()
+        # not due yet: marked, so the due job skips the checks the merchant overrode
+        locked.status, locked.reason = Status.ORDERED, "" if due_now else rules.UNBLOCKED
+        locked.reason_detail = ""
+        locked.save(update_fields=["status", "reason", "reason_detail", "updated_at"])
+        if due_now:
             _reward_locked(shop=shop, referral_id=locked.pk, earlier=None, actor=actor)
     return Referral.objects.get(pk=referral_id)
 
 
 def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
-    """Cancel a referral that gave no reward yet (audited); the friend's code stays in
-    the store (a friend who was promised a discount keeps it)."""
+    """Cancel a referral that gave no reward yet (audited). A friend's code that is in the
+    store and unused is deactivated there first, outside the transaction (no lock across a
+    platform call): a store failure refuses the cancel and changes nothing, and a retry
+    deactivates again harmlessly. A code still being created is marked failed, so neither
+    its task nor the sweep makes it afterwards."""
+    found = Referral.objects.filter(shop=shop, pk=referral_id).first()
+    if found is None:
+        raise ReferralNotAvailable()
+    _cancellable(found)
+    if found.discount_id and found.order_id is None:
+        try:
+            discount_code_deactivate(shop, discount_id=found.discount_id)
+        except ShopifyApiError as exc:
+            raise ReferralRefused(f"The store could not end the friend's code: {exc}") from exc
     with transaction.atomic(durable=True):
-        locked = _referrals_lock(shop=shop, pk=referral_id)
-        if not locked:
-            raise ReferralNotAvailable()
-        referral = locked[0]
-        if referral.status in (Status.COMPLETED, Status.CANCELLED):
-            raise ReferralRefused(f"A {referral.status} referral cannot be cancelled.")
+        referral = _referrals_lock(shop=shop, pk=referral_id)[0]
+        _cancellable(referral)
         audit_record(
             shop=shop,
             actor=actor,
@@ -349,5 +360,14 @@ def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
             changes={"status": [referral.status, Status.CANCELLED]},
         )
         _close(referral, Status.CANCELLED, rules.BY_MERCHANT)
+        Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING).update(
+            code_status=CodeStatus.FAILED, error="cancelled by the merchant"
+        )
         member_changed_on_commit(shop_id=shop.pk, customer_id=referral.advocate.customer_id)
+    referral.refresh_from_db()
     return referral
+
+
+def _cancellable(referral: Referral) -> None:
+    if referral.status in (Status.COMPLETED, Status.CANCELLED):
+        raise ReferralRefused(f"A {referral.status} referral cannot be cancelled.")

@@ -50,6 +50,7 @@ PREVIEW_ASSETS = (
     "beam-launcher.js",
     "beam-panel-tiers.js",
     "beam-panel-earn.js",
+    "beam-panel-referrals.js",
     "beam-panel-views.js",
     "beam-panel.js",
     "beam-panel.css",

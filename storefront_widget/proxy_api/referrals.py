@@ -16,6 +16,7 @@ from loyalty.errors import ReferralRefused
 from loyalty.rules.referrals import ip_hash, referral_code_clean
 from loyalty.selectors_referrals import friend_offer, referral_claim_document
 from loyalty.services.referrals import referral_advocate, referral_claim, referral_visit
+from merchants.shopify.oauth import store_origin
 from storefront_widget.app_proxy import ProxyContext
 from storefront_widget.errors import error_body, json_response
 from storefront_widget.proxy_api.serializers import ReferralClaimInputSerializer
@@ -40,7 +41,7 @@ def referral_link_follow(request: HttpRequest, code: str) -> HttpResponse:
 def _link_follow_read(request: HttpRequest, proxy: ProxyContext, _: VersionedRead | None):
     code = request.resolver_match.kwargs["code"] if request.resolver_match else ""
     clean = referral_code_clean(code)
-    target = f"https://{proxy.shop.domain}/"
+    target = f"{store_origin(proxy.shop.domain)}/"
     if clean is not None and referral_visit(shop=proxy.shop, code=clean):
         target += f"?beam_ref={quote(clean)}"
     return HttpResponseRedirect(target)

@@ -28,7 +28,6 @@ from loyalty.selectors import redemption_data
 from loyalty.selectors_earning import birthday_document
 from loyalty.selectors_referrals import (
     member_referral_block,
-    referral_program_block,
     referral_settings_read,
 )
 from loyalty.services.referrals import referral_code_ensure, referral_link
@@ -246,7 +245,6 @@ def me_referral(proxy: ProxyContext) -> dict[str, Any] | None:
         member_id=member_id,
         code=code,
         link=referral_link(shop=proxy.shop, code=code, path_prefix=proxy.path_prefix),
-        offer_label=referral_program_block(shop=proxy.shop, config=config)["friend_offer"]["label"],
     )
 
 

@@ -14,6 +14,7 @@ MENU = (
     "Ways to earn",
     "Rewards",
     "VIP tiers",
+    "Referrals",
     "Branding",
     "Customers",
     "Analytics",

@@ -23,6 +23,9 @@ pytestmark = [
 
 try:
     from playwright.sync_api import Page, expect
+
+    from tests.e2e import shopper
+    from tests.e2e.shopper import open_panel
 except ImportError:  # pragma: no cover
     pytest.skip("playwright is not installed", allow_module_level=True)
 
@@ -77,17 +80,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
 
 
 def log_in(page: Page, store: dict[str, Any], path: str = "") -> None:
-    page.goto(f"{store['url']}/devstore/{SHOP}/{path}")
-    page.get_by_label("Shopping as").select_option(label=ADA)
-    page.get_by_role("button", name="Switch").click()
-    expect(page.get_by_text("Logged in as")).to_be_visible()
-
-
-def open_panel(page: Page) -> Any:
-    page.locator("#beam-root button.l").click()
-    dialog = page.get_by_role("dialog")
-    expect(dialog).to_have_attribute("aria-busy", "false")
-    return dialog
+    shopper.log_in(page, f"{store['url']}/devstore/{SHOP}/{path}", ADA)
 
 
 def test_panel_birthday_refuses_a_bad_date_keeps_the_saved_one_and_tells_the_12_month_rule(

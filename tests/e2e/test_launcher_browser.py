@@ -304,8 +304,8 @@ def host_page(query: dict[str, str], customer: str) -> str:
         "data-customer": customer,
         "data-locale": locale,
         "data-panel-js": (
-            "/assets/beam-panel-tiers.js /assets/beam-panel-earn.js /assets/beam-panel-views.js "
-            "/assets/beam-panel.js"
+            "/assets/beam-panel-tiers.js /assets/beam-panel-earn.js "
+            "/assets/beam-panel-referrals.js /assets/beam-panel-views.js /assets/beam-panel.js"
         ),
         "data-panel-css": "/assets/beam-panel.css",
         "data-i18n-js": i18n,

@@ -22,6 +22,8 @@ from loyalty.models import (
     LoyaltyProgram,
     Member,
     Redemption,
+    Referral,
+    ReferralSettings,
     Reward,
     Tier,
     TierChange,
@@ -45,6 +47,7 @@ B_MARKERS = (
     "Bravo double days",
     "bravo-topic-err",
     "Bravo Elite",
+    "friend@bravo.test",
 )
 
 
@@ -92,6 +95,15 @@ def world() -> dict[str, Any]:
         last_error="bravo-topic-err",
     )
     member_a = Member.objects.create(shop=a, customer_id=111, email="alice@acme.test")
+    ReferralSettings.objects.create(shop=b, enabled=True, offer_value=Decimal("7"))
+    referral_b = Referral.objects.create(
+        shop=b,
+        advocate=member_b,
+        friend_email="friend@bravo.test",
+        friend_key="friend@bravo.test",
+        status="blocked",
+        reason="similar_email",
+    )
     tier_a, tier_b = tiers_setup(a)["Gold"], tiers_setup(b)["Gold"]
     tier_grant(shop=b, customer_ids=[555], tier_id=tier_b.pk, days=9, actor="9", key="seed")
     # B's tiers carry a name that must never show on A's pages.
@@ -107,6 +119,7 @@ def world() -> dict[str, Any]:
         counts={"up": 0, "down": 0, "grant_lost": 0, "unchanged": 1},
     )
     return {
+        "referral_b": referral_b,
         "preview_b": preview_b,
         "tier_a": tier_a,
         "tier_b": tier_b,
@@ -150,6 +163,8 @@ def b_state(world: dict[str, Any]) -> dict[str, Any]:
         "recomputes": list(TierRecompute.objects.filter(shop=b).values_list("pk", "status")),
         "previews": list(TierPreview.objects.filter(shop=b).values_list("pk", "status", "draft")),
         "tier_settings": list(TierSettings.objects.filter(shop=b).values()),
+        "referral_settings": list(ReferralSettings.objects.filter(shop=b).values()),
+        "referrals": list(Referral.objects.filter(shop=b).values()),
     }
 
 
@@ -262,6 +277,24 @@ ROUTES: list[tuple[str, str, Any, dict[str, Any]]] = [
     ("tiers_progress", "get", lambda w: {"recompute_id": w["recompute_b"].pk}, {}),
     ("tiers_preview", "get", lambda w: {"preview_id": w["preview_b"].pk}, {}),
     ("tiers_sync_retry", "post", None, {}),
+    ("referrals", "get", None, {}),
+    (
+        "referrals",
+        "post",
+        None,
+        {
+            "enabled": "on",
+            "offer_kind": "percent",
+            "offer_value": "15",
+            "code_valid_days": "30",
+            "reward_kind": "points",
+            "reward_points": "100",
+            "cap_count": "0",
+            "cap_period": "month",
+        },
+    ),
+    ("referral_unblock", "post", lambda w: {"referral_id": w["referral_b"].pk}, {}),
+    ("referral_cancel", "post", lambda w: {"referral_id": w["referral_b"].pk}, {}),
     ("branding", "get", None, {}),
     (
         "branding",

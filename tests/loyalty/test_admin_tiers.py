@@ -208,6 +208,7 @@ def test_the_menu_lists_vip_tiers_after_rewards(shop, client) -> None:
         "Ways to earn",
         "Rewards",
         "VIP tiers",
+        "Referrals",
         "Branding",
         "Customers",
         "Analytics",

@@ -25,6 +25,7 @@ from loyalty.services import (
     redemptions,
     redemptions_expire_due,
     reward_redeem,
+    store_issue,
 )
 from loyalty.tasks import REDEMPTION_ISSUE_MAX_RETRIES
 from merchants.errors import ShopifyApiError, ShopifyUserError
@@ -96,6 +97,7 @@ def store(monkeypatch) -> FakeStore:
         redemptions, "discount_code_free_shipping_create", fake.free_shipping_create
     )
     monkeypatch.setattr(redemptions, "discount_code_lookup", fake.lookup)
+    monkeypatch.setattr(store_issue, "discount_code_lookup", fake.lookup)
     monkeypatch.setattr(redemptions, "discount_code_deactivate", fake.deactivate)
     monkeypatch.setattr(redemptions, "store_credit_account_credit", fake.store_credit)
     return fake

@@ -97,9 +97,7 @@ class World:
         return Member.objects.get(pk=self.advocate.pk).balance
 
 
-def world_factory(
-    client: Any, capture: Any, settings: Any
-) -> Callable[..., World]:
+def world_factory(client: Any, capture: Any, settings: Any) -> Callable[..., World]:
     settings.DEVSTORE_WEBHOOKS_SYNC = True
     settings.SHOPIFY_API_SECRET = SECRET
     settings.STOREFRONT_RATE_LIMITS = {"referral_claim": (100, 600)}

@@ -34,8 +34,8 @@ def test_storefront_renders_the_launcher_embed_like_the_liquid_block(client, dev
         "data-customer": str(customer.id),
         "data-locale": "fr",
         "data-panel-js": (
-            f"{assets}beam-panel-tiers.js {assets}beam-panel-earn.js {assets}beam-panel-views.js "
-            f"{assets}beam-panel.js"
+            f"{assets}beam-panel-tiers.js {assets}beam-panel-earn.js "
+            f"{assets}beam-panel-referrals.js {assets}beam-panel-views.js {assets}beam-panel.js"
         ),
         "data-panel-css": f"{assets}beam-panel.css",
         "data-i18n-js": f"{assets}beam-i18n-fr.js",
@@ -56,6 +56,7 @@ def test_storefront_renders_the_launcher_embed_like_the_liquid_block(client, dev
         "beam-panel-views.js",
         "beam-panel-tiers.js",
         "beam-panel-earn.js",
+        "beam-panel-referrals.js",
         "beam-panel.css",
     ):
         assert client.get(assets + name).status_code == 200

@@ -247,3 +247,27 @@ def test_a_guest_page_kept_by_a_cache_is_not_shown_after_logging_in(
     assert "no-cache" in guest["Cache-Control"]  # a cache must ask again before reuse
     assert again.status_code == 200
     assert "1,515 points" in unescape(again.content.decode())
+
+
+def test_referrals_on_show_how_they_work_with_the_offer_and_the_reward(proxy, program, shop):
+    from loyalty.models import ReferralSettings
+
+    assert "Refer a friend" not in proxy.get("", customer=None).content.decode()
+    ReferralSettings.objects.create(
+        shop=shop,
+        enabled=True,
+        offer_kind="percent",
+        offer_value=Decimal("15"),
+        offer_minimum=Decimal("40"),
+        reward_points=1500,
+    )
+
+    html = unescape(proxy.get("", customer=None).content.decode())
+
+    section = html.split('<h2 id="bl-refer">Refer a friend</h2>')[1].split("</section>")[0]
+    steps = re.findall(r"<p>(.*?)</p>", section)
+    assert steps == [
+        "Share your referral link from the rewards panel.",
+        "Your friend gets 15% off their first order. On orders over 40.00 EUR.",
+        "You get 1,500 points once their order is paid.",
+    ]

@@ -19,6 +19,7 @@ PANEL = [
         "beam-panel-views.js",
         "beam-panel-tiers.js",
         "beam-panel-earn.js",
+        "beam-panel-referrals.js",
         "beam-panel.css",
     )
 ]

@@ -27,6 +27,7 @@ def english_strings() -> dict[str, str]:
         ("beam-panel.js", "var EN = {", "};"),
         ("beam-panel-tiers.js", "B.en = {", "};"),
         ("beam-panel-earn.js", "B.en = Object.assign(B.en || {}, {", "});"),
+        ("beam-panel-referrals.js", "B.en = Object.assign(B.en || {}, {", "});"),
     ):
         source = (EXT / "assets" / name).read_text()
         body = source.split(start)[1].split(end)[0]
@@ -111,7 +112,7 @@ def test_every_locale_file_has_the_same_keys() -> None:
 
 def test_panel_translations_cover_every_english_string() -> None:
     english = english_strings()
-    assert len(english) == 70
+    assert len(english) == 94
     for lang in ("fr", "de", "es"):
         source = (EXT / "assets" / f"beam-i18n-{lang}.js").read_text()
         strings = json.loads(source[source.index("= {") + 2 : source.rindex("}") + 1])

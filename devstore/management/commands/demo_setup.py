@@ -113,6 +113,7 @@ def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
     from loyalty.models import EarningAction, LoyaltyProgram, Reward
     from loyalty.services import program_get_or_create
     from loyalty.services.inbound import api_key_create
+    from loyalty.services.referrals import referral_settings_save
     from loyalty.services.tiers_recompute import tier_settings_save
     from merchants.models import Shop
 
@@ -149,6 +150,23 @@ def _beam_program_setup(domain: str, *, launched_at: datetime) -> bool:
     # The store's review app holds the key the merchant created (as if pasted into it).
     dev_shop = DevShop.objects.get(domain=domain)
     review_app_connect(dev_shop, api_key_create(shop=shop, actor="demo").key)
+    # Referrals on: 10 off a friend's first order over 30, 500 points to the advocate, at
+    # most 5 rewarded referrals per advocate a month.
+    referral_settings_save(
+        shop=shop,
+        actor="demo",
+        data={
+            "enabled": True,
+            "offer_kind": "amount",
+            "offer_value": Decimal("10.00"),
+            "offer_minimum": Decimal("30.00"),
+            "first_order_only": True,
+            "reward_kind": "points",
+            "reward_points": 500,
+            "cap_count": 5,
+            "cap_period": "month",
+        },
+    )
     # VIP tiers by amount spent (the admin's starter), on before the demo's orders arrive:
     # the orders move members up as they are credited.
     tier_settings_save(shop=shop, draft=tier_starter("spend"), actor="demo")

@@ -1,6 +1,7 @@
 /* Beam rewards launcher. Reads #beam-root, draws the floating button in a shadow root and
-   loads the panel only when asked (click, a[href="#beam-rewards"] or the #beam-rewards hash).
-   It makes no network request at page load. */
+   loads the panel only when asked (click, a[href="#beam-rewards"], the #beam-rewards hash, or a
+   followed referral link's ?beam_ref=).
+   Otherwise it makes no network request at page load. */
 (function () {
   var d = document, w = window, host = d.getElementById('beam-root');
   if (!host || w.Beam || !host.attachShadow) return;
@@ -95,5 +96,6 @@
   });
   var hash = function () { if (location.hash === '#beam-rewards') B.open(); };
   w.addEventListener('hashchange', hash);
-  hash();
+  // A friend who followed a referral link (?beam_ref=CODE) is shown the offer at once.
+  if (/[?&]beam_ref=/.test(location.search)) B.open(); else hash();
 })();

@@ -1,4 +1,5 @@
-/* Beam rewards panel views: header, guest invitation, codes, VIP tiers (beam-panel-tiers.js),
+/* Beam rewards panel views: header, a friend's offer and the referral card (beam-panel-referrals.js),
+   guest invitation, codes, VIP tiers (beam-panel-tiers.js),
    rewards, ways to earn and activity, built with Beam.kit from beam-panel.js. All API text goes in as text nodes. */
 (function () {
   var B = window.Beam;
@@ -99,8 +100,8 @@
     header: function () { kit(); return header(); },
     body: function () {
       kit();
-      var r = S.prog.rewards || [], e = S.prog.earning || [];
-      return [member() ? codes() : guest(), B.tiers && B.tiers(),
+      var r = S.prog.rewards || [], e = S.prog.earning || [], rf = B.referrals ? B.referrals() : [];
+      return [rf[0], member() ? codes() : guest(), rf[1], B.tiers && B.tiers(),
         r.length && sec(t('redeem_title'), h('ul', { cls: 'list' }, r.map(reward))),
         e.length && earning(), activity()].filter(Boolean);
     }

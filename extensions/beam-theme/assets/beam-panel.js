@@ -19,7 +19,7 @@
     applied_empty: 'Your cart is empty. Code {code} is saved and applies at checkout.',
     activity: 'Activity', empty: 'No activity yet.', more: 'Show more'
   };
-  Object.assign(EN, B.en); // beam-panel-tiers.js's and beam-panel-earn.js's texts
+  Object.assign(EN, B.en); // the texts of beam-panel-tiers, -earn and -referrals.js
   var T = Object.assign({}, EN, B.i18n[lang]);
   var S = { hist: [], next: null, fresh: null, busy: {}, vals: {} }, open = 0, loadErr = 0;
 
