@@ -111,6 +111,8 @@ class Referral(models.Model):
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
     reason = models.CharField(max_length=32, blank=True)  # ``rules.REASONS``
     reason_detail = models.CharField(max_length=255, blank=True)
+    # The claim check the merchant lifted by an unblock: not applied to this referral again.
+    unblocked_reason = models.CharField(max_length=32, blank=True)
     # HMAC-SHA256 of the friend's IP with the app secret; blanked after ``IP_RETENTION``.
     ip_hash = models.CharField(max_length=64, blank=True)
     # The friend's one-time discount code, created in the store by the saga.

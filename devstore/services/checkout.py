@@ -114,9 +114,11 @@ def order_place(
     at: datetime | None = None,
     tags: Iterable[str] = (),
     test: bool = False,
+    shipping_address: dict[str, Any] | None = None,
 ) -> DevOrder:
     """Check out: validate and apply ``discount_code`` (raises ``DiscountCodeRefused`` with
-    the reason), build the REST order, emit ``orders/create`` and, when paid, ``orders/paid``."""
+    the reason), build the REST order, emit ``orders/create`` and, when paid, ``orders/paid``.
+    ``shipping_address``: the REST address fields (``address1``, ``zip``, ``country_code``…)."""
     moment = at or timezone.now()
     shipping = cents(Decimal(shipping))
     tax_rate = Decimal(tax_rate)
@@ -158,6 +160,7 @@ def order_place(
             at=moment,
             tags=list(tags),
             test=test,
+            shipping_address=shipping_address,
         )
         order = DevOrder.objects.create(
             shop=shop,
@@ -205,6 +208,7 @@ def _order_payload(
     at: datetime,
     tags: list[str],
     test: bool,
+    shipping_address: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     currency = shop.currency
     line_items_total = sum((line.total for line in items), ZERO)
@@ -363,7 +367,7 @@ def _order_payload(
         "line_items": [_line_item_payload(shop, line, applied) for line in items],
         "payment_terms": None,
         "refunds": [],
-        "shipping_address": None,
+        "shipping_address": dict(shipping_address) if shipping_address else None,
         "shipping_lines": shipping_lines,
         "returns": [],
         "line_item_groups": [],

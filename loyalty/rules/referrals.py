@@ -209,21 +209,27 @@ class Party:
 
 
 def order_verdict(
-    *, order: Party, advocate: Party, earlier_orders: int, first_order_only: bool
+    *,
+    order: Party,
+    advocate: Party,
+    earlier_orders: int,
+    first_order_only: bool,
+    lifted: str = "",
 ) -> Verdict | None:
     """The checks an order paid with a friend's code can fail: placed by the advocate
     (same customer, email, full name or shipping address) or, when the offer is for a first
     order, not the friend's first order (``earlier_orders``: the payload's count or the
-    orders Beam knows)."""
+    orders Beam knows). ``lifted``: the claim check the merchant unblocked; its twin here
+    (the email likeness, the earlier orders) is not applied again."""
     if order.customer_id is not None and order.customer_id == advocate.customer_id:
         return Verdict(PLACED_BY_ADVOCATE, "same customer")
-    if order.email and emails_similar(order.email, advocate.email):
+    if order.email and lifted != SIMILAR_EMAIL and emails_similar(order.email, advocate.email):
         return Verdict(PLACED_BY_ADVOCATE, "same email")
     if order.name and " " in order.name and order.name == advocate.name:
         return Verdict(PLACED_BY_ADVOCATE, "same name")
     if order.address_keys & advocate.address_keys:
         return Verdict(PLACED_BY_ADVOCATE, "same shipping address")
-    if first_order_only and earlier_orders > 0:
+    if first_order_only and earlier_orders > 0 and lifted != NOT_FIRST_ORDER:
         return Verdict(NOT_FIRST_ORDER, f"{earlier_orders} earlier order(s)")
     return None
 

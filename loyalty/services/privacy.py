@@ -71,11 +71,34 @@ def _referral_export(r: Referral) -> dict[str, Any]:
     }
 
 
+def _emails(*candidates: str | None) -> set[str]:
+    return {e.strip().lower() for e in candidates if e}
+
+
+def _friend_referrals(
+    *, shop: Shop, customer_id: int, emails: set[str]
+) -> models.QuerySet[Referral]:
+    """The referrals naming the customer as the friend: by customer id (once they ordered)
+    or by email (a friend may never have ordered)."""
+    friend = Q(friend_customer_id=customer_id)
+    for address in emails:
+        friend |= Q(friend_key=referral_rules.email_key(address)) | Q(friend_email=address)
+    return Referral.objects.filter(shop=shop).filter(friend)
+
+
 def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> dict[str, Any]:
     """Everything Beam holds on one customer (compliance customers/data_request)."""
     member = _member_for_customer(shop=shop, customer_id=customer_id, email=email)
+    received = _friend_referrals(
+        shop=shop, customer_id=customer_id, emails=_emails(email, member.email if member else None)
+    ).order_by("pk")
     if member is None:
-        return {"customer_id": customer_id, "email": email, "member": None}
+        return {
+            "customer_id": customer_id,
+            "email": email,
+            "member": None,
+            "referrals_received": [_referral_export(r) for r in received],
+        }
 
     def _iso(value: datetime | date | None) -> str | None:
         return value.isoformat() if value else None
@@ -148,12 +171,7 @@ def customer_data_export(*, shop: Shop, customer_id: int, email: str | None) -> 
             for o in member.orders.order_by("pk")
         ],
         "referrals_made": [_referral_export(r) for r in member.referrals_made.order_by("pk")],
-        "referrals_received": [
-            _referral_export(r)
-            for r in Referral.objects.filter(shop=shop, friend_customer_id=customer_id).order_by(
-                "pk"
-            )
-        ],
+        "referrals_received": [_referral_export(r) for r in received],
         "referral_code": ReferralCode.objects.filter(member=member)
         .values_list("code", flat=True)
         .first(),
@@ -176,7 +194,7 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
     """Erase the customer's personal data; anonymous ledger totals stay (customers/redact)."""
     with transaction.atomic(durable=True):
         member = _member_for_customer(shop=shop, customer_id=customer_id, email=email)
-        emails = {e.strip().lower() for e in (email, member.email if member else None) if e}
+        emails = _emails(email, member.email if member else None)
         if member is not None:
             member.email = ""
             member.first_name = ""
@@ -199,11 +217,7 @@ def customer_redact(*, shop: Shop, customer_id: int, email: str | None) -> None:
             # As advocate: the friends' emails and hashed IPs go; the rows (counts, rewards)
             # stay anonymous.
             _referrals_redact(Referral.objects.filter(shop=shop, advocate=member))
-        # As friend: found by customer id or by email (a friend may never have ordered).
-        friend = Q(friend_customer_id=customer_id)
-        for address in emails:
-            friend |= Q(friend_key=referral_rules.email_key(address)) | Q(friend_email=address)
-        _referrals_redact(Referral.objects.filter(shop=shop).filter(friend))
+        _referrals_redact(_friend_referrals(shop=shop, customer_id=customer_id, emails=emails))
         orders = LoyaltyOrder.objects.filter(shop=shop)
         match = Q(customer_id=customer_id)
         if emails:

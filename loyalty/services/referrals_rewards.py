@@ -105,6 +105,7 @@ def _order_take(referral: Referral, order: LoyaltyOrder, pending_days: int) -> N
         advocate=advocate_party,
         earlier_orders=_earlier_orders(order),
         first_order_only=config.first_order_only,
+        lifted=referral.unblocked_reason,
     )
     referral.order_id = order.order_id
     referral.order_name = order.name
@@ -216,7 +217,7 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
         if refunded:
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
-        if earlier and not overridden:
+        if earlier and not overridden and referral.unblocked_reason != rules.NOT_FIRST_ORDER:
             _close(referral, Status.BLOCKED, rules.NOT_FIRST_ORDER, f"{earlier} in the store")
             return False
     config = referral_settings_get(shop=shop)
@@ -291,8 +292,9 @@ def _reward_give(shop: Shop, referral: Referral, advocate: Member, config: Any, 
 def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
     """Lift a block (audited): with an order, the advocate is rewarded now (or when the
     order's pending period ends, unless the order is cancelled or refunded by then), once,
-    whatever the fraud checks and the cap said; without one (a blocked
-    claim), the friend's code is made."""
+    whatever the fraud checks and the cap said; without one (a blocked claim), the friend's
+    code is made, and the lifted check is kept (``unblocked_reason``) so that its twin at
+    the friend's order does not block the same referral again."""
     with transaction.atomic(durable=True):
         found = Referral.objects.filter(shop=shop, pk=referral_id).first()
         if found is None:
@@ -310,6 +312,7 @@ def referral_unblock(*, shop: Shop, referral_id: int, actor: str) -> Referral:
         )
         if found.order_id is None:
             locked = _referrals_lock(shop=shop, pk=found.pk)[0]
+            locked.unblocked_reason = locked.reason
             locked.status, locked.reason, locked.reason_detail = Status.PENDING, "", ""
             referral_friend_code_reopen(referral=locked)
             return locked
