@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -78,6 +79,12 @@ class AwardContext:
 
     program: LoyaltyProgram
     tiers_on: bool
+
+    def points_for(self, member: Member, base: int) -> tuple[int, Decimal]:
+        """A bonus's points for this member and the multiplier applied: the member's tier
+        multiplier while tiers are on, rounded by the program's rule (as orders earn)."""
+        multiplier = member.tier_multiplier if self.tiers_on else ONE
+        return tier_points(base, multiplier, self.program.rounding), multiplier
 
 
 def award_context(shop: Shop) -> AwardContext:
@@ -157,8 +164,7 @@ def action_award_locked(
         taken = taken.filter(period=period)
     if rules.limit_reached(action.limit, period, taken.values_list("period", flat=True)[:1]):
         return AwardOutcome(LIMIT)
-    multiplier = member.tier_multiplier if context.tiers_on else ONE
-    points = tier_points(action.points, multiplier, context.program.rounding)
+    points, multiplier = context.points_for(member, action.points)
     reason = rules.action_reason(action.kind, action.network, action.name)
     ledger_post(
         member=member,

@@ -26,13 +26,10 @@ from loyalty.member_versions import member_changed_on_commit, members_changed_on
 from loyalty.models import LoyaltyOrder, Member, OrderRefund, Redemption, Referral, Reward
 from loyalty.rules import referrals as rules
 from loyalty.rules.rewards import reward_price
-from loyalty.rules.tiers import ONE, tier_points
-from loyalty.services.earning_actions import shop_today
+from loyalty.services.earning_actions import award_context, shop_today
 from loyalty.services.ledger import Kind, ledger_post, member_lock
-from loyalty.services.program_config import program_get_or_create
 from loyalty.services.redemptions import redemption_open
 from loyalty.services.referrals import referral_friend_code_reopen, referral_settings_get
-from loyalty.services.tiers import tier_rules_load
 from merchants.errors import BeamError, ShopifyApiError
 from merchants.models import Shop
 from merchants.shopify.operations import customer_order_count, discount_code_deactivate
@@ -264,10 +261,7 @@ def _reward_give(shop: Shop, referral: Referral, advocate: Member, config: Any, 
             valid_for=timedelta(days=reward.code_valid_days),
         )
     else:
-        program = program_get_or_create(shop=shop)
-        tiers_on = tier_rules_load(shop=shop) is not None
-        multiplier = advocate.tier_multiplier if tiers_on else ONE
-        points = tier_points(config.reward_points, multiplier, program.rounding)
+        points, _ = award_context(shop).points_for(advocate, config.reward_points)
         ledger_post(
             member=advocate,
             amount=points,
