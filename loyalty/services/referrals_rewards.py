@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.analytics.services import shop_zone
@@ -65,7 +66,9 @@ def referrals_attribute(*, shop: Shop, orders: Iterable[LoyaltyOrder], pending_d
     for referral in _referrals_lock(shop=shop, code__in=sorted(by_code), status__in=OPEN_STATUSES):
         order = by_code[referral.code or ""]
         if order.state == LoyaltyOrder.State.CANCELLED:
-            if referral.order_id in (None, order.order_id):
+            if referral.order_id in (None, order.order_id) and _before_due(
+                referral, order.cancelled_at
+            ):
                 _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
                 changed += 1
         elif referral.status == Status.PENDING and order.triggered_at is not None:
@@ -130,6 +133,24 @@ def _earlier_orders(order: LoyaltyOrder) -> int:
     if order.email:
         return earlier.filter(email=order.email).count()
     return 0
+
+
+def _before_due(referral: Referral, at: datetime | None) -> bool:
+    """Whether a refund or cancel at ``at`` falls inside the referral's pending period (the
+    only time one cancels the reward); an unknown time counts as inside."""
+    due = referral.reward_due_at
+    return due is None or at is None or at < due
+
+
+def _refunded_before_due(referral: Referral, order: LoyaltyOrder) -> bool:
+    """A refund of the order inside the pending period: by the refund's own time from the
+    payload, else by when Beam recorded it (a refund recorded after the due time but before
+    the due job ran does not count)."""
+    refunds = OrderRefund.objects.filter(shop_id=order.shop_id, order_id=order.order_id)
+    if referral.reward_due_at is None:
+        return refunds.exists()
+    when = Coalesce("refunded_at", "created_at")
+    return refunds.alias(at=when).filter(at__lt=referral.reward_due_at).exists()
 
 
 def _close(referral: Referral, status: str, reason: str, detail: str = "") -> None:
@@ -206,14 +227,11 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
     # the merchant's unblock overrides the fraud checks and the cap, now or at the due time
     overridden = bool(actor) or referral.reason == rules.UNBLOCKED
     if not actor:
-        if order is not None and order.state == LoyaltyOrder.State.CANCELLED:
+        cancelled = order is not None and order.state == LoyaltyOrder.State.CANCELLED
+        if cancelled and order is not None and _before_due(referral, order.cancelled_at):
             _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
             return False
-        refunded = (
-            order is not None
-            and OrderRefund.objects.filter(shop=shop, order_id=order.order_id).exists()
-        )
-        if refunded:
+        if order is not None and _refunded_before_due(referral, order):
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
         if earlier and not overridden:

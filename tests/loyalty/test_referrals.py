@@ -308,6 +308,63 @@ def test_a_cancel_inside_the_pending_period_cancels_the_reward(
     assert _referral_points(advocate) == []
 
 
+def _late_refund(referral: Referral, *, at, payload_time) -> None:
+    """A refund of the friend's order recorded at ``at`` whose payload says it happened at
+    ``payload_time`` (None: the payload carries no time)."""
+    payload = refund(70_001, referral.order_id, [(11, "50.00")])
+    stamp = payload_time.isoformat() if payload_time is not None else None
+    payload.update(processed_at=stamp, created_at=stamp)
+    with pytest.MonkeyPatch.context() as patch:
+        _at(patch, at)
+        refund_webhook_process(shop=referral.shop, payload=payload)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "happened", "outcome"),
+    [
+        # recorded after the due time, before the due job ran: the payload's time decides
+        (timedelta(hours=1), timedelta(seconds=-1), "cancelled"),
+        (timedelta(hours=1), timedelta(seconds=1), "completed"),
+        (timedelta(hours=1), timedelta(0), "completed"),
+        # no time in the payload: when it was recorded decides
+        (timedelta(seconds=-1), None, "cancelled"),
+        (timedelta(seconds=1), None, "completed"),
+    ],
+)
+def test_only_a_refund_before_the_due_time_cancels_the_reward(
+    shop, advocate, fake, django_capture_on_commit_callbacks, recorded, happened, outcome
+):
+    referral = _referred(shop, advocate, 1, django_capture_on_commit_callbacks)
+    due = referral.reward_due_at
+    _late_refund(
+        referral, at=due + recorded, payload_time=None if happened is None else due + happened
+    )
+    assert referrals_reward_due(now=due + timedelta(hours=2)) == int(outcome == "completed")
+    referral.refresh_from_db()
+    assert referral.status == outcome
+    assert _referral_points(advocate) == ([500] if outcome == "completed" else [])
+
+
+@pytest.mark.parametrize(
+    ("cancelled", "outcome"),
+    [(timedelta(seconds=-1), "cancelled"), (timedelta(seconds=1), "completed")],
+)
+def test_only_a_cancel_before_the_due_time_cancels_the_reward(
+    shop, advocate, fake, monkeypatch, django_capture_on_commit_callbacks, cancelled, outcome
+):
+    referral = _referred(shop, advocate, 1, django_capture_on_commit_callbacks)
+    due = referral.reward_due_at
+    with monkeypatch.context() as patch:
+        _at(patch, due + cancelled)
+        friend_order(shop, 1, "friend1@example.org", referral.code, topic="orders/cancelled")
+    referral.refresh_from_db()
+    assert referral.status == ("cancelled" if outcome == "cancelled" else "ordered")
+    assert referrals_reward_due(now=due + timedelta(hours=2)) == int(outcome == "completed")
+    referral.refresh_from_db()
+    assert referral.status == outcome
+    assert _referral_points(advocate) == ([500] if outcome == "completed" else [])
+
+
 def test_a_refund_after_the_reward_does_not_take_it_back(
     shop, advocate, fake, django_capture_on_commit_callbacks
 ):
