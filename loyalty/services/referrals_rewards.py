@@ -29,10 +29,14 @@ from loyalty.rules import referrals as rules
 from loyalty.rules.rewards import reward_price
 from loyalty.rules.tiers import ONE, tier_points
 from loyalty.services.earning_actions import shop_today
-from loyalty.services.ledger import Kind, ledger_post, member_lock
+from loyalty.services.ledger import Kind, enqueue_on_commit, ledger_post, member_lock
 from loyalty.services.program_config import program_get_or_create
 from loyalty.services.redemptions import redemption_open
-from loyalty.services.referrals import referral_friend_code_reopen, referral_settings_get
+from loyalty.services.referrals import (
+    CANCELLED_CODE_ERROR,
+    referral_friend_code_reopen,
+    referral_settings_get,
+)
 from loyalty.services.tiers import tier_rules_load
 from merchants.errors import BeamError, ShopifyApiError
 from merchants.models import Shop
@@ -351,8 +355,9 @@ def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
     """Cancel a referral that gave no reward yet (audited). A friend's code that is in the
     store and unused is deactivated there first, outside the transaction (no lock across a
     platform call): a store failure refuses the cancel and changes nothing, and a retry
-    deactivates again harmlessly. A code still being created is marked failed, so neither
-    its task nor the sweep makes it afterwards."""
+    deactivates again harmlessly. A code whose issue has not started is marked failed, so
+    neither its task nor the sweep makes it afterwards; one whose issue is under way is
+    ended in the store by that issue step when it finishes (``referral_discount_issue``)."""
     found = Referral.objects.filter(shop=shop, pk=referral_id).first()
     if found is None:
         raise ReferralNotAvailable()
@@ -375,12 +380,27 @@ def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
             changes={"status": [referral.status, Status.CANCELLED]},
         )
         _close(referral, Status.CANCELLED, rules.BY_MERCHANT)
-        Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING).update(
-            code_status=CodeStatus.FAILED, error="cancelled by the merchant"
+        # an issue not started yet never starts; one under way ends its code itself
+        Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING, attempts=0).update(
+            code_status=CodeStatus.FAILED, error=CANCELLED_CODE_ERROR
         )
+        if referral.discount_id != found.discount_id and referral.order_id is None:
+            _late_code_end_on_commit(referral)
         member_changed_on_commit(shop_id=shop.pk, customer_id=referral.advocate.customer_id)
     referral.refresh_from_db()
     return referral
+
+
+def _late_code_end_on_commit(referral: Referral) -> None:
+    """The friend's code was issued between the cancel's store call and its lock: handed
+    back to the saga (pending again), whose issue step ends it in the store, retried.
+    Precondition: inside the cancel's transaction, holding the referral's lock."""
+    from loyalty import tasks
+
+    Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.ISSUED).update(
+        code_status=CodeStatus.PENDING
+    )
+    enqueue_on_commit(tasks.referral_discount_issue, referral.pk)
 
 
 def _cancellable(referral: Referral) -> None:
