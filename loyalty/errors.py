@@ -118,3 +118,10 @@ class ReferralRefused(BeamError):
         super().__init__(message)
         self.reason = reason
         self.field = field
+
+
+class TierChangeUnknown(BeamError):
+    """A history page asked for the tier changes before one that is not the member's."""
+
+    code = "invalid_cursor"
+    http_status = 400

@@ -453,6 +453,9 @@ class OrderRefund(models.Model):
     base = models.DecimalField(max_digits=14, decimal_places=2)
     base_tax_excluded = models.DecimalField(max_digits=14, decimal_places=2, null=True)
     base_tax_included = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    # The refund's own time from the payload (``processed_at``, else ``created_at``); null
+    # when the payload had neither (and on rows recorded before): ``created_at`` stands in.
+    refunded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,9 +14,11 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from loyalty.analytics.services import shop_zone
+from loyalty.errors import TierChangeUnknown
 from loyalty.models import LoyaltyOrder, Member, TierChange
 from loyalty.rules.tiers import (
     CENT,
@@ -243,9 +245,29 @@ def member_tier_history(
     *, shop: Shop, member: Member | None, limit: int = HISTORY_SHOWN
 ) -> list[dict[str, Any]]:
     """The member's newest tier changes, in words (1 query)."""
+    return member_tier_history_page(shop=shop, member=member, before=None, limit=limit)[0]
+
+
+def member_tier_history_page(
+    *, shop: Shop, member: Member | None, before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's tier changes older than the change ``before`` (newest
+    first by time, then id), in words, and the next page's cursor (None at the end).
+    ``TierChangeUnknown`` when ``before`` is not one of the member's changes."""
     if member is None:
-        return []
-    rows = TierChange.objects.filter(shop=shop, member=member).order_by("-at", "-pk")[:limit]
+        return [], None
+    changes = TierChange.objects.filter(shop=shop, member=member)
+    if before is not None:
+        at = changes.filter(pk=before).values_list("at", flat=True).first()
+        if at is None:
+            raise TierChangeUnknown()
+        changes = changes.filter(Q(at__lt=at) | Q(at=at, pk__lt=before))
+    found = list(changes.order_by("-at", "-pk")[: limit + 1])
+    page = _tier_change_lines(found[:limit], shop)
+    return page, page[-1]["id"] if len(found) > limit else None
+
+
+def _tier_change_lines(rows: list[TierChange], shop: Shop) -> list[dict[str, Any]]:
     return [
         {
             "id": str(row.pk),

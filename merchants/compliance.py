@@ -20,6 +20,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q, QuerySet
+from django.db.models.fields.json import KT
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from merchants import inbox
@@ -128,12 +130,17 @@ def customer_deliveries(
     (by customer id, email or the order ids the platform names), those orders' refunds and
     the product reviews a review app reported of them."""
     order_ids = set(order_ids)
+    email = (email or "").strip().lower()  # stored emails compared lower-cased too
     order_q = Q(resource_id__in=order_ids) if order_ids else Q(pk__in=[])
     if customer_id is not None:
         order_q |= Q(payload__customer__id=customer_id)
     if email:
-        order_q |= Q(payload__email=email) | Q(payload__contact_email=email)
-    shop_qs = WebhookDelivery.objects.filter(shop=shop)
+        order_q |= Q(order_email=email) | Q(contact_email=email)
+    shop_qs = WebhookDelivery.objects.filter(shop=shop).alias(
+        order_email=Lower(KT("payload__email")),
+        contact_email=Lower(KT("payload__contact_email")),
+        customer_email=Lower(KT("payload__customer__email")),
+    )
     order_rows = shop_qs.filter(Q(topic__in=inbox.ORDER_TOPICS) & order_q)
     order_ids |= {i for i in order_rows.values_list("resource_id", flat=True) if i is not None}
 
@@ -144,7 +151,7 @@ def customer_deliveries(
     if customer_id is not None:
         review_q |= Q(payload__customer__id=customer_id)
     if email:
-        review_q |= Q(payload__customer__email=email)
+        review_q |= Q(customer_email=email)
     wanted |= Q(topic=inbox.REVIEW_TOPIC) & review_q
     if customer_id is not None:
         wanted |= Q(topic__in=inbox.CUSTOMER_TOPICS, resource_id=customer_id)

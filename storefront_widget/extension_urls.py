@@ -10,6 +10,16 @@ urlpatterns = [
     path("checkout/summary", api.CheckoutSummaryApi.as_view(), name="checkout_summary"),
     path("customer", api.CustomerSummaryApi.as_view(), name="customer_summary"),
     path("customer/history", api.CustomerHistoryApi.as_view(), name="customer_history"),
+    path(
+        "customer/history/entries",
+        api.CustomerEntriesPageApi.as_view(),
+        name="customer_history_entries",
+    ),
+    path(
+        "customer/history/tier-changes",
+        api.CustomerTierChangesPageApi.as_view(),
+        name="customer_history_tier_changes",
+    ),
     path("customer/birthday", api.CustomerBirthdayApi.as_view(), name="customer_birthday"),
     path("redemptions", api.RedemptionCreateApi.as_view(), name="redemption_create"),
     path(

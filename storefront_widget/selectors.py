@@ -447,11 +447,29 @@ def reward_offers(
 
 
 def member_history(*, shop: Shop, member: Member | None, limit: int) -> dict[str, Any]:
-    """The member's newest ledger entries and redemptions (the customer account page), in
-    the storefront's wording and serialisation."""
+    """The member's newest ledger entries (``entries_next``: the cursor of the older ones,
+    null when none) and redemptions (the customer account page), in the storefront's
+    wording and serialisation."""
     if member is None:
-        return {"entries": [], "redemptions": []}
-    entries = [
+        return {"entries": [], "entries_next": None, "redemptions": []}
+    entries, more = member_entries_page(shop=shop, member=member, before=None, limit=limit)
+    redemptions = [redemption_data(r) for r in member_redemptions(shop=shop, member=member)[:limit]]
+    return {"entries": entries, "entries_next": more, "redemptions": redemptions}
+
+
+def member_entries_page(
+    *, shop: Shop, member: Member | None, before: int | None, limit: int
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the member's ledger entries older than the entry ``before`` (newest
+    first, by id: the ledger is append-only) and the cursor of the next page (None at the
+    end). One query; ``limit + 1`` rows read to know whether more exist."""
+    if member is None:
+        return [], None
+    rows = member_ledger(shop=shop, member=member).order_by("-pk")
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    found = list(rows[: limit + 1])
+    entries: list[dict[str, Any]] = [
         {
             "id": str(e.pk),
             "amount": e.amount,
@@ -461,10 +479,9 @@ def member_history(*, shop: Shop, member: Member | None, limit: int) -> dict[str
             "bucket": e.bucket,
             "created_at": iso(e.created_at),
         }
-        for e in member_ledger(shop=shop, member=member)[:limit]
+        for e in found[:limit]
     ]
-    redemptions = [redemption_data(r) for r in member_redemptions(shop=shop, member=member)[:limit]]
-    return {"entries": entries, "redemptions": redemptions}
+    return entries, str(found[limit - 1].pk) if len(found) > limit else None
 
 
 ORDER_STATUS = {

@@ -67,7 +67,7 @@ def product(request: HttpRequest, shop_domain: str, variant_id: int) -> HttpResp
 @require_GET
 def account(request: HttpRequest, shop_domain: str) -> HttpResponse:
     """The customer account page with the account-points app block and the stand-in of the
-    customer-account extension's birthday form (log in/out here too)."""
+    customer-account extension (its birthday form and histories; log in/out here too)."""
     shop = shop_or_404(shop_domain)
     context = theme_context(request, shop)
     customer = context["customer"]

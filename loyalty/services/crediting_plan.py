@@ -23,7 +23,7 @@ from loyalty.models import (
     OrderRefund,
     TierChange,
 )
-from loyalty.payloads import OrderFacts, RefundFacts
+from loyalty.payloads import OrderFacts, RefundFacts, datetime_parse
 from loyalty.rules.earning import earning_compute, order_may_earn, refund_bases_compute
 from loyalty.rules.reversal import order_reversal_plan
 from loyalty.rules.tiers import (
@@ -238,6 +238,8 @@ def refund_fold(state: CreditState, plan: CreditPlan, facts: RefundFacts) -> Non
         base=included if order.taxes_included else excluded,
         base_tax_excluded=excluded,
         base_tax_included=included,
+        refunded_at=datetime_parse(facts.raw.get("processed_at"))
+        or datetime_parse(facts.raw.get("created_at")),
     )
     plan.refunds.append(refund)
     state.refunds.setdefault(order.order_id, []).append(refund)

@@ -104,6 +104,7 @@ def _customer_words(customer_id: int | None, email: str) -> str:
 
 
 REVIEW_KINDS = (rules.REVIEW, rules.REVIEW_PHOTO)
+DECIDED = "decided"  # the review's first publication event decided it (a refusal stands)
 
 
 def review_keys(review_id: str) -> dict[str, str]:
@@ -112,7 +113,8 @@ def review_keys(review_id: str) -> dict[str, str]:
 
 def review_apply(*, shop: Shop, payload: dict) -> dict[str, AwardOutcome | ActionAward | None]:
     """Apply one stored review event (the inbox handler): a published review earns the
-    review points and, with a photo, the photo bonus, each once per review id; a deleted or
+    review points and, with a photo, the photo bonus, each once per review id and decided
+    at its first publication (a refusal then is final, ``_review_decided``); a deleted or
     unpublished one takes both back once. ``PayloadInvalid`` (the inbox parks the delivery
     with the reason, replayable once the member exists) when nobody earns it."""
     event = review_from_stored(payload)
@@ -134,7 +136,11 @@ def review_apply(*, shop: Shop, payload: dict) -> dict[str, AwardOutcome | Actio
             "earns nothing until the customer is a member (replay this delivery then)."
         )
     done: dict[str, AwardOutcome | ActionAward | None] = {}
+    decided = _review_decided(shop, event.review_id)
     for kind in REVIEW_KINDS if event.has_photo else REVIEW_KINDS[:1]:
+        if kind in decided and not ActionAward.objects.filter(shop=shop, key=keys[kind]).exists():
+            done[kind] = AwardOutcome(DECIDED)  # refused at its first publication
+            continue
         done[kind] = action_award(
             shop=shop,
             member_id=member.pk,
@@ -143,6 +149,26 @@ def review_apply(*, shop: Shop, payload: dict) -> dict[str, AwardOutcome | Actio
             source_ref=event.review_id,
         )
     return done
+
+
+def _review_decided(shop: Shop, review_id: str) -> set[str]:
+    """The kinds (review, photo bonus) whose award this review's first publication event
+    already decided: an earlier delivery of it, processed while published (with a photo,
+    for the bonus). A refusal then stands (a limit reached that day, the action off), so
+    editing the review in a new period never earns it; the inbox keeps every delivery."""
+    earlier = WebhookDelivery.objects.filter(
+        shop=shop,
+        topic=REVIEW_TOPIC,
+        payload__review_id=review_id,
+        payload__published=True,
+        status=WebhookDelivery.Status.SUCCEEDED,
+    ).exclude(payload__event=DELETED)
+    photos = earlier.filter(payload__has_photo=True)
+    return {
+        kind
+        for kind, found in ((rules.REVIEW, earlier), (rules.REVIEW_PHOTO, photos))
+        if found.exists()
+    }
 
 
 def review_webhook_id(shop: Shop, body_digest: str) -> str:

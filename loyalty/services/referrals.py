@@ -22,7 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from loyalty.audit import audit_record
-from loyalty.errors import ReferralNotAvailable, ReferralRefused
+from loyalty.errors import RedemptionIssueRetry, ReferralNotAvailable, ReferralRefused
 from loyalty.member_versions import member_changed_on_commit
 from loyalty.models import LoyaltyOrder, Member, Referral, ReferralCode, ReferralSettings, Reward
 from loyalty.rules import referrals as rules
@@ -33,14 +33,16 @@ from loyalty.services.store_issue import (
     issues_pending_sweep,
     store_issue_attempt,
 )
+from merchants.errors import ShopifyApiError, ShopNotInstalled
 from merchants.models import Shop
 from merchants.shopify.oauth import store_origin
-from merchants.shopify.operations import discount_code_basic_create
+from merchants.shopify.operations import discount_code_basic_create, discount_code_deactivate
 
 logger = logging.getLogger(__name__)
 
 CodeStatus = Referral.CodeStatus
 Status = Referral.Status
+CANCELLED_CODE_ERROR = "cancelled by the merchant"
 
 
 def referral_settings_get(*, shop: Shop) -> ReferralSettings:
@@ -268,9 +270,15 @@ def referral_discount_issue(*, referral_id: int, final_attempt: bool) -> Referra
     code = referral.code
     earlier_attempt = referral.attempts > 0
     final_attempt = final_attempt or referral.attempts >= REDEMPTION_ISSUE_MAX_RETRIES
-    Referral.objects.filter(pk=referral.pk).update(
+    # conditional: a cancel that finds no attempt started marks the code failed instead
+    started = Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING).update(
         attempts=F("attempts") + 1, updated_at=timezone.now()
     )
+    if not started:
+        referral.refresh_from_db()
+        return referral
+    if referral.status == Status.CANCELLED:
+        return _friend_code_end(referral, look_up=earlier_attempt, final_attempt=final_attempt)
     config = referral_settings_get(shop=referral.shop)
 
     def find() -> str | None:
@@ -284,12 +292,55 @@ def referral_discount_issue(*, referral_id: int, final_attempt: bool) -> Referra
         earlier_attempt=earlier_attempt,
         final_attempt=final_attempt,
     )
-    done: dict[str, Any] = {"updated_at": timezone.now()}
+    pending = Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING)
+    now = timezone.now()
     if outcome.error:
-        done.update(code_status=CodeStatus.FAILED, error=outcome.error[:2000])
-    else:
-        done.update(code_status=CodeStatus.ISSUED, discount_id=outcome.object_id, error="")
-    Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING).update(**done)
+        pending.update(code_status=CodeStatus.FAILED, error=outcome.error[:2000], updated_at=now)
+    elif not pending.exclude(status=Status.CANCELLED).update(
+        code_status=CodeStatus.ISSUED, discount_id=outcome.object_id, error="", updated_at=now
+    ):
+        # cancelled while the store made the code: kept, so a retry ends this very code
+        pending.update(discount_id=outcome.object_id, updated_at=now)
+        referral.refresh_from_db()
+        if referral.code_status == CodeStatus.PENDING:
+            return _friend_code_end(referral, look_up=False, final_attempt=final_attempt)
+    referral.refresh_from_db()
+    return referral
+
+
+def _friend_code_end(referral: Referral, *, look_up: bool, final_attempt: bool) -> Referral:
+    """The saga's step for a friend's code whose referral the merchant cancelled while an
+    issue attempt had started: the code the store made (its id recorded, else looked up
+    when an earlier attempt may have made it) is deactivated, the call the cancel itself
+    uses. A transient failure raises ``RedemptionIssueRetry`` (the task's retries, then the
+    sweep, come back here); the code ends ``issued`` (ended in the store) or ``failed``."""
+    pending = Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING)
+    discount_id = referral.discount_id
+    try:
+        if not discount_id and look_up and referral.code:
+            found = discount_own_find(referral.shop, referral.code)
+            discount_id = found.id if found is not None else ""
+        if discount_id:
+            discount_code_deactivate(referral.shop, discount_id=discount_id)
+    except ShopNotInstalled:
+        discount_id = ""  # uninstalled: the store ended the app's codes with it
+    except ShopifyApiError as exc:
+        if not final_attempt:
+            raise RedemptionIssueRetry(str(exc)) from exc
+        logger.error("referral %s: cancelled code not ended in the store: %s", referral.pk, exc)
+        pending.update(
+            code_status=CodeStatus.FAILED,
+            error=f"cancelled by the merchant; the store could not end the code: {exc}"[:2000],
+            updated_at=timezone.now(),
+        )
+        referral.refresh_from_db()
+        return referral
+    pending.update(
+        code_status=CodeStatus.ISSUED if discount_id else CodeStatus.FAILED,
+        discount_id=discount_id,
+        error=CANCELLED_CODE_ERROR,
+        updated_at=timezone.now(),
+    )
     referral.refresh_from_db()
     return referral
 

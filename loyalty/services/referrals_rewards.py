@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from loyalty.analytics.services import shop_zone
@@ -27,9 +28,13 @@ from loyalty.models import LoyaltyOrder, Member, OrderRefund, Redemption, Referr
 from loyalty.rules import referrals as rules
 from loyalty.rules.rewards import reward_price
 from loyalty.services.earning_actions import award_context, shop_today
-from loyalty.services.ledger import Kind, ledger_post, member_lock
+from loyalty.services.ledger import Kind, enqueue_on_commit, ledger_post, member_lock
 from loyalty.services.redemptions import redemption_open
-from loyalty.services.referrals import referral_friend_code_reopen, referral_settings_get
+from loyalty.services.referrals import (
+    CANCELLED_CODE_ERROR,
+    referral_friend_code_reopen,
+    referral_settings_get,
+)
 from merchants.errors import BeamError, ShopifyApiError
 from merchants.models import Shop
 from merchants.shopify.operations import customer_order_count, discount_code_deactivate
@@ -62,7 +67,9 @@ def referrals_attribute(*, shop: Shop, orders: Iterable[LoyaltyOrder], pending_d
     for referral in _referrals_lock(shop=shop, code__in=sorted(by_code), status__in=OPEN_STATUSES):
         order = by_code[referral.code or ""]
         if order.state == LoyaltyOrder.State.CANCELLED:
-            if referral.order_id in (None, order.order_id):
+            if referral.order_id in (None, order.order_id) and _before_due(
+                referral, order.cancelled_at
+            ):
                 _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
                 changed += 1
         elif referral.status == Status.PENDING and order.triggered_at is not None:
@@ -128,6 +135,24 @@ def _earlier_orders(order: LoyaltyOrder) -> int:
     if order.email:
         return earlier.filter(email=order.email).count()
     return 0
+
+
+def _before_due(referral: Referral, at: datetime | None) -> bool:
+    """Whether a refund or cancel at ``at`` falls inside the referral's pending period (the
+    only time one cancels the reward); an unknown time counts as inside."""
+    due = referral.reward_due_at
+    return due is None or at is None or at < due
+
+
+def _refunded_before_due(referral: Referral, order: LoyaltyOrder) -> bool:
+    """A refund of the order inside the pending period: by the refund's own time from the
+    payload, else by when Beam recorded it (a refund recorded after the due time but before
+    the due job ran does not count)."""
+    refunds = OrderRefund.objects.filter(shop_id=order.shop_id, order_id=order.order_id)
+    if referral.reward_due_at is None:
+        return refunds.exists()
+    when = Coalesce("refunded_at", "created_at")
+    return refunds.alias(at=when).filter(at__lt=referral.reward_due_at).exists()
 
 
 def _close(referral: Referral, status: str, reason: str, detail: str = "") -> None:
@@ -204,14 +229,11 @@ def _reward_locked(*, shop: Shop, referral_id: int, earlier: int | None, actor: 
     # the merchant's unblock overrides the fraud checks and the cap, now or at the due time
     overridden = bool(actor) or referral.reason == rules.UNBLOCKED
     if not actor:
-        if order is not None and order.state == LoyaltyOrder.State.CANCELLED:
+        cancelled = order is not None and order.state == LoyaltyOrder.State.CANCELLED
+        if cancelled and order is not None and _before_due(referral, order.cancelled_at):
             _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
             return False
-        refunded = (
-            order is not None
-            and OrderRefund.objects.filter(shop=shop, order_id=order.order_id).exists()
-        )
-        if refunded:
+        if order is not None and _refunded_before_due(referral, order):
             _close(referral, Status.CANCELLED, rules.ORDER_REFUNDED, referral.order_name)
             return False
         if earlier and not overridden and referral.unblocked_reason != rules.NOT_FIRST_ORDER:
@@ -330,8 +352,9 @@ def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
     """Cancel a referral that gave no reward yet (audited). A friend's code that is in the
     store and unused is deactivated there first, outside the transaction (no lock across a
     platform call): a store failure refuses the cancel and changes nothing, and a retry
-    deactivates again harmlessly. A code still being created is marked failed, so neither
-    its task nor the sweep makes it afterwards."""
+    deactivates again harmlessly. A code whose issue has not started is marked failed, so
+    neither its task nor the sweep makes it afterwards; one whose issue is under way is
+    ended in the store by that issue step when it finishes (``referral_discount_issue``)."""
     found = Referral.objects.filter(shop=shop, pk=referral_id).first()
     if found is None:
         raise ReferralNotAvailable()
@@ -354,12 +377,27 @@ def referral_cancel(*, shop: Shop, referral_id: int, actor: str) -> Referral:
             changes={"status": [referral.status, Status.CANCELLED]},
         )
         _close(referral, Status.CANCELLED, rules.BY_MERCHANT)
-        Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING).update(
-            code_status=CodeStatus.FAILED, error="cancelled by the merchant"
+        # an issue not started yet never starts; one under way ends its code itself
+        Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.PENDING, attempts=0).update(
+            code_status=CodeStatus.FAILED, error=CANCELLED_CODE_ERROR
         )
+        if referral.discount_id != found.discount_id and referral.order_id is None:
+            _late_code_end_on_commit(referral)
         member_changed_on_commit(shop_id=shop.pk, customer_id=referral.advocate.customer_id)
     referral.refresh_from_db()
     return referral
+
+
+def _late_code_end_on_commit(referral: Referral) -> None:
+    """The friend's code was issued between the cancel's store call and its lock: handed
+    back to the saga (pending again), whose issue step ends it in the store, retried.
+    Precondition: inside the cancel's transaction, holding the referral's lock."""
+    from loyalty import tasks
+
+    Referral.objects.filter(pk=referral.pk, code_status=CodeStatus.ISSUED).update(
+        code_status=CodeStatus.PENDING
+    )
+    enqueue_on_commit(tasks.referral_discount_issue, referral.pk)
 
 
 def _cancellable(referral: Referral) -> None:

@@ -79,3 +79,16 @@ class CodeCancelInput(NoIdentity):
 
 class BirthdayInput(NoIdentity, BirthdayInputSerializer):
     """``{"month": 5, "day": 1, "year": 1990?}``, as the panel sends it."""
+
+
+HISTORY_PAGE_MAX = 50
+
+
+class HistoryPageInput(serializers.Serializer):
+    """A "Show more" page of the customer account's histories: the cursor (the id of the
+    last row shown) and how many rows, bounded."""
+
+    before = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=HISTORY_PAGE_MAX, required=False, default=20
+    )

@@ -29,9 +29,10 @@ from loyalty.selectors import member_get_by_customer, member_tier_rank, redempti
 from loyalty.selectors_earning import birthday_document
 from loyalty.services import customer_reward_redeem, member_birthday_set, redemption_release
 from loyalty.tier_documents import (
+    HISTORY_SHOWN,
     cart_tier_outlook,
     member_tier_block,
-    member_tier_history,
+    member_tier_history_page,
     order_tier_outlook,
 )
 from storefront_widget import selectors
@@ -59,6 +60,7 @@ from storefront_widget.extension_api.serializers import (
     BirthdayInput,
     CartSummaryInput,
     CodeCancelInput,
+    HistoryPageInput,
     RedeemInput,
 )
 
@@ -191,15 +193,51 @@ class CustomerSummaryApi(ExtensionApi):
 
 
 class CustomerHistoryApi(ExtensionApi):
-    """GET the member's ledger, redemptions and tier changes (in words), newest first."""
+    """GET the member's ledger, redemptions and tier changes (in words), newest first, with
+    the cursors of the older entries and changes (``entries_next``, ``tier_changes_next``:
+    null when there are none)."""
 
     def get(self, request: Request) -> Response:
         self.customer_required()
         member, summary = self.member_and_summary()
         shop = self.buyer.shop
         history = selectors.member_history(shop=shop, member=member, limit=HISTORY_LIMIT)
-        tiers = member_tier_history(shop=shop, member=member)
-        return Response({"customer": summary, **history, "tier_changes": tiers})
+        tiers, more = member_tier_history_page(
+            shop=shop, member=member, before=None, limit=HISTORY_SHOWN
+        )
+        return Response(
+            {"customer": summary, **history, "tier_changes": tiers, "tier_changes_next": more}
+        )
+
+
+class CustomerEntriesPageApi(ExtensionApi):
+    """GET ?before=<cursor>&limit=<1..50>: the member's older ledger entries ("Show more"),
+    ``{"entries", "next"}``; a bad cursor or limit is a 400 with the reason."""
+
+    def get(self, request: Request) -> Response:
+        self.customer_required()
+        page = HistoryPageInput(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        member, _summary = self.member_and_summary()
+        entries, more = selectors.member_entries_page(
+            shop=self.buyer.shop, member=member, **page.validated_data
+        )
+        return Response({"entries": entries, "next": more})
+
+
+class CustomerTierChangesPageApi(ExtensionApi):
+    """GET ?before=<cursor>&limit=<1..50>: the member's older tier changes ("Show more"),
+    ``{"tier_changes", "next"}``; a cursor that is not one of theirs is a 400."""
+
+    def get(self, request: Request) -> Response:
+        self.customer_required()
+        page = HistoryPageInput(data=request.query_params)
+        page.is_valid(raise_exception=True)
+        member, _summary = self.member_and_summary()
+        changes, more = member_tier_history_page(
+            shop=self.buyer.shop, member=member, **page.validated_data
+        )
+        return Response({"tier_changes": changes, "next": more})
 
 
 class CustomerBirthdayApi(ExtensionApi):

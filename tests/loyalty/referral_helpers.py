@@ -29,6 +29,7 @@ def store_fake(monkeypatch: pytest.MonkeyPatch, earlier_orders: int = 0) -> Fake
     monkeypatch.setattr(store_issue, "discount_code_lookup", fake.lookup)
     monkeypatch.setattr(redemptions, "discount_code_lookup", fake.lookup)
     monkeypatch.setattr(referrals_rewards, "discount_code_deactivate", fake.deactivate)
+    monkeypatch.setattr(referral_services, "discount_code_deactivate", fake.deactivate)
     monkeypatch.setattr(redemptions, "discount_code_deactivate", fake.deactivate)
     monkeypatch.setattr(
         referrals_rewards,

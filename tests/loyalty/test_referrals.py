@@ -12,13 +12,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from loyalty.errors import ReferralNotAvailable, ReferralRefused
+from loyalty.errors import RedemptionIssueRetry, ReferralNotAvailable, ReferralRefused
 from loyalty.models import AuditEvent, LedgerEntry, Member, Redemption, Referral, ReferralCode
 from loyalty.models import ReferralSettings as Settings
 from loyalty.services import refund_webhook_process
 from loyalty.services.referrals import (
     referral_code_ensure,
     referral_codes_pending_sweep,
+    referral_discount_issue,
     referral_settings_save,
 )
 from loyalty.services.referrals_rewards import (
@@ -308,6 +309,63 @@ def test_a_cancel_inside_the_pending_period_cancels_the_reward(
     assert _referral_points(advocate) == []
 
 
+def _late_refund(referral: Referral, *, at, payload_time) -> None:
+    """A refund of the friend's order recorded at ``at`` whose payload says it happened at
+    ``payload_time`` (None: the payload carries no time)."""
+    payload = refund(70_001, referral.order_id, [(11, "50.00")])
+    stamp = payload_time.isoformat() if payload_time is not None else None
+    payload.update(processed_at=stamp, created_at=stamp)
+    with pytest.MonkeyPatch.context() as patch:
+        _at(patch, at)
+        refund_webhook_process(shop=referral.shop, payload=payload)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "happened", "outcome"),
+    [
+        # recorded after the due time, before the due job ran: the payload's time decides
+        (timedelta(hours=1), timedelta(seconds=-1), "cancelled"),
+        (timedelta(hours=1), timedelta(seconds=1), "completed"),
+        (timedelta(hours=1), timedelta(0), "completed"),
+        # no time in the payload: when it was recorded decides
+        (timedelta(seconds=-1), None, "cancelled"),
+        (timedelta(seconds=1), None, "completed"),
+    ],
+)
+def test_only_a_refund_before_the_due_time_cancels_the_reward(
+    shop, advocate, fake, django_capture_on_commit_callbacks, recorded, happened, outcome
+):
+    referral = _referred(shop, advocate, 1, django_capture_on_commit_callbacks)
+    due = referral.reward_due_at
+    _late_refund(
+        referral, at=due + recorded, payload_time=None if happened is None else due + happened
+    )
+    assert referrals_reward_due(now=due + timedelta(hours=2)) == int(outcome == "completed")
+    referral.refresh_from_db()
+    assert referral.status == outcome
+    assert _referral_points(advocate) == ([500] if outcome == "completed" else [])
+
+
+@pytest.mark.parametrize(
+    ("cancelled", "outcome"),
+    [(timedelta(seconds=-1), "cancelled"), (timedelta(seconds=1), "completed")],
+)
+def test_only_a_cancel_before_the_due_time_cancels_the_reward(
+    shop, advocate, fake, monkeypatch, django_capture_on_commit_callbacks, cancelled, outcome
+):
+    referral = _referred(shop, advocate, 1, django_capture_on_commit_callbacks)
+    due = referral.reward_due_at
+    with monkeypatch.context() as patch:
+        _at(patch, due + cancelled)
+        friend_order(shop, 1, "friend1@example.org", referral.code, topic="orders/cancelled")
+    referral.refresh_from_db()
+    assert referral.status == ("cancelled" if outcome == "cancelled" else "ordered")
+    assert referrals_reward_due(now=due + timedelta(hours=2)) == int(outcome == "completed")
+    referral.refresh_from_db()
+    assert referral.status == outcome
+    assert _referral_points(advocate) == ([500] if outcome == "completed" else [])
+
+
 def test_a_refund_after_the_reward_does_not_take_it_back(
     shop, advocate, fake, django_capture_on_commit_callbacks
 ):
@@ -430,6 +488,41 @@ def test_cancel_while_the_code_is_being_made_stops_its_issue(
     referral.refresh_from_db()
     assert (referral.status, referral.code_status) == ("cancelled", "failed")
     assert fake.creates == [] and fake.deactivated == []
+
+
+def test_a_cancel_after_an_attempt_whose_answer_was_lost_ends_the_code_it_made(
+    shop, advocate, fake, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        referral = claim(shop, advocate, "bo@example.org")
+    fake.failures = [("after", ShopifyApiError("read timeout"))]  # made, answer lost
+    with pytest.raises(RedemptionIssueRetry):
+        referral_discount_issue(referral_id=referral.pk, final_attempt=False)
+    referral_cancel(shop=shop, referral_id=referral.pk, actor="owner@shop")
+    referral.refresh_from_db()
+    assert (referral.status, referral.code_status) == ("cancelled", "pending")
+    # the retry (here the sweep's) finds the code the lost answer made and ends it
+    assert referral_codes_pending_sweep(now=timezone.now() + timedelta(minutes=5)) == 1
+    referral.refresh_from_db()
+    made = fake.codes[referral.code]["id"]
+    assert (referral.code_status, referral.discount_id) == ("issued", made)
+    assert fake.deactivated == [made] and len(fake.creates) == 1
+    assert referral_codes_pending_sweep(now=timezone.now() + timedelta(hours=1)) == 0
+
+
+def test_a_cancel_during_an_attempt_that_makes_nothing_fails_the_code_without_a_call(
+    shop, advocate, fake, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        referral = claim(shop, advocate, "bo@example.org")
+    fake.failures = [ShopifyApiError("down")]  # nothing made
+    with pytest.raises(RedemptionIssueRetry):
+        referral_discount_issue(referral_id=referral.pk, final_attempt=False)
+    referral_cancel(shop=shop, referral_id=referral.pk, actor="owner@shop")
+    done = referral_discount_issue(referral_id=referral.pk, final_attempt=False)
+    assert (done.status, done.code_status, done.discount_id) == ("cancelled", "failed", "")
+    assert done.error == "cancelled by the merchant"
+    assert len(fake.creates) == 1 and fake.deactivated == []
 
 
 def test_the_merchant_acts_on_their_own_shops_referrals_only(

@@ -333,3 +333,50 @@ def test_payload_scrub_keeps_shape_ids_and_amounts() -> None:
         "customer": {"id": 2, "name": None, "addresses": [{"name": None, "zip": None}]},
         "line_items": [{"name": "Hat", "price": "1.00"}],
     }
+
+
+@pytest.mark.parametrize("asked", ["John@Example.COM", " JOHN@example.com "])
+def test_a_request_email_with_capitals_finds_the_customers_reviews_and_guest_orders(
+    client: Client,
+    shop: Shop,
+    loyalty: LoyaltyCalls,
+    django_capture_on_commit_callbacks,
+    asked: str,
+) -> None:
+    """Review deliveries are stored with the email lower-cased, a platform order with the
+    email as the shopper typed it; the request's email is compared lower-cased to both."""
+
+    def add(topic: str, payload: dict, key: str) -> WebhookDelivery:
+        return inbox_record.delivery_record(
+            shop=shop, webhook_id=key, topic=topic, payload=payload
+        ).delivery
+
+    by_email = {"id": None, "email": EMAIL}
+    add(inbox.REVIEW_TOPIC, {"review_id": "r-1", "customer": by_email}, "rv1")
+    add(inbox.REVIEW_TOPIC, {"review_id": "r-2", "customer": {"email": "Zed@example.com"}}, "rv2")
+    guest = order_payload(555, email="John@Example.com")
+    guest["customer"] = None
+    add("orders/paid", guest, "o-guest")
+    payload = fixture_payload("customers_data_request")
+    payload["customer"].update(id=OTHER_CUSTOMER, email=asked)
+    payload["orders_requested"] = []
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = webhook_post(
+            client, "customers/data_request", payload, path="/webhooks/compliance", webhook_id="d"
+        )
+
+    assert response.status_code == 200
+    exported = ComplianceRequest.objects.get().result["deliveries"]
+    assert sorted(d["webhook_id"] for d in exported) == ["o-guest", "rv1"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        payload = fixture_payload("customers_redact")
+        payload["customer"].update(id=OTHER_CUSTOMER, email=asked)
+        payload["orders_to_redact"] = []
+        webhook_post(client, "customers/redact", payload, path="/webhooks/compliance")
+    assert WebhookDelivery.objects.get(webhook_id="rv1").payload["customer"]["email"] is None
+    assert WebhookDelivery.objects.get(webhook_id="o-guest").payload["email"] is None
+    assert WebhookDelivery.objects.get(webhook_id="rv2").payload["customer"]["email"] == (
+        "Zed@example.com"
+    )

@@ -12,6 +12,8 @@ import pytest
 from django.utils import timezone
 
 from loyalty.models import ActionAward, AuditEvent, EarningAction, LedgerEntry, Member
+from loyalty.rules.earning_actions import period_key
+from loyalty.services.earning_actions import shop_today
 from merchants.inbound_keys import ROTATION_GRACE, url_token
 from merchants.models import Shop, ShopApiKey, WebhookDelivery
 from tests.loyalty.factories import MemberFactory, ProgramFactory, ShopFactory
@@ -272,6 +274,38 @@ def test_an_unpublished_review_earns_nothing_until_published(api, client, shop, 
     assert ledger(ada) == []
     api("reviews/", review("r-3", customer_id=501, event="updated"), shop=shop, key=key)
     assert ledger(ada) == [("action", 50, "Product review")]
+
+
+def test_a_review_refused_by_the_limit_never_earns_when_edited_in_a_new_period(
+    api, client, shop, key, ada
+):
+    today = [("action", 50, "Product review"), ("action", 20, "Review photo")]
+    api("reviews/", review("r-7", customer_id=501, has_photo=True), shop=shop, key=key)
+    with_photo = review("r-8", customer_id=501, has_photo=True)
+    api("reviews/", with_photo, shop=shop, key=key)  # today's limit: refused, both kinds
+    assert ledger(ada) == today
+    yesterday = shop_today(shop) - timedelta(days=1)  # a day passes: today's awards move back
+    ActionAward.objects.update(occurred_on=yesterday, period=period_key("day", yesterday))
+
+    edited = api("reviews/", {**with_photo, "event": "updated", "rating": 4}, shop=shop, key=key)
+
+    assert WebhookDelivery.objects.get(pk=edited.json()["delivery"]["id"]).status == "succeeded"
+    assert ledger(ada) == today
+    assert set(ActionAward.objects.values_list("key", flat=True)) == {
+        "review:r-7",
+        "review_photo:r-7",
+    }
+    # the limit itself is per day: another review written on the new day earns
+    api("reviews/", review("r-9", customer_id=501), shop=shop, key=key)
+    assert ledger(ada) == [*today, ("action", 50, "Product review")]
+
+
+def test_a_photo_added_by_an_edit_earns_the_bonus_once(api, client, shop, key, ada):
+    body = review("r-10", customer_id=501)
+    api("reviews/", body, shop=shop, key=key)
+    api("reviews/", {**body, "event": "updated", "has_photo": True}, shop=shop, key=key)
+    api("reviews/", {**body, "event": "updated", "has_photo": True, "x": 1}, shop=shop, key=key)
+    assert ledger(ada) == [("action", 50, "Product review"), ("action", 20, "Review photo")]
 
 
 def test_a_deletion_that_overtook_its_creation_keeps_the_review_deleted(api, shop, key, ada):

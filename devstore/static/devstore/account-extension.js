@@ -1,7 +1,8 @@
 // Devstore stand-in of Beam's customer-account extension (the full Rewards page): its birthday
-// form. It imports the extension's own client (extensions/checkout-rewards/src/beam-client.js)
-// and plays the platform's part: the session token comes from the devstore, minted like the
-// platform's for the logged-in customer. The same calls as AccountRewards.jsx's BirthdayView.
+// form and its points and tier histories with "Show more". It imports the extension's own
+// client (extensions/checkout-rewards/src/beam-client.js) and plays the platform's part: the
+// session token comes from the devstore, minted like the platform's for the logged-in
+// customer. The same calls as AccountRewards.jsx's BirthdayView, history and ShowMore.
 
 import {el, standInClient} from './extension-stand-in.js';
 
@@ -22,9 +23,70 @@ function longDate(iso) {
   });
 }
 
+function entryLine(entry) {
+  const amount = entry.amount > 0 ? `+${entry.amount}` : String(entry.amount);
+  return `${entry.label || entry.kind}: ${amount}`;
+}
+
+function changeLine(change) {
+  return `${change.at.slice(0, 10)}: ${change.label}`;
+}
+
+/** One history list; "Show more" asks the page endpoint for the rows before the cursor. */
+function historySection(client, {heading, id, rows, next, part, key, line, empty}) {
+  const list = el('ul', {id}, ...rows.map((row) => el('li', {}, line(row))));
+  const section = el('section', {'aria-label': heading}, el('h2', {}, heading),
+    rows.length ? list : el('p', {}, empty));
+  let cursor = next;
+  if (!cursor) return section;
+  const more = el('button', {type: 'button', id: `${id}-more`}, 'Show more');
+  more.addEventListener('click', async () => {
+    more.disabled = true;
+    try {
+      const page = await client.historyPage(part, cursor);
+      list.append(...page[key].map((row) => el('li', {}, line(row))));
+      cursor = page.next;
+      if (cursor) more.disabled = false;
+      else more.remove();
+    } catch (failure) {
+      more.disabled = false;
+      section.append(el('p', {class: 'beam-history-error'}, failure.message));
+    }
+  });
+  section.append(more);
+  return section;
+}
+
+async function showHistory(client, box) {
+  try {
+    const history = await client.history();
+    const parts = [
+      historySection(client, {
+        heading: 'Points history', id: 'beam-account-entries', rows: history.entries,
+        next: history.entries_next, part: 'entries', key: 'entries', line: entryLine,
+        empty: 'No activity yet.',
+      }),
+    ];
+    if (history.tier_changes.length) {
+      parts.push(historySection(client, {
+        heading: 'VIP status history', id: 'beam-account-tiers', rows: history.tier_changes,
+        next: history.tier_changes_next, part: 'tier-changes', key: 'tier_changes',
+        line: changeLine, empty: '',
+      }));
+    }
+    box.replaceChildren(...parts);
+  } catch (failure) {
+    box.replaceChildren(el('p', {class: 'beam-history-error'}, failure.message));
+  }
+}
+
 async function start() {
   const {beam, client} = await standInClient(root);
   const label = root.querySelector('.ds-extension-label');
+  const birthdayBox = el('div', {class: 'beam-account-birthday'});
+  const historyBox = el('div', {class: 'beam-account-history'});
+  root.replaceChildren(label, birthdayBox, historyBox);
+  showHistory(client, historyBox);
 
   function show(doc, notice, error) {
     const saved = doc.birthday;
@@ -56,7 +118,6 @@ async function start() {
     });
     const gift = beam.birthdayGiftMessage(doc, longDate);
     const parts = [
-      label,
       el('h2', {}, 'Your birthday'),
       saved
         ? el('p', {class: 'beam-birthday-saved'},
@@ -67,15 +128,15 @@ async function start() {
       error ? el('p', {role: 'alert'}, error) : null,
       form,
     ];
-    root.replaceChildren(...parts.filter(Boolean));
+    birthdayBox.replaceChildren(...parts.filter(Boolean));
   }
 
   try {
     const doc = await client.birthday();
     if (doc.offered || doc.birthday) show(doc, '', '');
-    else root.replaceChildren(label, el('p', {}, 'Birthday gifts are not offered.'));
+    else birthdayBox.replaceChildren(el('p', {}, 'Birthday gifts are not offered.'));
   } catch (failure) {
-    root.replaceChildren(label, el('p', {role: 'alert'}, failure.message));
+    birthdayBox.replaceChildren(el('p', {role: 'alert'}, failure.message));
   }
 }
 

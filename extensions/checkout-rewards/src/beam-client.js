@@ -3,6 +3,8 @@
 // checkout import this very file, so the stand-in exercises the same calls.
 
 export const DEFAULT_TIMEOUT_MS = 8000;
+/** Rows a "Show more" of the customer account's histories asks for (Beam allows 50). */
+export const HISTORY_PAGE = 20;
 
 export class BeamApiError extends Error {
   constructor(status, code, message) {
@@ -55,6 +57,13 @@ export function createBeamClient({baseUrl, getToken, fetchImpl, sleep}) {
     checkoutSummary: (cart) => request('POST', 'checkout/summary', cart),
     customer: () => request('GET', 'customer'),
     history: () => request('GET', 'customer/history'),
+    /** "Show more": the older `entries` or `tier-changes` before the cursor `before` (the
+     * history's `entries_next` / `tier_changes_next`, then each page's `next`). */
+    historyPage: (part, before, limit = HISTORY_PAGE) =>
+      request(
+        'GET',
+        `customer/history/${part}?before=${encodeURIComponent(before)}&limit=${limit}`,
+      ),
     /** The saved birthday and the day its gift comes (`gift_on`, null while not offered). */
     birthday: () => request('GET', 'customer/birthday'),
     setBirthday: (fields) => request('POST', 'customer/birthday', birthdayBody(fields)),

@@ -27,7 +27,25 @@ export function plainDate(iso) {
 
 /** The member's tier (as Beam's tier rules hold it), what the next one needs, and the
  * recent tier changes in Beam's words (the full page only). */
-export function TierView({tier, changes = [], compact = false, formatDate = plainDate}) {
+/** "Show more" under a history list while older rows exist (`more`: the cursor). */
+export function ShowMore({more, busy, onMore}) {
+  if (!more || !onMore) return null;
+  return (
+    <s-button variant="secondary" disabled={busy || undefined} onClick={onMore}>
+      Show more
+    </s-button>
+  );
+}
+
+export function TierView({
+  tier,
+  changes = [],
+  compact = false,
+  formatDate = plainDate,
+  more = null,
+  busy = false,
+  onMore,
+}) {
   if (!tier) return null;
   const multiplier = tierMultiplierLabel(tier);
   // last_day: the calendar day (shop's zone) the tier holds through, read at local noon so
@@ -59,6 +77,7 @@ export function TierView({tier, changes = [], compact = false, formatDate = plai
             ))}
           </s-unordered-list>
         ) : null}
+        {compact ? null : <ShowMore more={more} busy={busy} onMore={onMore} />}
       </s-stack>
     </s-section>
   );
@@ -155,7 +174,14 @@ function BirthdayForm({doc, notice, error, busy, onSave, formatDate}) {
   );
 }
 
-export function AccountRewardsView({state, onRedeem, onBirthday, compact = false, formatDate}) {
+export function AccountRewardsView({
+  state,
+  onRedeem,
+  onBirthday,
+  onMore,
+  compact = false,
+  formatDate,
+}) {
   if (state.loading) return <s-spinner accessibilityLabel="Loading your rewards" />;
   if (state.guest) return <s-text>Log in to see your rewards.</s-text>;
   if (state.failed || !state.customer) {
@@ -180,6 +206,9 @@ export function AccountRewardsView({state, onRedeem, onBirthday, compact = false
         changes={state.tierChanges}
         compact={compact}
         formatDate={formatDate}
+        more={state.tierChangesNext}
+        busy={state.loadingMore}
+        onMore={onMore && (() => onMore('tier-changes'))}
       />
       {compact ? null : (
         <BirthdayView birthday={state.birthday} onSave={onBirthday} formatDate={formatDate} />
@@ -213,10 +242,23 @@ export function AccountRewardsView({state, onRedeem, onBirthday, compact = false
             ))}
           </s-unordered-list>
         )}
+        {compact ? null : (
+          <ShowMore
+            more={state.entriesNext}
+            busy={state.loadingMore}
+            onMore={onMore && (() => onMore('entries'))}
+          />
+        )}
       </s-section>
     </s-stack>
   );
 }
+
+/** Where each history's rows and cursor live in the state, by the page endpoint's part. */
+const HISTORY_PARTS = {
+  entries: {rows: 'entries', next: 'entriesNext', key: 'entries'},
+  'tier-changes': {rows: 'tierChanges', next: 'tierChangesNext', key: 'tier_changes'},
+};
 
 export function AccountRewards({client, compact, formatDate}) {
   const [state, setState] = useState({loading: true});
@@ -231,7 +273,9 @@ export function AccountRewards({client, compact, formatDate}) {
         tier: summary.tier,
         rewards: summary.rewards,
         entries: history.entries,
+        entriesNext: history.entries_next || null,
         tierChanges: history.tier_changes || [],
+        tierChangesNext: history.tier_changes_next || null,
       }));
     } catch (error) {
       setState({loading: false, failed: true, guest: error.code === 'customer_login_required'});
@@ -262,6 +306,24 @@ export function AccountRewards({client, compact, formatDate}) {
     }
   }
 
+  async function onMore(part) {
+    const {rows, next, key} = HISTORY_PARTS[part];
+    const before = state[next];
+    if (!before || state.loadingMore) return;
+    setState((s) => ({...s, loadingMore: true}));
+    try {
+      const page = await client.historyPage(part, before);
+      setState((s) => ({
+        ...s,
+        loadingMore: false,
+        [rows]: [...(s[rows] || []), ...page[key]],
+        [next]: page.next,
+      }));
+    } catch (error) {
+      setState((s) => ({...s, loadingMore: false, notice: error.message}));
+    }
+  }
+
   async function onRedeem(reward) {
     setState((s) => ({...s, busy: true, notice: ''}));
     try {
@@ -289,6 +351,7 @@ export function AccountRewards({client, compact, formatDate}) {
       state={state}
       onRedeem={onRedeem}
       onBirthday={onBirthday}
+      onMore={onMore}
       compact={compact}
       formatDate={formatDate}
     />

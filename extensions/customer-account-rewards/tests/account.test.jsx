@@ -143,3 +143,45 @@ describe('BirthdayView', () => {
     );
   });
 });
+
+describe('Show more', () => {
+  const tier = {name: 'Gold', multiplier: '1', next: null, metric: 'points', value: 10};
+  const changes = [{id: '9', at: '2027-01-02T10:00:00Z', label: 'Reached Gold'}];
+
+  it('offers older points entries and tier changes while Beam has more', () => {
+    const more = {...state, tier, tierChanges: changes, entriesNext: '0', tierChangesNext: '9'};
+    const html = render(<AccountRewardsView state={more} onMore={() => {}} />);
+    expect(html.match(/Show more<\/s-button>/g)).toHaveLength(2);
+    expect(html).toContain('<s-button variant="secondary">Show more</s-button>');
+  });
+
+  it('is left out at the end of a history, on the profile block and while loading', () => {
+    const end = {...state, tier, tierChanges: changes, entriesNext: null, tierChangesNext: null};
+    expect(render(<AccountRewardsView state={end} onMore={() => {}} />)).not.toContain('Show more');
+    const more = {...state, tier, tierChanges: changes, entriesNext: '0', tierChangesNext: '9'};
+    expect(render(<AccountRewardsView state={more} compact onMore={() => {}} />)).not.toContain(
+      'Show more',
+    );
+    const busy = render(<AccountRewardsView state={{...more, loadingMore: true}} onMore={() => {}} />);
+    expect(busy).toContain('<s-button variant="secondary" disabled>Show more</s-button>');
+  });
+
+  it('asks the page endpoints with the cursor and a bounded limit', async () => {
+    const {createBeamClient} = await import('../../checkout-rewards/src/beam-client.js');
+    const calls = [];
+    const client = createBeamClient({
+      baseUrl: 'https://beam.example/',
+      getToken: async () => 't',
+      fetchImpl: async (url) => {
+        calls.push(url);
+        return {ok: true, status: 200, json: async () => ({entries: [], next: null})};
+      },
+    });
+    await client.historyPage('entries', '41');
+    await client.historyPage('tier-changes', '7', 5);
+    expect(calls).toEqual([
+      'https://beam.example/ext/customer/history/entries?before=41&limit=20',
+      'https://beam.example/ext/customer/history/tier-changes?before=7&limit=5',
+    ]);
+  });
+});
