@@ -25,6 +25,7 @@ ITEMS = [
     ("Ways to earn", "/admin/earning/", "Ways to earn", "Ways to earn"),
     ("Rewards", "/admin/rewards/", "Rewards", "Rewards"),
     ("VIP tiers", "/admin/tiers/", "VIP tiers", "VIP tiers"),
+    ("Referrals", "/admin/referrals/", "Referrals", "Referrals"),
     ("Branding", "/admin/branding/", "Branding", "Branding"),
     ("Customers", "/admin/customers/", "Customers", "Customers"),
     ("Analytics", "/admin/analytics/", "Analytics", "Analytics"),
@@ -155,7 +156,7 @@ def test_htmx_items_swap_the_page_and_home_and_analytics_load_documents(admin: P
 def test_reload_of_the_admin_keeps_the_app_page_and_history_follows(admin: Page) -> None:
     page = admin
     trail = [("/admin/", None)]
-    for label, path, heading, title in ITEMS[:3] + ITEMS[4:6]:
+    for label, path, heading, title in ITEMS[:3] + ITEMS[5:7]:
         click_item(page, label)
         lands(page, path, heading, title, label)
         trail.append((path, label))
