@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from playwright.sync_api import Frame, Page
+from playwright.sync_api import Frame, FrameLocator, Page
 
 # The sidebar's items (below the app's own entry, "Beam", which opens Home).
 MENU = (
@@ -35,7 +35,13 @@ TABS = {
 PAGES = ("Home", *MENU, *TABS)
 
 
+def beam(page: Page) -> FrameLocator:
+    """Beam's frame in the store admin, as a locator (it waits for what it finds)."""
+    return page.frame_locator("iframe.ds-app-frame")
+
+
 def beam_frame(page: Page) -> Frame:
+    """Beam's frame in the store admin as it is now (to evaluate scripts or wait in it)."""
     frame = page.locator("iframe.ds-app-frame").element_handle().content_frame()
     assert frame is not None
     return frame
@@ -49,11 +55,7 @@ def menu_item(page: Page, label: str) -> Any:
 
 
 def tab(page: Page, label: str) -> Any:
-    return (
-        page.frame_locator("iframe.ds-app-frame")
-        .locator("nav.beam-tabs")
-        .get_by_role("link", name=label, exact=True)
-    )
+    return beam(page).locator("nav.beam-tabs").get_by_role("link", name=label, exact=True)
 
 
 def arm_settle(frame: Frame) -> None:
@@ -82,7 +84,7 @@ def _click_and_settle(page: Page, link: Any, *, document: bool) -> None:
             link.click()
         # A document without a token first gets the bounce page, which reloads the address
         # with one: the page is there once its navigation is (the bounce page has none).
-        page.frame_locator("iframe.ds-app-frame").locator("#beam-main h1").wait_for()
+        beam(page).locator("#beam-main h1").wait_for()
         beam_frame(page).wait_for_load_state("load")
         return
     arm_settle(frame)

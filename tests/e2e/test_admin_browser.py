@@ -15,20 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Frame, Page, expect
 
-from tests.e2e.admin_nav import PAGES, arm_settle, go, menu_item
+from tests.e2e.admin_nav import PAGES, arm_settle, beam, beam_frame, go, menu_item
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Frame, FrameLocator, Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOP = "acme-admin.myshopify.com"
@@ -85,17 +75,12 @@ VITALS = """(() => {
 
 
 @pytest.fixture
-def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
+def store(live_beam_http: str, transactional_db) -> dict[str, Any]:
     from devstore.models import DevShop
     from loyalty.models import LoyaltyProgram, Member
     from loyalty.services import points_adjust
     from tests.devstore_install import beam_install
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    # The store admin (and its App Bridge menu) on the live server: Beam's calls to the store
-    # go there over HTTP too.
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
     dev_shop = DevShop.objects.create(
         domain=SHOP, shop_id=71_000_001, name="Acme Admin", currency="USD"
     )
@@ -117,17 +102,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
         )
         members.append(m)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return {"shop": shop, "members": members, "url": live_server.url}
-
-
-def beam(page: Page) -> FrameLocator:
-    return page.frame_locator("iframe.ds-app-frame")
-
-
-def beam_frame(page: Page) -> Frame:
-    frame = page.locator("iframe.ds-app-frame").element_handle().content_frame()
-    assert frame is not None
-    return frame
+    return {"shop": shop, "members": members, "url": live_beam_http}
 
 
 def nav(page: Page, label: str) -> None:

@@ -16,20 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import ConsoleMessage, Page, Response, expect
+from playwright.sync_api import Error as PlaywrightError
 
-from tests.e2e.admin_nav import menu_item, tab
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import ConsoleMessage, Frame, Page, Response, expect
-    from playwright.sync_api import Error as PlaywrightError
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.e2e.admin_nav import beam, beam_frame, menu_item, tab
 
 SHOP = "acme-nav.myshopify.com"
 LAND_TIMEOUT_S = 8.0
@@ -84,14 +74,12 @@ class Problems:
 
 
 @pytest.fixture
-def store(live_server, settings, transactional_db) -> dict[str, Any]:
+def store(live_beam: str, transactional_db) -> dict[str, Any]:
     from devstore.models import DevShop
     from loyalty.models import LoyaltyProgram, Member
     from loyalty.services import points_adjust
     from tests.merchants.embedded_helpers import installed_shop
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
     DevShop.objects.create(domain=SHOP, shop_id=71_000_002, name="Acme Nav", currency="USD")
     shop = installed_shop(SHOP, name="Acme Nav")
     LoyaltyProgram.objects.create(shop=shop)
@@ -111,13 +99,7 @@ def store(live_server, settings, transactional_db) -> dict[str, Any]:
             idempotency_key=f"nav{i}",
         )
         members.append(member)
-    return {"shop": shop, "url": live_server.url, "members": members}
-
-
-def beam_frame(page: Page) -> Frame:
-    frame = page.locator("iframe.ds-app-frame").element_handle().content_frame()
-    assert frame is not None
-    return frame
+    return {"shop": shop, "url": live_beam, "members": members}
 
 
 # Before each navigation every element of the page is marked: landing needs a new one (a new
@@ -213,7 +195,7 @@ def test_every_link_tab_reload_and_history_step_lands(store, page: Page) -> None
     page.on("pageerror", problems.page_error)
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
-    expect(page.frame_locator("iframe.ds-app-frame").locator("h1")).to_contain_text("Beam for")
+    expect(beam(page).locator("h1")).to_contain_text("Beam for")
     problems.assert_none()
     # The app-load URL's signature and token are spent: its reload bounces and lands.
     assert "id_token" not in beam_frame(page).url
@@ -341,7 +323,7 @@ def test_every_button_answers_and_the_page_stays_usable(store, page: Page) -> No
     page.on("pageerror", problems.page_error)
     page.on("dialog", lambda dialog: dialog.dismiss())
     page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
-    expect(page.frame_locator("iframe.ds-app-frame").locator("h1")).to_contain_text("Beam for")
+    expect(beam(page).locator("h1")).to_contain_text("Beam for")
     member = store["members"][0]
     pages = [
         "/admin/welcome/",
@@ -378,7 +360,7 @@ def test_every_button_answers_and_the_page_stays_usable(store, page: Page) -> No
 
 def _download_csv(page: Page, name: str, problems: Problems) -> list[list[str]]:
     problems.step = f"download {name}"
-    app = page.frame_locator("iframe.ds-app-frame")
+    app = beam(page)
     with page.expect_download(timeout=LAND_TIMEOUT_S * 1000) as info:
         app.get_by_role("link", name=name).click()
     download = info.value
@@ -394,7 +376,7 @@ def test_customer_exports_download_in_the_embedded_frame(store, page: Page) -> N
     page.on("console", problems.console)
     page.on("pageerror", problems.page_error)
     page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
-    app = page.frame_locator("iframe.ds-app-frame")
+    app = beam(page)
     expect(app.locator("h1")).to_contain_text("Beam for")
     problems.step = "open customers"
     menu_item(page, "Customers").click()

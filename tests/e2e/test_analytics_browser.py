@@ -12,47 +12,35 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from loyalty.analytics import services
 from tests.devstore.factories import DevShopFactory
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.admin_nav import beam
 from tests.loyalty.test_analytics import dataset
 from tests.merchants.embedded_helpers import SHOP, installed_shop
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture
-def embedded_store(transactional_db: None, live_server: Any, settings: Any) -> Iterator[str]:
+def embedded_store(transactional_db: None, live_beam: str) -> Iterator[str]:
     """Beam installed in the devstore shop, served by ``live_server``; the analytics data of
     the hand-computed dataset, rolled up."""
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
     DevShopFactory(domain=SHOP, name="Acme", currency="EUR")
     shop = installed_shop(SHOP, iana_timezone="America/New_York", currency="EUR")
     dataset(shop)
     services.rollup_refresh(shop=shop)
-    yield live_server.url
+    yield live_beam
 
 
 def test_merchant_opens_analytics_and_sees_the_charts(page: Page, embedded_store: str) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{embedded_store}/devstore/{SHOP}/admin/apps/beam")
-    app = page.frame_locator("iframe.ds-app-frame")
+    app = beam(page)
     expect(app.locator("h1")).to_contain_text("Beam for")
 
     frame = next(f for f in page.frames if f.parent_frame is not None)

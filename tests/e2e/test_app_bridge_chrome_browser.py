@@ -12,18 +12,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import ConsoleMessage, Frame, Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.e2e.admin_nav import beam, beam_frame
 
 SHOP = "acme-chrome.myshopify.com"
 ADMIN = f"/devstore/{SHOP}/admin/apps/beam"
@@ -44,17 +35,15 @@ TIMEOUT_S = 8.0
 
 
 @pytest.fixture
-def store(live_server, settings, transactional_db) -> dict[str, Any]:
+def store(live_beam: str, transactional_db) -> dict[str, Any]:
     from devstore.models import DevShop
     from loyalty.models import LoyaltyProgram
     from tests.merchants.embedded_helpers import installed_shop
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
     DevShop.objects.create(domain=SHOP, shop_id=71_000_003, name="Acme Chrome", currency="USD")
     shop = installed_shop(SHOP, name="Acme Chrome")
     LoyaltyProgram.objects.create(shop=shop, welcome_points=50)
-    return {"shop": shop, "url": live_server.url}
+    return {"shop": shop, "url": live_beam}
 
 
 @pytest.fixture
@@ -71,20 +60,10 @@ def admin(store, page: Page) -> Page:
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(store["url"] + ADMIN)
-    expect(app_frame(page).locator("h1")).to_contain_text("Beam for Acme Chrome")
+    expect(beam(page).locator("h1")).to_contain_text("Beam for Acme Chrome")
     expect(app_item(page, "Rewards")).to_be_visible()
     yield page
     assert problems == []
-
-
-def app_frame(page: Page) -> Any:
-    return page.frame_locator("iframe.ds-app-frame")
-
-
-def beam_frame(page: Page) -> Frame:
-    frame = page.locator("iframe.ds-app-frame").element_handle().content_frame()
-    assert frame is not None
-    return frame
 
 
 def sidebar(page: Page) -> Any:
@@ -111,7 +90,7 @@ def lands(page: Page, path: str, heading: str, title: str, current: str) -> None
     while urlsplit(beam_frame(page).url).path != path:
         assert time.monotonic() < deadline, f"frame at {beam_frame(page).url}, not {path}"
         page.wait_for_timeout(50)
-    expect(app_frame(page).locator("#beam-main h1")).to_have_text(heading)
+    expect(beam(page).locator("#beam-main h1")).to_have_text(heading)
     expect(page.locator("#ds-title-bar-title")).to_have_text(title)
     expect(sidebar(page).locator('a[aria-current="page"]')).to_have_text(current)
     assert current_item(page) == current
@@ -153,7 +132,7 @@ def test_sidebar_lists_the_menu_and_each_item_lands_and_is_marked(admin: Page, s
     while urlsplit(beam_frame(page).url).path != "/admin/":
         assert time.monotonic() < deadline
         page.wait_for_timeout(50)
-    expect(app_frame(page).locator("#beam-main h1")).to_contain_text("Beam for Acme Chrome")
+    expect(beam(page).locator("#beam-main h1")).to_contain_text("Beam for Acme Chrome")
     expect(sidebar(page).locator('a[aria-current="page"]')).to_have_text("Beam")
 
 
@@ -217,7 +196,7 @@ def test_title_bar_shows_each_title_and_runs_its_primary_action(admin: Page, sto
     # Beam routes the title bar's link like its own (htmx, address pushed).
     lands(page, "/admin/rewards/new", "New reward", "New reward", "Rewards")
     expect(page.locator("#ds-title-bar-actions button")).to_have_count(0)
-    app = app_frame(page)
+    app = beam(page)
     app.locator("#id_name").fill("Chrome 5 off")
     app.locator("#id_points_cost").fill("500")
     app.locator("#id_value").fill("5")
@@ -242,7 +221,7 @@ def test_a_page_declares_its_section_for_the_menu(admin: Page) -> None:
         == "/admin/earning/"
     )
     # A tab within the section keeps its menu item marked.
-    app_frame(page).locator("nav.beam-tabs").get_by_role("link", name="Bonus events").click()
+    beam(page).locator("nav.beam-tabs").get_by_role("link", name="Bonus events").click()
     lands(page, "/admin/bonus-events/", "Bonus events", "Bonus events", "Ways to earn")
 
 
@@ -254,7 +233,7 @@ def test_unsaved_edits_show_the_admin_save_bar(admin: Page, store) -> None:
     lands(page, "/admin/earning/", "Ways to earn", "Ways to earn", "Ways to earn")
     bar = page.locator("#ds-save-bar")
     expect(bar).to_be_hidden()
-    field = app_frame(page).locator("#id_welcome_points")
+    field = beam(page).locator("#id_welcome_points")
     expect(field).to_have_value("50")
 
     # An edit shows the bar with the app's buttons; Discard resets the form and hides it.
@@ -286,12 +265,12 @@ def test_unsaved_edits_show_the_admin_save_bar(admin: Page, store) -> None:
 
     # Save submits the form; the bar goes.
     bar.get_by_role("button", name="Save").click()
-    expect(app_frame(page).get_by_text("Settings saved.")).to_be_visible()
+    expect(beam(page).get_by_text("Settings saved.")).to_be_visible()
     expect(bar).to_be_hidden()
     assert LoyaltyProgram.objects.get(shop=store["shop"]).welcome_points == 66
 
     # And with edits again, leaving confirmed: the page changes, the bar goes.
-    app_frame(page).locator("#id_welcome_points").fill("12")
+    beam(page).locator("#id_welcome_points").fill("12")
     expect(bar).to_be_visible()
     page.once("dialog", lambda dialog: dialog.accept())
     click_item(page, "Customers")
@@ -314,7 +293,7 @@ def test_the_chrome_works_across_origins_and_ignores_other_senders(
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(admin_origin + ADMIN)
-    expect(app_frame(page).locator("h1")).to_contain_text("Beam for Acme Chrome")
+    expect(beam(page).locator("h1")).to_contain_text("Beam for Acme Chrome")
     click_item(page, "Rewards")
     lands(page, "/admin/rewards/", "Rewards", "Rewards", "Rewards")
 

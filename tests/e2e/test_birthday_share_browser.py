@@ -13,21 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-
-    from tests.e2e import shopper
-    from tests.e2e.shopper import open_panel
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.e2e import shopper
+from tests.e2e.shopper import open_panel
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOP = "acme-bday.myshopify.com"
@@ -47,7 +36,7 @@ def long_date(day: date) -> str:
 
 
 @pytest.fixture
-def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
+def store(live_beam_http: str, transactional_db) -> dict[str, Any]:
     """A devstore shop with Beam, the birthday gift (150 points) and the Facebook share (25,
     once) on, and Ada, a member."""
     from django.utils import timezone
@@ -57,9 +46,6 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     from loyalty.services.earning_actions import shop_today
     from tests.devstore_install import beam_install
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
     dev_shop = dev.shop_create(SHOP, name="Acme Birthday", currency="USD")
     shop = beam_install(dev_shop, name="Acme Birthday")
     LoyaltyProgram.objects.create(shop=shop, welcome_points=0)
@@ -76,7 +62,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     ada = dev.customer_create(dev_shop, "ada@example.com", "Ada", "Lovelace")
     member, _ = Member.objects.get_or_create(shop=shop, customer_id=ada.id)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return {"shop": shop, "member": member, "url": live_server.url, "today": shop_today(shop)}
+    return {"shop": shop, "member": member, "url": live_beam_http, "today": shop_today(shop)}
 
 
 def log_in(page: Page, store: dict[str, Any], path: str = "") -> None:

@@ -7,20 +7,16 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+from tests.e2e.admin_nav import beam, beam_frame, go
+from tests.e2e.test_admin_browser import SHOP, store  # noqa: F401  (a fixture)
 
-try:
-    from playwright.sync_api import Page, expect
-
-    from tests.e2e.admin_nav import beam_frame, go
-    from tests.e2e.test_admin_browser import SHOP, beam, store  # noqa: F401  (a fixture)
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def admin_store(store: dict[str, Any]) -> dict[str, Any]:
+def admin_store(store: dict[str, Any]) -> dict[str, Any]:  # noqa: F811  (uses the import)
     """The embedded admin's store of tests/e2e/test_admin_browser.py (a shop, three members)."""
     return store
 

@@ -10,24 +10,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from devstore import services as store
 from loyalty.models import LoyaltyOrder, Member, Redemption
 from loyalty.services import points_adjust, product_tags_record
-from tests.e2e.conftest import CHROMIUM
 from tests.loyalty.factories import BonusEventFactory, ProgramFactory, RewardFactory
 from tests.storefront_widget.extension_helpers import devstore_with_beam
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
-
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "tests" / "artifacts"
 DOMAIN = "checkout-flow.myshopify.com"

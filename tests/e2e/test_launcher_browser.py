@@ -20,18 +20,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:  # the module is skipped above when no browser is there; keep imports importable too
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.e2e.shopper import dialog, focused, launcher, open_panel, tab_to_launcher
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "extensions" / "beam-theme" / "assets"
@@ -433,31 +424,11 @@ def fake() -> Iterator[FakeServer]:
 
 # -- helpers ---------------------------------------------------------------------------------
 
-SHADOW_ACTIVE = """() => {
-  const a = document.getElementById('beam-root').shadowRoot.activeElement;
-  return a ? {cls: a.className, inDialog: !!a.closest('[role=dialog]'), text: a.textContent,
-              label: a.getAttribute('aria-label')} : null;
-}"""
-
 
 def visit(page: Page, fake: FakeServer, customer: str = CUSTOMER_ID, **params: str) -> None:
     query = "&".join(f"{k}={v}" for k, v in {"customer": customer, **params}.items())
     page.goto(f"{fake.base}/?{query}")
     expect(launcher(page)).to_be_visible()
-
-
-def launcher(page: Page):
-    return page.locator("#beam-root button.l")
-
-
-def dialog(page: Page):
-    return page.get_by_role("dialog")
-
-
-def open_panel(page: Page) -> None:
-    launcher(page).click()
-    expect(dialog(page)).to_be_visible()
-    expect(dialog(page)).to_have_attribute("aria-busy", "false")
 
 
 def shot(page: Page, name: str) -> None:
@@ -693,18 +664,12 @@ def test_a_tier_exclusive_reward_is_locked_below_its_tier(page: Page, fake: Fake
 
 def test_keyboard_only_walk(page: Page, fake: FakeServer) -> None:
     visit(page, fake)
-    for _ in range(10):
-        page.keyboard.press("Tab")
-        active = page.evaluate(SHADOW_ACTIVE)
-        if active and active["cls"].startswith("l"):
-            break
-    else:
-        pytest.fail("the launcher is not reachable with Tab")
+    tab_to_launcher(page, 10)
 
     page.keyboard.press("Enter")
     expect(dialog(page)).to_be_visible()
     expect(dialog(page)).to_have_attribute("aria-busy", "false")
-    assert page.evaluate(SHADOW_ACTIVE)["inDialog"]
+    assert focused(page)["inDialog"]
     count = page.evaluate(
         """() => [...document.getElementById('beam-root').shadowRoot
            .querySelectorAll('[role=dialog] a[href], [role=dialog] button:not([disabled]),'
@@ -713,17 +678,17 @@ def test_keyboard_only_walk(page: Page, fake: FakeServer) -> None:
     seen = set()
     for _ in range(count + 3):
         page.keyboard.press("Tab")
-        active = page.evaluate(SHADOW_ACTIVE)
+        active = focused(page)
         assert active is not None and active["inDialog"], active
         seen.add((active["cls"], active["label"], active["text"]))
     assert len(seen) == count
     page.keyboard.press("Shift+Tab")
-    assert page.evaluate(SHADOW_ACTIVE)["inDialog"]
+    assert focused(page)["inDialog"]
 
     page.keyboard.press("Escape")
 
     expect(dialog(page)).to_be_hidden()
-    assert page.evaluate(SHADOW_ACTIVE)["cls"].startswith("l")
+    assert focused(page)["cls"].startswith("l")
     expect(launcher(page)).to_have_attribute("aria-expanded", "false")
 
 

@@ -6,46 +6,27 @@ points in the rewards panel. The order's webhook goes to Beam over real HTTP."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Page, expect
 
 from tests.e2e.admin_nav import menu_item
-from tests.e2e.conftest import CHROMIUM
+from tests.e2e.shopper import open_panel
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-    pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+pytestmark = pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DOMAIN = "first-shop.myshopify.com"
 
 
-@pytest.fixture
-def beam_live(live_server, settings, platform_http, transactional_db) -> Iterator[str]:
-    """Beam and the devstore on the live server: the admin frames Beam from it, and the
-    store's webhooks reach it over HTTP (Beam's calls to the store stay in-process)."""
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
-    yield live_server.url
-
-
 def test_newcomer_creates_a_shop_installs_beam_sells_and_sees_points(
-    beam_live: str, page: Page
+    live_beam_http: str, transactional_db: None, page: Page
 ) -> None:
     from devstore.models import DevShop
     from merchants.models import Shop
 
-    page.goto(f"{beam_live}/devstore/")
+    page.goto(f"{live_beam_http}/devstore/")
     page.get_by_label("Name").fill("First Shop")
     page.get_by_label("Currency").select_option("USD")
     page.get_by_role("button", name="Create shop").click()
@@ -86,6 +67,5 @@ def test_newcomer_creates_a_shop_installs_beam_sells_and_sees_points(
 
     # Her points, in the storefront's rewards panel (1 point per dollar of 42.50).
     page.get_by_role("link", name="Store", exact=True).click()
-    page.locator("#beam-root button.l").click()
-    panel = page.get_by_role("dialog")
+    panel = open_panel(page)
     expect(panel.locator(".bal")).to_have_text("42 points")

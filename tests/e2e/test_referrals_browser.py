@@ -14,22 +14,11 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.admin_nav import go
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Browser, Page, expect
-
-    from tests.e2e import shopper
-    from tests.e2e.shopper import open_panel
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.e2e import shopper
+from tests.e2e.admin_nav import beam, go
+from tests.e2e.shopper import open_panel
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOP = "acme-refer.myshopify.com"
@@ -37,16 +26,13 @@ ADA = "Ada Lovelace <ada@example.com>"
 
 
 @pytest.fixture
-def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
+def store(live_beam_http: str, transactional_db) -> dict[str, Any]:
     """A devstore shop with Beam, referrals on (10 USD off a first order over 30, 500 points
     to the advocate) and Ada, a member."""
     from devstore import services as dev
     from loyalty.models import LoyaltyProgram, Member, ReferralSettings
     from tests.devstore_install import beam_install
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
     dev_shop = dev.shop_create(SHOP, name="Acme Refer", currency="USD")
     shop = beam_install(dev_shop, name="Acme Refer")
     LoyaltyProgram.objects.create(shop=shop, welcome_points=0)
@@ -58,7 +44,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
         shop=shop, customer_id=ada.id, defaults={"email": ada.email, "first_name": "Ada"}
     )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return {"shop": shop, "member": member, "url": live_server.url}
+    return {"shop": shop, "member": member, "url": live_beam_http}
 
 
 def log_in(page: Page, store: dict[str, Any]) -> None:
@@ -139,7 +125,7 @@ def test_merchant_edits_the_offer_and_unblocks_a_referral(
     )
     page.set_viewport_size({"width": 1400, "height": 1000})
     page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
-    app = page.frame_locator("iframe.ds-app-frame")
+    app = beam(page)
     expect(app.get_by_role("heading", name="Beam for Acme Refer")).to_be_visible()
     go(page, "Referrals")
 

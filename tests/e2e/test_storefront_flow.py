@@ -13,28 +13,14 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from playwright.sync_api import Page, expect
 
+from tests.e2e import shopper
 from tests.e2e.axe import contrast_undecided, serious_violations
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
-
+from tests.e2e.shopper import dialog, focused, launcher, open_panel, tab_to_launcher
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DOMAIN = "flow-store.myshopify.com"
-SHADOW_ACTIVE = """() => {
-  const a = document.getElementById('beam-root').shadowRoot.activeElement;
-  return a ? {cls: a.className, inDialog: !!a.closest('[role=dialog]'), text: a.textContent,
-              label: a.getAttribute('aria-label')} : null;
-}"""
 
 
 @pytest.fixture
@@ -76,27 +62,6 @@ def base(live_server) -> str:
     return f"{live_server.url}/devstore/{DOMAIN}"
 
 
-def launcher(page: Page):
-    return page.locator("#beam-root button.l")
-
-
-def dialog(page: Page):
-    return page.get_by_role("dialog")
-
-
-def open_panel(page: Page) -> None:
-    launcher(page).click()
-    expect(dialog(page)).to_be_visible()
-    expect(dialog(page)).to_have_attribute("aria-busy", "false")
-
-
-def log_in(page: Page, who: str) -> None:
-    page.get_by_label("Shopping as").select_option(label=who)
-    page.get_by_role("button", name="Switch").click()
-    expect(page.get_by_text("Logged in as")).to_be_visible()
-    expect(launcher(page)).to_be_visible()
-
-
 def test_guest_sees_the_invitation(page: Page, live_server, store) -> None:
     page.goto(base(live_server) + "/")
 
@@ -122,8 +87,7 @@ def test_shopper_redeems_applies_the_code_orders_and_sees_the_history(
     page.goto(base(live_server) + f"/products/{store['lamp'].id}")
     expect(page.get_by_text("Earn 49 points with this purchase")).to_be_visible()
     page.get_by_role("button", name="Add to cart").click()
-    page.goto(base(live_server) + "/")
-    log_in(page, "Ada Lovelace <ada@example.com>")
+    shopper.log_in(page, base(live_server) + "/", "Ada Lovelace <ada@example.com>")
 
     open_panel(page)
     d = dialog(page)
@@ -173,26 +137,19 @@ def test_shopper_redeems_applies_the_code_orders_and_sees_the_history(
 
 
 def test_keyboard_only_walk_through(page: Page, live_server, store) -> None:
-    page.goto(base(live_server) + "/")
-    log_in(page, "Ada Lovelace <ada@example.com>")
-    for _ in range(40):
-        page.keyboard.press("Tab")
-        active = page.evaluate(SHADOW_ACTIVE)
-        if active and active["cls"].startswith("l"):
-            break
-    else:
-        pytest.fail("the launcher is not reachable with Tab")
+    shopper.log_in(page, base(live_server) + "/", "Ada Lovelace <ada@example.com>")
+    tab_to_launcher(page, 40)
 
     page.keyboard.press("Enter")
     expect(dialog(page)).to_be_visible()
     expect(dialog(page)).to_have_attribute("aria-busy", "false")
     expect(dialog(page).locator(".bal")).to_have_text("1,200 points")
-    assert page.evaluate(SHADOW_ACTIVE)["inDialog"]
+    assert focused(page)["inDialog"]
     for _ in range(25):  # Tab never leaves the dialog
         page.keyboard.press("Tab")
-        assert page.evaluate(SHADOW_ACTIVE)["inDialog"]
+        assert focused(page)["inDialog"]
     for _ in range(30):
-        active = page.evaluate(SHADOW_ACTIVE)
+        active = focused(page)
         if active["label"] == "Redeem: €5 off":
             break
         page.keyboard.press("Tab")
@@ -200,21 +157,20 @@ def test_keyboard_only_walk_through(page: Page, live_server, store) -> None:
         pytest.fail("the Redeem button is not reachable with Tab")
 
     page.keyboard.press("Enter")  # Redeem asks; the focus moves to its Confirm
-    assert page.evaluate(SHADOW_ACTIVE)["label"] == "Confirm: €5 off"
+    assert focused(page)["label"] == "Confirm: €5 off"
     page.keyboard.press("Enter")
 
     expect(dialog(page).locator(".bal")).to_have_text("700 points")
-    active = page.evaluate(SHADOW_ACTIVE)
+    active = focused(page)
     assert active["inDialog"] and active["label"].startswith("Copy BEAM-")
     page.keyboard.press("Escape")
     expect(dialog(page)).to_be_hidden()
-    assert page.evaluate(SHADOW_ACTIVE)["cls"].startswith("l")
+    assert focused(page)["cls"].startswith("l")
     expect(launcher(page)).to_have_attribute("aria-expanded", "false")
 
 
 def test_account_page_block_opens_the_panel(page: Page, live_server, store) -> None:
-    page.goto(base(live_server) + "/account")
-    log_in(page, "Ada Lovelace <ada@example.com>")
+    shopper.log_in(page, base(live_server) + "/account", "Ada Lovelace <ada@example.com>")
 
     # the member's real balance, read the way the panel reads it
     expect(page.get_by_text("You have 1,200 points")).to_be_visible()
@@ -287,8 +243,7 @@ def test_landing_join_button_is_readable_at_the_bare_proxy_root(
 def test_landing_greets_a_logged_in_member_with_their_balance(
     page: Page, live_server, store
 ) -> None:
-    page.goto(base(live_server) + "/")
-    log_in(page, "Ada Lovelace <ada@example.com>")
+    shopper.log_in(page, base(live_server) + "/", "Ada Lovelace <ada@example.com>")
 
     page.goto(base(live_server) + "/apps/beam/")
 
@@ -339,8 +294,7 @@ def test_product_page_shows_a_gold_member_their_own_points(page: Page, live_serv
 
     page.goto(product_url)
     expect(page.locator(".beam-product-points")).to_have_text("Earn 258 points with this purchase")
-    page.goto(base(live_server) + "/")
-    log_in(page, "Ada Lovelace <ada@example.com>")
+    shopper.log_in(page, base(live_server) + "/", "Ada Lovelace <ada@example.com>")
     page.goto(product_url)
 
     line = page.locator(".beam-product-points")
@@ -357,8 +311,7 @@ def test_product_page_shows_a_gold_member_their_own_points(page: Page, live_serv
 def test_apply_to_cart_on_an_empty_cart_says_the_code_is_saved(
     page: Page, live_server, store
 ) -> None:
-    page.goto(base(live_server) + "/")
-    log_in(page, "Ada Lovelace <ada@example.com>")
+    shopper.log_in(page, base(live_server) + "/", "Ada Lovelace <ada@example.com>")
     open_panel(page)
     d = dialog(page)
     d.get_by_role("button", name="Redeem: €5 off").click()
@@ -407,8 +360,7 @@ def test_every_shopper_surface_has_no_serious_accessibility_violation(
         found[f"landing guest {width}"] = serious_violations(page)
         assert contrast_undecided(page) == []  # the Join button's contrast is decidable
     page.set_viewport_size({"width": 1280, "height": 900})
-    page.goto(root + "/")
-    log_in(page, "Ada Lovelace <ada@example.com>")
+    shopper.log_in(page, root + "/", "Ada Lovelace <ada@example.com>")
     for width, height in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
         page.goto(root + "/")

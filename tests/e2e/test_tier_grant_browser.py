@@ -14,20 +14,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.admin_nav import arm_settle, beam_frame, go
+from tests.e2e.admin_nav import arm_settle, beam, beam_frame, go
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Browser, FrameLocator, Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
+from tests.e2e.shopper import log_in, open_panel
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOP = "acme-tiers.myshopify.com"
@@ -36,7 +27,7 @@ ADA = "Ada Lovelace <ada@example.com>"
 
 
 @pytest.fixture
-def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
+def store(live_beam_http: str, transactional_db) -> dict[str, Any]:
     """A devstore shop (New York time) with Beam installed, a program, tiers on (Silver at
     100 points, Gold at 500) and Ada, a customer of the store and so a member."""
     from devstore import services as dev
@@ -44,9 +35,6 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     from tests.devstore_install import beam_install
     from tests.loyalty.tier_helpers import tiers_setup
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
     dev_shop = dev.shop_create(SHOP, name="Acme Tiers", currency="USD", iana_timezone=ZONE)
     shop = beam_install(dev_shop, name="Acme Tiers")
     shop.iana_timezone = ZONE
@@ -58,11 +46,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     member, _ = Member.objects.get_or_create(shop=shop, customer_id=ada.id)
     Member.objects.filter(pk=member.pk).update(first_name="Ada", last_name="Lovelace")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return {"shop": shop, "member": member, "tiers": tiers, "url": live_server.url}
-
-
-def beam(page: Page) -> FrameLocator:
-    return page.frame_locator("iframe.ds-app-frame")
+    return {"shop": shop, "member": member, "tiers": tiers, "url": live_beam_http}
 
 
 def shot(page: Page, name: str) -> None:
@@ -140,14 +124,8 @@ def test_a_granted_tier_reaches_the_admin_and_the_shopper(
         timezone_id="Pacific/Kiritimati", viewport={"width": 1280, "height": 900}
     )
     shopper = context.new_page()
-    shopper.goto(f"{store['url']}/devstore/{SHOP}/")
-    shopper.get_by_label("Shopping as").select_option(label=ADA)
-    shopper.get_by_role("button", name="Switch").click()
-    expect(shopper.get_by_text("Logged in as")).to_be_visible()
-    shopper.locator("#beam-root button.l").click()
-    panel = shopper.get_by_role("dialog")
-    expect(panel).to_be_visible()
-    expect(panel).to_have_attribute("aria-busy", "false")
+    log_in(shopper, f"{store['url']}/devstore/{SHOP}/", ADA)
+    panel = open_panel(shopper)
     panel_day = last_day
     expect(panel).to_contain_text(
         re.compile(

@@ -13,20 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
+from tests.e2e import shopper
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
-
+from tests.e2e.shopper import dialog, open_panel
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 DOMAIN = "tier-store.myshopify.com"
@@ -79,27 +70,6 @@ def base(live_server: Any) -> str:
     return f"{live_server.url}/devstore/{DOMAIN}"
 
 
-def launcher(page: Page):  # type: ignore[no-untyped-def]
-    return page.locator("#beam-root button.l")
-
-
-def dialog(page: Page):  # type: ignore[no-untyped-def]
-    return page.get_by_role("dialog")
-
-
-def open_panel(page: Page) -> None:
-    launcher(page).click()
-    expect(dialog(page)).to_be_visible()
-    expect(dialog(page)).to_have_attribute("aria-busy", "false")
-
-
-def log_in(page: Page, who: str) -> None:
-    page.get_by_label("Shopping as").select_option(label=who)
-    page.get_by_role("button", name="Switch").click()
-    expect(page.get_by_text("Logged in as")).to_be_visible()
-    expect(launcher(page)).to_be_visible()
-
-
 def shot(page: Page, name: str) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"shopper-tiers-{name}.png"), animations="disabled")
@@ -112,8 +82,7 @@ def test_member_sees_tier_progress_and_moves_up_after_an_order(
 
     page.set_viewport_size({"width": 1280, "height": 900})
     page.add_init_script(CLS_OBSERVER)
-    page.goto(base(live_server) + "/")
-    log_in(page, ADA)
+    shopper.log_in(page, base(live_server) + "/", ADA)
 
     open_panel(page)
 

@@ -12,20 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import ConsoleMessage, Page, expect
 
-from tests.e2e.admin_nav import arm_settle, beam_frame, go
+from tests.e2e import shopper
+from tests.e2e.admin_nav import arm_settle, beam, beam_frame, go
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import ConsoleMessage, FrameLocator, Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOP = "acme-tiers.myshopify.com"
@@ -34,15 +25,12 @@ MEMBERS = (("Ada", "Lovelace", "700.00"), ("Bob", "Marley", "150.00"), ("Cy", "Y
 
 
 @pytest.fixture
-def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
+def store(live_beam_http: str, transactional_db) -> dict[str, Any]:
     from devstore import services as dev
     from loyalty.models import LoyaltyProgram, Member
     from tests.devstore_install import beam_install
     from tests.loyalty.tier_helpers import paid
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
     dev_shop = dev.shop_create(SHOP, name="Acme Tiers", currency="USD")
     shop = beam_install(dev_shop, name="Acme Tiers")
     LoyaltyProgram.objects.create(shop=shop, welcome_points=0)
@@ -57,11 +45,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     }
     assert balances == {"Ada": 700, "Bob": 150, "Cy": 20}
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return {"shop": shop, "customers": customers, "url": live_server.url}
-
-
-def beam(page: Page) -> FrameLocator:
-    return page.frame_locator("iframe.ds-app-frame")
+    return {"shop": shop, "customers": customers, "url": live_beam_http}
 
 
 def submit(page: Page, button: Any) -> None:
@@ -226,13 +210,8 @@ def test_merchant_sets_up_tiers_reviews_applies_and_the_member_sees_theirs(
 
     # The shopper: Ada's panel on the store shows her tier.
     storefront = page.context.new_page()
-    storefront.goto(f"{store['url']}/devstore/{SHOP}/")
-    storefront.get_by_label("Shopping as").select_option(label="Ada Lovelace <ada@example.com>")
-    storefront.get_by_role("button", name="Switch").click()
-    expect(storefront.get_by_text("Logged in as")).to_be_visible()
-    storefront.locator("#beam-root button.l").click()
-    panel = storefront.get_by_role("dialog")
-    expect(panel).to_have_attribute("aria-busy", "false")
+    shopper.log_in(storefront, f"{store['url']}/devstore/{SHOP}/", "Ada Lovelace <ada@example.com>")
+    panel = shopper.open_panel(storefront)
     vip = panel.locator("section", has=storefront.get_by_role("heading", name="VIP status"))
     expect(vip.locator(".tier")).to_have_text("Gold")
     expect(vip.get_by_text("2\u00d7 points on orders")).to_be_visible()

@@ -12,20 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Page, expect
 
-from tests.e2e.admin_nav import go
+from tests.e2e import shopper
+from tests.e2e.admin_nav import beam, beam_frame, go
 from tests.e2e.axe import serious_violations
-from tests.e2e.conftest import CHROMIUM
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium is not installed"),
-]
-
-try:
-    from playwright.sync_api import Page, expect
-except ImportError:  # pragma: no cover
-    pytest.skip("playwright is not installed", allow_module_level=True)
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 SHOP = "acme-earn.myshopify.com"
@@ -34,7 +25,7 @@ PROFILE = "https://www.instagram.com/acme"
 
 
 @pytest.fixture
-def store(live_server, settings, platform_http, transactional_db) -> dict[str, Any]:
+def store(live_beam_http: str, transactional_db) -> dict[str, Any]:
     """A devstore shop with Beam installed, a program, the Instagram follow on (25 points)
     and Ada, a customer of the store and so a member."""
     from django.utils import timezone
@@ -43,9 +34,6 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     from loyalty.models import EarningAction, LoyaltyProgram, Member
     from tests.devstore_install import beam_install
 
-    settings.SHOPIFY_APP_URL = live_server.url
-    settings.SHOPIFY_STORE_ORIGIN = live_server.url + "/devstore/{shop}"
-    platform_http.add_passthru(live_server.url)
     dev_shop = dev.shop_create(SHOP, name="Acme Earn", currency="USD")
     shop = beam_install(dev_shop, name="Acme Earn")
     LoyaltyProgram.objects.create(shop=shop, welcome_points=0)
@@ -61,7 +49,7 @@ def store(live_server, settings, platform_http, transactional_db) -> dict[str, A
     ada = dev.customer_create(dev_shop, "ada@example.com", "Ada", "Lovelace")
     member, _ = Member.objects.get_or_create(shop=shop, customer_id=ada.id)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return {"shop": shop, "member": member, "url": live_server.url}
+    return {"shop": shop, "member": member, "url": live_beam_http}
 
 
 def shot(page: Page, name: str) -> None:
@@ -76,7 +64,7 @@ def test_merchant_turns_on_birthdays_and_the_shopper_enters_one_and_follows(
     page.set_viewport_size({"width": 1400, "height": 1000})
     # The merchant: Ways to earn → Birthday on, 150 points.
     page.goto(f"{store['url']}/devstore/{SHOP}/admin/apps/beam")
-    app = page.frame_locator("iframe.ds-app-frame")
+    app = beam(page)
     expect(app.get_by_role("heading", name="Beam for Acme Earn")).to_be_visible()
     go(page, "Ways to earn")
     birthday = app.locator("#beam-action-birthday")
@@ -89,20 +77,12 @@ def test_merchant_turns_on_birthdays_and_the_shopper_enters_one_and_follows(
     assert (action.enabled, action.points) == (True, 150)
     assert AuditEvent.objects.filter(action="earning_action.update").count() == 1
     shot(page, "admin")
-    assert (
-        serious_violations(page.locator("iframe.ds-app-frame").element_handle().content_frame())
-        == []
-    )
+    assert serious_violations(beam_frame(page)) == []
 
     # The shopper: the panel lists the birthday with its points and the follow.
     page.context.route(PROFILE, lambda route: route.fulfill(body="Acme on Instagram"))
-    page.goto(f"{store['url']}/devstore/{SHOP}/")
-    page.get_by_label("Shopping as").select_option(label=ADA)
-    page.get_by_role("button", name="Switch").click()
-    expect(page.get_by_text("Logged in as")).to_be_visible()
-    page.locator("#beam-root button.l").click()
-    dialog = page.get_by_role("dialog")
-    expect(dialog).to_have_attribute("aria-busy", "false")
+    shopper.log_in(page, f"{store['url']}/devstore/{SHOP}/", ADA)
+    dialog = shopper.open_panel(page)
     way = dialog.locator('li[data-way="birthday"]')
     expect(way).to_contain_text("Celebrate your birthday")
     expect(way).to_contain_text("150 points")
