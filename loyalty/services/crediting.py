@@ -340,7 +340,11 @@ def _tiers_load(state: CreditState, *, rules: Any = _NOT_LOADED) -> None:
             pk for pk, m in state.members.items() if tier_can_rise(rules, m.earned_tier_id)
         ],
         window=state.tier_window,
-        exclude_order_ids=sorted(state.orders),
+        # the batch's orders come from memory; only those already credited are summed by
+        # the read (its state filter leaves the others out), so only they are excluded
+        exclude_order_ids=sorted(
+            oid for oid, o in state.orders.items() if o.state == LoyaltyOrder.State.CREDITED
+        ),
         fields=qualifying_fields(rules),
     )
 
