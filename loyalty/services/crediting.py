@@ -401,6 +401,7 @@ def _plan_apply(state: CreditState, plan: CreditPlan) -> None:
         shop=state.shop,
         orders=[state.orders[order_id] for order_id, _ in plan.attributions],
         pending_days=state.program.pending_days,
+        members=state.members,
     )
     rows_update(list(plan.rebased.values()), fields=["base"])
     customers = sorted({m.customer_id for m in state.members.values()})

@@ -11,7 +11,8 @@ engine takes them, so an attribution and a reward never wait on each other in a 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.db import rows_update
 from loyalty.analytics.services import shop_zone
 from loyalty.audit import audit_record
 from loyalty.errors import ReferralNotAvailable, ReferralRefused
@@ -53,49 +55,145 @@ def _referrals_lock(**filters: Any) -> list[Referral]:
 # --- attribution (inside the crediting engine's transaction) ----------------------------------
 
 
-def referrals_attribute(*, shop: Shop, orders: Iterable[LoyaltyOrder], pending_days: int) -> int:
+def referrals_attribute(
+    *,
+    shop: Shop,
+    orders: Iterable[LoyaltyOrder],
+    pending_days: int,
+    members: Mapping[int, Member] | None = None,
+) -> int:
     """Find the referrals whose code the batch's orders used (one indexed query, none when
     no order has a code): an order paid (its earning trigger fired) makes a pending referral
     ``ordered`` with its reward due after the pending period, or ``blocked`` by the order's
-    fraud checks; a cancelled order cancels an ordered one. Precondition: inside the
-    engine's transaction, holding the orders' and members' locks."""
+    fraud checks; a cancelled order cancels an ordered one. The checks read what they need
+    for the whole batch at once (``_TakeFacts``) and the referrals taken are written in one
+    statement: a fixed number of queries per batch, not per referral. ``members``: the
+    batch's members (the crediting engine's, already locked), read by id when missing.
+    Precondition: inside the engine's transaction, holding the orders' and members' locks."""
     by_code = {code: o for o in orders for code in o.discount_codes if code.startswith("FRIEND-")}
     if not by_code:
         return 0
+    referrals = list(
+        Referral.objects.filter(shop=shop, code__in=sorted(by_code), status__in=OPEN_STATUSES)
+        .select_related("advocate")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+    taking = [
+        r
+        for r in referrals
+        if r.status == Status.PENDING
+        and by_code[r.code or ""].state != LoyaltyOrder.State.CANCELLED
+        and by_code[r.code or ""].triggered_at is not None
+    ]
+    facts = _TakeFacts.load(shop, taking, [by_code[r.code or ""] for r in taking], members or {})
     changed = 0
-    advocates: set[int] = set()
-    for referral in _referrals_lock(shop=shop, code__in=sorted(by_code), status__in=OPEN_STATUSES):
+    for referral in referrals:
         order = by_code[referral.code or ""]
-        if order.state == LoyaltyOrder.State.CANCELLED:
-            if referral.order_id in (None, order.order_id) and _before_due(
-                referral, order.cancelled_at
-            ):
-                _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
-                changed += 1
-        elif referral.status == Status.PENDING and order.triggered_at is not None:
-            _order_take(referral, order, pending_days)
+        cancels = order.state == LoyaltyOrder.State.CANCELLED
+        if (
+            cancels
+            and referral.order_id in (None, order.order_id)
+            and _before_due(referral, order.cancelled_at)
+        ):
+            _close(referral, Status.CANCELLED, rules.ORDER_CANCELLED, order.name)
             changed += 1
-        advocates.add(referral.advocate_id)
-    if advocates:
-        customers = Member.objects.filter(pk__in=advocates).values_list("customer_id", flat=True)
-        members_changed_on_commit(shop_id=shop.pk, customer_ids=list(customers))
+    for referral in taking:
+        _order_take(referral, by_code[referral.code or ""], pending_days, facts)
+    rows_update(taking, fields=TAKE_FIELDS)
+    changed += len(taking)
+    if referrals:
+        customers = sorted({r.advocate.customer_id for r in referrals})
+        members_changed_on_commit(shop_id=shop.pk, customer_ids=customers)
     return changed
 
 
-def _order_take(referral: Referral, order: LoyaltyOrder, pending_days: int) -> None:
+TAKE_FIELDS = [
+    "order_id",
+    "order_name",
+    "order_total",
+    "currency",
+    "friend_customer_id",
+    "reward_due_at",
+    "status",
+    "reason",
+    "reason_detail",
+]
+
+
+@dataclass
+class _TakeFacts:
+    """What the order checks of a batch's referrals read, in one query each: the settings,
+    the advocates' shipping address keys, the ordering members' names and the friends'
+    other orders Beam knows (by customer, else by email)."""
+
+    first_order_only: bool = True
+    advocate_addresses: dict[int, set[str]] = field(default_factory=dict)
+    members: Mapping[int, Member] = field(default_factory=dict)
+    # (customer id or email) → that friend's orders: (order id, placed at)
+    friend_orders: dict[int | str, list[tuple[int, datetime | None]]] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        shop: Shop,
+        referrals: list[Referral],
+        orders: list[LoyaltyOrder],
+        members: Mapping[int, Member],
+    ) -> _TakeFacts:
+        if not referrals:
+            return cls()
+        facts = cls(first_order_only=referral_settings_get(shop=shop).first_order_only)
+        shop_orders = LoyaltyOrder.objects.filter(shop=shop)
+        addresses = shop_orders.filter(member_id__in={r.advocate_id for r in referrals})
+        for member_id, key in addresses.exclude(ship_key="").values_list("member_id", "ship_key"):
+            facts.advocate_addresses.setdefault(member_id, set()).add(key)
+        wanted = {o.member_id for o in orders if o.member_id is not None}
+        missing = wanted - set(members)
+        facts.members = {**members, **Member.objects.in_bulk(missing)} if missing else members
+        customers = {o.customer_id for o in orders if o.customer_id is not None}
+        emails = {o.email for o in orders if o.customer_id is None and o.email}
+        if customers:
+            rows = shop_orders.filter(customer_id__in=customers)
+            for customer_id, order_id, placed_at in rows.values_list(
+                "customer_id", "order_id", "placed_at"
+            ):
+                if customer_id is not None:
+                    facts.friend_orders.setdefault(customer_id, []).append((order_id, placed_at))
+        if emails:
+            rows = shop_orders.filter(email__in=emails)
+            for email, order_id, placed_at in rows.values_list("email", "order_id", "placed_at"):
+                facts.friend_orders.setdefault(email, []).append((order_id, placed_at))
+        return facts
+
+    def earlier_orders(self, order: LoyaltyOrder) -> int:
+        """The friend's orders before this one that Beam knows (by customer, else by email;
+        with no placing time on the order, every other one)."""
+        who: int | str | None = order.customer_id if order.customer_id is not None else order.email
+        if not who:
+            return 0
+        return sum(
+            1
+            for order_id, placed_at in self.friend_orders.get(who, [])
+            if order_id != order.order_id
+            and (order.placed_at is None or (placed_at is not None and placed_at < order.placed_at))
+        )
+
+
+def _order_take(
+    referral: Referral, order: LoyaltyOrder, pending_days: int, facts: _TakeFacts
+) -> None:
+    """The order checks of one referral (``rules.order_verdict``) and what the order sets
+    on it; the caller writes it."""
     advocate = referral.advocate
     advocate_party = rules.Party(
         customer_id=advocate.customer_id,
         email=advocate.email,
         first_name=advocate.first_name,
         last_name=advocate.last_name,
-        address_keys=frozenset(
-            LoyaltyOrder.objects.filter(shop_id=referral.shop_id, member_id=advocate.pk)
-            .exclude(ship_key="")
-            .values_list("ship_key", flat=True)
-        ),
+        address_keys=frozenset(facts.advocate_addresses.get(advocate.pk, ())),
     )
-    member = Member.objects.filter(pk=order.member_id).first() if order.member_id else None
+    member = facts.members.get(order.member_id) if order.member_id is not None else None
     order_party = rules.Party(
         customer_id=order.customer_id,
         email=order.email,
@@ -103,12 +201,11 @@ def _order_take(referral: Referral, order: LoyaltyOrder, pending_days: int) -> N
         last_name=member.last_name if member else "",
         address_keys=frozenset({order.ship_key} - {""}),
     )
-    config = referral_settings_get(shop=referral.shop)
     verdict = rules.order_verdict(
         order=order_party,
         advocate=advocate_party,
-        earlier_orders=_earlier_orders(order),
-        first_order_only=config.first_order_only,
+        earlier_orders=facts.earlier_orders(order),
+        first_order_only=facts.first_order_only,
         lifted=referral.unblocked_reason,
     )
     referral.order_id = order.order_id
@@ -122,19 +219,6 @@ def _order_take(referral: Referral, order: LoyaltyOrder, pending_days: int) -> N
         referral.reason, referral.reason_detail = verdict.reason, verdict.detail[:255]
     else:
         referral.status = Status.ORDERED
-    referral.save()
-
-
-def _earlier_orders(order: LoyaltyOrder) -> int:
-    """The friend's orders before this one that Beam knows (by customer, else by email)."""
-    earlier = LoyaltyOrder.objects.filter(shop_id=order.shop_id).exclude(order_id=order.order_id)
-    if order.placed_at is not None:
-        earlier = earlier.filter(placed_at__lt=order.placed_at)
-    if order.customer_id is not None:
-        return earlier.filter(customer_id=order.customer_id).count()
-    if order.email:
-        return earlier.filter(email=order.email).count()
-    return 0
 
 
 def _before_due(referral: Referral, at: datetime | None) -> bool:

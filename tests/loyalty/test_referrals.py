@@ -10,6 +10,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from loyalty.errors import RedemptionIssueRetry, ReferralNotAvailable, ReferralRefused
@@ -29,8 +31,10 @@ from loyalty.services.referrals_rewards import (
     referrals_reward_due,
 )
 from loyalty.services.store_issue import REDEMPTION_ISSUE_MAX_RETRIES
+from merchants import inbox_record
 from merchants.errors import ShopifyApiError
-from tests.loyalty.factories import RewardFactory, ShopFactory, refund
+from merchants.inbox import deliveries_drain
+from tests.loyalty.factories import RewardFactory, ShopFactory, line, order, refund
 from tests.loyalty.referral_helpers import claim, friend_order, referrals_on, store_fake
 from tests.loyalty.tier_helpers import tiers_setup
 
@@ -537,3 +541,47 @@ def test_the_merchant_acts_on_their_own_shops_referrals_only(
         referral_reward(shop=other, referral_id=referral.pk)
     referral.refresh_from_db()
     assert referral.status == "ordered"
+
+
+def _friend_orders_batch(shop, advocate, first: int, count: int, capture) -> list[Referral]:
+    """``count`` friends claim; their orders paid with their codes arrive as one batch."""
+    referrals = []
+    for n in range(first, first + count):
+        with capture(execute=True):
+            referrals.append(claim(shop, advocate, f"friend{n}@example.org"))
+    for n, referral in enumerate(referrals, start=first):
+        referral.refresh_from_db()
+        payload = order(
+            900_000 + n,
+            [line("50.00", line_id=n * 10 + 1)],
+            customer_id=880_000 + n,
+            email=f"friend{n}@example.org",
+            discount_codes=[referral.code],
+        )
+        inbox_record.delivery_record(
+            shop=shop, webhook_id=f"batch-{n}", topic="orders/paid", payload=payload
+        )
+    return referrals
+
+
+def test_a_batch_attributes_its_referrals_in_a_fixed_number_of_queries(
+    shop, advocate, fake, django_capture_on_commit_callbacks
+) -> None:
+    """The order checks read what they need for the whole batch at once: a batch of six
+    friends' orders costs the queries of a batch of two, but for the one lookup per order
+    with a discount code that the redemption attribution makes (4 more orders: 4 more)."""
+    shop.access_token = "shpat_batch"  # installed: the inbox processes its deliveries
+    shop.save()
+    counts = []
+    for first, count in ((0, 2), (10, 6)):
+        referrals = _friend_orders_batch(
+            shop, advocate, first, count, django_capture_on_commit_callbacks
+        )
+        with CaptureQueriesContext(connection) as queries:
+            assert deliveries_drain(shop=shop).processed == count
+        counts.append(len(queries))
+        for referral in referrals:
+            referral.refresh_from_db()
+            assert (referral.status, referral.order_id) == ("ordered", referral.order_id)
+            assert referral.reward_due_at is not None and referral.order_total == Decimal("404.95")
+    assert counts[1] - counts[0] == 4
