@@ -395,8 +395,7 @@ def _plan_apply(state: CreditState, plan: CreditPlan) -> None:
         tier_sync_mark(shop_id=state.shop.pk, member_ids=[c.member_id for c in changes])
     tier_entry_rewards_open(shop=state.shop, grants=plan.entry_rewards)
     rows_update(sorted(plan.orders.values(), key=lambda o: o.pk), fields=ORDER_FIELDS)
-    for order_id, payload in plan.attributions:
-        redemptions_attribute(shop=state.shop, order_id=order_id, payload=payload)
+    redemptions_attribute(shop=state.shop, orders=plan.attributions)
     referrals_attribute(
         shop=state.shop,
         orders=[state.orders[order_id] for order_id, _ in plan.attributions],

@@ -5,6 +5,7 @@ pending releases, the reversal check (crediting, cancellations and refunds are
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -92,17 +93,33 @@ def order_discount_codes(payload: dict[str, Any]) -> list[str]:
     )
 
 
-def redemptions_attribute(*, shop: Shop, order_id: int, payload: dict[str, Any]) -> int:
-    """Mark issued redemptions whose code the order used as used (attribution)."""
-    codes = order_discount_codes(payload)
-    if not codes:
+def redemptions_attribute(*, shop: Shop, orders: Sequence[tuple[int, dict[str, Any]]]) -> int:
+    """Mark issued redemptions whose code the orders used as used by that order
+    (attribution): one read for the whole batch, then one update per order that used one
+    (a code two orders of the batch used goes to the first, as one by one)."""
+    order_of: dict[str, int] = {}
+    for order_id, payload in orders:
+        for code in order_discount_codes(payload):
+            order_of.setdefault(code, order_id)
+    if not order_of:
         return 0
-    issued = Redemption.objects.filter(shop=shop, code__in=codes, status=Redemption.Status.ISSUED)
-    customer_ids = list(issued.values_list("member__customer_id", flat=True))
-    if not customer_ids:
+    issued = Redemption.objects.filter(
+        shop=shop, code__in=sorted(order_of), status=Redemption.Status.ISSUED
+    )
+    found = list(issued.values_list("pk", "code", "member__customer_id"))
+    if not found:
         return 0
-    members_changed_on_commit(shop_id=shop.pk, customer_ids=customer_ids)
-    return issued.update(status=Redemption.Status.USED, order_id=order_id, used_at=timezone.now())
+    members_changed_on_commit(shop_id=shop.pk, customer_ids=sorted({c for _, _, c in found}))
+    by_order: dict[int, list[int]] = {}
+    for pk, code, _ in found:
+        by_order.setdefault(order_of[code], []).append(pk)
+    now = timezone.now()
+    return sum(
+        issued.filter(pk__in=pks).update(
+            status=Redemption.Status.USED, order_id=order_id, used_at=now
+        )
+        for order_id, pks in sorted(by_order.items())
+    )
 
 
 def pending_release_due(*, now: datetime | None = None) -> int:

@@ -494,7 +494,8 @@ def test_concurrent_batch_drains_and_redemptions_keep_the_ledger_exact(batch_cal
 @pytest.mark.parametrize("batch_size", [1, 500])
 def test_bonus_events_and_reward_codes_in_a_drain(batch_size: int, batch_calls) -> None:
     """Overlapping bonus events (order-wide x2, tagged x3.5: the higher per line, never
-    compounded) and a reward code's attribution, the same one by one and in a batch."""
+    compounded) and a reward code's attribution (used by two orders: the first has it), the
+    same one by one and in a batch."""
     shop = shop_prepare("bonus")
     deliveries = []
     for n in range(16):
@@ -504,7 +505,8 @@ def test_bonus_events_and_reward_codes_in_a_drain(batch_size: int, batch_calls) 
             [line("10.00", line_id=1, product_id=222), line("5.00", line_id=2, product_id=111)],
             customer_id=customer_id,
             email=f"c{customer_id}@example.com",
-            discount_codes=["BEAM-AAAA-BBBB"] if n == 0 else [],
+            # a one-time code used twice: the first order has it, in a batch as one by one
+            discount_codes=["BEAM-AAAA-BBBB"] if n in (0, 5) else [],
             processed_at=(BASE_TIME + timedelta(minutes=10 * n)).isoformat(),
         )
         deliveries.append((f"paid-{n}", "orders/paid", payload))
