@@ -579,8 +579,8 @@ def test_a_batch_attributes_its_referrals_in_a_fixed_number_of_queries(
         with CaptureQueriesContext(connection) as queries:
             assert deliveries_drain(shop=shop).processed == count
         counts.append(len(queries))
-        for referral in referrals:
+        for n, referral in enumerate(referrals, start=first):
             referral.refresh_from_db()
-            assert (referral.status, referral.order_id) == ("ordered", referral.order_id)
+            assert (referral.status, referral.order_id) == ("ordered", 900_000 + n)
             assert referral.reward_due_at is not None and referral.order_total == Decimal("404.95")
     assert counts[0] == counts[1]
